@@ -1,0 +1,118 @@
+"""Issue 2 figures: build, size, memory, latency, incremental re-index and cold start on SciFact.
+
+    python benchmarks/index_scifact.py --data ../shared/data/scifact --index build/bench-scifact
+
+Builds the index with the CLI in a child process (to read its peak RSS), then, in this process with
+the model loaded, times every test query per mode; re-runs the index command on the unchanged corpus;
+and times `encoderkit search` from process start to first result. Writes
+benchmarks/results/index_scifact.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import dir_size, machine, percentiles, write_result  # noqa: E402
+
+
+def run_cli(args: list[str]) -> tuple[float, int, str]:
+    """Run `encoderkit ARGS` in a child; return (wall seconds, peak RSS MB of the child, stdout)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "encoderkit.cli", *args], capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"encoderkit {' '.join(args)} failed:\n{proc.stderr}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) // 1024, proc.stdout
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("../shared/data/scifact"))
+    ap.add_argument("--index", type=Path, default=Path("build/bench-scifact"))
+    ap.add_argument("--keep", action="store_true", help="reuse an existing index instead of rebuilding it")
+    ap.add_argument("--cold-runs", type=int, default=5)
+    args = ap.parse_args()
+
+    corpus = args.data / "corpus.jsonl"
+    result: dict = {"machine": machine(), "data": str(args.data)}
+    if not args.keep and args.index.exists():
+        shutil.rmtree(args.index)
+    if not args.index.exists():
+        wall, rss, out = run_cli(["index", str(corpus), "--index", str(args.index), "--json"])
+        report = json.loads(out)
+        result["build"] = {"seconds": round(wall, 1), "documents": report["totals"]["documents"],
+                           "chunks": report["totals"]["chunks"], "docs_per_s": round(report["totals"]["documents"] / wall, 1),
+                           "chunks_per_s": round(report["totals"]["chunks"] / wall, 1), "peak_rss_mb": rss,
+                           "index_size_mb": round(dir_size(args.index) / 2**20, 1)}
+        print("build", result["build"], flush=True)
+    # incremental: unchanged corpus
+    times = []
+    for _ in range(3):
+        wall, rss, out = run_cli(["index", str(corpus), "--index", str(args.index), "--json"])
+        rep = json.loads(out)
+        assert rep["chunks_encoded"] == 0 and rep["unchanged"] == rep["totals"]["documents"], rep
+        times.append(wall)
+    result["incremental_unchanged"] = {"seconds_median": round(sorted(times)[1], 2), "runs": [round(t, 2) for t in times],
+                                       "peak_rss_mb": rss}
+    if "build" in result:
+        result["incremental_unchanged"]["speedup_vs_build"] = round(result["build"]["seconds"] / sorted(times)[1], 1)
+    print("incremental", result["incremental_unchanged"], flush=True)
+
+    # warm latency per mode, model loaded, one query at a time
+    from encoderkit import Index
+
+    queries = {}
+    for line in open(args.data / "queries.jsonl"):
+        q = json.loads(line)
+        queries[q["_id"]] = q["text"]
+    test_ids = sorted({l.split("\t")[0] for l in list(open(args.data / "qrels" / "test.tsv"))[1:]}, key=int)
+    texts = [queries[q] for q in test_ids]
+    idx = Index.open(args.index)
+    idx.search("warm up", mode="hybrid")
+    result["latency"] = {}
+    for mode in ("bm25", "dense", "hybrid"):
+        ms = []
+        for q in texts:
+            t = time.perf_counter()
+            idx.search(q, mode=mode, k=10)
+            ms.append((time.perf_counter() - t) * 1000)
+        result["latency"][mode] = percentiles(ms)
+        print(mode, result["latency"][mode], flush=True)
+    # query encoding alone, for the breakdown
+    ms = []
+    for q in texts:
+        t = time.perf_counter()
+        idx.encoder.encode([q])
+        ms.append((time.perf_counter() - t) * 1000)
+    result["latency"]["query_encoding_only"] = percentiles(ms)
+
+    # cold start: process start to first printed result
+    cold = {}
+    for mode in ("bm25", "hybrid"):
+        runs = []
+        for _ in range(args.cold_runs):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "encoderkit.cli", "search", texts[0], "--index", str(args.index),
+                            "--mode", mode, "-k", "1"], check=True, capture_output=True)
+            runs.append(time.perf_counter() - t)
+        cold[mode] = {"median_s": round(sorted(runs)[len(runs) // 2], 2), "runs": [round(r, 2) for r in runs]}
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "encoderkit.cli", "--help"], check=True, capture_output=True)
+    cold["help_s"] = round(time.perf_counter() - t, 2)
+    result["cold_start"] = cold
+    print("cold start", cold, flush=True)
+    print("wrote", write_result("index_scifact", result))
+
+
+if __name__ == "__main__":
+    main()

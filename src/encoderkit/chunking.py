@@ -1,0 +1,175 @@
+"""Split documents into chunks the encoder can read: heading sections first, then token windows.
+
+Token counts come from the model's own tokenizer (a private copy of its fast tokenizer, with
+truncation off), so a chunk of ``size`` tokens fits the model exactly. Every chunk keeps character
+offsets into the document text, so snippets and highlights point at the original.
+
+Markdown (ATX ``#`` and setext headings, code fences respected), reStructuredText (adorned titles)
+and extracted HTML headings split into sections; consecutive small sections are packed together up
+to ``size``; a section longer than ``size`` becomes windows of ``size`` tokens with ``overlap``.
+
+>>> from tokenizers import Tokenizer                       # doctest: +SKIP
+>>> chunks = chunk_text("# A\\nalpha beta\\n# B\\ngamma", tok, size=3, overlap=1, fmt="markdown")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DEFAULT_SIZE = 256
+DEFAULT_OVERLAP = 32
+TITLE_MAX_TOKENS = 48
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of a document: ``text == document_text[start:end]``."""
+
+    ord: int
+    start: int
+    end: int
+    text: str
+    n_tokens: int
+    section: str = ""
+
+
+def raw_tokenizer(hf_tokenizer):
+    """A private copy of a fast tokenizer's Rust backend with truncation and padding off."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+# ---------------------------------------------------------------------------- sections
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+_ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+_RST_ADORN = re.compile(r"^([=\-`:'\"~^_*+#])\1{2,}\s*$")
+
+
+def split_sections(text: str, fmt: str) -> list[tuple[int, int, str]]:
+    """(start, end, heading) spans that tile ``text``; one span when the format has no headings."""
+    if fmt in ("markdown", "html"):
+        starts = _markdown_heading_starts(text)
+    elif fmt == "rst":
+        starts = _rst_heading_starts(text)
+    else:
+        starts = []
+    if not starts or starts[0][0] != 0:
+        starts.insert(0, (0, ""))
+    spans = []
+    for i, (s, heading) in enumerate(starts):
+        e = starts[i + 1][0] if i + 1 < len(starts) else len(text)
+        if e > s:
+            spans.append((s, e, heading))
+    return spans
+
+
+def _lines_with_offsets(text: str):
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        yield pos, line.rstrip("\r\n")
+        pos += len(line)
+
+
+def _markdown_heading_starts(text: str) -> list[tuple[int, str]]:
+    starts, in_fence, prev = [], False, None
+    for pos, line in _lines_with_offsets(text):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence:
+            m = _ATX.match(line)
+            if m:
+                starts.append((pos, m.group(2)))
+            elif prev is not None and prev[1].strip() and _SETEXT.match(line) and not _ATX.match(prev[1]):
+                if not starts or starts[-1][0] != prev[0]:
+                    starts.append((prev[0], prev[1].strip()))
+        prev = (pos, line)
+    return starts
+
+
+def _rst_heading_starts(text: str) -> list[tuple[int, str]]:
+    lines = list(_lines_with_offsets(text))
+    starts = []
+    for i in range(1, len(lines)):
+        pos, line = lines[i]
+        title_pos, title = lines[i - 1]
+        if _RST_ADORN.match(line) and title.strip() and not _RST_ADORN.match(title) and len(line.strip()) >= len(title.strip()):
+            start = title_pos
+            if i >= 2 and _RST_ADORN.match(lines[i - 2][1]):  # overline + title + underline
+                start = lines[i - 2][0]
+            if not starts or starts[-1][0] != start:
+                starts.append((start, title.strip()))
+    return starts
+
+
+# ---------------------------------------------------------------------------- windows
+def chunk_text(text: str, tokenizer, *, size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP,
+               fmt: str = "text", encoding=None) -> list[Chunk]:
+    """Chunk one document. ``tokenizer`` is a ``tokenizers.Tokenizer`` (see :func:`raw_tokenizer`);
+    pass ``encoding`` if the text was already tokenized (batch use)."""
+    if size < 1:
+        raise ValueError("chunk size must be at least 1 token")
+    if not 0 <= overlap < size:
+        raise ValueError(f"overlap must be in [0, size); got overlap={overlap}, size={size}")
+    enc = encoding if encoding is not None else tokenizer.encode(text, add_special_tokens=False)
+    offsets = [o for o in enc.offsets if o[1] > o[0]]
+    if not offsets:
+        return []
+    sections = split_sections(text, fmt)
+    # assign tokens to sections by their start offset
+    sec_tokens: list[list[tuple[int, int]]] = [[] for _ in sections]
+    j = 0
+    for off in offsets:
+        while j + 1 < len(sections) and off[0] >= sections[j + 1][0]:
+            j += 1
+        sec_tokens[j].append(off)
+    pieces: list[tuple[list[tuple[int, int]], str]] = []  # token offsets of each chunk + its heading
+    pending: list[tuple[int, int]] = []
+    pending_heading = ""
+    for (s, e, heading), toks in zip(sections, sec_tokens):
+        if not toks:
+            continue
+        if pending and len(pending) + len(toks) <= size:
+            pending.extend(toks)
+            continue
+        if pending:
+            pieces.append((pending, pending_heading))
+            pending = []
+        if len(toks) <= size:
+            pending, pending_heading = list(toks), heading
+        else:
+            step = size - overlap
+            for i in range(0, len(toks), step):
+                pieces.append((toks[i : i + size], heading))
+                if i + size >= len(toks):
+                    break
+    if pending:
+        pieces.append((pending, pending_heading))
+    chunks = []
+    for k, (toks, heading) in enumerate(pieces):
+        start, end = toks[0][0], toks[-1][1]
+        chunks.append(Chunk(ord=k, start=start, end=end, text=text[start:end], n_tokens=len(toks), section=heading))
+    return chunks
+
+
+def clip_title(title: str, tokenizer, max_tokens: int = TITLE_MAX_TOKENS) -> tuple[str, int]:
+    """Title cut to at most ``max_tokens`` tokens; returns (title, its token count)."""
+    if not title:
+        return "", 0
+    enc = tokenizer.encode(title, add_special_tokens=False)
+    if len(enc.ids) <= max_tokens:
+        return title, len(enc.ids)
+    return title[: enc.offsets[max_tokens - 1][1]], max_tokens
+
+
+def index_text(title: str, chunk_body: str) -> str:
+    """The text that is embedded and BM25-indexed for a chunk: its document title as a header
+    (unless the chunk already starts with it), then the chunk. Keeps each chunk self-describing."""
+    if title and title not in chunk_body[: len(title) + 200]:
+        return f"{title}\n{chunk_body}"
+    return chunk_body

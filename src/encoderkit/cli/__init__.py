@@ -1,0 +1,32 @@
+"""The ``encoderkit`` command line: a thin layer over the library API.
+
+Only typer is imported at start-up; each command imports what it needs, so ``encoderkit --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from . import common, index_cmd, search_cmd
+
+app = typer.Typer(
+    name="encoderkit",
+    help="Embed, search (BM25, dense, hybrid), evaluate and adapt text encoders on a CPU.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+index_cmd.register(app)
+search_cmd.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: runs the app and turns user errors into one line and exit code 2."""
+    common.run_app(app, argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

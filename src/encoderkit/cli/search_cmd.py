@@ -1,0 +1,83 @@
+"""``encoderkit search``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import console, print_json, quiet_env
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search)
+
+
+def search(
+    query: str = typer.Argument(..., help="What to search for."),
+    index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder."),
+    mode: str = typer.Option("hybrid", "--mode", "-m", help="bm25 | dense | hybrid (RRF of both)."),
+    k: int = typer.Option(10, "-k", help="Number of results."),
+    depth: int = typer.Option(100, help="Candidates per first-stage retriever fed to fusion."),
+    chunks: bool = typer.Option(False, "--chunks", help="List chunk-level hits instead of one per document."),
+    explain: bool = typer.Option(False, "--explain", help="Show each stage's rank and score for every hit."),
+    model: Optional[str] = typer.Option(None, help="Check that this model is the index's (default: use the index's)."),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+):
+    """Search an index and print ranked results with a snippet of the best-matching passage."""
+    quiet_env(True)
+    from ..index import Index
+    from ..snippet import best_passage, highlight
+
+    idx = Index.open(index_dir)
+    if model is not None:
+        from ..encoder import Encoder
+
+        m = idx.manifest["model"]
+        idx = Index.open(index_dir, encoder=Encoder.load(model, pooling=m["pooling"], max_length=m["max_length"]))
+    with idx:
+        hits = idx.search(query, mode=mode, k=k, depth=depth, by="chunk" if chunks else "document")
+    if as_json:
+        rows = []
+        for h in hits:
+            s, e, passage = best_passage(h.text, query)
+            rows.append({**h.to_dict(), "snippet": passage, "snippet_start": h.start + s, "snippet_end": h.start + e})
+        print_json({"query": query, "mode": mode, "index": str(index_dir), "hits": rows})
+        return
+    out = console()
+    if not hits:
+        out.print("no results")
+        return
+    for h in hits:
+        where = _display_path(h)
+        out.print(f"[bold]{h.rank:>2}.[/] [cyan]{h.score:.4f}[/]  [bold]{where}[/]"
+                  + (f"  {_esc(h.title)}" if h.title and h.title not in where else ""))
+        if h.section:
+            out.print(f"      § {_esc(h.section)}")
+        _, _, passage = best_passage(h.text, query)
+        out.print("      " + highlight(" ".join(passage.split()), query))
+        if explain:
+            parts = [f"{name}: rank {st['rank']}, score {st['score']:.4f}" for name, st in sorted(h.stages.items())]
+            missing = [name for name in ("bm25", "dense") if mode == "hybrid" and name not in h.stages]
+            parts += [f"{name}: not in top {depth}" for name in missing]
+            out.print("      [dim]" + " | ".join(parts) + f" | chunk {h.chunk_id} chars {h.start}-{h.end}[/]")
+
+
+def _display_path(hit) -> str:
+    import os
+
+    if hit.path and hit.path.endswith(".jsonl"):
+        return hit.doc_id
+    if hit.path:
+        try:
+            return os.path.relpath(hit.path)
+        except ValueError:
+            return hit.path
+    return hit.doc_id
+
+
+def _esc(s: str) -> str:
+    from rich.markup import escape
+
+    return escape(s)

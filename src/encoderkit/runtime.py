@@ -1,0 +1,41 @@
+"""Process-wide runtime settings: CPU threads for torch/faiss, quiet mode for progress bars."""
+
+from __future__ import annotations
+
+import os
+
+_configured = False
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (respects affinity and cgroup-style limits via sched_getaffinity)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def n_threads() -> int:
+    """Threads to use: ENCODERKIT_THREADS if set, else one per available core."""
+    env = os.environ.get("ENCODERKIT_THREADS")
+    if env:
+        return max(1, int(env))
+    return cpu_count()
+
+
+def configure_torch() -> None:
+    """Set torch's intra-op threads from the core count (once per process)."""
+    global _configured
+    if _configured:
+        return
+    import torch
+
+    torch.set_num_threads(n_threads())
+    _configured = True
+
+
+def progress_enabled(show_progress: bool | None) -> bool:
+    """Progress bars show unless turned off by argument or ENCODERKIT_QUIET=1."""
+    if show_progress is not None:
+        return show_progress
+    return os.environ.get("ENCODERKIT_QUIET", "") not in ("1", "true", "yes")

@@ -1,0 +1,118 @@
+"""Shared fixtures: a tiny random BERT (fast unit tests), the bundled MiniLM and real data paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("ENCODERKIT_QUIET", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("ENCODERKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def make_tiny_model(directory: Path, *, seed: int = 0, hidden: int = 32, layers: int = 2, pooling: str = "mean",
+                    max_seq_length: int = 128) -> Path:
+    """Save a random 2-layer BERT (hidden 32) with MiniLM's tokenizer as a sentence-transformers folder."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from encoderkit.modelref import bundled_model_path
+
+    bundled = bundled_model_path()
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+                        intermediate_size=37, max_position_embeddings=512)
+    directory.mkdir(parents=True, exist_ok=True)
+    BertModel(config).save_pretrained(directory)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(bundled / name, directory / name)
+    (directory / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]))
+    (directory / "1_Pooling").mkdir(exist_ok=True)
+    (directory / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"word_embedding_dimension": hidden, f"pooling_mode_{'mean_tokens' if pooling == 'mean' else 'cls_token'}": True}))
+    (directory / "2_Normalize").mkdir(exist_ok=True)
+    (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": max_seq_length}))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("models") / "tiny-bert")
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tiny_model_dir):
+    from encoderkit import Encoder
+
+    return Encoder.load(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from encoderkit import Encoder
+
+    return Encoder.load("default")
+
+
+@pytest.fixture(scope="session")
+def scifact_dir() -> Path:
+    path = SHARED_DATA / "scifact"
+    if not (path / "corpus.jsonl").is_file():
+        pytest.skip(f"SciFact not found at {path} (set ENCODERKIT_SHARED_DATA)")
+    return path
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def make_scifact_slice(src: Path, dest: Path, n_queries: int = 30, n_docs: int = 300) -> Path:
+    """A small real BEIR set: the first ``n_queries`` SciFact test queries, every document they judge,
+    and distractors (the first other documents of the corpus) up to ``n_docs`` documents."""
+    lines = (src / "qrels" / "test.tsv").read_text().splitlines()
+    qrels: dict[str, list[str]] = {}
+    for line in lines[1:]:
+        q, d, _ = line.split("\t")
+        if q in qrels or len(qrels) < n_queries:
+            qrels.setdefault(q, []).append(d)
+    judged = {d for ds in qrels.values() for d in ds}
+    corpus = [json.loads(l) for l in (src / "corpus.jsonl").read_text().splitlines()]
+    keep = [c for c in corpus if c["_id"] in judged]
+    keep += [c for c in corpus if c["_id"] not in judged][: max(0, n_docs - len(keep))]
+    (dest / "qrels").mkdir(parents=True, exist_ok=True)
+    (dest / "corpus.jsonl").write_text("".join(json.dumps(c) + "\n" for c in keep))
+    queries = [json.loads(l) for l in (src / "queries.jsonl").read_text().splitlines()]
+    (dest / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries if q["_id"] in qrels))
+    (dest / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, ds in qrels.items() for d in ds))
+    return dest
+
+
+@pytest.fixture(scope="session")
+def scifact_slice(scifact_dir, tmp_path_factory) -> Path:
+    return make_scifact_slice(scifact_dir, tmp_path_factory.mktemp("scifact-slice"))
+
+
+@pytest.fixture(scope="session")
+def scifact_slice_index(scifact_slice, minilm, tmp_path_factory):
+    """The slice indexed once with the bundled MiniLM (about half a minute on 2 cores)."""
+    from encoderkit import Index
+
+    index = Index.create(tmp_path_factory.mktemp("ix") / "scifact-slice", encoder=minilm)
+    index.sync([scifact_slice / "corpus.jsonl"])
+    return index
