@@ -112,9 +112,9 @@ class Index:
             raise EncoderkitError(f"index '{path}' already exists", hint="open it with Index.open, or pick a new folder")
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise EncoderkitError(f"'{path}' exists and is not an empty folder", hint="pick a new folder for the index")
-        if chunk_size < 16 or not 0 <= chunk_overlap < chunk_size // 2 + 1:
+        if chunk_size != 0 and (chunk_size < 16 or not 0 <= chunk_overlap <= chunk_size // 2):
             raise EncoderkitError(f"bad chunking: size {chunk_size}, overlap {chunk_overlap}",
-                                  hint="use size >= 16 and 0 <= overlap <= size/2")
+                                  hint="use size >= 16 and 0 <= overlap <= size/2, or size 0 for whole documents")
         dense = dense or DenseParams()
         if dense.kind not in KINDS:
             raise EncoderkitError(f"unknown dense index kind '{dense.kind}'", hint=f"use one of: {', '.join(KINDS)}")
@@ -252,8 +252,8 @@ class Index:
             self._encoder = enc
             m["model"] = {**enc.describe(), "normalize": True}
         ch = m["chunking"]
-        chunking = ChunkSettings(chunk_size or ch["size"], ch["overlap"] if chunk_overlap is None else chunk_overlap,
-                                 ch["title_header"])
+        chunking = ChunkSettings(ch["size"] if chunk_size is None else chunk_size,
+                                 ch["overlap"] if chunk_overlap is None else chunk_overlap, ch["title_header"])
         m["chunking"] = chunking.to_dict()
         m["settings_key"] = settings_key(m["model"], chunking)
         if bm25 is not None:

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from .bm25 import BM25Index, BM25Params
-from .chunking import chunk_text, clip_title, index_text, raw_tokenizer
+from .chunking import Chunk, chunk_text, clip_title, index_text, raw_tokenizer
 from .dense import DenseIndex, DenseParams
 from .manifest import fsync_dir
 from .sources import SourceDoc, Skipped
@@ -31,6 +31,8 @@ GEN_PREFIX = "gen-"
 
 @dataclass(frozen=True)
 class ChunkSettings:
+    """``size`` 0 means no chunking: one chunk per document, truncated by the encoder."""
+
     size: int = 256
     overlap: int = 32
     title_header: bool = True
@@ -112,9 +114,12 @@ def encode_documents(docs: Sequence[SourceDoc], encoder, store: Store, *, gen: i
     prepared = []
     for doc, enc in zip(docs, encodings):
         title, title_tokens = clip_title(doc.title, tok) if chunking.title_header else ("", 0)
-        size = max(16, window - title_tokens)
-        chunks = chunk_text(doc.text, tok, size=size, overlap=min(chunking.overlap, size // 2),
-                            fmt=doc.fmt, encoding=enc)
+        if chunking.size == 0:  # whole documents: BM25 sees all of it, the encoder truncates
+            chunks = [Chunk(0, 0, len(doc.text), doc.text, len(enc.ids))] if enc.ids else []
+        else:
+            size = max(16, window - title_tokens)
+            chunks = chunk_text(doc.text, tok, size=size, overlap=min(chunking.overlap, size // 2),
+                                fmt=doc.fmt, encoding=enc)
         rows = [{"ord": c.ord, "start": c.start, "end": c.end, "section": c.section, "text": c.text,
                  "n_tokens": c.n_tokens, "index_text": index_text(title, c.text)} for c in chunks]
         if not rows:  # nothing tokenizable (e.g. only control characters): index the title alone

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from . import common, index_cmd, pretrain_cmd, search_cmd
+from . import common, eval_cmd, index_cmd, pretrain_cmd, search_cmd
 
 app = typer.Typer(
     name="encoderkit",
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 index_cmd.register(app)
 search_cmd.register(app)
+eval_cmd.register(app)
 pretrain_cmd.register(app)
 
 

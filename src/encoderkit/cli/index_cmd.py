@@ -21,7 +21,7 @@ def index(
     model: Optional[str] = typer.Option(None, help="'default' (bundled all-MiniLM-L6-v2), a local model folder or a "
                                                    "hub id. Existing index: its own model unless given."),
     pooling: Optional[str] = typer.Option(None, help="Pooling: mean|cls|max|weighted_mean|last (default: the model's)."),
-    chunk_size: Optional[int] = typer.Option(None, help="Chunk length in model tokens [new index: 256]."),
+    chunk_size: Optional[int] = typer.Option(None, help="Chunk length in model tokens; 0 = whole documents, truncated by the encoder [new index: 256]."),
     chunk_overlap: Optional[int] = typer.Option(None, help="Tokens shared by consecutive chunks [new index: 32]."),
     dense: Optional[str] = typer.Option(None, help="Dense index: flat (exact) | hnsw | ivf [new index: flat]."),
     bm25_method: Optional[str] = typer.Option(None, help="BM25 variant: lucene|robertson|atire|bm25l|bm25+ [lucene]."),
@@ -75,7 +75,7 @@ def index(
             idx.reconfigure(enc, chunk_size=size, chunk_overlap=overlap, bm25=bm25, dense=dense_params)
     else:
         idx = Index.create(index_dir, encoder=Encoder.load(model or "default", pooling=pooling),
-                           chunk_size=chunk_size or 256, chunk_overlap=32 if chunk_overlap is None else chunk_overlap,
+                           chunk_size=256 if chunk_size is None else chunk_size, chunk_overlap=32 if chunk_overlap is None else chunk_overlap,
                            bm25=bm25_params({}), dense=DenseParams(kind=dense or "flat"))
     with idx:
         report = idx.sync(paths, rebuild=rebuild, max_bytes=int(max_file_mb * 2**20))

@@ -1,0 +1,172 @@
+"""Evaluate retrieval pipelines stage by stage on a BEIR data set, with the main index engine.
+
+For every pipeline: quality (nDCG@10, MRR@10, Recall@10/100, MAP@100 via trec_eval), the candidate
+recall of each first stage at the depth that feeds fusion (the ceiling it sets), per-query latency
+(one query at a time, model loaded, query encoding included), plus index build cost and memory.
+Documents score as their best chunk (max-passage); the chunking used is recorded with the results.
+
+>>> res = evaluate_retrieval("../shared/data/scifact", ["bm25", "dense", "hybrid"], out_dir="out/scifact")  # doctest: +SKIP
+>>> res["pipelines"]["hybrid"]["metrics"]["ndcg@10"]                                                       # doctest: +SKIP
+0.70...
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import EncoderkitError
+from .beir import BeirData, load_beir
+from .machine import machine_info, peak_rss_mb
+from .metrics import CURVE_KS, candidate_recall, evaluate, recall_curve, write_run
+
+FIRST_STAGES = ("bm25", "dense", "hybrid")
+
+
+def parse_pipeline(spec: str) -> tuple[str, str | None]:
+    """"hybrid" -> ("hybrid", None); "hybrid+rerank" -> ("hybrid", "rerank")."""
+    first, _, second = spec.partition("+")
+    if first not in FIRST_STAGES or second not in ("", "rerank"):
+        raise EncoderkitError(f"unknown pipeline '{spec}'",
+                              hint="use bm25, dense or hybrid, optionally followed by +rerank")
+    return first, second or None
+
+
+def prepare_index(data: BeirData, index_dir: Path, *, model: str | None = None, chunk_size: int | None = None,
+                  chunk_overlap: int | None = None, rebuild: bool = False, show_progress: bool | None = None):
+    """Open (or build) the index of ``data``'s corpus; incremental, so an up-to-date index costs a
+    hash check. Returns (index, build info)."""
+    from ..encoder import Encoder
+    from ..index import Index
+    from ..manifest import MANIFEST
+    from ..modelref import resolve_model, weights_fingerprint
+
+    t0 = time.perf_counter()
+    if (index_dir / MANIFEST).exists():
+        index = Index.open(index_dir)
+        m = index.manifest
+        if model is not None and weights_fingerprint(resolve_model(model).path) != m["model"]["fingerprint"]:
+            if not rebuild:
+                raise EncoderkitError(f"index '{index_dir}' was built with model {m['model']['name']}, not {model}",
+                                      hint="pass another --index folder, or --rebuild")
+            index.reconfigure(Encoder.load(model), chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        elif (chunk_size is not None and chunk_size != m["chunking"]["size"]) or (
+                chunk_overlap is not None and chunk_overlap != m["chunking"]["overlap"]):
+            if not rebuild:
+                raise EncoderkitError(f"index '{index_dir}' uses chunking {m['chunking']['size']}/{m['chunking']['overlap']}",
+                                      hint="pass another --index folder, or --rebuild")
+            index.reconfigure(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    else:
+        index = Index.create(index_dir, encoder=Encoder.load(model or "default"),
+                             chunk_size=256 if chunk_size is None else chunk_size,
+                             chunk_overlap=32 if chunk_overlap is None else chunk_overlap)
+    report = index.sync([data.corpus_path], rebuild=rebuild, show_progress=show_progress)
+    if report.skipped:
+        raise EncoderkitError(f"{data.corpus_path}: {len(report.skipped)} records could not be indexed "
+                              f"(first: {report.skipped[0]})", hint="fix the corpus file")
+    if len(index) != len(data.doc_ids):
+        raise EncoderkitError(f"index '{index_dir}' holds {len(index)} documents but the corpus has {len(data.doc_ids)}",
+                              hint="use a dedicated --index folder for evaluation")
+    m = index.manifest
+    info = {"path": str(index_dir), "reused": report.chunks_encoded == 0 and not report.resumed,
+            "update_seconds": round(time.perf_counter() - t0, 2),
+            "build_seconds": (m.get("build") or {}).get("first_build_seconds"),
+            "documents": m["counts"]["documents"], "chunks": m["counts"]["chunks"],
+            "size_mb": round(sum(f.stat().st_size for f in index_dir.rglob("*") if f.is_file()) / 2**20, 1),
+            "model": m["model"], "chunking": m["chunking"], "bm25": m["bm25"], "dense": m["dense"]}
+    return index, info
+
+
+def run_pipeline(index, data: BeirData, first: str, *, depth: int, rrf_k: int, doc_ids: dict[int, str],
+                 show_progress: bool | None = None) -> dict:
+    """Rank every query one at a time (timed); return the run, per-stage candidates and latencies."""
+    from ..runtime import progress_enabled
+
+    run, stages_run, latencies = {}, {}, []
+    items = list(data.queries.items())
+    bar = None
+    if progress_enabled(show_progress):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(items), desc=f"eval {first}", unit="query")
+    for qid, text in items:
+        t = time.perf_counter()
+        final, stages = index.rank_many([text], mode=first, depth=depth, rrf_k=rrf_k)[0]
+        ranked = [(doc_ids[key], score) for key, score in zip(final.keys[:depth], final.scores[:depth])]
+        latencies.append((time.perf_counter() - t) * 1000)
+        run[qid] = ranked
+        for name, r in stages.items():
+            stages_run.setdefault(name, {})[qid] = [doc_ids[key] for key in r.keys]
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return {"run": run, "stages": stages_run, "latencies_ms": latencies}
+
+
+def latency_summary(ms: Sequence[float]) -> dict:
+    import numpy as np
+
+    a = np.asarray(ms, dtype=float)
+    return {"p50": round(float(np.percentile(a, 50)), 2), "p95": round(float(np.percentile(a, 95)), 2),
+            "p99": round(float(np.percentile(a, 99)), 2), "mean": round(float(a.mean()), 2)}
+
+
+def evaluate_retrieval(data_dir: str | Path, pipelines: Sequence[str], *, out_dir: str | Path, split: str = "test",
+                       index_dir: str | Path | None = None, model: str | None = None, n_queries: int | None = None,
+                       depth: int = 100, rrf_k: int = 60, chunk_size: int | None = None,
+                       chunk_overlap: int | None = None, rebuild: bool = False,
+                       show_progress: bool | None = None) -> dict:
+    """Run the evaluation and write results.json, results.md, runs/*.trec and PNG plots to ``out_dir``."""
+    t_start = time.perf_counter()
+    parsed = [parse_pipeline(p) for p in pipelines]
+    for spec, (_, rerank) in zip(pipelines, parsed):
+        if rerank:
+            raise EncoderkitError(f"pipeline '{spec}' needs a reranker", hint="reranking is not available yet")
+    if depth < 100:
+        raise EncoderkitError(f"--depth {depth} is below 100", hint="Recall@100 needs at least 100 candidates")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_beir(data_dir, split).subset(n_queries)
+    index, index_info = prepare_index(data, Path(index_dir) if index_dir else out / "index", model=model,
+                                      chunk_size=chunk_size, chunk_overlap=chunk_overlap, rebuild=rebuild,
+                                      show_progress=show_progress)
+    gen = index.generation
+    doc_ids = {row["id"]: doc_id for doc_id, row in index.store.visible_documents(gen).items()}
+    for first in {f for f, _ in parsed}:  # warm-up: load the model and the artifacts before timing
+        index.rank_many([next(iter(data.queries.values()))], mode=first, depth=depth)
+    results = {"dataset": str(Path(data_dir)), "split": split, "n_queries": len(data.queries),
+               "skipped_queries_without_judgements": data.skipped_queries, "corpus_documents": len(data.doc_ids),
+               "depth": depth, "rrf_k": rrf_k, "scoring": "document = its best chunk (max-passage)",
+               "index": index_info, "machine": machine_info(), "pipelines": {}}
+    (out / "runs").mkdir(exist_ok=True)
+    for spec, (first, _) in zip(pipelines, parsed):
+        r = run_pipeline(index, data, first, depth=depth, rrf_k=rrf_k, doc_ids=doc_ids, show_progress=show_progress)
+        scored = evaluate(data.qrels, {q: [d for d, _ in hits] for q, hits in r["run"].items()})
+        stage_recall = {f"{name}@{depth}": round(candidate_recall(data.qrels, cands), 4)
+                        for name, cands in r["stages"].items()}
+        if len(r["stages"]) > 1:
+            union = {q: list(dict.fromkeys(d for cands in r["stages"].values() for d in cands.get(q, [])))
+                     for q in data.qrels}
+            stage_recall["fusion input (union)"] = round(candidate_recall(data.qrels, union), 4)
+        write_run(out / "runs" / f"{spec}.trec", r["run"], tag=f"encoderkit-{spec}")
+        results["pipelines"][spec] = {
+            "metrics": {k: round(v, 4) for k, v in scored["mean"].items()},
+            "recall_curve": {str(k): round(v, 4) for k, v in recall_curve(data.qrels, {
+                q: [d for d, _ in hits] for q, hits in r["run"].items()}, CURVE_KS).items()},
+            "stage_recall": stage_recall,
+            "latency_ms": latency_summary(r["latencies_ms"]),
+            "per_query_ndcg@10": {q: round(v["ndcg@10"], 4) for q, v in scored["per_query"].items()},
+        }
+    results["peak_rss_mb"] = peak_rss_mb()
+    results["eval_seconds"] = round(time.perf_counter() - t_start, 1)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    from .report import plot_quality_latency, plot_recall_curves, retrieval_markdown
+
+    (out / "results.md").write_text(retrieval_markdown(results))
+    plot_recall_curves(results, out / "recall_at_k.png")
+    plot_quality_latency(results, out / "quality_vs_latency.png")
+    index.close()
+    return results
