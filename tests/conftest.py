@@ -13,6 +13,12 @@ os.environ.setdefault("ENCODERKIT_QUIET", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """ONNX exports and mining caches go to a temporary folder, never the user's ~/.cache."""
+    os.environ["ENCODERKIT_CACHE"] = str(tmp_path_factory.mktemp("encoderkit-cache"))
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ENCODERKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
@@ -43,6 +49,27 @@ def make_tiny_model(directory: Path, *, seed: int = 0, hidden: int = 32, layers:
     (directory / "2_Normalize").mkdir(exist_ok=True)
     (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": max_seq_length}))
     return directory
+
+
+def make_tiny_cross_encoder(directory: Path, *, seed: int = 0, num_labels: int = 1) -> Path:
+    """A random 2-layer BERT with a one-output classification head, saved with MiniLM's tokenizer."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from encoderkit.modelref import bundled_model_path
+
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=37, max_position_embeddings=512, num_labels=num_labels)
+    BertForSequenceClassification(config).save_pretrained(directory)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(bundled_model_path() / name, directory / name)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_cross_encoder_dir(tmp_path_factory) -> Path:
+    return make_tiny_cross_encoder(tmp_path_factory.mktemp("models") / "tiny-ce")
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,11 @@
 import pytest
 
-from encoderkit.chunking import chunk_text, clip_title, index_text, raw_tokenizer, split_sections
+from encoderkit.chunking import chunk_text, clip_title, index_text, split_sections
 
 
 @pytest.fixture(scope="module")
 def tok(tiny_encoder):
-    return raw_tokenizer(tiny_encoder.tokenizer)
+    return tiny_encoder.raw_tokenizer()
 
 
 def _check_offsets(text, chunks):

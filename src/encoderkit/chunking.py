@@ -1,7 +1,7 @@
 """Split documents into chunks the encoder can read: heading sections first, then token windows.
 
-Token counts come from the model's own tokenizer (a private copy of its fast tokenizer, with
-truncation off), so a chunk of ``size`` tokens fits the model exactly. Every chunk keeps character
+Token counts come from the model's own tokenizer (``Encoder.raw_tokenizer()``: a private copy of
+its fast tokenizer, truncation off), so a chunk of ``size`` tokens fits the model exactly. Every chunk keeps character
 offsets into the document text, so snippets and highlights point at the original.
 
 Markdown (ATX ``#`` and setext headings, code fences respected), reStructuredText (adorned titles)
@@ -32,16 +32,6 @@ class Chunk:
     text: str
     n_tokens: int
     section: str = ""
-
-
-def raw_tokenizer(hf_tokenizer):
-    """A private copy of a fast tokenizer's Rust backend with truncation and padding off."""
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
-    tok.no_truncation()
-    tok.no_padding()
-    return tok
 
 
 # ---------------------------------------------------------------------------- sections
@@ -110,7 +100,7 @@ def _rst_heading_starts(text: str) -> list[tuple[int, str]]:
 # ---------------------------------------------------------------------------- windows
 def chunk_text(text: str, tokenizer, *, size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP,
                fmt: str = "text", encoding=None) -> list[Chunk]:
-    """Chunk one document. ``tokenizer`` is a ``tokenizers.Tokenizer`` (see :func:`raw_tokenizer`);
+    """Chunk one document. ``tokenizer`` is a ``tokenizers.Tokenizer`` (``Encoder.raw_tokenizer()``);
     pass ``encoding`` if the text was already tokenized (batch use)."""
     if size < 1:
         raise ValueError("chunk size must be at least 1 token")

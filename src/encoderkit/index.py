@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from . import __version__
 from .bm25 import BM25Params
 from .dense import KINDS, DenseParams
@@ -33,7 +35,7 @@ from .errors import EncoderkitError
 from .indexer import (ChunkSettings, build_generation, encode_documents, gen_dirname, plan_update,
                       remove_old_generations, settings_key, skipped_summary)
 from .manifest import MANIFEST, read_manifest, write_manifest
-from .search import MODES, STAGES, Hit, Ranked, Snapshot, fuse, stage_rankings, stage_table
+from .search import MODES, STAGES, Hit, QueryRanking, Ranked, Snapshot, fuse, stage_rankings, stage_table
 from .sources import DEFAULT_MAX_BYTES, Skipped, SourceDoc, walk
 from .store import Store
 
@@ -98,6 +100,7 @@ class Index:
         self._encoder = encoder
         self._snapshot: Snapshot | None = None
         self._pending_manifest: dict | None = None
+        self.backend = "auto"  # how queries are encoded, see open()
         self._manifest_mtime = self._mtime()
 
     # ------------------------------------------------------------------ construction
@@ -138,8 +141,10 @@ class Index:
         return cls(path, read_manifest(path), store, enc)
 
     @classmethod
-    def open(cls, path: str | Path, encoder=None, *, readonly: bool = False) -> "Index":
-        """Open an existing index. ``encoder``, if given, must match the one the index was built with."""
+    def open(cls, path: str | Path, encoder=None, *, readonly: bool = False, backend: str = "auto") -> "Index":
+        """Open an existing index. ``encoder``, if given, must match the one the index was built with.
+        ``backend`` for encoding queries: torch | onnx | onnx-int8 | auto (ONNX Runtime when an fp32
+        export of the index's model exists, see `encoderkit export onnx`; else torch)."""
         path = Path(path)
         manifest = read_manifest(path)
         db = path / DB
@@ -152,6 +157,7 @@ class Index:
             raise EncoderkitError(f"{db} is corrupted or not an encoderkit database ({exc})",
                                   hint="rebuild the index with `encoderkit index PATH --index DIR --rebuild`") from None
         idx = cls(path, manifest, store, readonly=readonly)
+        idx.backend = backend
         if encoder is not None:
             idx._check_encoder(encoder)
             idx._encoder = encoder
@@ -206,7 +212,13 @@ class Index:
         else:
             raise EncoderkitError(f"the model this index was built with is missing: {m['path']}",
                                   hint="restore that model directory, or rebuild with --model DIR --rebuild")
-        enc = Encoder.load(spec, pooling=m["pooling"], max_length=m["max_length"])
+        backend = self.backend
+        if backend == "auto":
+            from .onnx_backend import onnx_cache
+
+            exported = onnx_cache() / f"{m['fingerprint']}-encoder" / "model.onnx"
+            backend = "onnx" if exported.is_file() else "torch"
+        enc = Encoder.load(spec, pooling=m["pooling"], max_length=m["max_length"], backend=backend)
         self._check_encoder(enc)
         return enc
 
@@ -402,21 +414,24 @@ class Index:
         return self._snapshot
 
     def search(self, query: str, *, mode: str = "hybrid", k: int = 10, depth: int = 100, by: str = "document",
-               rrf_k: int = 60) -> list[Hit]:
+               rrf_k: int = 60, reranker=None, rerank_depth: int = 50) -> list[Hit]:
         """Search one query. ``mode``: bm25 | dense | hybrid (RRF of both, each ``depth`` deep);
-        ``by``: document (one hit per document, its best chunk) | chunk."""
-        return self.search_many([query], mode=mode, k=k, depth=depth, by=by, rrf_k=rrf_k)[0]
+        ``by``: document (one hit per document, its best chunk) | chunk. With a ``reranker``
+        (:class:`encoderkit.rerank.Reranker`), the top ``rerank_depth`` candidates are re-scored."""
+        return self.search_many([query], mode=mode, k=k, depth=depth, by=by, rrf_k=rrf_k, reranker=reranker,
+                                rerank_depth=rerank_depth)[0]
 
     def search_many(self, queries: Sequence[str], *, mode: str = "hybrid", k: int = 10, depth: int = 100,
-                    by: str = "document", rrf_k: int = 60) -> list[list[Hit]]:
+                    by: str = "document", rrf_k: int = 60, reranker=None, rerank_depth: int = 50) -> list[list[Hit]]:
         """Search many queries at once (batched encoding and retrieval); one hit list per query."""
-        rankings = self.rank_many(queries, mode=mode, depth=max(depth, k), by=by, rrf_k=rrf_k)
-        return [self._hits(r, k, by) for r in rankings]
+        rankings = self.rank_many(queries, mode=mode, depth=max(depth, k), by=by, rrf_k=rrf_k, reranker=reranker,
+                                  rerank_depth=rerank_depth)
+        return [self._hits(r, k) for r in rankings]
 
     def rank_many(self, queries: Sequence[str], *, mode: str = "hybrid", depth: int = 100, by: str = "document",
-                  rrf_k: int = 60) -> list[tuple[Ranked, dict[str, Ranked]]]:
-        """Final ranking plus every stage's ranking, per query, as keys (document row ids or chunk
-        positions). The building block for search and evaluation."""
+                  rrf_k: int = 60, reranker=None, rerank_depth: int = 50) -> list[QueryRanking]:
+        """Final ranking plus every stage's ranking and timing, per query, as keys (document row ids
+        or chunk positions). The building block for search and evaluation."""
         if mode not in MODES:
             raise EncoderkitError(f"unknown search mode '{mode}'", hint=f"use one of: {', '.join(MODES)}")
         if by not in ("document", "chunk"):
@@ -428,22 +443,50 @@ class Index:
         snap = self.snapshot()
         if snap is None or snap.n_chunks == 0:
             empty = Ranked([], [], [])
-            return [(empty, {s: empty for s in STAGES[mode]}) for _ in queries]
+            return [QueryRanking(empty, {s: empty for s in STAGES[mode]}, {}) for _ in queries]
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
         qvecs = self.encoder.encode(queries, batch_size=64) if "dense" in STAGES[mode] else None
-        per_stage = {s: stage_rankings(s, queries, qvecs, snap, depth, by) for s in STAGES[mode]}
+        timings["encode_query"] = (time.perf_counter() - t) * 1000
+        per_stage = {}
+        for s in STAGES[mode]:
+            t = time.perf_counter()
+            per_stage[s] = stage_rankings(s, queries, qvecs, snap, depth, by)
+            timings[s] = (time.perf_counter() - t) * 1000
         out = []
-        for i in range(len(queries)):
+        for i, query in enumerate(queries):
             stages = {s: per_stage[s][i] for s in STAGES[mode]}
+            t = time.perf_counter()
             final = fuse(stages, k=rrf_k) if mode == "hybrid" else stages[mode]
-            out.append((final, stages))
+            q_timings = {**{k: v / len(queries) for k, v in timings.items()}, "fuse": (time.perf_counter() - t) * 1000}
+            if reranker is not None:
+                t = time.perf_counter()
+                final, stages["rerank"] = self._rerank(query, final, reranker, rerank_depth)
+                q_timings["rerank"] = (time.perf_counter() - t) * 1000
+            out.append(QueryRanking(final, stages, q_timings))
         return out
+
+    def _rerank(self, query: str, first: Ranked, reranker, depth: int) -> tuple[Ranked, Ranked]:
+        """Re-score the top ``depth`` candidates (on their best chunk, with its title header) with a
+        cross-encoder; candidates below ``depth`` keep their first-stage order after them."""
+        snap = self._snapshot
+        head = min(depth, len(first))
+        chunk_ids = [int(snap.chunk_ids[p]) for p in first.best_pos[:head]]
+        texts = self.store.chunk_texts(chunk_ids)
+        scores = reranker.score(query, [texts.get(c, "") for c in chunk_ids])
+        order = np.argsort(-scores, kind="stable")
+        keys = [first.keys[i] for i in order]
+        best = [first.best_pos[i] for i in order]
+        reranked = Ranked(keys, [float(scores[i]) for i in order], best)
+        final = Ranked(keys + first.keys[head:], reranked.scores + first.scores[head:], best + first.best_pos[head:])
+        return final, reranked
 
     def doc_ids(self, rowids: Sequence[int]) -> dict[int, str]:
         """Document row id -> user-facing document id."""
         return {r: row["doc_id"] for r, row in self.store.documents_by_rowid(list(rowids)).items()}
 
-    def _hits(self, ranking: tuple[Ranked, dict[str, Ranked]], k: int, by: str) -> list[Hit]:
-        final, stages = ranking
+    def _hits(self, ranking: "QueryRanking", k: int) -> list[Hit]:
+        final, stages = ranking.final, ranking.stages
         snap = self._snapshot
         keys, scores, best = final.keys[:k], final.scores[:k], final.best_pos[:k]
         chunk_ids = [int(snap.chunk_ids[p]) for p in best]

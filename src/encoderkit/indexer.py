@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from .bm25 import BM25Index, BM25Params
-from .chunking import Chunk, chunk_text, clip_title, index_text, raw_tokenizer
+from .chunking import Chunk, chunk_text, clip_title, index_text
 from .dense import DenseIndex, DenseParams
 from .manifest import fsync_dir
 from .sources import SourceDoc, Skipped
@@ -108,7 +108,7 @@ def encode_documents(docs: Sequence[SourceDoc], encoder, store: Store, *, gen: i
     Documents are written in groups (one transaction each), so an interrupted run keeps what it
     finished and the next run resumes from there.
     """
-    tok = raw_tokenizer(encoder.tokenizer)
+    tok = encoder.raw_tokenizer()
     window = min(chunking.size, encoder.max_length - 2)
     encodings = tok.encode_batch([d.text for d in docs], add_special_tokens=False)
     prepared = []

@@ -61,6 +61,15 @@ class Ranked:
 
 
 @dataclass
+class QueryRanking:
+    """What a query went through: the final ranking, each stage's ranking, and time per stage (ms)."""
+
+    final: Ranked
+    stages: dict[str, Ranked]
+    timings_ms: dict[str, float]
+
+
+@dataclass
 class Hit:
     """One search result. ``stages`` maps stage name -> {"rank", "score"} (rank 1-based)."""
 

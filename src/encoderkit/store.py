@@ -112,6 +112,14 @@ class Store:
                f"WHERE id IN ({q})")
         return {r["id"]: r for r in self.conn.execute(sql, [int(c) for c in chunk_ids])}
 
+    def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, str]:
+        """chunk id -> the text that was embedded for it (title header + chunk)."""
+        if not chunk_ids:
+            return {}
+        q = ",".join("?" * len(chunk_ids))
+        rows = self.conn.execute(f"SELECT id, index_text FROM chunks WHERE id IN ({q})", [int(c) for c in chunk_ids])
+        return {r["id"]: r["index_text"] for r in rows}
+
     def visible_chunks(self, gen: int) -> Iterator[sqlite3.Row]:
         """(chunk id, doc row id, index_text, embedding) for every visible chunk, ordered by id."""
         sql = (f"SELECT c.id, c.doc, c.index_text, c.embedding FROM chunks c "

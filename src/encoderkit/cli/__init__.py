@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from . import common, eval_cmd, index_cmd, pretrain_cmd, search_cmd
+from . import common, eval_cmd, export_cmd, index_cmd, pretrain_cmd, search_cmd, train_cmd
 
 app = typer.Typer(
     name="encoderkit",
@@ -22,7 +22,10 @@ app = typer.Typer(
 index_cmd.register(app)
 search_cmd.register(app)
 eval_cmd.register(app)
+train_cmd.register(app)
+export_cmd.register(app)
 pretrain_cmd.register(app)
+export_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

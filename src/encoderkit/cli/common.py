@@ -50,7 +50,7 @@ def quiet_env(quiet: bool) -> None:
 def console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def print_json(obj) -> None:

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 def retrieval(
     data_dir: Path = typer.Argument(..., help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."),
     pipeline: List[str] = typer.Option(["bm25", "dense", "hybrid"], "--pipeline", "-p",
-                                       help="Pipelines to run (repeat): bm25 | dense | hybrid."),
+                                       help="Pipelines to run (repeat): bm25 | dense | hybrid [+rerank]."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for results.json, results.md, runs/, plots."),
     split: str = typer.Option("test", help="Qrels split to evaluate."),
     index_dir: Optional[Path] = typer.Option(None, "--index", help="Index folder to build or reuse [OUT/index]."),
@@ -33,16 +33,26 @@ def retrieval(
     chunk_size: Optional[int] = typer.Option(None, help="Chunk size for a new index; 0 = whole documents [256]."),
     chunk_overlap: Optional[int] = typer.Option(None, help="Chunk overlap for a new index [32]."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild the index (e.g. with another model)."),
+    rerank_model: Optional[str] = typer.Option(None, "--rerank-model", help="Cross-encoder for '+rerank' pipelines."),
+    rerank_depth: int = typer.Option(50, help="Candidates the reranker re-scores."),
+    rerank_max_length: Optional[int] = typer.Option(None, help="Token limit per (query, passage) pair."),
+    backend: str = typer.Option("auto", help="Query encoding: auto | torch | onnx | onnx-int8."),
+    rerank_backend: str = typer.Option("torch", help="Reranker: torch | onnx | onnx-int8."),
     as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
-    """Evaluate retrieval pipelines on a BEIR data set: quality, stage recall, latency, cost."""
+    """Evaluate retrieval pipelines on a BEIR data set: quality, stage recall, latency, cost.
+
+    Pipelines: bm25, dense, hybrid, each optionally followed by +rerank (needs --rerank-model).
+    """
     quiet_env(quiet or as_json)
     from ..evaluation.retrieval import evaluate_retrieval
 
     res = evaluate_retrieval(data_dir, pipeline, out_dir=out, split=split, index_dir=index_dir, model=model,
                              n_queries=queries, depth=depth, rrf_k=rrf_k, chunk_size=chunk_size,
-                             chunk_overlap=chunk_overlap, rebuild=rebuild)
+                             chunk_overlap=chunk_overlap, rebuild=rebuild, rerank_model=rerank_model,
+                             rerank_depth=rerank_depth, rerank_max_length=rerank_max_length, backend=backend,
+                             rerank_backend=rerank_backend)
     if as_json:
         print_json(res)
         return

@@ -23,6 +23,10 @@ def search(
     chunks: bool = typer.Option(False, "--chunks", help="List chunk-level hits instead of one per document."),
     explain: bool = typer.Option(False, "--explain", help="Show each stage's rank and score for every hit."),
     model: Optional[str] = typer.Option(None, help="Check that this model is the index's (default: use the index's)."),
+    rerank: Optional[str] = typer.Option(None, "--rerank", help="Re-score the top candidates with this cross-encoder."),
+    rerank_depth: int = typer.Option(50, help="How many candidates the reranker re-scores."),
+    backend: str = typer.Option("auto", help="Query encoding: auto | torch | onnx | onnx-int8."),
+    rerank_backend: str = typer.Option("torch", help="Reranker: torch | onnx | onnx-int8."),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
 ):
     """Search an index and print ranked results with a snippet of the best-matching passage."""
@@ -30,14 +34,20 @@ def search(
     from ..index import Index
     from ..snippet import best_passage, highlight
 
-    idx = Index.open(index_dir)
+    idx = Index.open(index_dir, backend=backend)
     if model is not None:
         from ..encoder import Encoder
 
         m = idx.manifest["model"]
         idx = Index.open(index_dir, encoder=Encoder.load(model, pooling=m["pooling"], max_length=m["max_length"]))
+    reranker = None
+    if rerank:
+        from ..rerank import Reranker
+
+        reranker = Reranker.load(rerank, backend=rerank_backend)
     with idx:
-        hits = idx.search(query, mode=mode, k=k, depth=depth, by="chunk" if chunks else "document")
+        hits = idx.search(query, mode=mode, k=k, depth=depth, by="chunk" if chunks else "document",
+                          reranker=reranker, rerank_depth=rerank_depth)
     if as_json:
         rows = []
         for h in hits:
@@ -60,6 +70,7 @@ def search(
         if explain:
             parts = [f"{name}: rank {st['rank']}, score {st['score']:.4f}" for name, st in sorted(h.stages.items())]
             missing = [name for name in ("bm25", "dense") if mode == "hybrid" and name not in h.stages]
+            missing += ["rerank"] if reranker is not None and "rerank" not in h.stages else []
             parts += [f"{name}: not in top {depth}" for name in missing]
             out.print("      [dim]" + " | ".join(parts) + f" | chunk {h.chunk_id} chars {h.start}-{h.end}[/]")
 

@@ -32,6 +32,12 @@ def retrieval_markdown(res: dict) -> str:
         q, lat = p["metrics"], p["latency_ms"]
         lines.append(f"| {name} | {q['ndcg@10']:.4f} | {q['mrr@10']:.4f} | {q['recall@10']:.4f} | "
                      f"{q['recall@100']:.4f} | {q['map@100']:.4f} | {lat['p50']} | {lat['p95']} | {lat['p99']} |")
+    if res.get("reranker"):
+        rr = res["reranker"]
+        lines += ["", f"Reranker: {rr['name']} (top {rr['depth']}, max length {rr['max_length']})."]
+    lines += ["", "Median time per stage (ms): " + "; ".join(
+        f"{name}: " + ", ".join(f"{k} {v}" for k, v in p.get("stage_latency_ms_p50", {}).items())
+        for name, p in res["pipelines"].items())]
     lines += ["", f"Candidate recall per first stage (the ceiling each stage sets for what follows):", "",
               "| pipeline | stage | recall |", "|---|---|---|"]
     for name, p in res["pipelines"].items():

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from ..errors import EncoderkitError
 from .beir import BeirData, load_beir
 from .machine import machine_info, peak_rss_mb
@@ -80,30 +82,36 @@ def prepare_index(data: BeirData, index_dir: Path, *, model: str | None = None, 
 
 
 def run_pipeline(index, data: BeirData, first: str, *, depth: int, rrf_k: int, doc_ids: dict[int, str],
-                 show_progress: bool | None = None) -> dict:
+                 reranker=None, rerank_depth: int = 50, show_progress: bool | None = None) -> dict:
     """Rank every query one at a time (timed); return the run, per-stage candidates and latencies."""
     from ..runtime import progress_enabled
 
-    run, stages_run, latencies = {}, {}, []
+    run, stages_run, latencies, stage_ms = {}, {}, [], {}
     items = list(data.queries.items())
     bar = None
     if progress_enabled(show_progress):
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(items), desc=f"eval {first}", unit="query")
+        bar = tqdm(total=len(items), desc=f"eval {first}{'+rerank' if reranker else ''}", unit="query")
     for qid, text in items:
         t = time.perf_counter()
-        final, stages = index.rank_many([text], mode=first, depth=depth, rrf_k=rrf_k)[0]
-        ranked = [(doc_ids[key], score) for key, score in zip(final.keys[:depth], final.scores[:depth])]
+        qr = index.rank_many([text], mode=first, depth=depth, rrf_k=rrf_k, reranker=reranker,
+                             rerank_depth=rerank_depth)[0]
+        ranked = [(doc_ids[key], score) for key, score in zip(qr.final.keys[:depth], qr.final.scores[:depth])]
         latencies.append((time.perf_counter() - t) * 1000)
         run[qid] = ranked
-        for name, r in stages.items():
+        for name, r in qr.stages.items():
             stages_run.setdefault(name, {})[qid] = [doc_ids[key] for key in r.keys]
+        for name, ms in qr.timings_ms.items():
+            stage_ms.setdefault(name, []).append(ms)
+        if reranker is not None:  # what the reranker could see: the first stage's top rerank_depth
+            fused = qr.stages["rerank"].keys
+            stages_run.setdefault(f"{first} top {rerank_depth} (rerank input)", {})[qid] = [doc_ids[k] for k in fused]
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    return {"run": run, "stages": stages_run, "latencies_ms": latencies}
+    return {"run": run, "stages": stages_run, "latencies_ms": latencies, "stage_ms": stage_ms}
 
 
 def latency_summary(ms: Sequence[float]) -> dict:
@@ -117,14 +125,20 @@ def latency_summary(ms: Sequence[float]) -> dict:
 def evaluate_retrieval(data_dir: str | Path, pipelines: Sequence[str], *, out_dir: str | Path, split: str = "test",
                        index_dir: str | Path | None = None, model: str | None = None, n_queries: int | None = None,
                        depth: int = 100, rrf_k: int = 60, chunk_size: int | None = None,
-                       chunk_overlap: int | None = None, rebuild: bool = False,
-                       show_progress: bool | None = None) -> dict:
+                       chunk_overlap: int | None = None, rebuild: bool = False, rerank_model: str | None = None,
+                       rerank_depth: int = 50, rerank_max_length: int | None = None, backend: str = "auto",
+                       rerank_backend: str = "torch", show_progress: bool | None = None) -> dict:
     """Run the evaluation and write results.json, results.md, runs/*.trec and PNG plots to ``out_dir``."""
     t_start = time.perf_counter()
     parsed = [parse_pipeline(p) for p in pipelines]
-    for spec, (_, rerank) in zip(pipelines, parsed):
-        if rerank:
-            raise EncoderkitError(f"pipeline '{spec}' needs a reranker", hint="reranking is not available yet")
+    reranker = None
+    if any(rerank for _, rerank in parsed):
+        if not rerank_model:
+            raise EncoderkitError("a '+rerank' pipeline needs a cross-encoder",
+                                  hint="pass --rerank-model DIR (e.g. one trained with `encoderkit train rerank`)")
+        from ..rerank import Reranker
+
+        reranker = Reranker.load(rerank_model, max_length=rerank_max_length, backend=rerank_backend)
     if depth < 100:
         raise EncoderkitError(f"--depth {depth} is below 100", hint="Recall@100 needs at least 100 candidates")
     out = Path(out_dir)
@@ -133,24 +147,34 @@ def evaluate_retrieval(data_dir: str | Path, pipelines: Sequence[str], *, out_di
     index, index_info = prepare_index(data, Path(index_dir) if index_dir else out / "index", model=model,
                                       chunk_size=chunk_size, chunk_overlap=chunk_overlap, rebuild=rebuild,
                                       show_progress=show_progress)
+    if backend != "auto":  # encode queries as asked (building the index may have loaded the torch encoder)
+        index.backend, index._encoder = backend, None
     gen = index.generation
     doc_ids = {row["id"]: doc_id for doc_id, row in index.store.visible_documents(gen).items()}
-    for first in {f for f, _ in parsed}:  # warm-up: load the model and the artifacts before timing
-        index.rank_many([next(iter(data.queries.values()))], mode=first, depth=depth)
+    for first, rerank in set(parsed):  # warm-up: load the models and the artifacts before timing
+        index.rank_many([next(iter(data.queries.values()))], mode=first, depth=depth,
+                        reranker=reranker if rerank else None, rerank_depth=rerank_depth)
     results = {"dataset": str(Path(data_dir)), "split": split, "n_queries": len(data.queries),
+               "query_backend": index.encoder.backend,
                "skipped_queries_without_judgements": data.skipped_queries, "corpus_documents": len(data.doc_ids),
                "depth": depth, "rrf_k": rrf_k, "scoring": "document = its best chunk (max-passage)",
+               "reranker": ({**reranker.describe(), "depth": rerank_depth} if reranker else None),
                "index": index_info, "machine": machine_info(), "pipelines": {}}
     (out / "runs").mkdir(exist_ok=True)
-    for spec, (first, _) in zip(pipelines, parsed):
-        r = run_pipeline(index, data, first, depth=depth, rrf_k=rrf_k, doc_ids=doc_ids, show_progress=show_progress)
+    for spec, (first, rerank) in zip(pipelines, parsed):
+        r = run_pipeline(index, data, first, depth=depth, rrf_k=rrf_k, doc_ids=doc_ids,
+                         reranker=reranker if rerank else None, rerank_depth=rerank_depth, show_progress=show_progress)
         scored = evaluate(data.qrels, {q: [d for d, _ in hits] for q, hits in r["run"].items()})
+        first_stages = {n: c for n, c in r["stages"].items() if n in ("bm25", "dense")}
         stage_recall = {f"{name}@{depth}": round(candidate_recall(data.qrels, cands), 4)
-                        for name, cands in r["stages"].items()}
-        if len(r["stages"]) > 1:
-            union = {q: list(dict.fromkeys(d for cands in r["stages"].values() for d in cands.get(q, [])))
+                        for name, cands in first_stages.items()}
+        if len(first_stages) > 1:
+            union = {q: list(dict.fromkeys(d for cands in first_stages.values() for d in cands.get(q, [])))
                      for q in data.qrels}
             stage_recall["fusion input (union)"] = round(candidate_recall(data.qrels, union), 4)
+        for name, cands in r["stages"].items():
+            if name.endswith("(rerank input)"):
+                stage_recall[name] = round(candidate_recall(data.qrels, cands), 4)
         write_run(out / "runs" / f"{spec}.trec", r["run"], tag=f"encoderkit-{spec}")
         results["pipelines"][spec] = {
             "metrics": {k: round(v, 4) for k, v in scored["mean"].items()},
@@ -158,6 +182,7 @@ def evaluate_retrieval(data_dir: str | Path, pipelines: Sequence[str], *, out_di
                 q: [d for d, _ in hits] for q, hits in r["run"].items()}, CURVE_KS).items()},
             "stage_recall": stage_recall,
             "latency_ms": latency_summary(r["latencies_ms"]),
+            "stage_latency_ms_p50": {k: round(float(np.median(v)), 2) for k, v in r["stage_ms"].items()},
             "per_query_ndcg@10": {q: round(v["ndcg@10"], 4) for q, v in scored["per_query"].items()},
         }
     results["peak_rss_mb"] = peak_rss_mb()

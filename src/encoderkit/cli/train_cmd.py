@@ -1,0 +1,180 @@
+"""``encoderkit train embed|rerank|distill``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .common import console, print_json, quiet_env
+
+train_app = typer.Typer(help="Train retrieval models on your data: bi-encoders, cross-encoder rerankers, distillation.",
+                        no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(train_app, name="train")
+
+
+def _mining(method: str, negatives: int, neg_range: str, sampling: str, seed: int):
+    from ..errors import EncoderkitError
+    from ..train.mining import MiningConfig
+
+    try:
+        lo, hi = (int(x) for x in neg_range.split(":"))
+    except ValueError:
+        raise EncoderkitError(f"--neg-range '{neg_range}' is not MIN:MAX", hint="e.g. --neg-range 2:30") from None
+    return MiningConfig(method=method, rank_min=lo, rank_max=hi, n_negatives=negatives, sampling=sampling, seed=seed)
+
+
+def _fit(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16=False):
+    from ..train.loop import FitConfig
+
+    return FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup_ratio=warmup, eval_every=eval_every,
+                     seed=seed, max_steps=max_steps, bf16=bf16)
+
+
+def _ict_extra(data: Path, n: int, seed: int):
+    """Inverse-cloze pairs from the corpus of a BEIR folder (at most ``n``), as extra training data."""
+    if not n:
+        return None
+    from ..sources import SourceDoc, walk
+    from ..train.ict import ict_pairs
+
+    docs = [(d.doc_id, d.title, d.text) for d in walk([data / "corpus.jsonl"]) if isinstance(d, SourceDoc)]
+    return ict_pairs(docs, seed=seed)[:n]
+
+
+def _report(log: dict, out: Path, as_json: bool) -> None:
+    if as_json:
+        print_json({k: log.get(k) for k in ("best", "evals", "total_steps", "seconds", "wall_seconds", "card")})
+        return
+    best = log.get("best") or {}
+    metric = log.get("metric")
+    c = console()
+    for e in log.get("evals", []):
+        c.print(f"step {e['step']:>5}  epoch {e['epoch']:<5}  " + "  ".join(
+            f"{k} {v}" for k, v in e.items() if k not in ("step", "epoch", "eval_seconds")))
+    if best:
+        c.print(f"[bold]best {metric} {best.get(metric)} at step {best.get('step')}[/] -> saved to {out}")
+    c.print(f"training {log.get('seconds')} s, total {log.get('wall_seconds')} s")
+
+
+
+
+@train_app.command("embed")
+def embed(
+    out: Path = typer.Option(..., "--out", "-o", help="Output model folder (sentence-transformers format)."),
+    data: Optional[Path] = typer.Option(None, help="BEIR folder, .jsonl of pairs/triplets or scored pairs, or STS folder."),
+    model: str = typer.Option("default", help="Starting model: 'default', a folder or a hub id."),
+    loss: str = typer.Option("mnrl", help="mnrl | mnrl-symmetric | cached-mnrl | triplet | cosent."),
+    hard_negatives: str = typer.Option("bm25", help="Mine hard negatives with: bm25 | dense | both | none."),
+    negatives: int = typer.Option(1, help="Hard negatives per example."),
+    neg_range: str = typer.Option("2:30", help="Rank window MIN:MAX the negatives are drawn from."),
+    neg_sampling: str = typer.Option("random", help="random | top within the window."),
+    unsupervised: bool = typer.Option(False, "--unsupervised", help="Train on inverse-cloze pairs from the corpus."),
+    corpus: List[Path] = typer.Option([], "--corpus", help="Text files/folders for --unsupervised."),
+    epochs: float = typer.Option(1.0, help="Passes over the training examples."),
+    batch_size: int = typer.Option(32, help="Examples per step (in-batch negatives for MNRL)."),
+    mini_batch_size: int = typer.Option(16, help="cached-mnrl: examples encoded at once."),
+    lr: float = typer.Option(2e-5, help="Peak learning rate."),
+    warmup: float = typer.Option(0.1, help="Warm-up share of the steps."),
+    scale: float = typer.Option(20.0, help="MNRL/CoSENT scale (1/temperature)."),
+    max_length: Optional[int] = typer.Option(None, help="Token limit per text [the model's]."),
+    val_fraction: float = typer.Option(0.1, help="Share of queries/pairs held out for validation."),
+    val_corpus_size: int = typer.Option(1000, help="Documents in the validation corpus."),
+    eval_every: int = typer.Option(0, help="Validate every N steps (0: each epoch)."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop after N steps (overrides --epochs)."),
+    seed: int = typer.Option(0),
+    bf16: bool = typer.Option(False, "--bf16", help="Mixed-precision training (bfloat16 autocast; faster on CPUs with AVX512-BF16)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Fine-tune a bi-encoder (contrastive, hard negatives, CoSENT, unsupervised ICT)."""
+    quiet_env(quiet or as_json)
+    from ..train.embed import train_embed
+
+    log = train_embed(model, data, out, loss=loss, hard_negatives=hard_negatives,
+                      mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
+                      unsupervised=unsupervised, corpus_paths=corpus, val_fraction=val_fraction,
+                      val_corpus_size=val_corpus_size, max_length=max_length, scale=scale,
+                      mini_batch_size=mini_batch_size,
+                      fit_config=_fit(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16), resume=resume)
+    _report(log, out, as_json)
+
+
+@train_app.command("rerank")
+def rerank(
+    data: Path = typer.Option(..., help="BEIR folder (train qrels, corpus for mining)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output cross-encoder folder."),
+    model: str = typer.Option("default", help="Backbone: 'default', a folder or a hub id."),
+    loss: str = typer.Option("bce", help="bce (pointwise) | listwise (ListNet)."),
+    hard_negatives: str = typer.Option("both", help="bm25 | dense | both."),
+    negatives: int = typer.Option(8, help="Hard negatives per query."),
+    neg_range: str = typer.Option("0:30", help="Rank window MIN:MAX."),
+    neg_sampling: str = typer.Option("random", help="random | top."),
+    add_ict: int = typer.Option(0, help="Add up to N inverse-cloze pairs from the corpus as extra positives."),
+    max_length: int = typer.Option(256, help="Token limit per (query, passage) pair."),
+    epochs: float = typer.Option(1.0),
+    batch_size: int = typer.Option(16),
+    lr: float = typer.Option(3e-5),
+    warmup: float = typer.Option(0.1),
+    val_fraction: float = typer.Option(0.1),
+    val_depth: int = typer.Option(20, help="Validation re-scores each held-out query's BM25 top N."),
+    eval_every: int = typer.Option(0),
+    max_steps: Optional[int] = typer.Option(None),
+    seed: int = typer.Option(0),
+    bf16: bool = typer.Option(False, "--bf16", help="Mixed-precision training (bfloat16 autocast)."),
+    resume: bool = typer.Option(False, "--resume"),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Train a cross-encoder reranker from an encoder backbone with mined hard negatives."""
+    quiet_env(quiet or as_json)
+    from ..train.rerank import train_rerank
+
+    log = train_rerank(model, data, out, loss=loss, mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
+                       extra_pairs=_ict_extra(data, add_ict, seed), val_fraction=val_fraction, max_length=max_length,
+                       val_depth=val_depth, fit_config=_fit(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16),
+                       resume=resume)
+    _report(log, out, as_json)
+
+
+@train_app.command("distill")
+def distill(
+    teacher: str = typer.Option(..., help="Cross-encoder folder or hub id."),
+    data: Path = typer.Option(..., help="BEIR folder (train qrels, corpus for mining)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output bi-encoder folder."),
+    student: str = typer.Option("default", help="Student bi-encoder: 'default', a folder or a hub id."),
+    hard_negatives: str = typer.Option("both", help="bm25 | dense | both."),
+    negatives: int = typer.Option(4, help="Negatives per (query, positive)."),
+    neg_range: str = typer.Option("0:30", help="Rank window MIN:MAX."),
+    neg_sampling: str = typer.Option("random"),
+    add_ict: int = typer.Option(0, help="Add up to N inverse-cloze queries from the corpus, labelled by the teacher."),
+    student_scale: float = typer.Option(10.0, help="Student margin = scale * cosine difference."),
+    max_length: Optional[int] = typer.Option(None),
+    epochs: float = typer.Option(1.0),
+    batch_size: int = typer.Option(32),
+    lr: float = typer.Option(2e-5),
+    warmup: float = typer.Option(0.1),
+    val_fraction: float = typer.Option(0.1),
+    val_corpus_size: int = typer.Option(1000),
+    eval_every: int = typer.Option(0),
+    max_steps: Optional[int] = typer.Option(None),
+    seed: int = typer.Option(0),
+    bf16: bool = typer.Option(False, "--bf16", help="Mixed-precision training (bfloat16 autocast)."),
+    resume: bool = typer.Option(False, "--resume"),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Distil a cross-encoder into a bi-encoder with MarginMSE on mined triples."""
+    quiet_env(quiet or as_json)
+    from ..train.distill import train_distill
+
+    log = train_distill(teacher, student, data, out, mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
+                        extra_pairs=_ict_extra(data, add_ict, seed), student_scale=student_scale,
+                        val_fraction=val_fraction, val_corpus_size=val_corpus_size, max_length=max_length,
+                        fit_config=_fit(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16), resume=resume)
+    _report(log, out, as_json)

@@ -1,0 +1,56 @@
+"""ONNX Runtime backend: same vectors and scores as torch (fp32), close with int8, no torch at load."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from encoderkit import Encoder, Index
+from encoderkit.onnx_backend import export_onnx
+from encoderkit.rerank import Reranker
+
+
+def test_encoder_fp32_matches_torch_and_int8_is_close(tiny_model_dir, tiny_encoder):
+    folder = export_onnx(tiny_model_dir)
+    info = json.loads((folder / "export.json").read_text())
+    assert info["kind"] == "encoder" and info["min_cosine_to_torch"] > 0.9999
+    onnx = Encoder.load(tiny_model_dir, backend="onnx")
+    texts = ["a", "a longer text about the sea " * 20, "mid sized sentence here"]
+    assert np.allclose(onnx.encode(texts, batch_size=2), tiny_encoder.encode(texts), atol=1e-5)
+    for pooling in ("cls", "max", "weighted_mean", "last"):
+        assert np.allclose(onnx.encode(texts, pooling=pooling), tiny_encoder.encode(texts, pooling=pooling), atol=1e-5)
+    q8 = Encoder.load(tiny_model_dir, backend="onnx-int8")
+    cos = (q8.encode(texts) * tiny_encoder.encode(texts)).sum(1)
+    assert q8.backend == "onnx-int8" and cos.min() > 0.8
+    assert onnx.count_tokens(["hello world"]) == tiny_encoder.count_tokens(["hello world"])
+
+
+def test_onnx_encoder_loads_without_torch(tiny_model_dir):
+    export_onnx(tiny_model_dir)
+    code = (f"import sys; from encoderkit import Encoder; e = Encoder.load({str(tiny_model_dir)!r}, backend='onnx'); "
+            "v = e.encode(['hi there']); assert 'torch' not in sys.modules, 'torch imported'; print(v.shape)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+    assert res.stdout.strip() == "(1, 32)", res.stderr
+
+
+def test_index_uses_onnx_automatically_once_exported(tmp_path, tiny_model_dir, tiny_encoder):
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    index.add([{"id": str(i), "text": f"document number {i} about subject {i % 3}"} for i in range(20)])
+    export_onnx(tiny_model_dir)
+    auto = Index.open(index.path)
+    torch_ = Index.open(index.path, backend="torch")
+    q = "subject 2 document"
+    assert auto.encoder.backend == "onnx" and torch_.encoder.backend == "torch"
+    assert [h.doc_id for h in auto.search(q)] == [h.doc_id for h in torch_.search(q)]
+
+
+def test_cross_encoder_onnx_matches_torch(tiny_cross_encoder_dir):
+    ref = Reranker.load(tiny_cross_encoder_dir)
+    onnx = Reranker.load(tiny_cross_encoder_dir, backend="onnx")
+    pairs = [("what is it", "a passage " * n) for n in (1, 5, 40)]
+    assert np.allclose(ref.score_pairs(pairs, raw=True), onnx.score_pairs(pairs, raw=True), atol=1e-4)
+    q8 = Reranker.load(tiny_cross_encoder_dir, backend="onnx-int8")
+    assert q8.score_pairs(pairs).shape == (3,)
