@@ -108,10 +108,10 @@ def write(path: Path, content: str | bytes) -> Path:
     return path
 
 
-def make_scifact_slice(src: Path, dest: Path, n_queries: int = 30, n_docs: int = 300) -> Path:
-    """A small real BEIR set: the first ``n_queries`` SciFact test queries, every document they judge,
-    and distractors (the first other documents of the corpus) up to ``n_docs`` documents."""
-    lines = (src / "qrels" / "test.tsv").read_text().splitlines()
+def make_scifact_slice(src: Path, dest: Path, n_queries: int = 30, n_docs: int = 300, split: str = "test") -> Path:
+    """A small real BEIR set: the first ``n_queries`` SciFact queries of ``split``, every document they
+    judge, and distractors (the first other documents of the corpus) up to ``n_docs`` documents."""
+    lines = (src / "qrels" / f"{split}.tsv").read_text().splitlines()
     qrels: dict[str, list[str]] = {}
     for line in lines[1:]:
         q, d, _ = line.split("\t")
@@ -125,7 +125,7 @@ def make_scifact_slice(src: Path, dest: Path, n_queries: int = 30, n_docs: int =
     (dest / "corpus.jsonl").write_text("".join(json.dumps(c) + "\n" for c in keep))
     queries = [json.loads(l) for l in (src / "queries.jsonl").read_text().splitlines()]
     (dest / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries if q["_id"] in qrels))
-    (dest / "qrels" / "test.tsv").write_text(
+    (dest / "qrels" / f"{split}.tsv").write_text(
         "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, ds in qrels.items() for d in ds))
     return dest
 
@@ -133,6 +133,13 @@ def make_scifact_slice(src: Path, dest: Path, n_queries: int = 30, n_docs: int =
 @pytest.fixture(scope="session")
 def scifact_slice(scifact_dir, tmp_path_factory) -> Path:
     return make_scifact_slice(scifact_dir, tmp_path_factory.mktemp("scifact-slice"))
+
+
+@pytest.fixture(scope="session")
+def scifact_train_slice(scifact_dir, tmp_path_factory) -> Path:
+    """20 SciFact *train* queries with their documents and distractors (150 documents)."""
+    return make_scifact_slice(scifact_dir, tmp_path_factory.mktemp("scifact-train"), n_queries=20, n_docs=150,
+                              split="train")
 
 
 @pytest.fixture(scope="session")

@@ -68,3 +68,18 @@ def test_eval_rerank_pipeline(tmp_path, tiny_model_dir, tiny_cross_encoder_dir):
     assert res["reranker"]["depth"] == 10
     # recall@100 cannot change: reranking only reorders the top 10
     assert rr["metrics"]["recall@100"] == res["pipelines"]["hybrid"]["metrics"]["recall@100"]
+
+
+def test_rerank_fusion_rrf(tmp_path, tiny_encoder, reranker):
+    from encoderkit.fusion import rrf
+
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    index.add(DOCS)
+    first = index.search("topic 1 item", mode="bm25", k=30)
+    replaced = index.search("topic 1 item", mode="bm25", k=30, reranker=reranker, rerank_depth=10)
+    fused = index.search("topic 1 item", mode="bm25", k=30, reranker=reranker, rerank_depth=10, rerank_fusion="rrf")
+    expected = rrf({"first": [h.doc_id for h in first[:10]], "rerank": [h.doc_id for h in replaced[:10]]})
+    assert [h.doc_id for h in fused[:10]] == [d for d, _ in expected]
+    assert [h.doc_id for h in fused[10:]] == [h.doc_id for h in first[10:]]
+    with pytest.raises(EncoderkitError, match="unknown rerank fusion"):
+        index.search("x", reranker=reranker, rerank_fusion="max")

@@ -193,3 +193,28 @@ def test_beir_training_data_and_unknown_ids(tmp_path):
         load_training_data(root)
     with pytest.raises(EncoderkitError, match="does not exist"):
         load_training_data(tmp_path / "nope")
+
+
+def test_title_pairs_drop_title_from_positive():
+    from encoderkit.train.ict import title_pairs
+
+    pairs = title_pairs([("d1", "Vitamin D and fracture risk in adults", "A trial of 2000 adults."),
+                         ("d2", "Short", "text"), ("d3", "A title with no text", "  ")])
+    assert [(p.query, p.positive, p.positive_id) for p in pairs] == [
+        ("Vitamin D and fracture risk in adults", "A trial of 2000 adults.", "d1")]
+
+
+def test_head_parameters_learn_faster(tiny_cross_encoder_dir, tmp_path):
+    """With head_lr_mult, the classifier moves more than the encoder in the same step."""
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_cross_encoder_dir)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+
+    def step_loss(batch):
+        return model(input_ids=torch.tensor([[101, 2000 + i, 102] for i in batch])).logits.pow(2).mean()
+
+    fit(model, step_loss, 4, FitConfig(max_steps=1, batch_size=4, lr=1e-3, warmup_ratio=0.0, head_lr_mult=50),
+        tmp_path / "o", evaluate=None, metric="none", export=lambda folder: None)
+    moved = {n: float((p.detach() - before[n]).abs().max()) for n, p in model.named_parameters()}
+    assert moved["classifier.weight"] > 10 * moved["bert.encoder.layer.0.attention.self.query.weight"]

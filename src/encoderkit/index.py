@@ -414,28 +414,33 @@ class Index:
         return self._snapshot
 
     def search(self, query: str, *, mode: str = "hybrid", k: int = 10, depth: int = 100, by: str = "document",
-               rrf_k: int = 60, reranker=None, rerank_depth: int = 50) -> list[Hit]:
+               rrf_k: int = 60, reranker=None, rerank_depth: int = 50, rerank_fusion: str = "none") -> list[Hit]:
         """Search one query. ``mode``: bm25 | dense | hybrid (RRF of both, each ``depth`` deep);
         ``by``: document (one hit per document, its best chunk) | chunk. With a ``reranker``
-        (:class:`encoderkit.rerank.Reranker`), the top ``rerank_depth`` candidates are re-scored."""
+        (:class:`encoderkit.rerank.Reranker`), the top ``rerank_depth`` candidates are re-scored;
+        ``rerank_fusion="rrf"`` fuses the reranker's order with the first stage's instead of replacing it."""
         return self.search_many([query], mode=mode, k=k, depth=depth, by=by, rrf_k=rrf_k, reranker=reranker,
-                                rerank_depth=rerank_depth)[0]
+                                rerank_depth=rerank_depth, rerank_fusion=rerank_fusion)[0]
 
     def search_many(self, queries: Sequence[str], *, mode: str = "hybrid", k: int = 10, depth: int = 100,
-                    by: str = "document", rrf_k: int = 60, reranker=None, rerank_depth: int = 50) -> list[list[Hit]]:
+                    by: str = "document", rrf_k: int = 60, reranker=None, rerank_depth: int = 50,
+                    rerank_fusion: str = "none") -> list[list[Hit]]:
         """Search many queries at once (batched encoding and retrieval); one hit list per query."""
         rankings = self.rank_many(queries, mode=mode, depth=max(depth, k), by=by, rrf_k=rrf_k, reranker=reranker,
-                                  rerank_depth=rerank_depth)
+                                  rerank_depth=rerank_depth, rerank_fusion=rerank_fusion)
         return [self._hits(r, k) for r in rankings]
 
     def rank_many(self, queries: Sequence[str], *, mode: str = "hybrid", depth: int = 100, by: str = "document",
-                  rrf_k: int = 60, reranker=None, rerank_depth: int = 50) -> list[QueryRanking]:
+                  rrf_k: int = 60, reranker=None, rerank_depth: int = 50,
+                  rerank_fusion: str = "none") -> list[QueryRanking]:
         """Final ranking plus every stage's ranking and timing, per query, as keys (document row ids
         or chunk positions). The building block for search and evaluation."""
         if mode not in MODES:
             raise EncoderkitError(f"unknown search mode '{mode}'", hint=f"use one of: {', '.join(MODES)}")
         if by not in ("document", "chunk"):
             raise EncoderkitError(f"unknown result unit '{by}'", hint="use 'document' or 'chunk'")
+        if rerank_fusion not in ("none", "rrf"):
+            raise EncoderkitError(f"unknown rerank fusion '{rerank_fusion}'", hint="use none or rrf")
         queries = list(queries)
         for q in queries:
             if not isinstance(q, str) or not q.strip():
@@ -461,14 +466,16 @@ class Index:
             q_timings = {**{k: v / len(queries) for k, v in timings.items()}, "fuse": (time.perf_counter() - t) * 1000}
             if reranker is not None:
                 t = time.perf_counter()
-                final, stages["rerank"] = self._rerank(query, final, reranker, rerank_depth)
+                final, stages["rerank"] = self._rerank(query, final, reranker, rerank_depth, rerank_fusion, rrf_k)
                 q_timings["rerank"] = (time.perf_counter() - t) * 1000
             out.append(QueryRanking(final, stages, q_timings))
         return out
 
-    def _rerank(self, query: str, first: Ranked, reranker, depth: int) -> tuple[Ranked, Ranked]:
+    def _rerank(self, query: str, first: Ranked, reranker, depth: int, fusion: str = "none",
+                rrf_k: int = 60) -> tuple[Ranked, Ranked]:
         """Re-score the top ``depth`` candidates (on their best chunk, with its title header) with a
-        cross-encoder; candidates below ``depth`` keep their first-stage order after them."""
+        cross-encoder; candidates below ``depth`` keep their first-stage order after them. With
+        ``fusion="rrf"`` the head is ordered by RRF of the first-stage and reranker ranks."""
         snap = self._snapshot
         head = min(depth, len(first))
         chunk_ids = [int(snap.chunk_ids[p]) for p in first.best_pos[:head]]
@@ -478,7 +485,14 @@ class Index:
         keys = [first.keys[i] for i in order]
         best = [first.best_pos[i] for i in order]
         reranked = Ranked(keys, [float(scores[i]) for i in order], best)
-        final = Ranked(keys + first.keys[head:], reranked.scores + first.scores[head:], best + first.best_pos[head:])
+        if fusion == "rrf":
+            fused = fuse({"first": Ranked(first.keys[:head], first.scores[:head], first.best_pos[:head]),
+                          "rerank": reranked}, k=rrf_k)
+            keys, best = fused.keys, fused.best_pos
+            head_scores = fused.scores
+        else:
+            head_scores = reranked.scores
+        final = Ranked(keys + first.keys[head:], head_scores + first.scores[head:], best + first.best_pos[head:])
         return final, reranked
 
     def doc_ids(self, rowids: Sequence[int]) -> dict[int, str]:

@@ -25,6 +25,7 @@ def search(
     model: Optional[str] = typer.Option(None, help="Check that this model is the index's (default: use the index's)."),
     rerank: Optional[str] = typer.Option(None, "--rerank", help="Re-score the top candidates with this cross-encoder."),
     rerank_depth: int = typer.Option(50, help="How many candidates the reranker re-scores."),
+    rerank_fusion: str = typer.Option("none", help="none: reranker order | rrf: fuse it with the first stage's."),
     backend: str = typer.Option("auto", help="Query encoding: auto | torch | onnx | onnx-int8."),
     rerank_backend: str = typer.Option("torch", help="Reranker: torch | onnx | onnx-int8."),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
@@ -47,7 +48,7 @@ def search(
         reranker = Reranker.load(rerank, backend=rerank_backend)
     with idx:
         hits = idx.search(query, mode=mode, k=k, depth=depth, by="chunk" if chunks else "document",
-                          reranker=reranker, rerank_depth=rerank_depth)
+                          reranker=reranker, rerank_depth=rerank_depth, rerank_fusion=rerank_fusion)
     if as_json:
         rows = []
         for h in hits:

@@ -28,22 +28,30 @@ def _mining(method: str, negatives: int, neg_range: str, sampling: str, seed: in
     return MiningConfig(method=method, rank_min=lo, rank_max=hi, n_negatives=negatives, sampling=sampling, seed=seed)
 
 
-def _fit(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16=False):
+def _fit(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16=False, head_lr_mult=1.0):
     from ..train.loop import FitConfig
 
     return FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup_ratio=warmup, eval_every=eval_every,
-                     seed=seed, max_steps=max_steps, bf16=bf16)
+                     seed=seed, max_steps=max_steps, bf16=bf16, head_lr_mult=head_lr_mult)
 
 
-def _ict_extra(data: Path, n: int, seed: int):
-    """Inverse-cloze pairs from the corpus of a BEIR folder (at most ``n``), as extra training data."""
-    if not n:
+def _corpus_extra(data: Path, n_ict: int, n_titles: int, seed: int):
+    """Weak supervision from the corpus of a BEIR folder: up to ``n_ict`` inverse-cloze pairs and up to
+    ``n_titles`` (title, text) pairs, as extra training data (a deterministic sample of each)."""
+    if not n_ict and not n_titles:
         return None
+    import random
+
     from ..sources import SourceDoc, walk
-    from ..train.ict import ict_pairs
+    from ..train.ict import ict_pairs, title_pairs
 
     docs = [(d.doc_id, d.title, d.text) for d in walk([data / "corpus.jsonl"]) if isinstance(d, SourceDoc)]
-    return ict_pairs(docs, seed=seed)[:n]
+    rng = random.Random(seed)
+    ict = ict_pairs(docs, seed=seed)
+    titles = title_pairs(docs)
+    rng.shuffle(ict)
+    rng.shuffle(titles)
+    return ict[:n_ict] + titles[:n_titles]
 
 
 def _report(log: dict, out: Path, as_json: bool) -> None:
@@ -115,7 +123,9 @@ def rerank(
     negatives: int = typer.Option(8, help="Hard negatives per query."),
     neg_range: str = typer.Option("0:30", help="Rank window MIN:MAX."),
     neg_sampling: str = typer.Option("random", help="random | top."),
-    add_ict: int = typer.Option(0, help="Add up to N inverse-cloze pairs from the corpus as extra positives."),
+    add_ict: int = typer.Option(0, help="Add up to N inverse-cloze pairs from the corpus (weak supervision)."),
+    add_titles: int = typer.Option(0, help="Add up to N (title -> text) pairs from the corpus (weak supervision)."),
+    head_lr_mult: float = typer.Option(20.0, help="Learning-rate multiplier for the new classification head."),
     max_length: int = typer.Option(256, help="Token limit per (query, passage) pair."),
     epochs: float = typer.Option(1.0),
     batch_size: int = typer.Option(16),
@@ -136,8 +146,9 @@ def rerank(
     from ..train.rerank import train_rerank
 
     log = train_rerank(model, data, out, loss=loss, mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
-                       extra_pairs=_ict_extra(data, add_ict, seed), val_fraction=val_fraction, max_length=max_length,
-                       val_depth=val_depth, fit_config=_fit(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16),
+                       extra_pairs=_corpus_extra(data, add_ict, add_titles, seed), val_fraction=val_fraction,
+                       max_length=max_length, val_depth=val_depth,
+                       fit_config=_fit(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16, head_lr_mult),
                        resume=resume)
     _report(log, out, as_json)
 
@@ -153,6 +164,7 @@ def distill(
     neg_range: str = typer.Option("0:30", help="Rank window MIN:MAX."),
     neg_sampling: str = typer.Option("random"),
     add_ict: int = typer.Option(0, help="Add up to N inverse-cloze queries from the corpus, labelled by the teacher."),
+    add_titles: int = typer.Option(0, help="Add up to N title queries from the corpus, labelled by the teacher."),
     student_scale: float = typer.Option(10.0, help="Student margin = scale * cosine difference."),
     max_length: Optional[int] = typer.Option(None),
     epochs: float = typer.Option(1.0),
@@ -174,7 +186,7 @@ def distill(
     from ..train.distill import train_distill
 
     log = train_distill(teacher, student, data, out, mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
-                        extra_pairs=_ict_extra(data, add_ict, seed), student_scale=student_scale,
+                        extra_pairs=_corpus_extra(data, add_ict, add_titles, seed), student_scale=student_scale,
                         val_fraction=val_fraction, val_corpus_size=val_corpus_size, max_length=max_length,
                         fit_config=_fit(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16), resume=resume)
     _report(log, out, as_json)

@@ -28,11 +28,12 @@ FIRST_STAGES = ("bm25", "dense", "hybrid")
 
 
 def parse_pipeline(spec: str) -> tuple[str, str | None]:
-    """"hybrid" -> ("hybrid", None); "hybrid+rerank" -> ("hybrid", "rerank")."""
+    """"hybrid" -> ("hybrid", None); "hybrid+rerank" -> ("hybrid", "rerank"); "hybrid+rerank-rrf" fuses
+    the reranker's order with the first stage's (RRF) instead of replacing it."""
     first, _, second = spec.partition("+")
-    if first not in FIRST_STAGES or second not in ("", "rerank"):
+    if first not in FIRST_STAGES or second not in ("", "rerank", "rerank-rrf"):
         raise EncoderkitError(f"unknown pipeline '{spec}'",
-                              hint="use bm25, dense or hybrid, optionally followed by +rerank")
+                              hint="use bm25, dense or hybrid, optionally followed by +rerank or +rerank-rrf")
     return first, second or None
 
 
@@ -82,7 +83,8 @@ def prepare_index(data: BeirData, index_dir: Path, *, model: str | None = None, 
 
 
 def run_pipeline(index, data: BeirData, first: str, *, depth: int, rrf_k: int, doc_ids: dict[int, str],
-                 reranker=None, rerank_depth: int = 50, show_progress: bool | None = None) -> dict:
+                 reranker=None, rerank_depth: int = 50, rerank_fusion: str = "none",
+                 show_progress: bool | None = None) -> dict:
     """Rank every query one at a time (timed); return the run, per-stage candidates and latencies."""
     from ..runtime import progress_enabled
 
@@ -96,7 +98,7 @@ def run_pipeline(index, data: BeirData, first: str, *, depth: int, rrf_k: int, d
     for qid, text in items:
         t = time.perf_counter()
         qr = index.rank_many([text], mode=first, depth=depth, rrf_k=rrf_k, reranker=reranker,
-                             rerank_depth=rerank_depth)[0]
+                             rerank_depth=rerank_depth, rerank_fusion=rerank_fusion)[0]
         ranked = [(doc_ids[key], score) for key, score in zip(qr.final.keys[:depth], qr.final.scores[:depth])]
         latencies.append((time.perf_counter() - t) * 1000)
         run[qid] = ranked
@@ -163,7 +165,8 @@ def evaluate_retrieval(data_dir: str | Path, pipelines: Sequence[str], *, out_di
     (out / "runs").mkdir(exist_ok=True)
     for spec, (first, rerank) in zip(pipelines, parsed):
         r = run_pipeline(index, data, first, depth=depth, rrf_k=rrf_k, doc_ids=doc_ids,
-                         reranker=reranker if rerank else None, rerank_depth=rerank_depth, show_progress=show_progress)
+                         reranker=reranker if rerank else None, rerank_depth=rerank_depth,
+                         rerank_fusion="rrf" if rerank == "rerank-rrf" else "none", show_progress=show_progress)
         scored = evaluate(data.qrels, {q: [d for d, _ in hits] for q, hits in r["run"].items()})
         first_stages = {n: c for n, c in r["stages"].items() if n in ("bm25", "dense")}
         stage_recall = {f"{name}@{depth}": round(candidate_recall(data.qrels, cands), 4)

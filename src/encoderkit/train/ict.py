@@ -38,3 +38,11 @@ def ict_pairs(docs: Iterable[tuple[str, str, str]], *, seed: int = 0, per_doc: i
             rest = " ".join(s for j, s in enumerate(sents) if keep or j != i)
             out.append(Pair(sents[i], doc_text(title, rest), query_id=f"ict:{doc_id}:{i}", positive_id=doc_id))
     return out
+
+
+def title_pairs(docs: Iterable[tuple[str, str, str]], *, min_words: int = 4) -> list[Pair]:
+    """Document titles as pseudo-queries and the text without its title as the positive: weak
+    supervision that looks like short claims or questions (titles are dropped from the positive so
+    the match is not a verbatim copy)."""
+    return [Pair(title, text, query_id=f"title:{doc_id}", positive_id=doc_id)
+            for doc_id, title, text in docs if len(title.split()) >= min_words and text.strip()]

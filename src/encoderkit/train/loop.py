@@ -35,6 +35,8 @@ class FitConfig:
     seed: int = 0
     max_steps: int | None = None  # overrides epochs
     bf16: bool = False            # mixed precision (autocast to bfloat16; weights and optimizer stay fp32)
+    head_lr_mult: float = 1.0     # learning-rate multiplier for freshly initialised head parameters
+    head_params: tuple = ("classifier.", "pooler.")  # name fragments that mark head parameters
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,11 +93,15 @@ def fit(model, step_loss: Callable[[list[int]], "object"], n_examples: int, cfg:
     steps_per_epoch = math.ceil(len(epoch_batches(n_examples, cfg.batch_size, cfg.seed, 0, batch_keys)))
     total = cfg.max_steps or max(1, int(round(cfg.epochs * steps_per_epoch)))
     warmup = int(cfg.warmup_ratio * total)
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    params = [p for _, p in named]
+    groups = []
+    for is_head in (False, True):  # a new head learns faster than the pretrained encoder under it
+        sel = [(n, p) for n, p in named if any(h in n for h in cfg.head_params) == is_head]
+        mult = cfg.head_lr_mult if is_head else 1.0
+        groups += [{"params": [p for _, p in sel if p.ndim >= 2], "weight_decay": cfg.weight_decay, "lr_mult": mult},
+                   {"params": [p for _, p in sel if p.ndim < 2], "weight_decay": 0.0, "lr_mult": mult}]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr)
     log = {"config": cfg.to_dict(), "metric": metric, "total_steps": total, "steps_per_epoch": steps_per_epoch,
            "losses": [], "evals": [], "best": None, "seconds": 0.0, **(extra_state or {})}
     step = 0
@@ -144,7 +150,7 @@ def fit(model, step_loss: Callable[[list[int]], "object"], n_examples: int, cfg:
         batch = plan[epoch][pos % len(plan[epoch])]
         f = lr_factor(step, total, warmup)
         for g in optimizer.param_groups:
-            g["lr"] = cfg.lr * f
+            g["lr"] = cfg.lr * f * g["lr_mult"]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             loss = step_loss(batch)
         loss.backward()

@@ -65,7 +65,7 @@ def train_rerank(model: str = "default", data: str | Path = "", out: str | Path 
 
     if loss not in RERANK_LOSSES:
         raise EncoderkitError(f"unknown reranker loss '{loss}'", hint=f"use one of: {', '.join(RERANK_LOSSES)}")
-    cfg = fit_config or FitConfig(lr=3e-5, batch_size=16)
+    cfg = fit_config or FitConfig(lr=3e-5, batch_size=16, head_lr_mult=20.0)
     mining = mining or MiningConfig(method="both", n_negatives=8, rank_min=0, rank_max=30)
     out = Path(out)
     t0 = time.perf_counter()
@@ -74,25 +74,26 @@ def train_rerank(model: str = "default", data: str | Path = "", out: str | Path 
         raise EncoderkitError(f"{data}: reranker training needs a BEIR folder (queries, qrels, corpus)",
                               hint="hard negatives are mined from its corpus")
     train, val = split_validation(labelled, val_fraction, cfg.seed)
+    if extra_pairs:  # unlabeled extras (e.g. inverse-cloze) get mined negatives like the labelled pairs
+        train = TrainingData("pairs", train.source, pairs=train.pairs + list(extra_pairs), corpus=train.corpus,
+                             qrels=train.qrels, queries=train.queries)
     ce, ref = load_cross_encoder(model, max_length)
     negs, positives = mined_training_set(train, mining, model_path=str(ref.path), max_length=max_length,
                                          cache_dir=cache_dir(), show_progress=show_progress)
     out.mkdir(parents=True, exist_ok=True)
     save_negatives(out / "negatives.json", negs, mining)
     corpus = train.corpus
+    by_query: dict[str, list[Pair]] = {}
+    for p in train.pairs:
+        by_query.setdefault(p.query_id, []).append(p)
     if loss == "bce":  # one example per (query, passage, label)
         examples = [(p.query, p.positive, 1.0) for p in train.pairs]
-        seen = set()
-        for p in train.pairs:
-            if p.query_id in seen:
-                continue
-            seen.add(p.query_id)
-            examples += [(p.query, corpus[d], 0.0) for d in negs.get(p.query_id, [])]
-        examples += [(p.query, p.positive, 1.0) for p in (extra_pairs or [])]
+        for qid, ps in by_query.items():
+            examples += [(ps[0].query, corpus[d], 0.0) for d in negs.get(qid, [])]
         from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
-        n_pos = sum(1 for e in examples if e[2] == 1.0)
-        pos_weight = torch.tensor((len(examples) - n_pos) / max(1, n_pos))  # balance classes
+        n_pos = len(train.pairs)
+        pos_weight = torch.tensor((len(examples) - n_pos) / max(1, n_pos))  # balance the two classes
         loss_fn = BinaryCrossEntropyLoss(ce, pos_weight=pos_weight)
 
         def step_loss(batch):
@@ -100,7 +101,6 @@ def train_rerank(model: str = "default", data: str | Path = "", out: str | Path 
                            torch.tensor([examples[i][2] for i in batch]))
     else:  # listwise: one example per (query, positive) with that query's negatives
         examples = [(p.query, [p.positive] + [corpus[d] for d in negs.get(p.query_id, [])]) for p in train.pairs]
-        examples += [(p.query, [p.positive] + p.negatives) for p in (extra_pairs or []) if p.negatives]
         from sentence_transformers.cross_encoder.losses import ListNetLoss
 
         loss_fn = ListNetLoss(ce)
