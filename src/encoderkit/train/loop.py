@@ -124,13 +124,13 @@ def fit(model, step_loss: Callable[[list[int]], "object"], n_examples: int, cfg:
         model.eval()
         with torch.no_grad():
             res = evaluate()
-        model.train()
         entry = {"step": step, "epoch": round(step / steps_per_epoch, 3), **res,
                  "eval_seconds": round(time.perf_counter() - t, 1)}
         log["evals"].append(entry)
         if log["best"] is None or res[metric] > log["best"][metric]:
             log["best"] = entry
             export(out)
+        model.train()  # after export too: saving a sentence-transformers model switches it to eval mode
 
     bar = None
     if progress_enabled(show_progress):
