@@ -165,10 +165,10 @@ def tokenize_documents(texts: Sequence[str], tokenizer, *, batch_size: int = 256
                         return_offsets_mapping=True, return_attention_mask=False, verbose=False)
         for j, text in enumerate(chunk):
             ids = np.asarray(enc["input_ids"][j], dtype=np.int32)
-            words = enc.word_ids(j)
+            words = np.array([-1 if w is None else w for w in enc.word_ids(j)], dtype=np.int64)
             ws = np.ones(len(ids), dtype=bool)
-            for k in range(1, len(ids)):
-                ws[k] = words[k] is None or words[k] != words[k - 1]
+            if len(ids) > 1:
+                ws[1:] = (words[1:] != words[:-1]) | (words[1:] < 0)
             offsets = np.asarray([o[0] for o in enc["offset_mapping"][j]], dtype=np.int64).reshape(-1)
             starts = np.asarray(sentence_starts(text))
             sent = (np.searchsorted(starts, offsets, side="right") - 1).astype(np.int32)

@@ -138,7 +138,7 @@ def select_positions(special: np.ndarray, word_start: np.ndarray | None, spec: M
         chosen = rng.choice(candidates, size=budget, replace=False)
         selected[chosen] = True
         return selected, [np.array([i]) for i in np.sort(chosen)]
-    units = word_units(special, word_start if spec.strategy != "token" else None)
+    units = word_units(special, word_start)
     if spec.strategy == "whole-word":
         groups = []
         count = 0

@@ -182,6 +182,7 @@ def build_objective(cfg: PretrainConfig, ref, tokenizer):
             model = scratch_model(tokenizer, cfg.size, nsp=cfg.nsp, max_positions=max(512, cfg.max_length), seed=cfg.seed)
             info = {"head_initialized": True, "encoder_initialized": True}
         else:
+            torch.manual_seed(cfg.seed)  # a newly attached head is initialised from the run's seed
             model, info = load_mlm_model(ref.path, nsp=cfg.nsp)
             info["encoder_initialized"] = False
         _check_length(cfg, model.config)

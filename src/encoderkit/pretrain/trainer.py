@@ -116,9 +116,10 @@ class Trainer:
         for kind, base in (("head", head_lr), ("encoder", config.lr)):
             for decay in (True, False):
                 params = [p for n, p in groups[kind] if _no_decay(n) != decay]
-                param_groups.append({"params": params, "weight_decay": config.weight_decay if decay else 0.0,
-                                     "lr": 0.0})
-                self.group_specs.append((kind, base))
+                if params:
+                    param_groups.append({"params": params, "weight_decay": config.weight_decay if decay else 0.0,
+                                         "lr": 0.0})
+                    self.group_specs.append((kind, base))
         self.optimizer = torch.optim.AdamW(param_groups, lr=0.0, betas=(0.9, 0.999), eps=1e-6)
         self.state = {"step": 0, "log": [], "evals": [], "train_seconds": 0.0, "wall_seconds": 0.0,
                       "completed": False, "stopped_early": None}
