@@ -54,3 +54,22 @@ def test_cross_encoder_onnx_matches_torch(tiny_cross_encoder_dir):
     assert np.allclose(ref.score_pairs(pairs, raw=True), onnx.score_pairs(pairs, raw=True), atol=1e-4)
     q8 = Reranker.load(tiny_cross_encoder_dir, backend="onnx-int8")
     assert q8.score_pairs(pairs).shape == (3,)
+
+
+def test_cli_index_exports_query_model_unless_told_not_to(tmp_path, capsys):
+    from conftest import make_tiny_model, write
+    from encoderkit.cli import main
+    from encoderkit.onnx_backend import export_dir
+
+    write(tmp_path / "docs" / "a.txt", "The Nile is the longest river in Africa.")
+    for seed, flag, expected in ((11, [], "onnx"), (12, ["--no-onnx"], "torch")):
+        model = make_tiny_model(tmp_path / f"m{seed}", seed=seed)
+        try:
+            main(["index", str(tmp_path / "docs"), "--index", str(tmp_path / f"ix{seed}"), "--model", str(model),
+                  "--json", *flag])
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+        report = json.loads(capsys.readouterr().out)
+        assert report["query_backend"] == expected
+        assert (export_dir(model)[1] / "model.onnx").is_file() == (expected == "onnx")
+        assert Index.open(tmp_path / f"ix{seed}").encoder.backend == expected

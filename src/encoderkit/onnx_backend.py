@@ -121,6 +121,11 @@ def export_onnx(spec: str | Path, *, kind: str | None = None, quantize: str | No
         shutil.copy(model_path / "1_Pooling" / "config.json", tmp / "1_Pooling" / "config.json")
     del model  # the traced copy; compare against the model as encoderkit loads it for serving
     agreement = agreement_with_torch(model_path, tmp, kind)
+    if not quantize and (agreement.get("min_cosine_to_torch", 1.0) < 0.9999
+                         or agreement.get("max_abs_logit_diff", 0.0) > 1e-3):
+        shutil.rmtree(tmp, ignore_errors=True)  # fp32 must reproduce torch; never install an export that does not
+        raise EncoderkitError(f"the ONNX export of {model_path} does not reproduce the torch model ({agreement})",
+                              hint="use the torch backend for this model")
     (tmp / "export.json").write_text(json.dumps({
         "source": str(model_path), "fingerprint": weights_fingerprint(model_path), "kind": kind, "opset": opset,
         "quantize": quantize, "per_channel": bool(quantize), "inputs": names, **agreement}, indent=1))

@@ -31,6 +31,8 @@ def index(
     stopwords: Optional[bool] = typer.Option(None, "--stopwords/--no-stopwords", help="Drop English stop words [on]."),
     max_file_mb: float = typer.Option(20.0, help="Skip files larger than this (MB)."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Re-encode everything (needed to change model/chunking)."),
+    onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="Also export the model to ONNX (cached, same vectors) so "
+                                                          "searches encode queries with ONNX Runtime: ~2x faster, ~5x faster cold start."),
     as_json: bool = typer.Option(False, "--json", help="Print the run report as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
@@ -80,10 +82,31 @@ def index(
     with idx:
         report = idx.sync(paths, rebuild=rebuild, max_bytes=int(max_file_mb * 2**20))
         stats = idx.stats()
+    query_backend = _export_query_model(idx) if onnx else "torch"
     if as_json:
-        print_json({"index": str(index_dir), **report.to_dict(), "totals": stats})
+        print_json({"index": str(index_dir), **report.to_dict(), "totals": stats, "query_backend": query_backend})
         return
     _print_report(report, stats)
+
+
+def _export_query_model(idx) -> str:
+    """Export the index's model to ONNX once (cached by weights fingerprint); 'torch' if that fails.
+
+    fp32 ONNX gives the same vectors as torch (checked at export), so the index needs no change:
+    `Index.open` picks ONNX Runtime for queries whenever this export exists."""
+    from ..errors import EncoderkitError
+    from ..onnx_backend import export_onnx
+
+    m = idx.manifest["model"]
+    spec = m["spec"] if m.get("source") in ("bundled", "hub") else m["path"]
+    try:
+        export_onnx(spec, kind="encoder")
+        return "onnx"
+    except (EncoderkitError, ImportError, RuntimeError, ValueError) as exc:  # the index itself is fine either way
+        import sys
+
+        print(f"note: ONNX export failed ({exc}); queries will be encoded with torch", file=sys.stderr)
+        return "torch"
 
 
 def _print_report(report, stats) -> None:
