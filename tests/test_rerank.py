@@ -68,6 +68,15 @@ def test_eval_rerank_pipeline(tmp_path, tiny_model_dir, tiny_cross_encoder_dir):
     assert res["reranker"]["depth"] == 10
     # recall@100 cannot change: reranking only reorders the top 10
     assert rr["metrics"]["recall@100"] == res["pipelines"]["hybrid"]["metrics"]["recall@100"]
+    # +rerank-rrf after +rerank reuses the cross-encoder's scores: identical to computing them afresh
+    both = evaluate_retrieval(root, ["hybrid+rerank", "hybrid+rerank-rrf"], out_dir=tmp_path / "o2",
+                              model=str(tiny_model_dir), rerank_model=str(tiny_cross_encoder_dir), rerank_depth=10)
+    alone = evaluate_retrieval(root, ["hybrid+rerank-rrf"], out_dir=tmp_path / "o3", model=str(tiny_model_dir),
+                               rerank_model=str(tiny_cross_encoder_dir), rerank_depth=10)
+    assert both["pipelines"]["hybrid+rerank-rrf"].get("rerank_scores_reused") is True
+    assert "rerank_scores_reused" not in both["pipelines"]["hybrid+rerank"]
+    assert both["pipelines"]["hybrid+rerank-rrf"]["metrics"] == alone["pipelines"]["hybrid+rerank-rrf"]["metrics"]
+    assert both["pipelines"]["hybrid+rerank"]["metrics"] == rr["metrics"]
 
 
 def test_rerank_fusion_rrf(tmp_path, tiny_encoder, reranker):
