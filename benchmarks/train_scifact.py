@@ -39,7 +39,7 @@ TRAIN = {
                "--hard-negatives", "both", "--negatives", "7", "--neg-range", "0:30", "--epochs", "1",
                "--batch-size", "8", "--lr", "5e-5", "--head-lr-mult", "20", "--max-length", "256", "--bf16"],
     "distill": ["train", "distill", "--teacher", "{runs}/scifact-reranker", "--data", "{data}/scifact",
-                "--out", "{runs}/scifact-distilled", "--hard-negatives", "both", "--negatives", "4", "--epochs", "2",
+                "--out", "{runs}/scifact-distilled", "--hard-negatives", "both", "--negatives", "4", "--epochs", "1",
                 "--batch-size", "32", "--lr", "3e-5", "--bf16"],
     "sts": ["train", "embed", "--data", "{data}/stsbenchmark", "--out", "{runs}/stsb-cosent", "--loss", "cosent",
             "--epochs", "4", "--batch-size", "32", "--lr", "2e-5", "--val-fraction", "0.1", "--bf16"],
