@@ -4,19 +4,10 @@ import sys
 
 import pytest
 
-from conftest import write
-from encoderkit.cli import main
+from conftest import run_cli, write
 
 
-def cli(capsys, *args):
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+cli = run_cli
 
 
 @pytest.fixture

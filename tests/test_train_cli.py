@@ -5,17 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from encoderkit.cli import main
+from conftest import run_cli
 
 
-def cli(capsys, *args):
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+cli = run_cli
 
 
 @pytest.mark.integration
