@@ -75,7 +75,7 @@ def main() -> None:
 
     # warm latency per mode and query backend, model loaded, one query at a time
     from encoderkit import Index
-    from encoderkit.onnx_backend import export_onnx
+    from encoderkit.models.export import export_onnx
 
     export_onnx("default")  # fp32 ONNX export of the bundled model (cached; same vectors as torch)
     queries = {}

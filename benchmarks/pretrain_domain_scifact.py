@@ -54,7 +54,7 @@ def encoder_unchanged(model_dir: Path) -> bool:
     """True when every encoder tensor of model_dir equals the bundled MiniLM's."""
     from safetensors.torch import load_file
 
-    from encoderkit.modelref import bundled_model_path
+    from encoderkit.models.ref import bundled_model_path
 
     base = load_file(str(bundled_model_path() / "model.safetensors"))
     new = load_file(str(model_dir / "model.safetensors"))

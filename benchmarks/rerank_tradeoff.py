@@ -31,7 +31,7 @@ def main() -> None:
     import numpy as np
 
     from encoderkit.evaluation.retrieval import evaluate_retrieval
-    from encoderkit.onnx_backend import export_onnx
+    from encoderkit.models.export import export_onnx
 
     for b in args.backends:
         if b != "torch":

@@ -29,7 +29,7 @@ def make_tiny_model(directory: Path, *, seed: int = 0, hidden: int = 32, layers:
     import torch
     from transformers import BertConfig, BertModel
 
-    from encoderkit.modelref import bundled_model_path
+    from encoderkit.models.ref import bundled_model_path
 
     bundled = bundled_model_path()
     torch.manual_seed(seed)
@@ -56,7 +56,7 @@ def make_tiny_cross_encoder(directory: Path, *, seed: int = 0, num_labels: int =
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
-    from encoderkit.modelref import bundled_model_path
+    from encoderkit.models.ref import bundled_model_path
 
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,

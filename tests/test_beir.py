@@ -4,7 +4,7 @@ import pytest
 
 from conftest import write
 from encoderkit.errors import DataError, EncoderkitError
-from encoderkit.evaluation.beir import load_beir
+from encoderkit.data.beir import load_beir
 
 
 def _beir(root, corpus=None, queries=None, qrels=None):

@@ -1,6 +1,6 @@
 import pytest
 
-from encoderkit.chunking import chunk_text, clip_title, index_text, split_sections
+from encoderkit.data.chunking import chunk_text, clip_title, index_text, split_sections
 
 
 @pytest.fixture(scope="module")

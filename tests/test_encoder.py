@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from encoderkit import Encoder
-from encoderkit.encoder import read_st_layout
+from encoderkit.models.encoder import read_st_layout
 from encoderkit.errors import EncoderkitError
 
 

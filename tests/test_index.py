@@ -6,10 +6,10 @@ import pytest
 
 from conftest import make_tiny_model, write
 from encoderkit import Encoder, Index
-from encoderkit.dense import DenseParams
+from encoderkit.retrieval.dense import DenseParams
 from encoderkit.errors import EncoderkitError
-from encoderkit.indexer import plan_update
-from encoderkit.sources import SourceDoc
+from encoderkit.index.writer_steps import plan_update
+from encoderkit.data.sources import SourceDoc
 
 DOCS = [
     {"id": "cats", "title": "Cats", "text": "Cats purr when they are content and sleep most of the day."},

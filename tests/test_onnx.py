@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from encoderkit import Encoder, Index
-from encoderkit.onnx_backend import export_onnx
-from encoderkit.rerank import Reranker
+from encoderkit.models.export import export_onnx
+from encoderkit.models.cross_encoder import Reranker
 
 
 def test_encoder_fp32_matches_torch_and_int8_is_close(tiny_model_dir, tiny_encoder):
@@ -59,7 +59,7 @@ def test_cross_encoder_onnx_matches_torch(tiny_cross_encoder_dir):
 def test_cli_index_exports_query_model_unless_told_not_to(tmp_path, capsys):
     from conftest import make_tiny_model, write
     from encoderkit.cli import main
-    from encoderkit.onnx_backend import export_dir
+    from encoderkit.models.export import export_dir
 
     write(tmp_path / "docs" / "a.txt", "The Nile is the longest river in Africa.")
     for seed, flag, expected in ((11, [], "onnx"), (12, ["--no-onnx"], "torch")):

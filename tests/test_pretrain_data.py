@@ -9,7 +9,7 @@ import pytest
 
 from conftest import write
 from encoderkit.errors import DataError, EncoderkitError
-from encoderkit.pretrain.data import (SpecialLayout, load_corpus, nsp_pairs, pack_segments, sentence_starts,
+from encoderkit.training.pretrain.data import (SpecialLayout, load_corpus, nsp_pairs, pack_segments, sentence_starts,
                                       split_holdout, tokenize_documents)
 
 TOPICS = ["The river", "A small cat", "The committee", "Every protein", "The old library", "My neighbour",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from encoderkit.errors import EncoderkitError
-from encoderkit.pretrain.masking import (IGNORE, MaskSpec, example_rng, mask_draw, mask_example, select_positions,
+from encoderkit.training.pretrain.masking import (IGNORE, MaskSpec, example_rng, mask_draw, mask_example, select_positions,
                                          target_count, truncated_geometric, word_units)
 
 MASK, CLS, SEP = 103, 101, 102
@@ -71,8 +71,8 @@ def test_target_count_is_unbiased_for_short_sequences():
 
 
 def test_padding_never_masked_in_batches():
-    from encoderkit.pretrain.collate import MaskingCollator
-    from encoderkit.pretrain.data import Example
+    from encoderkit.training.pretrain.collate import MaskingCollator
+    from encoderkit.training.pretrain.data import Example
 
     gen = np.random.default_rng(1)
     examples = []
@@ -90,8 +90,8 @@ def test_padding_never_masked_in_batches():
 
 
 def test_static_masks_repeat_and_dynamic_masks_change():
-    from encoderkit.pretrain.collate import MaskingCollator
-    from encoderkit.pretrain.data import Example
+    from encoderkit.training.pretrain.collate import MaskingCollator
+    from encoderkit.training.pretrain.data import Example
 
     gen = np.random.default_rng(2)
     examples = [Example(*sequence(gen, n_words=30), token_type_ids=np.zeros(1, np.int8)) for _ in range(50)]
@@ -130,7 +130,7 @@ def test_whole_word_masks_cover_whole_words():
 def test_whole_word_uses_tokenizer_word_ids(tiny_model_dir):
     from transformers import AutoTokenizer
 
-    from encoderkit.pretrain.data import tokenize_documents
+    from encoderkit.training.pretrain.data import tokenize_documents
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     doc = tokenize_documents(["Unbelievably, photosynthesis transmogrified everything."], tok)[0]
@@ -169,7 +169,7 @@ def test_span_replacement_is_per_span():
         ids, special, ws = sequence(gen, n_words=50)
         rng = example_rng(1, i, 0)
         selected, groups = select_positions(special, ws, spec, rng)
-        from encoderkit.pretrain.masking import replace_selected
+        from encoderkit.training.pretrain.masking import replace_selected
 
         out = replace_selected(ids, groups, spec, rng, mask_id=MASK, random_ids=RANDOM_IDS)
         for g in groups:
@@ -191,7 +191,7 @@ def test_truncated_geometric_matches_spanbert():
 
 
 def test_electra_generator_masking_has_no_random_tokens():
-    from encoderkit.pretrain.electra import generator_spec
+    from encoderkit.training.pretrain.electra import generator_spec
 
     spec = generator_spec(0.15)
     n_sel = n_mask = n_rand = 0

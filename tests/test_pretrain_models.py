@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from encoderkit.pretrain.data import SpecialLayout, pack_segments, tokenize_documents
-from encoderkit.pretrain.heads import head_parameter_names, is_tied, load_mlm_model, mlm_head, scratch_model
-from encoderkit.pretrain.masking import IGNORE, MaskSpec
+from encoderkit.training.pretrain.data import SpecialLayout, pack_segments, tokenize_documents
+from encoderkit.training.pretrain.heads import head_parameter_names, is_tied, load_mlm_model, mlm_head, scratch_model
+from encoderkit.training.pretrain.masking import IGNORE, MaskSpec
 from test_pretrain_data import english_docs
 
 
@@ -49,7 +49,7 @@ def test_attached_head_is_tied_and_survives_save_load(tiny_model_dir, tmp_path):
 
 
 def test_head_logits_at_masked_positions_equal_full_forward(tiny_model_dir, examples, tok):
-    from encoderkit.pretrain.collate import MaskingCollator
+    from encoderkit.training.pretrain.collate import MaskingCollator
 
     model, _ = load_mlm_model(tiny_model_dir)
     model.eval()
@@ -81,7 +81,7 @@ def _train(objective, examples, steps=30, lr=3e-3, batch=16):
 
 
 def test_mlm_loss_decreases(tok, examples):
-    from encoderkit.pretrain.objectives import MLMObjective
+    from encoderkit.training.pretrain.objectives import MLMObjective
 
     model = scratch_model(tok, "tiny", seed=0)
     obj = MLMObjective(model, tok, MaskSpec(prob=0.15), seed=0)
@@ -90,8 +90,8 @@ def test_mlm_loss_decreases(tok, examples):
 
 
 def test_nsp_objective_runs_and_learns(tok):
-    from encoderkit.pretrain.data import nsp_pairs
-    from encoderkit.pretrain.objectives import MLMObjective
+    from encoderkit.training.pretrain.data import nsp_pairs
+    from encoderkit.training.pretrain.objectives import MLMObjective
 
     docs = tokenize_documents(english_docs(40, seed=3), tok)
     pairs = nsp_pairs(docs, SpecialLayout.of(tok), 48, seed=0)
@@ -108,8 +108,8 @@ def test_nsp_objective_runs_and_learns(tok):
 def _rtd(tok, size="tiny", seed=0):
     from transformers import BertConfig, BertModel
 
-    from encoderkit.pretrain.electra import RTDHead, build_generator, generator_spec
-    from encoderkit.pretrain.objectives import RTDObjective
+    from encoderkit.training.pretrain.electra import RTDHead, build_generator, generator_spec
+    from encoderkit.training.pretrain.objectives import RTDObjective
 
     torch.manual_seed(seed)
     disc = BertModel(BertConfig(vocab_size=len(tok), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
@@ -132,7 +132,7 @@ def test_electra_generator_shares_embeddings(tok):
 
 
 def test_rtd_labels_mark_exactly_the_replaced_positions(tok, examples, monkeypatch):
-    import encoderkit.pretrain.objectives as objectives
+    import encoderkit.training.pretrain.objectives as objectives
 
     obj = _rtd(tok)
     batch = obj.collate(examples[:8], list(range(8)), 0)
@@ -163,7 +163,7 @@ def test_rtd_loss_decreases(tok, examples):
 
 
 def test_generator_sampling_follows_the_softmax():
-    from encoderkit.pretrain.electra import sample_replacements
+    from encoderkit.training.pretrain.electra import sample_replacements
 
     probs = torch.tensor([0.5, 0.25, 0.15, 0.1, 0.0])
     logits = torch.log(probs.clamp(min=1e-12)).expand(200_000, 5)

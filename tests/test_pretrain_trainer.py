@@ -11,7 +11,7 @@ import torch
 
 from conftest import write
 from encoderkit.errors import EncoderkitError
-from encoderkit.pretrain.run import PretrainConfig, build_objective, prepare_data, run_pretraining
+from encoderkit.training.pretrain.run import PretrainConfig, build_objective, prepare_data, run_pretraining
 from test_pretrain_data import english_docs
 
 
@@ -42,11 +42,11 @@ def test_export_round_trip(tiny_model_dir, corpus, tmp_path):
     from transformers import AutoModelForMaskedLM, pipeline
 
     from encoderkit import Encoder
-    from encoderkit.pretrain.fill_mask import FillMask
-    from encoderkit.pretrain.heads import is_tied, load_tokenizer
-    from encoderkit.pretrain.run import _export
-    from encoderkit.pretrain.trainer import TrainConfig, Trainer
-    from encoderkit.modelref import resolve_model
+    from encoderkit.training.pretrain.fill_mask import FillMask
+    from encoderkit.training.pretrain.heads import is_tied, load_tokenizer
+    from encoderkit.training.pretrain.run import _export
+    from encoderkit.training.pretrain.trainer import TrainConfig, Trainer
+    from encoderkit.models.ref import resolve_model
 
     c = cfg(tiny_model_dir, corpus, tmp_path / "out")
     ref = resolve_model(c.model)
@@ -125,7 +125,7 @@ def test_log_has_evals_loss_curve_and_deterministic_eval(tiny_model_dir, corpus,
 
 @pytest.mark.parametrize("objective", ["mlm", "rtd"])
 def test_resume_matches_uninterrupted_run(tiny_model_dir, corpus, tmp_path, objective):
-    from encoderkit.pretrain.trainer import TrainingInterrupted
+    from encoderkit.training.pretrain.trainer import TrainingInterrupted
 
     extra = dict(objective=objective, head_only_steps=2, masking="whole-word", keep_checkpoint=True)
     full = run_pretraining(cfg(tiny_model_dir, corpus, tmp_path / "full", **extra))

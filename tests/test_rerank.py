@@ -10,7 +10,7 @@ import pytest
 from conftest import make_tiny_cross_encoder, write
 from encoderkit import Index
 from encoderkit.errors import EncoderkitError
-from encoderkit.rerank import Reranker
+from encoderkit.models.cross_encoder import Reranker
 
 DOCS = [{"id": f"d{i}", "title": f"Doc {i}", "text": f"topic {i % 5} words about item {i} and more text {i}"}
         for i in range(30)]
@@ -80,7 +80,7 @@ def test_eval_rerank_pipeline(tmp_path, tiny_model_dir, tiny_cross_encoder_dir):
 
 
 def test_rerank_fusion_rrf(tmp_path, tiny_encoder, reranker):
-    from encoderkit.fusion import rrf
+    from encoderkit.retrieval.fusion import rrf
 
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
     index.add(DOCS)

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write
-from encoderkit.sources import SourceDoc, Skipped, extract_html, walk
+from encoderkit.data.sources import SourceDoc, Skipped, extract_html, walk
 
 
 def _run(paths, **kw):

@@ -8,11 +8,11 @@ import torch
 
 from conftest import write
 from encoderkit.errors import DataError, EncoderkitError
-from encoderkit.train.data import Pair, TrainingData, load_training_data, split_validation
-from encoderkit.train.ict import ict_pairs
-from encoderkit.train.loop import FitConfig, epoch_batches, fit, lr_factor
-from encoderkit.train.losses import make_loss
-from encoderkit.train.mining import MiningConfig, mine_hard_negatives
+from encoderkit.data.pairs import Pair, TrainingData, load_training_data, split_validation
+from encoderkit.training.ict import ict_pairs
+from encoderkit.training.loop import FitConfig, epoch_batches, fit, lr_factor
+from encoderkit.training.losses import make_loss
+from encoderkit.training.mining import MiningConfig, mine_hard_negatives
 
 TOPICS = ["apple banana cherry", "violin cello piano", "python java rust", "saturn jupiter mars",
           "tennis soccer rugby", "oak pine birch", "salmon tuna trout", "paris rome madrid"]
@@ -196,7 +196,7 @@ def test_beir_training_data_and_unknown_ids(tmp_path):
 
 
 def test_title_pairs_drop_title_from_positive():
-    from encoderkit.train.ict import title_pairs
+    from encoderkit.training.ict import title_pairs
 
     pairs = title_pairs([("d1", "Vitamin D and fracture risk in adults", "A trial of 2000 adults."),
                          ("d2", "Short", "text"), ("d3", "A title with no text", "  ")])

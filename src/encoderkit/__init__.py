@@ -11,22 +11,26 @@ Embed text, search it (BM25, dense, hybrid), evaluate every stage, and adapt enc
 Heavy modules (torch, transformers) are imported on first use, so `import encoderkit` is cheap.
 """
 
-__version__ = "0.1.0"
+from ._compat import install as _install_compat
 
-__all__ = ["Encoder", "Index", "EncoderkitError", "__version__"]
+__version__ = "0.2.0"
+
+__all__ = ["Encoder", "Reranker", "Index", "EncoderkitError", "__version__"]
+
+_LAZY = {
+    "Encoder": ("encoderkit.models.encoder", "Encoder"),
+    "Reranker": ("encoderkit.models.cross_encoder", "Reranker"),
+    "Index": ("encoderkit.index", "Index"),
+    "EncoderkitError": ("encoderkit.errors", "EncoderkitError"),
+}
+
+_install_compat()  # old module paths (encoderkit.encoder, encoderkit.pretrain, ...) still import
 
 
 def __getattr__(name):  # lazy exports keep `import encoderkit` and the CLI's --help fast
-    if name == "Encoder":
-        from .encoder import Encoder
+    if name in _LAZY:
+        import importlib
 
-        return Encoder
-    if name == "Index":
-        from .index import Index
-
-        return Index
-    if name == "EncoderkitError":
-        from .errors import EncoderkitError
-
-        return EncoderkitError
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'encoderkit' has no attribute {name!r}")

@@ -73,7 +73,7 @@ def sts(
 ):
     """Spearman and Pearson correlation of cosine similarity with STS gold scores."""
     quiet_env(True)
-    from ..encoder import Encoder
+    from ..models.encoder import Encoder
     from ..evaluation.machine import machine_info
     from ..evaluation.sts import read_sts, sts_correlation
 
@@ -111,7 +111,7 @@ def geometry(
 ):
     """Pooling and geometry report: STS Spearman per pooling and the anisotropy of each space."""
     quiet_env(True)
-    from ..encoder import Encoder
+    from ..models.encoder import Encoder
     from ..evaluation.machine import machine_info
     from ..evaluation.sts import geometry as run_geometry
     from ..evaluation.sts import geometry_markdown, plot_geometry, random_init_encoder, read_sts

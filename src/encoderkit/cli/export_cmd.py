@@ -32,7 +32,7 @@ def onnx(
     quiet_env(True)
     import json
 
-    from ..onnx_backend import export_onnx
+    from ..models.export import export_onnx
 
     folder = export_onnx(model, kind=kind, quantize=quantize, force=force)
     info = json.loads((folder / "export.json").read_text())

@@ -42,13 +42,13 @@ def index(
     chunking needs --rebuild (the old version stays searchable until the rebuild commits).
     """
     quiet_env(quiet or as_json)
-    from ..bm25 import BM25Params
-    from ..dense import DenseParams
-    from ..encoder import Encoder
+    from ..retrieval.bm25 import BM25Params
+    from ..retrieval.dense import DenseParams
+    from ..models.encoder import Encoder
     from ..errors import EncoderkitError
-    from ..index import Index
-    from ..manifest import MANIFEST
-    from ..modelref import resolve_model, weights_fingerprint
+    from ..index.index import Index
+    from ..index.manifest import MANIFEST
+    from ..models.ref import resolve_model, weights_fingerprint
 
     def bm25_params(base: dict) -> BM25Params:
         p = BM25Params.from_dict(base)
@@ -95,7 +95,7 @@ def _export_query_model(idx) -> str:
     fp32 ONNX gives the same vectors as torch (checked at export), so the index needs no change:
     `Index.open` picks ONNX Runtime for queries whenever this export exists."""
     from ..errors import EncoderkitError
-    from ..onnx_backend import export_onnx
+    from ..models.export import export_onnx
 
     m = idx.manifest["model"]
     spec = m["spec"] if m.get("source") in ("bundled", "hub") else m["path"]
@@ -123,7 +123,7 @@ def _print_report(report, stats) -> None:
                        f"{stats['size_bytes'] / 2**20:.1f} MB")
     out.print(t)
     if report.skipped:
-        from ..indexer import skipped_summary
+        from ..index.writer_steps import skipped_summary
 
         s = Table(title="skipped", show_header=True)
         s.add_column("reason")
@@ -142,7 +142,7 @@ def _print_report(report, stats) -> None:
 def info(index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder."),
          as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON.")):
     """Show what an index holds and how it was built."""
-    from ..index import Index
+    from ..index.index import Index
 
     with Index.open(index_dir, readonly=True) as idx:
         stats = idx.stats()

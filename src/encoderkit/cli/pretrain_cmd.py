@@ -64,7 +64,7 @@ def mlm(
     embeddings; --head-only-steps warms it up before the encoder trains. The output loads with
     Encoder.load, sentence-transformers and the transformers fill-mask pipeline.
     """
-    from ..pretrain.run import PretrainConfig
+    from ..training.pretrain.run import PretrainConfig
 
     cfg = PretrainConfig(objective="mlm", model=model, corpus=[str(c) for c in corpus], out=str(out),
                          from_scratch=from_scratch, size=size, max_steps=max_steps, epochs=epochs,
@@ -114,7 +114,7 @@ def rtd(
     The encoder (discriminator) is saved in --out for Encoder.load / sentence-transformers; the
     generator (an MLM, usable with fill-mask) in --out/generator.
     """
-    from ..pretrain.run import PretrainConfig
+    from ..training.pretrain.run import PretrainConfig
 
     cfg = PretrainConfig(objective="rtd", model=model, corpus=[str(c) for c in corpus], out=str(out),
                          from_scratch=from_scratch, size=size, generator_size=generator_size,
@@ -129,8 +129,8 @@ def rtd(
 
 def _run(cfg, resume: bool, overwrite: bool, as_json: bool, quiet: bool) -> None:
     quiet_env(quiet or as_json)
-    from ..pretrain.run import run_pretraining
-    from ..pretrain.trainer import TrainingInterrupted
+    from ..training.pretrain.run import run_pretraining
+    from ..training.pretrain.trainer import TrainingInterrupted
 
     try:
         log = run_pretraining(cfg, resume=resume, overwrite=overwrite)
@@ -189,7 +189,7 @@ def fill_mask(
 ):
     """Predict the masked words of a text with a masked-LM model."""
     quiet_env(True)
-    from ..pretrain.fill_mask import FillMask
+    from ..training.pretrain.fill_mask import FillMask
 
     fm = FillMask.load(model)
     results = fm(text, k=k)

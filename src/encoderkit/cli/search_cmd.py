@@ -32,18 +32,18 @@ def search(
 ):
     """Search an index and print ranked results with a snippet of the best-matching passage."""
     quiet_env(True)
-    from ..index import Index
-    from ..snippet import best_passage, highlight
+    from ..index.index import Index
+    from ..retrieval.snippets import best_passage, highlight
 
     idx = Index.open(index_dir, backend=backend)
     if model is not None:
-        from ..encoder import Encoder
+        from ..models.encoder import Encoder
 
         m = idx.manifest["model"]
         idx = Index.open(index_dir, encoder=Encoder.load(model, pooling=m["pooling"], max_length=m["max_length"]))
     reranker = None
     if rerank:
-        from ..rerank import Reranker
+        from ..models.cross_encoder import Reranker
 
         reranker = Reranker.load(rerank, backend=rerank_backend)
     with idx:

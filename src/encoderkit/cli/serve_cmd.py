@@ -27,7 +27,7 @@ def serve(
     quiet_env(True)
     import uvicorn
 
-    from ..server import create_app
+    from ..server.app import create_app
 
     uvicorn.run(create_app(index_dir, backend=backend, reranker=rerank, rerank_backend=rerank_backend,
                            allow_writes=allow_writes), host=host, port=port, log_level="info")

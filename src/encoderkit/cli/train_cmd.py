@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
 def _mining(method: str, negatives: int, neg_range: str, sampling: str, seed: int):
     from ..errors import EncoderkitError
-    from ..train.mining import MiningConfig
+    from ..training.mining import MiningConfig
 
     try:
         lo, hi = (int(x) for x in neg_range.split(":"))
@@ -29,7 +29,7 @@ def _mining(method: str, negatives: int, neg_range: str, sampling: str, seed: in
 
 
 def _fit(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16=False, head_lr_mult=1.0):
-    from ..train.loop import FitConfig
+    from ..training.loop import FitConfig
 
     return FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup_ratio=warmup, eval_every=eval_every,
                      seed=seed, max_steps=max_steps, bf16=bf16, head_lr_mult=head_lr_mult)
@@ -42,8 +42,8 @@ def _corpus_extra(data: Path, n_ict: int, n_titles: int, seed: int):
         return None
     import random
 
-    from ..sources import SourceDoc, walk
-    from ..train.ict import ict_pairs, title_pairs
+    from ..data.sources import SourceDoc, walk
+    from ..training.ict import ict_pairs, title_pairs
 
     docs = [(d.doc_id, d.title, d.text) for d in walk([data / "corpus.jsonl"]) if isinstance(d, SourceDoc)]
     rng = random.Random(seed)
@@ -102,7 +102,7 @@ def embed(
 ):
     """Fine-tune a bi-encoder (contrastive, hard negatives, CoSENT, unsupervised ICT)."""
     quiet_env(quiet or as_json)
-    from ..train.embed import train_embed
+    from ..training.embed import train_embed
 
     log = train_embed(model, data, out, loss=loss, hard_negatives=hard_negatives,
                       mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
@@ -143,7 +143,7 @@ def rerank(
 ):
     """Train a cross-encoder reranker from an encoder backbone with mined hard negatives."""
     quiet_env(quiet or as_json)
-    from ..train.rerank import train_rerank
+    from ..training.rerank import train_rerank
 
     log = train_rerank(model, data, out, loss=loss, mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
                        extra_pairs=_corpus_extra(data, add_ict, add_titles, seed), val_fraction=val_fraction,
@@ -183,7 +183,7 @@ def distill(
 ):
     """Distil a cross-encoder into a bi-encoder with MarginMSE on mined triples."""
     quiet_env(quiet or as_json)
-    from ..train.distill import train_distill
+    from ..training.distill import train_distill
 
     log = train_distill(teacher, student, data, out, mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
                         extra_pairs=_corpus_extra(data, add_ict, add_titles, seed), student_scale=student_scale,

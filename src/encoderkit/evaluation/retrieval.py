@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import EncoderkitError
-from .beir import BeirData, load_beir
+from ..data.beir import BeirData, load_beir
 from .machine import machine_info, peak_rss_mb
 from .metrics import CURVE_KS, candidate_recall, evaluate, recall_curve, write_run
 
@@ -41,10 +41,10 @@ def prepare_index(data: BeirData, index_dir: Path, *, model: str | None = None, 
                   chunk_overlap: int | None = None, rebuild: bool = False, show_progress: bool | None = None):
     """Open (or build) the index of ``data``'s corpus; incremental, so an up-to-date index costs a
     hash check. Returns (index, build info)."""
-    from ..encoder import Encoder
-    from ..index import Index
-    from ..manifest import MANIFEST
-    from ..modelref import resolve_model, weights_fingerprint
+    from ..models.encoder import Encoder
+    from ..index.index import Index
+    from ..index.manifest import MANIFEST
+    from ..models.ref import resolve_model, weights_fingerprint
 
     t0 = time.perf_counter()
     if (index_dir / MANIFEST).exists():
@@ -138,7 +138,7 @@ def evaluate_retrieval(data_dir: str | Path, pipelines: Sequence[str], *, out_di
         if not rerank_model:
             raise EncoderkitError("a '+rerank' pipeline needs a cross-encoder",
                                   hint="pass --rerank-model DIR (e.g. one trained with `encoderkit train rerank`)")
-        from ..rerank import Reranker
+        from ..models.cross_encoder import Reranker
 
         reranker = Reranker.load(rerank_model, max_length=rerank_max_length, backend=rerank_backend)
     if depth < 100:

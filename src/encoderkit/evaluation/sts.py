@@ -13,46 +13,13 @@ of encoders not trained contrastively compare poorly (Reimers & Gurevych, 2019; 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from ..errors import DataError, EncoderkitError
-
-
-@dataclass(frozen=True)
-class StsPair:
-    a: str
-    b: str
-    score: float
-
-
-def read_sts(path: str | Path, split: str = "test") -> list[StsPair]:
-    """STS Benchmark file (or folder holding ``sts-<split>.csv``): tab-separated, score in column 5,
-    sentences in columns 6 and 7 (extra trailing fields on some lines are ignored)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / f"sts-{split}.csv"
-    if not path.is_file():
-        raise DataError(path, "file not found", hint="pass the stsbenchmark folder or a sts-*.csv file")
-    pairs = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) < 7:
-                raise DataError(path, f"expected at least 7 tab-separated fields, got {len(parts)}", line=n)
-            try:
-                score = float(parts[4])
-            except ValueError:
-                raise DataError(path, f"score {parts[4]!r} is not a number", line=n) from None
-            pairs.append(StsPair(parts[5], parts[6], score))
-    if not pairs:
-        raise DataError(path, "no sentence pairs found")
-    return pairs
+from ..data.sts import StsPair, read_sts  # noqa: F401  (re-exported)
+from ..errors import EncoderkitError
 
 
 def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -118,8 +85,8 @@ def random_init_encoder(like, seed: int = 0):
     import torch
     from transformers import AutoModel
 
-    from ..encoder import Encoder
-    from ..modelref import ModelRef
+    from ..models.encoder import Encoder
+    from ..models.ref import ModelRef
 
     torch.manual_seed(seed)
     model = AutoModel.from_config(like.model.config).eval()

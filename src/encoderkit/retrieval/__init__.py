@@ -1,0 +1,1 @@
+"""Retrieval: first-stage retrievers behind one protocol, a registry, fusion and the query pipeline."""

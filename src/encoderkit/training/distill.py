@@ -1,0 +1,124 @@
+"""`encoderkit train distill`: a fast bi-encoder learns from a slow cross-encoder's scores.
+
+MarginMSE (Hofstätter et al., 2020): for mined (query, positive, negative) triples, the student's
+margin ``scale * (cos(q, p) - cos(q, n))`` regresses the teacher's margin ``t(q, p) - t(q, n)``
+(teacher logits). The teacher is scored once, before training (cached in ``out/teacher_scores.json``).
+Extra unlabeled queries (e.g. inverse-cloze sentences from the corpus) can be added: the teacher labels
+them, which is how distillation reaches beyond the labelled data (as in GPL, Wang et al. 2022).
+
+>>> train_distill("runs/reranker", "default", "../shared/data/scifact", "runs/distilled")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EncoderkitError
+from ..data.pairs import Pair, TrainingData, load_training_data, split_validation
+from .embed import load_st, st_encoder
+from .loop import FitConfig, fit
+from .mining import MiningConfig, cache_dir, mine_hard_negatives, save_negatives
+
+
+def teacher_scores(teacher, triples: list[tuple[str, str, str]], cache: Path, show_progress: bool | None) -> np.ndarray:
+    """[n, 2] teacher logits for (q, p) and (q, n) of each triple; cached by content hash."""
+    import hashlib
+
+    key = hashlib.sha256((teacher.fingerprint + "".join("\x00".join(t) for t in triples)).encode()).hexdigest()[:16]
+    if cache.is_file():
+        saved = json.loads(cache.read_text())
+        if saved.get("key") == key:
+            return np.asarray(saved["scores"], dtype=np.float32)
+    pairs = list(dict.fromkeys([(q, p) for q, p, _ in triples] + [(q, n) for q, _, n in triples]))
+    from ..runtime import progress_enabled
+
+    scores: dict[tuple[str, str], float] = {}
+    step = 256
+    bar = None
+    if progress_enabled(show_progress):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(pairs), desc="teacher scoring", unit="pair")
+    for i in range(0, len(pairs), step):
+        chunk = pairs[i : i + step]
+        for pair, s in zip(chunk, teacher.score_pairs(chunk, batch_size=32, raw=True)):
+            scores[pair] = float(s)
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    out = np.array([[scores[(q, p)], scores[(q, n)]] for q, p, n in triples], dtype=np.float32)
+    cache.write_text(json.dumps({"key": key, "scores": out.tolist()}))
+    return out
+
+
+def train_distill(teacher: str | Path, student: str = "default", data: str | Path = "", out: str | Path = "distilled",
+                  *, mining: MiningConfig | None = None, extra_pairs: list[Pair] | None = None,
+                  student_scale: float = 10.0, val_fraction: float = 0.1, val_corpus_size: int = 1000,
+                  max_length: int | None = None, fit_config: FitConfig | None = None, resume: bool = False,
+                  show_progress: bool | None = None) -> dict:
+    """Distil ``teacher`` (a cross-encoder folder or hub id) into ``student`` (a bi-encoder)."""
+    import torch
+
+    from ..models.encoder import Encoder
+    from ..models.cross_encoder import Reranker
+
+    cfg = fit_config or FitConfig(lr=2e-5, batch_size=32)
+    mining = mining or MiningConfig(method="both", n_negatives=4, rank_min=0, rank_max=30)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    labelled = load_training_data(data)
+    if labelled.kind != "pairs" or labelled.corpus is None:
+        raise EncoderkitError(f"{data}: distillation needs a BEIR folder (queries, qrels, corpus)",
+                              hint="triples are mined from its corpus")
+    train, val = split_validation(labelled, val_fraction, cfg.seed)
+    tea = Reranker.load(teacher)
+    st, ref = load_st(student, max_length)
+    corpus = train.corpus
+    pairs = list(train.pairs) + list(extra_pairs or [])
+    queries = {p.query_id: p.query for p in pairs}
+    positives: dict[str, set[str]] = {}
+    for p in pairs:
+        positives.setdefault(p.query_id, set()).add(p.positive_id)
+    enc = Encoder.load(str(ref.path), max_length=max_length) if mining.method in ("dense", "both") else None
+    negs = mine_hard_negatives(queries, positives, corpus, mining, encoder=enc, cache_dir=cache_dir(),
+                               show_progress=show_progress)
+    save_negatives(out / "negatives.json", negs, mining)
+    triples = [(p.query, p.positive, corpus[d]) for p in pairs for d in negs.get(p.query_id, [])]
+    if not triples:
+        raise EncoderkitError("no (query, positive, negative) triples could be mined", hint="check the data")
+    t = teacher_scores(tea, triples, out / "teacher_scores.json", show_progress)
+    margins = torch.tensor(t[:, 0] - t[:, 1])
+    from .losses import make_loss
+
+    loss_fn = make_loss("margin-mse", st, student_scale=student_scale)
+
+    def step_loss(batch):
+        feats = [st.preprocess([triples[i][c] for i in batch]) for c in range(3)]
+        return loss_fn(feats, margins[batch])
+
+    encode = st_encoder(st)
+    evaluate = None
+    if val is not None:
+        from .validate import ir_validator
+
+        evaluate = ir_validator(val, val.corpus, encode, size=val_corpus_size, seed=cfg.seed)
+    card = {"task": "distill", "base_model": ref.name, "teacher": tea.describe(), "data": str(data),
+            "mining": mining.to_dict(), "n_triples": len(triples), "extra_pairs": len(extra_pairs or []),
+            "student_scale": student_scale, "teacher_margin_mean": float(margins.mean()),
+            "teacher_margin_std": float(margins.std())}
+
+    def export(folder: Path) -> None:
+        st.save(str(folder))
+        (folder / "encoderkit_model.json").write_text(json.dumps({"name": f"{ref.name} (distilled)", **card}, indent=1))
+
+    log = fit(st, step_loss, len(triples), cfg, out, evaluate=evaluate, metric="ndcg@10", export=export,
+              resume=resume, show_progress=show_progress, extra_state={"card": card})
+    log["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    (out / "train_log.json").write_text(json.dumps(log, indent=1))
+    return log

@@ -1,0 +1,187 @@
+"""`encoderkit train embed`: adapt a bi-encoder to your data (contrastive fine-tuning).
+
+>>> train_embed("default", "../shared/data/scifact", "runs/scifact-embed", loss="mnrl", hard_negatives="bm25")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..errors import EncoderkitError
+from ..data.pairs import Pair, TrainingData, load_training_data, split_validation
+from .loop import FitConfig, fit
+from .losses import LOSSES, PAIR_LOSSES, make_loss
+from .mining import MiningConfig, cache_dir, mine_hard_negatives, save_negatives
+
+
+def load_st(spec: str, max_length: int | None = None):
+    """A sentence-transformers model for training, from "default", a folder or a hub id."""
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    from ..models.ref import resolve_model
+    from ..runtime import configure_torch
+
+    configure_torch()
+    hf_logging.disable_progress_bar()  # no "Writing model shards" bar at every save
+    ref = resolve_model(spec)
+    model = SentenceTransformer(str(ref.path), device="cpu")
+    if max_length:
+        model.max_seq_length = max_length
+    return model, ref
+
+
+def st_encoder(model):
+    """Encode function (L2-normalised float32) over a sentence-transformers model, for validation."""
+    def encode(texts):
+        return model.encode(list(texts), batch_size=32, convert_to_numpy=True, normalize_embeddings=True,
+                            show_progress_bar=False)
+
+    return encode
+
+
+def attach_negatives(pairs: list[Pair], corpus: dict[str, str], negatives: dict[str, list[str]], n: int,
+                     seed: int = 0) -> list[Pair]:
+    """Give every pair exactly ``n`` negative texts (mined ones first, then random corpus passages
+    that are not positives of that query), so all examples have the same columns."""
+    import random
+
+    rng = random.Random(seed)
+    ids = list(corpus)
+    positives: dict[str, set[str]] = {}
+    for p in pairs:
+        positives.setdefault(p.query_id or p.query, set()).add(p.positive_id)
+    out = []
+    for p in pairs:
+        key = p.query_id or p.query
+        negs = [corpus[d] for d in negatives.get(key, [])][:n]
+        while len(negs) < n:
+            d = rng.choice(ids)
+            if d not in positives[key] and corpus[d] != p.positive:
+                negs.append(corpus[d])
+        out.append(Pair(p.query, p.positive, negs, p.query_id, p.positive_id))
+    return out
+
+
+def unsupervised_pairs(data: TrainingData | None, corpus_paths, seed: int) -> tuple[list[Pair], dict[str, str]]:
+    """ICT pairs from a BEIR corpus or from text files; returns (pairs, corpus for mining)."""
+    from .ict import ict_pairs
+
+    from ..data.sources import SourceDoc, walk
+
+    paths = list(corpus_paths or [])
+    if data is not None and data.corpus is not None:
+        paths.append(Path(data.source) / "corpus.jsonl")
+    docs = [(item.doc_id, item.title, item.text) for item in walk(paths) if isinstance(item, SourceDoc)]
+    if not docs:
+        raise EncoderkitError("--unsupervised needs a corpus", hint="pass a BEIR folder as --data or text files with --corpus")
+    pairs = ict_pairs(docs, seed=seed)
+    if not pairs:
+        raise EncoderkitError("no inverse-cloze pairs could be built from the corpus",
+                              hint="documents need at least two sentences")
+    from ..data.pairs import doc_text
+
+    return pairs, {d: doc_text(t, b) for d, t, b in docs}
+
+
+def train_embed(model: str = "default", data: str | Path | None = None, out: str | Path = "embed-model", *,
+                loss: str = "mnrl", hard_negatives: str = "bm25", mining: MiningConfig | None = None,
+                unsupervised: bool = False, corpus_paths=None, val_fraction: float = 0.1, val_corpus_size: int = 1000,
+                max_length: int | None = None, scale: float = 20.0, mini_batch_size: int = 16,
+                fit_config: FitConfig | None = None, resume: bool = False, show_progress: bool | None = None) -> dict:
+    """Fine-tune a bi-encoder; the best checkpoint by validation is saved to ``out`` in
+    sentence-transformers format (loads with ``Encoder.load(out)`` and ``SentenceTransformer(out)``)."""
+    import torch
+
+    if loss not in LOSSES or loss == "margin-mse":
+        raise EncoderkitError(f"unknown loss '{loss}' for train embed",
+                              hint=f"use one of: {', '.join(l for l in LOSSES if l != 'margin-mse')}")
+    cfg = fit_config or FitConfig()
+    out = Path(out)
+    t0 = time.perf_counter()
+    labelled = load_training_data(data) if data is not None else None
+    train, val = split_validation(labelled, val_fraction, cfg.seed) if labelled is not None else (None, None)
+    st, ref = load_st(model, max_length)
+    encode = st_encoder(st)
+    if unsupervised:
+        pairs, corpus = unsupervised_pairs(labelled, corpus_paths, cfg.seed)
+        train = TrainingData("pairs", f"ict:{data or corpus_paths}", pairs=pairs, corpus=corpus)
+    if train is None:
+        raise EncoderkitError("no training data", hint="pass --data, or --unsupervised with --corpus")
+    if train.kind == "scored" and loss != "cosent":
+        raise EncoderkitError(f"{train.source} holds scored pairs: use --loss cosent")
+    if train.kind == "pairs" and loss == "cosent":
+        raise EncoderkitError(f"{train.source} holds (query, positive) pairs: CoSENT needs scored pairs",
+                              hint=f"use one of: {', '.join(PAIR_LOSSES)}")
+    mining = mining or MiningConfig(method=hard_negatives)
+    n_neg = 0
+    if train.kind == "pairs":
+        corpus = train.corpus or {f"p{i}": t for i, t in enumerate(dict.fromkeys(p.positive for p in train.pairs))}
+        if not train.corpus:  # plain pairs: positives of other queries are the mining pool
+            ids = {t: i for i, t in corpus.items()}
+            train.pairs = [Pair(p.query, p.positive, p.negatives, p.query_id or p.query, ids[p.positive]) for p in train.pairs]
+        given = min(len(p.negatives) for p in train.pairs)
+        if given:
+            n_neg = given if loss != "triplet" else 1
+            train.pairs = [Pair(p.query, p.positive, p.negatives[:n_neg], p.query_id, p.positive_id) for p in train.pairs]
+        elif mining.method != "none" or loss == "triplet":
+            n_neg = 1 if loss == "triplet" else mining.n_negatives
+            queries = {p.query_id: p.query for p in train.pairs}
+            positives: dict[str, set[str]] = {}
+            for p in train.pairs:
+                positives.setdefault(p.query_id, set()).add(p.positive_id)
+            from ..models.encoder import Encoder
+
+            enc = Encoder.load(str(ref.path), max_length=max_length) if mining.method in ("dense", "both") else None
+            negs = mine_hard_negatives(queries, positives, corpus, mining, encoder=enc, cache_dir=cache_dir(),
+                                       show_progress=show_progress) if mining.method != "none" else {}
+            out.mkdir(parents=True, exist_ok=True)
+            save_negatives(out / "negatives.json", negs, mining)
+            train.pairs = attach_negatives(train.pairs, corpus, negs, n_neg, cfg.seed)
+    loss_fn = make_loss(loss, st, scale=scale, mini_batch_size=mini_batch_size)
+    if val is None:
+        evaluate, metric = None, "none"
+    elif val.kind == "scored":
+        from .validate import sts_validator
+
+        evaluate, metric = sts_validator(val, encode), "spearman"
+    elif val.corpus is not None and val.qrels:
+        from .validate import ir_validator
+
+        evaluate, metric = ir_validator(val, val.corpus, encode, size=val_corpus_size, seed=cfg.seed), "ndcg@10"
+    else:
+        from .validate import pair_validator
+
+        evaluate, metric = pair_validator(val, encode), "mrr@10"
+
+    if train.kind == "pairs":
+        columns = [[p.query for p in train.pairs], [p.positive for p in train.pairs]]
+        columns += [[p.negatives[j] for p in train.pairs] for j in range(n_neg)]
+        keys = [(p.query, p.positive) for p in train.pairs]
+        labels = None
+    else:
+        columns = [[s.a for s in train.scored], [s.b for s in train.scored]]
+        keys = None
+        labels = torch.tensor([s.score for s in train.scored], dtype=torch.float32)
+
+    def step_loss(batch):
+        feats = [st.preprocess([col[i] for i in batch]) for col in columns]
+        y = labels[batch] if labels is not None else torch.zeros(len(batch))
+        return loss_fn(feats, y)
+
+    card = {"task": "embed", "base_model": ref.name, "base_spec": ref.spec, "loss": loss, "data": str(data),
+            "unsupervised": unsupervised, "hard_negatives": mining.to_dict() if n_neg else None,
+            "n_train_examples": len(train), "n_negatives": n_neg, "max_length": st.max_seq_length}
+
+    def export(folder: Path) -> None:
+        st.save(str(folder))
+        (folder / "encoderkit_model.json").write_text(json.dumps({"name": f"{ref.name} (fine-tuned)", **card}, indent=1))
+
+    log = fit(st, step_loss, len(train), cfg, out, evaluate=evaluate, metric=metric, export=export,
+              batch_keys=keys if loss in ("mnrl", "mnrl-symmetric", "cached-mnrl") else None, resume=resume,
+              show_progress=show_progress, extra_state={"card": card})
+    log["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    (out / "train_log.json").write_text(json.dumps(log, indent=1))
+    return log
