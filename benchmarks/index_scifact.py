@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import dir_size, machine, percentiles, write_result  # noqa: E402
+from _common import dir_size, machine, percentiles, write_result
 
 
 def run_cli(args: list[str]) -> tuple[float, int, str]:
@@ -82,7 +82,7 @@ def main() -> None:
     for line in open(args.data / "queries.jsonl"):
         q = json.loads(line)
         queries[q["_id"]] = q["text"]
-    test_ids = sorted({l.split("\t")[0] for l in list(open(args.data / "qrels" / "test.tsv"))[1:]}, key=int)
+    test_ids = sorted({line.split("\t")[0] for line in list(open(args.data / "qrels" / "test.tsv"))[1:]}, key=int)
     texts = [queries[q] for q in test_ids]
     result["latency"] = {}
     for backend in ("torch", "onnx"):

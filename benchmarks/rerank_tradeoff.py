@@ -28,7 +28,6 @@ def main() -> None:
     ap.add_argument("--backends", nargs="*", default=["torch", "onnx", "onnx-int8"])
     args = ap.parse_args()
 
-    import numpy as np
 
     from encoderkit.evaluation.retrieval import evaluate_retrieval
     from encoderkit.models.export import export_onnx

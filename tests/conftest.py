@@ -131,12 +131,12 @@ def make_scifact_slice(src: Path, dest: Path, n_queries: int = 30, n_docs: int =
         if q in qrels or len(qrels) < n_queries:
             qrels.setdefault(q, []).append(d)
     judged = {d for ds in qrels.values() for d in ds}
-    corpus = [json.loads(l) for l in (src / "corpus.jsonl").read_text().splitlines()]
+    corpus = [json.loads(line) for line in (src / "corpus.jsonl").read_text().splitlines()]
     keep = [c for c in corpus if c["_id"] in judged]
     keep += [c for c in corpus if c["_id"] not in judged][: max(0, n_docs - len(keep))]
     (dest / "qrels").mkdir(parents=True, exist_ok=True)
     (dest / "corpus.jsonl").write_text("".join(json.dumps(c) + "\n" for c in keep))
-    queries = [json.loads(l) for l in (src / "queries.jsonl").read_text().splitlines()]
+    queries = [json.loads(line) for line in (src / "queries.jsonl").read_text().splitlines()]
     (dest / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries if q["_id"] in qrels))
     (dest / "qrels" / f"{split}.tsv").write_text(
         "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, ds in qrels.items() for d in ds))

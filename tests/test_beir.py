@@ -1,10 +1,9 @@
-import json
 
 import pytest
 
 from conftest import write
-from encoderkit.errors import DataError, EncoderkitError
 from encoderkit.data.beir import load_beir
+from encoderkit.errors import DataError, EncoderkitError
 
 
 def _beir(root, corpus=None, queries=None, qrels=None):

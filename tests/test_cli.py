@@ -6,7 +6,6 @@ import pytest
 
 from conftest import run_cli, write
 
-
 cli = run_cli
 
 
@@ -54,7 +53,8 @@ def test_settings_change_needs_rebuild(capsys, tmp_path, corpus, tiny_model_dir)
     assert code == 0 and json.loads(out)["chunks_encoded"] >= 3
     code, out, _ = cli(capsys, "index", corpus, "--index", ix, "--k1", "1.2", "--json")
     assert code == 0 and json.loads(out)["committed"] is True  # BM25 settings apply without re-encoding
-    assert json.loads((ix / "manifest.json").read_text())["bm25"]["k1"] == 1.2
+    retrievers = {r["name"]: r["settings"] for r in json.loads((ix / "manifest.json").read_text())["retrievers"]}
+    assert retrievers["bm25"]["k1"] == 1.2
 
 
 def test_user_errors_are_one_line_and_exit_2(capsys, tmp_path, tiny_model_dir):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from encoderkit import Encoder
-from encoderkit.models.encoder import read_st_layout
 from encoderkit.errors import EncoderkitError
+from encoderkit.models.encoder import read_st_layout
 
 
 def test_encode_shapes_and_normalisation(tiny_encoder):

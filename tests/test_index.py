@@ -6,10 +6,10 @@ import pytest
 
 from conftest import make_tiny_model, write
 from encoderkit import Encoder, Index
-from encoderkit.retrieval.dense import DenseParams
-from encoderkit.errors import EncoderkitError
-from encoderkit.index.writer_steps import plan_update
 from encoderkit.data.sources import SourceDoc
+from encoderkit.errors import EncoderkitError
+from encoderkit.index.plan import plan_update
+from encoderkit.retrieval.dense import DenseParams
 
 DOCS = [
     {"id": "cats", "title": "Cats", "text": "Cats purr when they are content and sleep most of the day."},
@@ -111,8 +111,10 @@ def test_folder_sync_is_incremental(tmp_path, tiny_encoder):
 def test_reopen_uses_manifest_and_checks_encoder(idx, tmp_path, tiny_model_dir):
     path = idx.path
     m = json.loads((path / "manifest.json").read_text())
-    assert m["format_version"] == 1 and m["model"]["pooling"] == "mean" and m["model"]["normalize"] is True
-    assert m["chunking"]["size"] == 32 and m["bm25"]["method"] == "lucene" and m["counts"]["documents"] == 4
+    assert m["format_version"] == 2 and m["model"]["pooling"] == "mean" and m["model"]["normalize"] is True
+    settings = {r["name"]: r["settings"] for r in m["retrievers"]}
+    assert m["chunking"]["size"] == 32 and settings["bm25"]["method"] == "lucene" and m["counts"]["documents"] == 4
+    assert [r["name"] for r in m["retrievers"]] == ["bm25", "dense"] and settings["dense"]["kind"] == "flat"
     reopened = Index.open(path)
     assert reopened.search("bark", mode="bm25")[0].doc_id == "dogs"
     assert reopened.encoder.fingerprint == idx.encoder.fingerprint
@@ -143,7 +145,7 @@ def test_errors_opening_bad_indexes(tmp_path, idx):
         Index.open(tmp_path / "empty")
     manifest = idx.path / "manifest.json"
     good = manifest.read_text()
-    manifest.write_text(good.replace('"format_version": 1', '"format_version": 99'))
+    manifest.write_text(good.replace('"format_version": 2', '"format_version": 99'))
     with pytest.raises(EncoderkitError, match="format version 99, newer than"):
         Index.open(idx.path)
     manifest.write_text(good[:50])
@@ -162,12 +164,12 @@ def test_damaged_artifacts_and_missing_model(tmp_path, tiny_model_dir):
     shutil.copytree(tiny_model_dir, model)
     index = Index.create(tmp_path / "ix", encoder=Encoder.load(model))
     index.add(DOCS)
-    (index.path / index.manifest["artifacts"] / "vectors.npy").write_bytes(b"garbage")
+    (index.path / index.manifest["artifacts"] / "dense" / "vectors.npy").write_bytes(b"garbage")
     with pytest.raises(EncoderkitError, match="damaged"):
         Index.open(index.path).search("cats")
     shutil.rmtree(model)
     with pytest.raises(EncoderkitError, match="model this index was built with is missing"):
-        Index.open(index.path).encoder
+        _ = Index.open(index.path).encoder
 
 
 def test_create_refuses_existing(tmp_path, idx, tiny_encoder):
@@ -210,7 +212,7 @@ def test_approximate_dense_indexes(tmp_path, tiny_encoder, kind):
     index.add(docs)
     top = Index.open(index.path).search(docs[17]["text"], mode="dense", k=1)
     assert top[0].score == pytest.approx(1.0, abs=1e-4)  # duplicates may tie; the score must be exact
-    assert (index.path / index.manifest["artifacts"] / "dense.faiss").is_file()
+    assert (index.path / index.manifest["artifacts"] / "dense" / "dense.faiss").is_file()
 
 
 def test_plan_update_is_pure_and_resumes():
@@ -232,4 +234,4 @@ def test_no_pickle_on_disk(idx):
     for f in idx.path.rglob("*.npy"):
         np.load(f, allow_pickle=False)  # raises if an object array had been pickled
     con = sqlite3.connect(idx.path / "index.db")
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "1"
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"

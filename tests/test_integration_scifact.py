@@ -10,7 +10,7 @@ pytestmark = pytest.mark.integration
 
 
 def _load(slice_dir):
-    queries = {json.loads(l)["_id"]: json.loads(l)["text"] for l in (slice_dir / "queries.jsonl").open()}
+    queries = {json.loads(line)["_id"]: json.loads(line)["text"] for line in (slice_dir / "queries.jsonl").open()}
     qrels: dict[str, set[str]] = {}
     for line in (slice_dir / "qrels" / "test.tsv").read_text().splitlines()[1:]:
         q, d, _ = line.split("\t")

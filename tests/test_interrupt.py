@@ -93,7 +93,7 @@ def _assert_old_state_then_resume(path, src, expect_resumed):
 def test_kill_before_manifest_switch(tmp_path, base):
     index, src = base
     run = f"from encoderkit import Index; Index.open({str(index.path)!r}).sync([{str(src)!r}])"
-    proc = _run_child(tmp_path, "encoderkit.index.index:write_manifest", 1, run, before=True)
+    proc = _run_child(tmp_path, "encoderkit.index.writer:write_manifest", 1, run, before=True)
     proc.kill()
     proc.wait()
     assert (index.path / "gen-000002").is_dir()  # artifacts written, manifest not switched

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from encoderkit import Encoder, Index
-from encoderkit.models.export import export_onnx
+from encoderkit.errors import EncoderkitError
 from encoderkit.models.cross_encoder import Reranker
+from encoderkit.models.export import export_onnx
 
 
 def test_encoder_fp32_matches_torch_and_int8_is_close(tiny_model_dir, tiny_encoder):
@@ -22,6 +23,9 @@ def test_encoder_fp32_matches_torch_and_int8_is_close(tiny_model_dir, tiny_encod
     assert np.allclose(onnx.encode(texts, batch_size=2), tiny_encoder.encode(texts), atol=1e-5)
     for pooling in ("cls", "max", "weighted_mean", "last"):
         assert np.allclose(onnx.encode(texts, pooling=pooling), tiny_encoder.encode(texts, pooling=pooling), atol=1e-5)
+    with pytest.raises(EncoderkitError, match="no ONNX export"):  # loading never exports by itself
+        Encoder.load(tiny_model_dir, backend="onnx-int8")
+    export_onnx(tiny_model_dir, quantize="int8")
     q8 = Encoder.load(tiny_model_dir, backend="onnx-int8")
     cos = (q8.encode(texts) * tiny_encoder.encode(texts)).sum(1)
     assert q8.backend == "onnx-int8" and cos.min() > 0.8
@@ -49,6 +53,10 @@ def test_index_uses_onnx_automatically_once_exported(tmp_path, tiny_model_dir, t
 
 def test_cross_encoder_onnx_matches_torch(tiny_cross_encoder_dir):
     ref = Reranker.load(tiny_cross_encoder_dir)
+    with pytest.raises(EncoderkitError, match="no ONNX export"):  # loading never exports by itself
+        Reranker.load(tiny_cross_encoder_dir, backend="onnx")
+    export_onnx(tiny_cross_encoder_dir)
+    export_onnx(tiny_cross_encoder_dir, quantize="int8")
     onnx = Reranker.load(tiny_cross_encoder_dir, backend="onnx")
     pairs = [("what is it", "a passage " * n) for n in (1, 5, 40)]
     assert np.allclose(ref.score_pairs(pairs, raw=True), onnx.score_pairs(pairs, raw=True), atol=1e-4)

@@ -1,8 +1,6 @@
 """Cross-encoder reranking: scoring, search and evaluation pipelines."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest

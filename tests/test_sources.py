@@ -1,10 +1,8 @@
 import os
 from pathlib import Path
 
-import pytest
-
 from conftest import write
-from encoderkit.data.sources import SourceDoc, Skipped, extract_html, walk
+from encoderkit.data.sources import Skipped, SourceDoc, extract_html, walk
 
 
 def _run(paths, **kw):

@@ -26,8 +26,6 @@ train_cmd.register(app)
 export_cmd.register(app)
 serve_cmd.register(app)
 pretrain_cmd.register(app)
-export_cmd.register(app)
-serve_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

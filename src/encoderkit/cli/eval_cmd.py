@@ -73,9 +73,9 @@ def sts(
 ):
     """Spearman and Pearson correlation of cosine similarity with STS gold scores."""
     quiet_env(True)
-    from ..models.encoder import Encoder
     from ..evaluation.machine import machine_info
     from ..evaluation.sts import read_sts, sts_correlation
+    from ..models.encoder import Encoder
 
     pairs = read_sts(data, split)
     rows = []
@@ -111,10 +111,10 @@ def geometry(
 ):
     """Pooling and geometry report: STS Spearman per pooling and the anisotropy of each space."""
     quiet_env(True)
-    from ..models.encoder import Encoder
     from ..evaluation.machine import machine_info
     from ..evaluation.sts import geometry as run_geometry
     from ..evaluation.sts import geometry_markdown, plot_geometry, random_init_encoder, read_sts
+    from ..models.encoder import Encoder
 
     pairs = read_sts(data, split)
     encoders = [(Encoder.load(m).name, Encoder.load(m)) for m in model]

@@ -23,6 +23,9 @@ def index(
     pooling: Optional[str] = typer.Option(None, help="Pooling: mean|cls|max|weighted_mean|last (default: the model's)."),
     chunk_size: Optional[int] = typer.Option(None, help="Chunk length in model tokens; 0 = whole documents, truncated by the encoder [new index: 256]."),
     chunk_overlap: Optional[int] = typer.Option(None, help="Tokens shared by consecutive chunks [new index: 32]."),
+    retrievers: Optional[str] = typer.Option(None, "--retrievers", help="Comma-separated retrievers the index holds, "
+                                             "e.g. bm25,dense [new index: bm25,dense]; adding one to an existing index "
+                                             "encodes only what it needs."),
     dense: Optional[str] = typer.Option(None, help="Dense index: flat (exact) | hnsw | ivf [new index: flat]."),
     bm25_method: Optional[str] = typer.Option(None, help="BM25 variant: lucene|robertson|atire|bm25l|bm25+ [lucene]."),
     k1: Optional[float] = typer.Option(None, help="BM25 k1 [1.5]."),
@@ -42,71 +45,29 @@ def index(
     chunking needs --rebuild (the old version stays searchable until the rebuild commits).
     """
     quiet_env(quiet or as_json)
-    from ..retrieval.bm25 import BM25Params
-    from ..retrieval.dense import DenseParams
-    from ..models.encoder import Encoder
-    from ..errors import EncoderkitError
-    from ..index.index import Index
-    from ..index.manifest import MANIFEST
-    from ..models.ref import resolve_model, weights_fingerprint
+    from ..index.configure import open_for_update
 
-    def bm25_params(base: dict) -> BM25Params:
-        p = BM25Params.from_dict(base)
-        return BM25Params(method=bm25_method or p.method, k1=p.k1 if k1 is None else k1, b=p.b if b is None else b,
-                          delta=p.delta, lower=p.lower,
-                          stemmer=p.stemmer if stem is None else ("english" if stem else None),
-                          stopwords=p.stopwords if stopwords is None else ("en" if stopwords else None))
-
-    if (index_dir / MANIFEST).exists():
-        idx = Index.open(index_dir)
-        m = idx.manifest
-        new_model = model is not None and weights_fingerprint(resolve_model(model).path) != m["model"]["fingerprint"]
-        new_pooling = pooling is not None and pooling != m["model"]["pooling"]
-        size = chunk_size if chunk_size is not None else m["chunking"]["size"]
-        overlap = chunk_overlap if chunk_overlap is not None else m["chunking"]["overlap"]
-        new_chunks = (size, overlap) != (m["chunking"]["size"], m["chunking"]["overlap"])
-        if (new_model or new_pooling or new_chunks) and not rebuild:
-            raise EncoderkitError(f"index '{index_dir}' was built with another model, pooling or chunking",
-                                  hint="add --rebuild to re-encode everything with the new settings")
-        bm25 = bm25_params(m["bm25"])
-        dense_params = DenseParams.from_dict({**m["dense"], **({"kind": dense} if dense else {})})
-        if new_model or new_pooling or new_chunks or bm25.to_dict() != m["bm25"] or dense_params.to_dict() != m["dense"]:
-            enc = None
-            if new_model or new_pooling:
-                enc = Encoder.load(model or m["model"]["path"], pooling=pooling or m["model"]["pooling"])
-            idx.reconfigure(enc, chunk_size=size, chunk_overlap=overlap, bm25=bm25, dense=dense_params)
-    else:
-        idx = Index.create(index_dir, encoder=Encoder.load(model or "default", pooling=pooling),
-                           chunk_size=256 if chunk_size is None else chunk_size, chunk_overlap=32 if chunk_overlap is None else chunk_overlap,
-                           bm25=bm25_params({}), dense=DenseParams(kind=dense or "flat"))
+    settings: dict[str, dict] = {}
+    bm25 = {k: v for k, v in (("method", bm25_method), ("k1", k1), ("b", b)) if v is not None}
+    if stem is not None:
+        bm25["stemmer"] = "english" if stem else None
+    if stopwords is not None:
+        bm25["stopwords"] = "en" if stopwords else None
+    if bm25:
+        settings["bm25"] = bm25
+    if dense:
+        settings["dense"] = {"kind": dense}
+    names = [r.strip() for r in retrievers.split(",") if r.strip()] if retrievers else None
+    idx = open_for_update(index_dir, model=model, pooling=pooling, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+                          retrievers=names, retriever_settings=settings, rebuild=rebuild)
     with idx:
-        report = idx.sync(paths, rebuild=rebuild, max_bytes=int(max_file_mb * 2**20))
+        report = idx.sync(paths, rebuild=rebuild, max_bytes=int(max_file_mb * 2**20), export_onnx=onnx)
         stats = idx.stats()
-    query_backend = _export_query_model(idx) if onnx else "torch"
+    query_backend = report.query_backend or "torch"
     if as_json:
         print_json({"index": str(index_dir), **report.to_dict(), "totals": stats, "query_backend": query_backend})
         return
     _print_report(report, stats)
-
-
-def _export_query_model(idx) -> str:
-    """Export the index's model to ONNX once (cached by weights fingerprint); 'torch' if that fails.
-
-    fp32 ONNX gives the same vectors as torch (checked at export), so the index needs no change:
-    `Index.open` picks ONNX Runtime for queries whenever this export exists."""
-    from ..errors import EncoderkitError
-    from ..models.export import export_onnx
-
-    m = idx.manifest["model"]
-    spec = m["spec"] if m.get("source") in ("bundled", "hub") else m["path"]
-    try:
-        export_onnx(spec, kind="encoder")
-        return "onnx"
-    except (EncoderkitError, ImportError, RuntimeError, ValueError) as exc:  # the index itself is fine either way
-        import sys
-
-        print(f"note: ONNX export failed ({exc}); queries will be encoded with torch", file=sys.stderr)
-        return "torch"
 
 
 def _print_report(report, stats) -> None:
@@ -123,7 +84,7 @@ def _print_report(report, stats) -> None:
                        f"{stats['size_bytes'] / 2**20:.1f} MB")
     out.print(t)
     if report.skipped:
-        from ..index.writer_steps import skipped_summary
+        from ..index.report import skipped_summary
 
         s = Table(title="skipped", show_header=True)
         s.add_column("reason")
@@ -142,7 +103,7 @@ def _print_report(report, stats) -> None:
 def info(index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder."),
          as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON.")):
     """Show what an index holds and how it was built."""
-    from ..index.index import Index
+    from ..index import Index
 
     with Index.open(index_dir, readonly=True) as idx:
         stats = idx.stats()
@@ -152,11 +113,22 @@ def info(index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder
         return
     m = manifest
     out = console()
-    out.print(f"[bold]{index_dir}[/]  format v{m['format_version']}, generation {m['generation']}, "
+    out.print(f"[bold]{_esc(str(index_dir))}[/]  format v{m['format_version']}, generation {m['generation']}, "
               f"{stats['documents']} documents, {stats['chunks']} chunks, {stats['size_bytes'] / 2**20:.1f} MB")
-    out.print(f"model    {m['model']['name']} ({m['model']['revision'] or 'local'}), pooling {m['model']['pooling']}, "
-              f"dim {m['model']['dim']}, max length {m['model']['max_length']}, L2-normalised")
-    out.print(f"chunking {m['chunking']['size']} tokens, overlap {m['chunking']['overlap']}")
-    out.print(f"bm25     {m['bm25']}")
-    out.print(f"dense    {m['dense']}")
-    out.print(f"updated  {m['updated_at']}")
+    out.print(f"model      {_esc(m['model']['name'])} ({_esc(m['model']['revision'] or 'local')}), pooling "
+              f"{m['model']['pooling']}, dim {m['model']['dim']}, max length {m['model']['max_length']}, L2-normalised")
+    out.print(f"chunking   {m['chunking']['size']} tokens, overlap {m['chunking']['overlap']}")
+    sizes = (m.get("build") or {}).get("retriever_bytes") or {}
+    for r in m["retrievers"]:
+        settings = ", ".join(f"{k}={v}" for k, v in sorted(r["settings"].items()))
+        size = f"  [{sizes[r['name']] / 2**20:.1f} MB]" if r["name"] in sizes else ""
+        out.print(f"{r['name']:<10} {_esc(settings)}{size}")
+    out.print(f"updated    {m['updated_at']}")
+    if m.get("upgraded_from"):
+        out.print(f"[yellow]format {m['upgraded_from']} index: the next `encoderkit index` run migrates it in place[/]")
+
+
+def _esc(s: str) -> str:
+    from rich.markup import escape
+
+    return escape(s)

@@ -17,7 +17,8 @@ def register(app: typer.Typer) -> None:
 def search(
     query: str = typer.Argument(..., help="What to search for."),
     index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder."),
-    mode: str = typer.Option("hybrid", "--mode", "-m", help="bm25 | dense | hybrid (RRF of both)."),
+    mode: str = typer.Option("hybrid", "--mode", "-m", help="hybrid (RRF of all the index's retrievers) | bm25 | dense | "
+                             "any retriever of the index | several joined by '+', e.g. bm25+dense."),
     k: int = typer.Option(10, "-k", help="Number of results."),
     depth: int = typer.Option(100, help="Candidates per first-stage retriever fed to fusion."),
     chunks: bool = typer.Option(False, "--chunks", help="List chunk-level hits instead of one per document."),
@@ -32,29 +33,33 @@ def search(
 ):
     """Search an index and print ranked results with a snippet of the best-matching passage."""
     quiet_env(True)
-    from ..index.index import Index
-    from ..retrieval.snippets import best_passage, highlight
+    from ..index import Index
+    from ..models.export import ensure_export
+    from ..retrieval.snippets import best_passage, highlight, hit_row
 
-    idx = Index.open(index_dir, backend=backend)
+    encoder = None
     if model is not None:
+        from ..index.manifest import read_manifest
         from ..models.encoder import Encoder
 
-        m = idx.manifest["model"]
-        idx = Index.open(index_dir, encoder=Encoder.load(model, pooling=m["pooling"], max_length=m["max_length"]))
+        m = read_manifest(index_dir)["model"]
+        encoder = Encoder.load(model, pooling=m["pooling"], max_length=m["max_length"])
     reranker = None
     if rerank:
         from ..models.cross_encoder import Reranker
 
+        ensure_export(rerank, "cross-encoder", rerank_backend)
         reranker = Reranker.load(rerank, backend=rerank_backend)
-    with idx:
+    with Index.open(index_dir, encoder=encoder, backend=backend) as idx:
+        if backend in ("onnx", "onnx-int8") and encoder is None:
+            from ..index.encoder import model_spec
+
+            ensure_export(model_spec(idx.manifest["model"]), "encoder", backend)
         hits = idx.search(query, mode=mode, k=k, depth=depth, by="chunk" if chunks else "document",
                           reranker=reranker, rerank_depth=rerank_depth, rerank_fusion=rerank_fusion)
+        stages = idx.retrievers if mode == "hybrid" else [s for s in mode.split("+")]
     if as_json:
-        rows = []
-        for h in hits:
-            s, e, passage = best_passage(h.text, query)
-            rows.append({**h.to_dict(), "snippet": passage, "snippet_start": h.start + s, "snippet_end": h.start + e})
-        print_json({"query": query, "mode": mode, "index": str(index_dir), "hits": rows})
+        print_json({"query": query, "mode": mode, "index": str(index_dir), "hits": [hit_row(h, query) for h in hits]})
         return
     out = console()
     if not hits:
@@ -62,7 +67,7 @@ def search(
         return
     for h in hits:
         where = _display_path(h)
-        out.print(f"[bold]{h.rank:>2}.[/] [cyan]{h.score:.4f}[/]  [bold]{where}[/]"
+        out.print(f"[bold]{h.rank:>2}.[/] [cyan]{h.score:.4f}[/]  [bold]{_esc(where)}[/]"
                   + (f"  {_esc(h.title)}" if h.title and h.title not in where else ""))
         if h.section:
             out.print(f"      § {_esc(h.section)}")
@@ -70,7 +75,7 @@ def search(
         out.print("      " + highlight(" ".join(passage.split()), query))
         if explain:
             parts = [f"{name}: rank {st['rank']}, score {st['score']:.4f}" for name, st in sorted(h.stages.items())]
-            missing = [name for name in ("bm25", "dense") if mode == "hybrid" and name not in h.stages]
+            missing = [name for name in stages if len(stages) > 1 and name not in h.stages]
             missing += ["rerank"] if reranker is not None and "rerank" not in h.stages else []
             parts += [f"{name}: not in top {depth}" for name in missing]
             out.print("      [dim]" + " | ".join(parts) + f" | chunk {h.chunk_id} chars {h.start}-{h.end}[/]")

@@ -29,7 +29,7 @@ class BeirData:
     skipped_queries: int = 0          # in queries.jsonl but without judgements in this split
     notes: list[str] = field(default_factory=list)
 
-    def subset(self, n: int | None, seed: int = 0) -> "BeirData":
+    def subset(self, n: int | None, seed: int = 0) -> BeirData:
         """A deterministic subset of ``n`` queries (sorted sample with a fixed seed)."""
         if not n or n >= len(self.queries):
             return self

@@ -121,7 +121,7 @@ def chunk_text(text: str, tokenizer, *, size: int = DEFAULT_SIZE, overlap: int =
     pieces: list[tuple[list[tuple[int, int]], str]] = []  # token offsets of each chunk + its heading
     pending: list[tuple[int, int]] = []
     pending_heading = ""
-    for (s, e, heading), toks in zip(sections, sec_tokens):
+    for (_, _, heading), toks in zip(sections, sec_tokens):
         if not toks:
             continue
         if pending and len(pending) + len(toks) <= size:

@@ -19,52 +19,58 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import EncoderkitError
 from ..data.beir import BeirData, load_beir
+from ..errors import EncoderkitError
 from .machine import machine_info, peak_rss_mb
 from .metrics import CURVE_KS, candidate_recall, evaluate, recall_curve, write_run
 
-FIRST_STAGES = ("bm25", "dense", "hybrid")
+RERANK_STAGES = ("rerank", "rerank-rrf")
 
 
 def parse_pipeline(spec: str) -> tuple[str, str | None]:
-    """"hybrid" -> ("hybrid", None); "hybrid+rerank" -> ("hybrid", "rerank"); "hybrid+rerank-rrf" fuses
-    the reranker's order with the first stage's (RRF) instead of replacing it."""
-    first, _, second = spec.partition("+")
-    if first not in FIRST_STAGES or second not in ("", "rerank", "rerank-rrf"):
+    """A pipeline spec -> (search mode, rerank stage or None). The mode is "hybrid", one retriever name,
+    or several joined by "+"; a final "+rerank" re-scores with the cross-encoder, "+rerank-rrf" fuses
+    its order with the first stage's (RRF) instead of replacing it.
+
+    >>> parse_pipeline("hybrid+rerank"), parse_pipeline("bm25+dense"), parse_pipeline("dense")
+    (('hybrid', 'rerank'), ('bm25+dense', None), ('dense', None))
+    """
+    parts = [p.strip() for p in spec.split("+")]
+    rerank = parts.pop() if parts and parts[-1] in RERANK_STAGES else None
+    from ..retrieval.registry import names
+
+    known = names()
+    if not parts or any(p not in known and p != "hybrid" for p in parts) or ("hybrid" in parts and len(parts) > 1):
         raise EncoderkitError(f"unknown pipeline '{spec}'",
-                              hint="use bm25, dense or hybrid, optionally followed by +rerank or +rerank-rrf")
-    return first, second or None
+                              hint=f"use hybrid or retrievers ({', '.join(known)}) joined by '+', optionally followed "
+                                   "by +rerank or +rerank-rrf")
+    return "+".join(parts), rerank
+
+
+def pipeline_retrievers(modes: Sequence[str]) -> list[str]:
+    """Retrievers the pipelines need besides the defaults ("hybrid" needs none in particular)."""
+    out: list[str] = []
+    for mode in modes:
+        for name in mode.split("+"):
+            if name != "hybrid" and name not in out:
+                out.append(name)
+    return out
 
 
 def prepare_index(data: BeirData, index_dir: Path, *, model: str | None = None, chunk_size: int | None = None,
-                  chunk_overlap: int | None = None, rebuild: bool = False, show_progress: bool | None = None):
-    """Open (or build) the index of ``data``'s corpus; incremental, so an up-to-date index costs a
-    hash check. Returns (index, build info)."""
-    from ..models.encoder import Encoder
-    from ..index.index import Index
-    from ..index.manifest import MANIFEST
-    from ..models.ref import resolve_model, weights_fingerprint
+                  chunk_overlap: int | None = None, rebuild: bool = False, retrievers: Sequence[str] = (),
+                  show_progress: bool | None = None):
+    """Open (or build) the index of ``data``'s corpus holding at least ``retrievers``; incremental, so an
+    up-to-date index costs a hash check. Returns (index, build info)."""
+    from ..index.configure import open_for_update
+    from ..index.index import DEFAULT_RETRIEVERS
+    from ..index.manifest import MANIFEST, read_manifest, retriever_names
 
     t0 = time.perf_counter()
-    if (index_dir / MANIFEST).exists():
-        index = Index.open(index_dir)
-        m = index.manifest
-        if model is not None and weights_fingerprint(resolve_model(model).path) != m["model"]["fingerprint"]:
-            if not rebuild:
-                raise EncoderkitError(f"index '{index_dir}' was built with model {m['model']['name']}, not {model}",
-                                      hint="pass another --index folder, or --rebuild")
-            index.reconfigure(Encoder.load(model), chunk_size=chunk_size, chunk_overlap=chunk_overlap)
-        elif (chunk_size is not None and chunk_size != m["chunking"]["size"]) or (
-                chunk_overlap is not None and chunk_overlap != m["chunking"]["overlap"]):
-            if not rebuild:
-                raise EncoderkitError(f"index '{index_dir}' uses chunking {m['chunking']['size']}/{m['chunking']['overlap']}",
-                                      hint="pass another --index folder, or --rebuild")
-            index.reconfigure(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
-    else:
-        index = Index.create(index_dir, encoder=Encoder.load(model or "default"),
-                             chunk_size=256 if chunk_size is None else chunk_size,
-                             chunk_overlap=32 if chunk_overlap is None else chunk_overlap)
+    have = retriever_names(read_manifest(index_dir)) if (index_dir / MANIFEST).exists() else list(DEFAULT_RETRIEVERS)
+    wanted = have + [r for r in retrievers if r not in have]
+    index = open_for_update(index_dir, model=model, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+                            retrievers=wanted, rebuild=rebuild)
     report = index.sync([data.corpus_path], rebuild=rebuild, show_progress=show_progress)
     if report.skipped:
         raise EncoderkitError(f"{data.corpus_path}: {len(report.skipped)} records could not be indexed "
@@ -78,7 +84,7 @@ def prepare_index(data: BeirData, index_dir: Path, *, model: str | None = None, 
             "build_seconds": (m.get("build") or {}).get("first_build_seconds"),
             "documents": m["counts"]["documents"], "chunks": m["counts"]["chunks"],
             "size_mb": round(sum(f.stat().st_size for f in index_dir.rglob("*") if f.is_file()) / 2**20, 1),
-            "model": m["model"], "chunking": m["chunking"], "bm25": m["bm25"], "dense": m["dense"]}
+            "model": m["model"], "chunking": m["chunking"], "retrievers": m["retrievers"]}
     return index, info
 
 
@@ -139,7 +145,9 @@ def evaluate_retrieval(data_dir: str | Path, pipelines: Sequence[str], *, out_di
             raise EncoderkitError("a '+rerank' pipeline needs a cross-encoder",
                                   hint="pass --rerank-model DIR (e.g. one trained with `encoderkit train rerank`)")
         from ..models.cross_encoder import Reranker
+        from ..models.export import ensure_export
 
+        ensure_export(rerank_model, "cross-encoder", rerank_backend)
         reranker = Reranker.load(rerank_model, max_length=rerank_max_length, backend=rerank_backend)
     if depth < 100:
         raise EncoderkitError(f"--depth {depth} is below 100", hint="Recall@100 needs at least 100 candidates")
@@ -148,11 +156,15 @@ def evaluate_retrieval(data_dir: str | Path, pipelines: Sequence[str], *, out_di
     data = load_beir(data_dir, split).subset(n_queries)
     index, index_info = prepare_index(data, Path(index_dir) if index_dir else out / "index", model=model,
                                       chunk_size=chunk_size, chunk_overlap=chunk_overlap, rebuild=rebuild,
+                                      retrievers=pipeline_retrievers([first for first, _ in parsed]),
                                       show_progress=show_progress)
     if backend != "auto":  # encode queries as asked (building the index may have loaded the torch encoder)
-        index.backend, index._encoder = backend, None
-    gen = index.generation
-    doc_ids = {row["id"]: doc_id for doc_id, row in index.store.visible_documents(gen).items()}
+        from ..index.encoder import model_spec
+        from ..models.export import ensure_export
+
+        ensure_export(model_spec(index.manifest["model"]), "encoder", backend)
+        index.set_query_backend(backend)
+    doc_ids = index.doc_ids()
     for first, rerank in set(parsed):  # warm-up: load the models and the artifacts before timing
         index.rank_many([next(iter(data.queries.values()))], mode=first, depth=depth,
                         reranker=reranker if rerank else None, rerank_depth=rerank_depth)
@@ -176,7 +188,7 @@ def evaluate_retrieval(data_dir: str | Path, pipelines: Sequence[str], *, out_di
                          reranker=memo if rerank else None, rerank_depth=rerank_depth,
                          rerank_fusion="rrf" if rerank == "rerank-rrf" else "none", show_progress=show_progress)
         scored = evaluate(data.qrels, {q: [d for d, _ in hits] for q, hits in r["run"].items()})
-        first_stages = {n: c for n, c in r["stages"].items() if n in ("bm25", "dense")}
+        first_stages = {n: c for n, c in r["stages"].items() if n in index.retrievers}
         stage_recall = {f"{name}@{depth}": round(candidate_recall(data.qrels, cands), 4)
                         for name, cands in first_stages.items()}
         if len(first_stages) > 1:

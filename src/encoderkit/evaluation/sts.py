@@ -92,9 +92,8 @@ def random_init_encoder(like, seed: int = 0):
     model = AutoModel.from_config(like.model.config).eval()
     ref = ModelRef(f"random-init:{like.name}", f"random init ({like.name} architecture, untrained)",
                    like.ref.path, None, "random")
-    enc = Encoder(model, like.tokenizer, ref, pooling=like.pooling, max_length=like.max_length)
-    enc._fingerprint = f"random-{seed}"
-    return enc
+    backbone = like.backbone.with_module(model, ref=ref, fingerprint=f"random-{seed}")
+    return Encoder(backbone, ref, pooling=like.pooling, max_length=like.max_length)
 
 
 def geometry_markdown(rows: list[dict], split: str) -> str:

@@ -1,7 +1,8 @@
 """The index manifest: a JSON file that says what an index is and which generation is live.
 
 Written atomically (temp file + fsync + rename); readers check ``format_version`` and refuse a newer
-one with a clear message instead of misreading it.
+one with a clear message instead of misreading it. Format 1 manifests (one ``bm25`` and one ``dense``
+section) are read as format 2 (a ``retrievers`` list) in memory; the next update writes format 2.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from ..errors import EncoderkitError
 
 FORMAT = "encoderkit-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 
@@ -47,13 +48,43 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def upgrade(manifest: dict) -> dict:
+    """A format-1 manifest as format 2 (pure; format-2 manifests come back unchanged).
+
+    >>> m = upgrade({"format_version": 1, "bm25": {"k1": 1.2}, "dense": {"kind": "flat"}})
+    >>> [r["name"] for r in m["retrievers"]], m["format_version"], m["upgraded_from"], "bm25" in m
+    (['bm25', 'dense'], 2, 1, False)
+    """
+    if manifest.get("format_version") != 1:
+        return manifest
+    m = {k: v for k, v in manifest.items() if k not in ("bm25", "dense")}
+    m["retrievers"] = [{"name": "bm25", "settings": manifest.get("bm25") or {}},
+                       {"name": "dense", "settings": manifest.get("dense") or {}}]
+    m["format_version"] = FORMAT_VERSION
+    m["upgraded_from"] = 1
+    return m
+
+
+def retriever_names(manifest: dict) -> list[str]:
+    return [r["name"] for r in manifest.get("retrievers") or []]
+
+
+def retriever_settings(manifest: dict, name: str) -> dict | None:
+    for r in manifest.get("retrievers") or []:
+        if r["name"] == name:
+            return r.get("settings") or {}
+    return None
+
+
 def write_manifest(index_dir: Path, manifest: dict) -> None:
-    manifest = dict(manifest, format=FORMAT, format_version=FORMAT_VERSION)
+    manifest = {k: v for k, v in manifest.items() if k != "upgraded_from"}
+    manifest.update(format=FORMAT, format_version=FORMAT_VERSION)
     atomic_write_text(Path(index_dir) / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 def read_manifest(index_dir: Path) -> dict:
-    """Read and validate a manifest; every failure is an EncoderkitError naming the file."""
+    """Read and validate a manifest (upgraded to the current format in memory); every failure is an
+    EncoderkitError naming the file."""
     index_dir = Path(index_dir)
     path = index_dir / MANIFEST
     if not index_dir.exists():
@@ -75,4 +106,4 @@ def read_manifest(index_dir: Path) -> dict:
             hint="upgrade encoderkit (pip install -U encoderkit) or rebuild the index with this version")
     if version < 1:
         raise EncoderkitError(f"index '{index_dir}' has unknown format version {version}", hint="rebuild it with --rebuild")
-    return manifest
+    return upgrade(manifest)

@@ -1,10 +1,15 @@
-"""SQLite store of documents and chunks (with their embeddings): the index's source of truth.
+"""SQLite store of documents, chunks and per-retriever chunk payloads: the index's source of truth.
 
 Rows carry generations so an interrupted update never disturbs what searches see: a row is visible at
 generation G when ``added_gen <= G`` and (``removed_gen`` is NULL or ``removed_gen > G``). An update
 writes new rows at G+1 ("pending") and marks replaced rows ``removed_gen = G+1``; committing the
 manifest to G+1 makes them take effect at once. Pending rows that survive a crash are reused by the
 next run (resume) when their content hash and settings still match.
+
+``chunk_payloads`` holds what a retriever computed per chunk at indexing time (a dense vector, token
+vectors, ...), under the retriever's name and a key saying what produced it; artifacts are rebuilt
+from it without re-encoding. Schema 1 (one ``embedding`` column on ``chunks``) is migrated in place by
+:meth:`Store.migrate` on the first write.
 """
 
 from __future__ import annotations
@@ -14,9 +19,7 @@ import sqlite3
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-import numpy as np
-
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,10 +47,16 @@ CREATE TABLE IF NOT EXISTS chunks (
     section TEXT NOT NULL DEFAULT '',
     text TEXT NOT NULL,
     index_text TEXT NOT NULL,
-    n_tokens INTEGER NOT NULL,
-    embedding BLOB NOT NULL
+    n_tokens INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc);
+CREATE TABLE IF NOT EXISTS chunk_payloads (
+    chunk INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+    retriever TEXT NOT NULL,
+    key TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (chunk, retriever)
+);
 """
 
 VISIBLE = "d.added_gen <= :g AND (d.removed_gen IS NULL OR d.removed_gen > :g)"
@@ -58,6 +67,7 @@ class Store:
 
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
         if readonly:
             self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
         else:
@@ -67,7 +77,7 @@ class Store:
         self.conn.row_factory = sqlite3.Row
 
     @classmethod
-    def create(cls, path: Path) -> "Store":
+    def create(cls, path: Path) -> Store:
         """Create the database file with its schema (WAL journal: readers never block the writer)."""
         conn = sqlite3.connect(path)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -80,11 +90,34 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
+    @property
+    def schema_version(self) -> int:
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
     def check(self) -> None:
         """Raise sqlite3.DatabaseError if the file is not a readable index database."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None or int(row[0]) > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(f"unknown schema version {row[0] if row else None}")
+        version = self.schema_version
+        if not 1 <= version <= SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"unknown schema version {version or None}")
+
+    def migrate(self, payload_key_for: dict[str, str]) -> bool:
+        """Bring a schema-1 database to schema 2 in one transaction: each chunk's ``embedding`` becomes
+        its "dense" payload, keyed ``payload_key_for[settings_key of its document]`` (an unmatched
+        key for rows of other settings, which are never reused). True if anything was migrated."""
+        if self.schema_version >= SCHEMA_VERSION:
+            return False
+        with self.conn:
+            self.conn.execute("CREATE TABLE IF NOT EXISTS chunk_payloads (chunk INTEGER NOT NULL REFERENCES chunks(id)"
+                              " ON DELETE CASCADE, retriever TEXT NOT NULL, key TEXT NOT NULL, data BLOB NOT NULL,"
+                              " PRIMARY KEY (chunk, retriever))")
+            rows = self.conn.execute("SELECT c.id, d.settings_key, c.embedding FROM chunks c JOIN documents d ON d.id = c.doc")
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO chunk_payloads (chunk, retriever, key, data) VALUES (?, 'dense', ?, ?)",
+                [(r[0], payload_key_for.get(r[1], f"legacy:{r[1]}"), r[2]) for r in rows.fetchall()])
+            self.conn.execute("ALTER TABLE chunks DROP COLUMN embedding")
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        return True
 
     # ------------------------------------------------------------------ reads
     def visible_documents(self, gen: int) -> dict[str, sqlite3.Row]:
@@ -102,7 +135,8 @@ class Store:
         if not rowids:
             return {}
         q = ",".join("?" * len(rowids))
-        return {r["id"]: r for r in self.conn.execute(f"SELECT * FROM documents WHERE id IN ({q})", list(rowids))}
+        return {r["id"]: r for r in self.conn.execute(f"SELECT * FROM documents WHERE id IN ({q})",
+                                                      [int(r) for r in rowids])}
 
     def chunks_by_id(self, chunk_ids: Sequence[int]) -> dict[int, sqlite3.Row]:
         if not chunk_ids:
@@ -113,7 +147,7 @@ class Store:
         return {r["id"]: r for r in self.conn.execute(sql, [int(c) for c in chunk_ids])}
 
     def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, str]:
-        """chunk id -> the text that was embedded for it (title header + chunk)."""
+        """chunk id -> the text that was indexed for it (title header + chunk)."""
         if not chunk_ids:
             return {}
         q = ",".join("?" * len(chunk_ids))
@@ -121,10 +155,23 @@ class Store:
         return {r["id"]: r["index_text"] for r in rows}
 
     def visible_chunks(self, gen: int) -> Iterator[sqlite3.Row]:
-        """(chunk id, doc row id, index_text, embedding) for every visible chunk, ordered by id."""
-        sql = (f"SELECT c.id, c.doc, c.index_text, c.embedding FROM chunks c "
+        """(id, doc, index_text) of every chunk visible at ``gen``, ordered by id."""
+        sql = (f"SELECT c.id, c.doc, c.index_text FROM chunks c "
                f"JOIN documents d ON d.id = c.doc WHERE {VISIBLE} ORDER BY c.id")
         yield from self.conn.execute(sql, {"g": gen})
+
+    def payloads(self, gen: int, retriever: str) -> Iterator[tuple[int, str, bytes]]:
+        """(chunk id, key, data) of ``retriever``'s payloads for the chunks visible at ``gen``, by chunk id."""
+        sql = (f"SELECT p.chunk, p.key, p.data FROM chunk_payloads p JOIN chunks c ON c.id = p.chunk "
+               f"JOIN documents d ON d.id = c.doc WHERE p.retriever = :r AND {VISIBLE} ORDER BY p.chunk")
+        yield from self.conn.execute(sql, {"g": gen, "r": retriever})
+
+    def chunks_missing_payload(self, gen: int, retriever: str, key: str) -> list[tuple[int, str]]:
+        """(chunk id, index_text) of chunks visible at ``gen`` with no ``retriever`` payload under ``key``."""
+        sql = (f"SELECT c.id, c.index_text FROM chunks c JOIN documents d ON d.id = c.doc "
+               f"LEFT JOIN chunk_payloads p ON p.chunk = c.id AND p.retriever = :r AND p.key = :k "
+               f"WHERE {VISIBLE} AND p.chunk IS NULL ORDER BY c.id")
+        return [(r[0], r[1]) for r in self.conn.execute(sql, {"g": gen, "r": retriever, "k": key})]
 
     def count_visible(self, gen: int) -> tuple[int, int]:
         docs = self.conn.execute(f"SELECT COUNT(*) FROM documents d WHERE {VISIBLE}", {"g": gen}).fetchone()[0]
@@ -138,12 +185,15 @@ class Store:
         with self.conn:
             self.conn.execute("UPDATE documents SET removed_gen = NULL WHERE removed_gen > ?", (gen,))
 
-    def add_documents(self, docs: Iterable[dict], chunks: Iterable[list[dict]], embeddings: Iterable[np.ndarray],
-                      *, gen: int, settings_key: str) -> list[int]:
-        """Insert documents with their chunks and chunk embeddings as pending at ``gen``."""
+    def add_documents(self, docs: Iterable[dict], chunks: Iterable[list[dict]],
+                      payloads: dict[str, tuple[str, Sequence[Sequence[bytes]]]], *, gen: int,
+                      settings_key: str) -> list[int]:
+        """Insert documents with their chunks, and each retriever's chunk payloads, as pending at ``gen``.
+        ``payloads``: retriever -> (key, per document a list of one payload per chunk)."""
         ids = []
+        docs, chunks = list(docs), list(chunks)
         with self.conn:
-            for doc, doc_chunks, emb in zip(docs, chunks, embeddings):
+            for i, (doc, doc_chunks) in enumerate(zip(docs, chunks)):
                 cur = self.conn.execute(
                     "INSERT INTO documents (doc_id, path, title, fmt, content_hash, settings_key, n_chars, meta,"
                     " added_gen) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -151,13 +201,32 @@ class Store:
                      doc["content_hash"], settings_key, doc["n_chars"], json.dumps(doc.get("meta") or {}), gen))
                 rowid = cur.lastrowid
                 ids.append(rowid)
-                self.conn.executemany(
-                    "INSERT INTO chunks (doc, ord, start_char, end_char, section, text, index_text, n_tokens,"
-                    " embedding) VALUES (?,?,?,?,?,?,?,?,?)",
-                    [(rowid, c["ord"], c["start"], c["end"], c["section"], c["text"], c["index_text"],
-                      c["n_tokens"], np.asarray(e, dtype=np.float32).tobytes())
-                     for c, e in zip(doc_chunks, emb)])
+                chunk_ids = []
+                for c in doc_chunks:
+                    cur = self.conn.execute(
+                        "INSERT INTO chunks (doc, ord, start_char, end_char, section, text, index_text, n_tokens)"
+                        " VALUES (?,?,?,?,?,?,?,?)",
+                        (rowid, c["ord"], c["start"], c["end"], c["section"], c["text"], c["index_text"],
+                         c["n_tokens"]))
+                    chunk_ids.append(cur.lastrowid)
+                for name, (key, per_doc) in payloads.items():
+                    self.conn.executemany(
+                        "INSERT OR REPLACE INTO chunk_payloads (chunk, retriever, key, data) VALUES (?,?,?,?)",
+                        [(cid, name, key, data) for cid, data in zip(chunk_ids, per_doc[i])])
         return ids
+
+    def put_payloads(self, retriever: str, key: str, items: Sequence[tuple[int, bytes]]) -> None:
+        """Store (or replace) ``retriever``'s payloads for existing chunks."""
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO chunk_payloads (chunk, retriever, key, data) VALUES (?,?,?,?)",
+                [(int(c), retriever, key, data) for c, data in items])
+
+    def drop_payloads(self, keep: Sequence[str]) -> None:
+        """Delete payloads of retrievers the index no longer has."""
+        q = ",".join("?" * len(keep)) or "''"
+        with self.conn:
+            self.conn.execute(f"DELETE FROM chunk_payloads WHERE retriever NOT IN ({q})", list(keep))
 
     def mark_removed(self, rowids: Sequence[int], gen: int) -> None:
         with self.conn:

@@ -1,5 +1,5 @@
-"""ONNX Runtime inference for encoders and cross-encoders: faster on small CPU batches and no torch
-import at start-up (a CLI search starts in about a second instead of four).
+"""ONNX export of encoders and cross-encoders (run them with ONNX Runtime: faster on small CPU batches,
+and no torch import at start-up, so a CLI search starts in about a second instead of four).
 
 The route that works with this stack (see STACK-NOTES: optimum's exporter does not install with
 transformers 5): ``torch.onnx.export`` with the TorchScript exporter (``dynamo=False``) of the model
@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EncoderkitError
-from ..runtime.onnx import OnnxRunner, onnx_cache
+from ..runtime.onnx import export_folder
+from .layout import kind_of, read_st_layout
 from .ref import resolve_model, weights_fingerprint
 
 PROBES = ["A man is playing a guitar.", "How do vaccines train the immune system?",
@@ -34,24 +35,11 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
                    "sentence_bert_config.json", "modules.json", "config_sentence_transformers.json")
 
 
-def _kind_of(path: Path) -> str:
-    cfg = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
-    archs = cfg.get("architectures") or []
-    return "cross-encoder" if any(a.endswith("ForSequenceClassification") for a in archs) else "encoder"
-
-
 def export_dir(spec: str | Path, kind: str | None = None, quantize: str | None = None) -> tuple[Path, Path, str]:
     """(model path, export folder, kind) for a model spec, without exporting anything."""
     ref = resolve_model(spec)
-    transformer = ref.path
-    from .encoder import read_st_layout
-
-    layout = read_st_layout(ref.path)
-    if layout is not None:
-        transformer = layout["transformer_path"]
-    kind = kind or _kind_of(transformer)
-    name = f"{weights_fingerprint(ref.path)}-{kind}" + (f"-{quantize}" if quantize else "")
-    return ref.path, onnx_cache() / name, kind
+    kind = kind or kind_of(ref.path)
+    return ref.path, export_folder(weights_fingerprint(ref.path), kind, quantize), kind
 
 
 def export_onnx(spec: str | Path, *, kind: str | None = None, quantize: str | None = None, opset: int = 17,
@@ -64,8 +52,6 @@ def export_onnx(spec: str | Path, *, kind: str | None = None, quantize: str | No
         return out
     import torch
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
-
-    from .encoder import read_st_layout
 
     layout = read_st_layout(model_path)
     tpath = layout["transformer_path"] if layout else model_path
@@ -100,9 +86,9 @@ def export_onnx(spec: str | Path, *, kind: str | None = None, quantize: str | No
         torch.onnx.export(Wrapper(model), tuple(sample[n] for n in names), str(fp32), input_names=names,
                           output_names=[output], dynamic_axes=axes, opset_version=opset, dynamo=False)
     if quantize:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
         import logging
+
+        from onnxruntime.quantization import QuantType, quantize_dynamic
 
         logging.getLogger().setLevel(logging.ERROR)  # "consider pre-processing" advice from the quantizer
         quantize_dynamic(str(fp32), str(tmp / "model.onnx"), per_channel=True, weight_type=QuantType.QInt8)
@@ -131,19 +117,28 @@ def export_onnx(spec: str | Path, *, kind: str | None = None, quantize: str | No
 
 
 def agreement_with_torch(model_path: Path, folder: Path, kind: str) -> dict:
-    """How closely the export reproduces the torch model on probe texts (padded batches included)."""
+    """How closely the export in ``folder`` reproduces the torch model on probe texts (padded batches)."""
+    from .backbone import Backbone
+
     if kind == "cross-encoder":
         from .cross_encoder import Reranker
 
-        ref, got = Reranker.load(model_path), Reranker.load(model_path)
-        got._onnx, got.backend = OnnxRunner(folder), "onnx"
+        ref = Reranker.load(model_path)
+        got = Reranker(Backbone.load(ref.ref, head="sequence-classification", runtime="onnx", onnx_folder=folder),
+                       ref.ref, max_length=ref.max_length, activation=ref.activation)
         pairs = [(PROBES[1], p) for p in PROBES]
         diff = np.abs(ref.score_pairs(pairs, raw=True) - got.score_pairs(pairs, raw=True))
         return {"max_abs_logit_diff": float(diff.max())}
     from .encoder import Encoder
 
     ref = Encoder.load(model_path)
-    got = Encoder.load(model_path)
-    got._onnx, got.backend, got._dim = OnnxRunner(folder), "onnx", ref.dim
+    got = Encoder.from_backbone(Backbone.load(ref.ref, runtime="onnx", onnx_folder=folder), ref)
     cos = (ref.encode(PROBES, batch_size=4) * got.encode(PROBES, batch_size=4)).sum(1)
     return {"min_cosine_to_torch": float(cos.min())}
+
+
+def ensure_export(spec: str | Path, kind: str, backend: str) -> None:
+    """Make the ONNX export a backend needs (cached; nothing to do for torch). For callers that choose
+    a backend on a user's behalf: loading a model never exports by itself."""
+    if backend in ("onnx", "onnx-int8"):
+        export_onnx(spec, kind=kind, quantize="int8" if backend == "onnx-int8" else None)

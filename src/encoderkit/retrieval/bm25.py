@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
+
+from .base import ChunkSet, Retriever
+from .registry import register
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class BM25Params:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "BM25Params":
+    def from_dict(cls, d: dict) -> BM25Params:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
@@ -55,7 +58,7 @@ class BM25Index:
         self._stem = _stemmer(params.stemmer)
 
     @classmethod
-    def build(cls, texts: Sequence[str], params: BM25Params = BM25Params()) -> "BM25Index":
+    def build(cls, texts: Sequence[str], params: BM25Params = BM25Params()) -> BM25Index:
         import bm25s
 
         if not texts:
@@ -71,7 +74,7 @@ class BM25Index:
             self.retriever.save(str(directory), allow_pickle=False, show_progress=False)
 
     @classmethod
-    def load(cls, directory: Path, params: BM25Params, n_docs: int, *, mmap: bool = True) -> "BM25Index":
+    def load(cls, directory: Path, params: BM25Params, n_docs: int, *, mmap: bool = True) -> BM25Index:
         import bm25s
 
         if n_docs == 0:
@@ -100,3 +103,38 @@ class BM25Index:
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         return self.search_many([query], k)[0]
+
+
+@register
+class BM25Retriever(Retriever):
+    """Lexical retrieval over chunk texts (title header included), bm25s underneath."""
+
+    name = "bm25"
+
+    def __init__(self, settings: dict, context):
+        super().__init__(settings, context)
+        self.params = BM25Params.from_dict(self.settings)
+        self.index: BM25Index | None = None
+        self.ids = np.zeros(0, np.int64)
+
+    @classmethod
+    def default_settings(cls) -> dict:
+        return BM25Params().to_dict()
+
+    def build(self, chunks: ChunkSet) -> None:
+        self.index = BM25Index.build(chunks.texts, self.params)
+        self.ids = np.asarray(chunks.ids, dtype=np.int64)
+
+    def save(self, directory: Path) -> None:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self.index.save(directory)
+
+    def load(self, directory: Path, chunk_ids: np.ndarray) -> None:
+        self.index = BM25Index.load(directory, self.params, len(chunk_ids))
+        self.ids = np.asarray(chunk_ids, dtype=np.int64)
+
+    def search(self, queries: Sequence[str], k: int, encoded: Any = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(self.ids[pos], sc) for pos, sc in self.index.search_many(list(queries), k)]
+
+    def stats(self) -> dict:
+        return {"chunks": int(len(self.ids)), "params": self.params.to_dict()}

@@ -14,10 +14,13 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..runtime import n_threads
+from .base import ChunkSet, Retriever
+from .registry import register
 
 KINDS = ("flat", "hnsw", "ivf")
 
@@ -38,7 +41,7 @@ class DenseParams:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DenseParams":
+    def from_dict(cls, d: dict) -> DenseParams:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
@@ -60,7 +63,7 @@ class DenseIndex:
         return int(self.vectors.shape[0])
 
     @classmethod
-    def build(cls, vectors: np.ndarray, params: DenseParams = DenseParams()) -> "DenseIndex":
+    def build(cls, vectors: np.ndarray, params: DenseParams = DenseParams()) -> DenseIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         return cls(cls._make(vectors, params), vectors, params)
 
@@ -85,12 +88,13 @@ class DenseIndex:
         return index
 
     def save(self, directory: Path) -> None:
+        Path(directory).mkdir(parents=True, exist_ok=True)
         np.save(Path(directory) / "vectors.npy", self.vectors, allow_pickle=False)
         if self.params.kind != "flat" and self.n:
             _faiss().write_index(self.index, str(Path(directory) / "dense.faiss"))
 
     @classmethod
-    def load(cls, directory: Path, params: DenseParams) -> "DenseIndex":
+    def load(cls, directory: Path, params: DenseParams) -> DenseIndex:
         vectors = np.load(Path(directory) / "vectors.npy", allow_pickle=False)
         graph = Path(directory) / "dense.faiss"
         if params.kind != "flat" and graph.is_file():
@@ -112,3 +116,102 @@ class DenseIndex:
             self.index.nprobe = self.params.nprobe
         scores, positions = self.index.search(queries, k)
         return positions.astype(np.int64), scores.astype(np.float32)
+
+
+def payload_key(model: dict) -> str:
+    """What the stored chunk vectors depend on: the model's weights, pooling, token limit, normalisation.
+
+    >>> payload_key({"fingerprint": "ab12", "pooling": "mean", "max_length": 256})
+    'ab12|mean|256|l2'
+    """
+    return f"{model['fingerprint']}|{model['pooling']}|{model['max_length']}|l2"
+
+
+@register
+class DenseRetriever(Retriever):
+    """Bi-encoder retrieval: the index's model embeds every chunk; queries are embedded at search time."""
+
+    name = "dense"
+    encodes = True
+    incremental = True
+
+    def __init__(self, settings: dict, context):
+        super().__init__(settings, context)
+        self.params = DenseParams.from_dict(self.settings)
+        self.index: DenseIndex | None = None
+        self.ids = np.zeros(0, np.int64)
+
+    @classmethod
+    def default_settings(cls) -> dict:
+        return DenseParams().to_dict()
+
+    @classmethod
+    def check_settings(cls, settings: dict) -> dict:
+        checked = super().check_settings(settings)
+        if checked["kind"] not in KINDS:
+            from ..errors import EncoderkitError
+
+            raise EncoderkitError(f"unknown dense index kind '{checked['kind']}'", hint=f"use one of: {', '.join(KINDS)}")
+        return checked
+
+    @property
+    def dim(self) -> int:
+        return int(self.context.manifest["model"]["dim"])
+
+    def payload_key(self) -> str:
+        return payload_key(self.context.manifest["model"])
+
+    def encode_chunks(self, texts: Sequence[str]) -> list[bytes]:
+        vecs = self.context.encoder.encode(list(texts), batch_size=32, show_progress=False)
+        return [np.ascontiguousarray(v, dtype=np.float32).tobytes() for v in vecs]
+
+    def _vectors(self, chunks: ChunkSet) -> np.ndarray:
+        if not len(chunks):
+            return np.zeros((0, self.dim), np.float32)
+        return np.frombuffer(b"".join(chunks.payloads), dtype=np.float32).reshape(len(chunks), -1).copy()
+
+    def build(self, chunks: ChunkSet) -> None:
+        self.index = DenseIndex.build(self._vectors(chunks), self.params)
+        self.ids = np.asarray(chunks.ids, dtype=np.int64)
+
+    def add(self, chunks: ChunkSet) -> None:
+        vectors = np.vstack([self.index.vectors, self._vectors(chunks)])
+        self.ids = np.concatenate([self.ids, np.asarray(chunks.ids, dtype=np.int64)])
+        order = np.argsort(self.ids, kind="stable")
+        self.ids, vectors = self.ids[order], vectors[order]
+        self.index = DenseIndex.build(vectors, self.params)
+
+    def remove(self, chunk_ids: np.ndarray) -> None:
+        keep = ~np.isin(self.ids, np.asarray(chunk_ids, dtype=np.int64))
+        self.ids = self.ids[keep]
+        self.index = DenseIndex.build(self.index.vectors[keep], self.params)
+
+    def save(self, directory: Path) -> None:
+        self.index.save(directory)
+
+    def load(self, directory: Path, chunk_ids: np.ndarray) -> None:
+        directory = Path(directory)
+        if not (directory / "vectors.npy").is_file() and (directory.parent / "vectors.npy").is_file():
+            directory = directory.parent  # format 1: the vectors sat at the top of the generation folder
+        self.index = DenseIndex.load(directory, self.params)
+        self.ids = np.asarray(chunk_ids, dtype=np.int64)
+        if self.index.n != len(self.ids):
+            raise ValueError(f"{self.index.n} vectors for {len(self.ids)} chunks")
+        if self.index.n and self.index.vectors.shape[1] != self.dim:
+            raise ValueError(f"vectors have dimension {self.index.vectors.shape[1]}, the model {self.dim}")
+
+    def encode_queries(self, queries: Sequence[str]) -> Any:
+        return self.context.encoder.encode(list(queries), batch_size=64)
+
+    def search(self, queries: Sequence[str], k: int, encoded: Any = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        qvecs = encoded if encoded is not None else self.encode_queries(queries)
+        pos, sc = self.index.search(qvecs, k)
+        out = []
+        for p, s in zip(pos, sc):
+            keep = p >= 0
+            out.append((self.ids[p[keep]], s[keep]))
+        return out
+
+    def stats(self) -> dict:
+        n = self.index.n if self.index is not None else 0
+        return {"chunks": n, "vector_bytes": int(self.index.vectors.nbytes) if n else 0, "params": self.params.to_dict()}

@@ -76,3 +76,10 @@ def highlight(passage: str, query: str, style: str = "bold yellow") -> str:
         pos = m.end()
     out.append(escape(passage[pos:]))
     return "".join(out)
+
+
+def hit_row(hit, query: str) -> dict:
+    """A hit as a JSON-ready dict with the best-matching passage (``snippet``) and its offsets in the
+    document: the one shape the CLI's ``--json`` and the server return."""
+    s, e, passage = best_passage(hit.text, query)
+    return {**hit.to_dict(), "snippet": passage, "snippet_start": hit.start + s, "snippet_end": hit.start + e}

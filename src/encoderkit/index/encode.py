@@ -1,0 +1,88 @@
+"""Turn documents into stored chunks: chunk with the index model's tokenizer, compute every encoding
+retriever's payloads, write them in groups (one transaction each) so an interrupted run keeps what it
+finished and the next run resumes from there.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..data.chunking import Chunk, chunk_text, clip_title, index_text
+from ..data.sources import SourceDoc
+from .plan import ChunkSettings
+from .store import Store
+
+
+def chunk_document(doc: SourceDoc, tokenizer, chunking: ChunkSettings, window: int, encoding=None) -> list[dict]:
+    """The stored rows of one document's chunks (``index_text`` = what retrievers index)."""
+    enc = encoding if encoding is not None else tokenizer.encode(doc.text, add_special_tokens=False)
+    title, title_tokens = clip_title(doc.title, tokenizer) if chunking.title_header else ("", 0)
+    if chunking.size == 0:  # whole documents: BM25 sees all of it, the encoder truncates
+        chunks = [Chunk(0, 0, len(doc.text), doc.text, len(enc.ids))] if enc.ids else []
+    else:
+        size = max(16, window - title_tokens)
+        chunks = chunk_text(doc.text, tokenizer, size=size, overlap=min(chunking.overlap, size // 2), fmt=doc.fmt,
+                            encoding=enc)
+    rows = [{"ord": c.ord, "start": c.start, "end": c.end, "section": c.section, "text": c.text,
+             "n_tokens": c.n_tokens, "index_text": index_text(title, c.text)} for c in chunks]
+    if not rows:  # nothing tokenizable (e.g. only control characters): index the title alone
+        rows = [{"ord": 0, "start": 0, "end": len(doc.text), "section": "", "text": doc.text,
+                 "n_tokens": 0, "index_text": title or doc.text}]
+    return rows
+
+
+def encode_documents(docs: Sequence[SourceDoc], tokenizer, max_length: int, retrievers: Sequence, store: Store, *,
+                     gen: int, key: str, chunking: ChunkSettings, group_chunks: int = 512, progress=None) -> int:
+    """Chunk ``docs``, compute each encoding retriever's payloads, store everything as pending rows at
+    ``gen``; returns the number of chunks. ``retrievers``: instances with ``encodes`` set."""
+    window = min(chunking.size, max_length - 2)
+    encodings = tokenizer.encode_batch([d.text for d in docs], add_special_tokens=False)
+    prepared = [(doc, chunk_document(doc, tokenizer, chunking, window, enc)) for doc, enc in zip(docs, encodings)]
+    total = sum(len(r) for _, r in prepared)
+    if progress is not None:
+        progress.reset(total=total)
+    group: list = []
+    n_group = 0
+    for i, item in enumerate(prepared):
+        group.append(item)
+        n_group += len(item[1])
+        if n_group >= group_chunks or i == len(prepared) - 1:
+            texts = [c["index_text"] for _, rows in group for c in rows]
+            payloads = {}
+            for r in retrievers:
+                flat = r.encode_chunks(texts)
+                per_doc, pos = [], 0
+                for _, rows in group:
+                    per_doc.append(flat[pos : pos + len(rows)])
+                    pos += len(rows)
+                payloads[r.name] = (r.payload_key(), per_doc)
+            store.add_documents(
+                [{"doc_id": d.doc_id, "path": d.path, "title": d.title, "fmt": d.fmt,
+                  "content_hash": d.content_hash, "n_chars": len(d.text), "meta": d.meta} for d, _ in group],
+                [rows for _, rows in group], payloads, gen=gen, settings_key=key)
+            if progress is not None:
+                progress.update(len(texts))
+            group, n_group = [], 0
+    return total
+
+
+def fill_missing_payloads(store: Store, retrievers: Sequence, gen: int, *, group_chunks: int = 512,
+                          progress=None) -> int:
+    """Compute payloads that chunks visible at ``gen`` lack (a retriever added to an existing index, or
+    one whose model changed); returns how many were computed. Saved per group: resumable."""
+    missing = {r.name: store.chunks_missing_payload(gen, r.name, r.payload_key()) for r in retrievers}
+    total = sum(len(m) for m in missing.values())
+    if not total:
+        return 0
+    if progress is not None:
+        progress.reset(total=total)
+        progress.set_description("encoding for new retrievers")
+    for r in retrievers:
+        rows = missing[r.name]
+        for i in range(0, len(rows), group_chunks):
+            part = rows[i : i + group_chunks]
+            data = r.encode_chunks([t for _, t in part])
+            store.put_payloads(r.name, r.payload_key(), [(c, d) for (c, _), d in zip(part, data)])
+            if progress is not None:
+                progress.update(len(part))
+    return total

@@ -1,0 +1,48 @@
+"""What an update did, for people (tables) and programs (JSON)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+from ..data.sources import Skipped
+
+
+@dataclass
+class UpdateReport:
+    """What an update did. ``skipped`` lists inputs not indexed, with reasons."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    resumed: int = 0
+    chunks_encoded: int = 0
+    payloads_filled: int = 0
+    kept_previous: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    generation: int = 0
+    seconds: float = 0.0
+    committed: bool = False
+    migrated_from: int | None = None
+    query_backend: str | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["skipped"] = [{"path": s.path, "reason": s.reason} for s in self.skipped]
+        d["skipped_by_reason"] = skipped_summary(self.skipped)
+        return d
+
+
+def skipped_summary(skipped: Sequence[Skipped]) -> dict[str, int]:
+    """Count skipped items by reason, with details like sizes and offsets folded together.
+
+    >>> skipped_summary([Skipped("a", "too large (3 MB)"), Skipped("b", "too large (9 MB)"), Skipped("c", "hidden")])
+    {'too large': 2, 'hidden': 1}
+    """
+    counts: dict[str, int] = {}
+    for s in skipped:
+        reason = s.reason.split(" (")[0]
+        reason = reason.split(" at byte")[0]
+        counts[reason] = counts.get(reason, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))

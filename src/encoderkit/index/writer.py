@@ -1,0 +1,298 @@
+"""The write side of an index: add, replace, remove and sync documents; reconfigure; commit.
+
+Every update goes through one path (:meth:`IndexWriter.update`): plan what changed, encode what is
+new (saved in groups, so an interrupted run resumes), compute payloads a retriever still lacks, then
+commit a new generation (artifacts first, manifest last). Only one process writes at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .. import __version__
+from ..data.sources import DEFAULT_MAX_BYTES, Skipped, SourceDoc, walk
+from ..errors import EncoderkitError
+from ..retrieval.base import IndexContext
+from ..retrieval.registry import get as get_retriever
+from .encode import encode_documents, fill_missing_payloads
+from .encoder import check_encoder
+from .generation import build_generation, gen_dirname, remove_old_generations
+from .lock import writer_lock
+from .manifest import read_manifest, retriever_names, write_manifest
+from .plan import ChunkSettings, plan_update, settings_key
+from .report import UpdateReport
+from .store import Store
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def as_source_doc(d, i: int) -> SourceDoc:
+    """A SourceDoc from a dict with id and text (title, path, meta optional), or a SourceDoc itself."""
+    if isinstance(d, SourceDoc):
+        doc = d
+    elif isinstance(d, dict):
+        doc_id = d.get("id", d.get("doc_id", d.get("_id")))
+        if doc_id is None:
+            raise EncoderkitError(f"document {i} has no id", hint="give each document an 'id' field")
+        text = d.get("text")
+        if not isinstance(text, str):
+            raise EncoderkitError(f"document {doc_id!r} has no text", hint="give each document a 'text' string")
+        doc = SourceDoc(doc_id=str(doc_id), text=text, title=str(d.get("title") or ""),
+                        path=str(d.get("path") or ""), fmt=d.get("fmt", "text"), meta=d.get("meta") or {})
+    else:
+        raise EncoderkitError(f"document {i} is a {type(d).__name__}", hint="pass dicts with 'id' and 'text'")
+    if not (doc.text.strip() or doc.title.strip()):
+        raise EncoderkitError(f"document {doc.doc_id!r} is empty", hint="drop empty documents before adding")
+    return doc
+
+
+def retriever_entries(names: Sequence[str], settings: dict[str, dict] | None = None,
+                      previous: Sequence[dict] = ()) -> list[dict]:
+    """Manifest entries ({"name", "settings"}) for retriever ``names``: settings checked by each
+    retriever, starting from ``previous`` entries of the same name, overridden by ``settings[name]``."""
+    old = {e["name"]: e.get("settings") or {} for e in previous}
+    out = []
+    for name in names:
+        cls = get_retriever(name)
+        out.append({"name": name, "settings": cls.check_settings({**old.get(name, {}), **(settings or {}).get(name, {})})})
+    return out
+
+
+class IndexWriter:
+    """Writes one index folder. Made by :class:`encoderkit.index.Index`; shares its store and context."""
+
+    def __init__(self, path: Path, store: Store, context: IndexContext, *, readonly: bool = False):
+        self.path = Path(path)
+        self.store = store
+        self.context = context
+        self.readonly = readonly
+        self._pending: dict | None = None   # manifest with new settings, applied at the next commit
+        self._pending_encoder = None
+
+    @property
+    def manifest(self) -> dict:
+        return self.context.manifest
+
+    # ------------------------------------------------------------------ settings
+    def reconfigure(self, encoder=None, *, chunk_size: int | None = None, chunk_overlap: int | None = None,
+                    retrievers: Sequence[str] | None = None, retriever_settings: dict[str, dict] | None = None) -> None:
+        """New model, chunking or retrievers (names, and per-retriever settings). A new model or chunking
+        takes effect with the next ``rebuild=True`` update; retriever changes at any next commit (a new
+        encoding retriever computes its payloads for the existing chunks, nothing else is re-encoded).
+        The committed generation stays searchable until then."""
+        from ..models.encoder import Encoder
+
+        m = dict(self._pending or self.manifest)
+        if encoder is not None:
+            enc = encoder if isinstance(encoder, Encoder) else Encoder.load(encoder)
+            self._pending_encoder = enc
+            m["model"] = {**enc.describe(), "normalize": True}
+        chunking = ChunkSettings.from_dict(m["chunking"])
+        chunking = ChunkSettings(chunking.size if chunk_size is None else chunk_size,
+                                 chunking.overlap if chunk_overlap is None else chunk_overlap, chunking.title_header)
+        check_chunking(chunking)
+        m["chunking"] = chunking.to_dict()
+        m["settings_key"] = settings_key(m["model"], chunking)
+        names = list(retrievers) if retrievers is not None else retriever_names(m)
+        if not names:
+            raise EncoderkitError("an index needs at least one retriever", hint="e.g. --retrievers bm25,dense")
+        m["retrievers"] = retriever_entries(names, retriever_settings, m.get("retrievers") or [])
+        self._pending = m
+
+    @property
+    def target(self) -> dict:
+        return self._pending or self.manifest
+
+    def _target_context(self) -> IndexContext:
+        ctx = IndexContext(self.path, self.target, self.context._encoder_loader)
+        if self._pending_encoder is not None:
+            ctx._encoder = self._pending_encoder
+        elif self.target["model"]["fingerprint"] == self.manifest["model"]["fingerprint"]:
+            ctx._encoder = self.context._encoder
+            ctx._encoder_loader = lambda: self.context.encoder
+        return ctx
+
+    # ------------------------------------------------------------------ updates
+    def add(self, docs: Iterable, *, show_progress: bool | None = None, write_every: int = 512,
+            export_onnx: bool = True) -> UpdateReport:
+        """Add or replace documents (dicts with id, text[, title, path, meta] or SourceDocs)."""
+        items = [as_source_doc(d, i) for i, d in enumerate(docs)]
+        seen: set[str] = set()
+        for d in items:
+            if d.doc_id in seen:
+                raise EncoderkitError(f"duplicate document id {d.doc_id!r} in input", hint="make ids unique")
+            seen.add(d.doc_id)
+        return self.update(items, set(), show_progress=show_progress, write_every=write_every, export_onnx=export_onnx)
+
+    def remove(self, ids: Iterable[str]) -> UpdateReport:
+        """Remove documents by id; unknown ids are ignored (the report's ``removed`` counts real ones)."""
+        return self.update([], {str(i) for i in ids}, show_progress=False, export_onnx=False)
+
+    def sync(self, paths: Sequence[str | Path], *, rebuild: bool = False, max_bytes: int = DEFAULT_MAX_BYTES,
+             show_progress: bool | None = None, write_every: int = 512, export_onnx: bool = True) -> UpdateReport:
+        """Index files and folders incrementally: new and changed files are (re-)encoded, files that
+        disappeared from under ``paths`` are removed, unchanged ones cost only a hash. A file that
+        exists but cannot be read now keeps its previously indexed version."""
+        incoming: list[SourceDoc] = []
+        skipped: list[Skipped] = []
+        seen: set[str] = set()
+        for item in walk(paths, max_bytes=max_bytes):
+            if isinstance(item, Skipped):
+                skipped.append(item)
+            elif item.doc_id in seen:
+                skipped.append(Skipped(item.path, f"duplicate document id {item.doc_id!r}"))
+            else:
+                seen.add(item.doc_id)
+                incoming.append(item)
+        roots = [str(Path(p).resolve()) for p in paths]
+        failed = {str(Path(s.path).resolve()) for s in skipped}
+        return self.update(incoming, set(), roots=roots, failed_paths=failed, skipped=skipped, rebuild=rebuild,
+                           show_progress=show_progress, write_every=write_every, export_onnx=export_onnx)
+
+    def update(self, incoming: list[SourceDoc], remove_ids: set[str], *, roots: list[str] | None = None,
+               failed_paths: set[str] | None = None, skipped: list[Skipped] | None = None, rebuild: bool = False,
+               show_progress: bool | None = None, write_every: int = 512, export_onnx: bool = False) -> UpdateReport:
+        """The one update path: plan, encode (saved every ``write_every`` chunks), fill payloads, commit."""
+        from ..runtime import progress_enabled
+
+        if self.readonly:
+            raise EncoderkitError(f"index '{self.path}' is open read-only", hint="open it without readonly=True")
+        t0 = time.perf_counter()
+        report = UpdateReport(skipped=skipped or [])
+        with writer_lock(self.path):
+            self._refresh()
+            migrated = self._migrate_store(report)
+            target = self.target
+            key = target["settings_key"]
+            if key != self.manifest["settings_key"] and not rebuild:
+                raise EncoderkitError(f"index '{self.path}' was built with other model or chunking settings",
+                                      hint="pass --rebuild to re-encode everything with the new settings")
+            gen = self.manifest["generation"]
+            self.store.reset_pending_removals(gen)
+            visible = self.store.visible_documents(gen)
+            if roots is not None:  # folder sync: what vanished from under the roots goes
+                self._vanished(incoming, visible, roots, failed_paths or set(), remove_ids, report)
+            plan = plan_update(incoming, remove_ids, visible, self.store.pending_documents(gen), key, rebuild=rebuild)
+            for name in ("added", "updated", "unchanged", "removed", "resumed"):
+                setattr(report, name, getattr(plan, name))
+            if plan.drop_pending:
+                self.store.delete_rows(plan.drop_pending)
+            ctx = self._target_context()
+            retrievers = [get_retriever(e["name"])(e["settings"], ctx) for e in target["retrievers"]]
+            encoding = [r for r in retrievers if r.encodes]
+            bar = None
+            if progress_enabled(show_progress):
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=0, desc="encoding chunks", unit="chunk")
+            try:
+                if plan.encode:
+                    tok = ctx.encoder.raw_tokenizer()
+                    report.chunks_encoded = encode_documents(
+                        plan.encode, tok, target["model"]["max_length"], encoding, self.store, gen=gen + 1, key=key,
+                        chunking=ChunkSettings.from_dict(target["chunking"]), group_chunks=write_every, progress=bar)
+                self.store.mark_removed(plan.remove_rows, gen + 1)
+                report.payloads_filled = fill_missing_payloads(self.store, encoding, gen + 1, group_chunks=write_every,
+                                                               progress=bar)
+            finally:
+                if bar is not None:
+                    bar.close()
+            settings_changed = self._pending is not None
+            if plan.changes or rebuild or settings_changed or report.payloads_filled or migrated:
+                self._commit(gen + 1, target, retrievers, report, time.perf_counter() - t0)
+            report.generation = self.manifest["generation"]
+        if export_onnx and self.manifest.get("artifacts"):
+            report.query_backend = self.export_query_model()  # cached by weights fingerprint: cheap once done
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _vanished(self, incoming, visible, roots, failed_paths, remove_ids, report) -> None:
+        incoming_ids = {d.doc_id for d in incoming}
+        for doc_id, row in visible.items():
+            p = row["path"]
+            if not p or doc_id in incoming_ids or not any(p == r or p.startswith(r + os.sep) for r in roots):
+                continue
+            if p in failed_paths or (os.path.exists(p) and row["fmt"] != "beir"):
+                report.kept_previous.append(doc_id)
+            else:
+                remove_ids.add(doc_id)
+
+    def _refresh(self) -> None:
+        """Re-read the manifest: another writer may have committed since this one was opened."""
+        fresh = read_manifest(self.path)
+        if fresh["model"]["fingerprint"] != self.manifest["model"]["fingerprint"]:
+            self.context._encoder = None
+        self.context.manifest = fresh
+
+    def _migrate_store(self, report: UpdateReport) -> bool:
+        """Format 1 -> 2 in place (store schema and manifest); vectors are moved, never re-encoded."""
+        from ..retrieval.dense import payload_key
+
+        upgraded = bool(self.manifest.get("upgraded_from"))
+        m = self.manifest
+        moved = self.store.migrate({m["settings_key"]: payload_key(m["model"])})
+        if upgraded or moved:
+            report.migrated_from = 1
+        return upgraded or moved
+
+    def _commit(self, gen: int, target: dict, retrievers: list, report: UpdateReport, seconds: float) -> None:
+        counts = build_generation(self.store, self.path, gen, retrievers)
+        manifest = dict(target)
+        manifest.update(generation=gen, artifacts=gen_dirname(gen), updated_at=now(), encoderkit_version=__version__,
+                        counts={"documents": counts["documents"], "chunks": counts["chunks"]})
+        build = dict(manifest.get("build") or {})
+        if "first_build_seconds" not in build and report.chunks_encoded:
+            build["first_build_seconds"] = round(seconds, 3)
+        build["last_update"] = {"at": now(), "added": report.added, "updated": report.updated,
+                                "removed": report.removed, "resumed": report.resumed,
+                                "chunks_encoded": report.chunks_encoded, "payloads_filled": report.payloads_filled}
+        build["retriever_bytes"] = counts["retriever_bytes"]
+        manifest["build"] = build
+        write_manifest(self.path, manifest)
+        self.context.manifest = read_manifest(self.path)
+        if self._pending_encoder is not None:
+            self.context._encoder = self._pending_encoder
+        self._pending, self._pending_encoder = None, None
+        report.committed = True
+        self.store.purge(gen)
+        self.store.drop_payloads([e["name"] for e in manifest["retrievers"]])
+        remove_old_generations(self.path, gen)
+
+    def export_query_model(self) -> str:
+        """Export the index's model to fp32 ONNX once (cached by weights fingerprint) so searches encode
+        queries with ONNX Runtime (same vectors, checked at export); returns the query backend."""
+        from ..models.export import export_onnx
+        from .encoder import model_spec
+
+        try:
+            export_onnx(model_spec(self.manifest["model"]), kind="encoder")
+            return "onnx"
+        except (EncoderkitError, ImportError, RuntimeError, ValueError) as exc:  # the index itself is fine either way
+            import sys
+
+            print(f"note: ONNX export failed ({exc}); queries will be encoded with torch", file=sys.stderr)
+            return "torch"
+
+
+def check_chunking(chunking: ChunkSettings) -> None:
+    if chunking.size != 0 and (chunking.size < 16 or not 0 <= chunking.overlap <= chunking.size // 2):
+        raise EncoderkitError(f"bad chunking: size {chunking.size}, overlap {chunking.overlap}",
+                              hint="use size >= 16 and 0 <= overlap <= size/2, or size 0 for whole documents")
+
+
+def new_manifest(encoder, chunking: ChunkSettings, retrievers: list[dict]) -> dict:
+    """The manifest of a new, empty index."""
+    model = encoder.describe()
+    return {"created_at": now(), "updated_at": now(), "encoderkit_version": __version__, "generation": 0,
+            "artifacts": None, "model": {**model, "normalize": True}, "settings_key": settings_key(model, chunking),
+            "chunking": chunking.to_dict(), "retrievers": retrievers, "counts": {"documents": 0, "chunks": 0},
+            "build": {}}
+
+
+__all__ = ["IndexWriter", "check_encoder", "new_manifest", "retriever_entries", "check_chunking", "as_source_doc"]

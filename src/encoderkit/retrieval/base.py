@@ -1,0 +1,132 @@
+"""The Retriever protocol: what every first-stage retriever of an index implements.
+
+A retriever ranks the chunks of one committed generation for a query. Its life cycle:
+
+- at indexing time, retrievers that need model output per chunk (``encodes = True``: dense vectors,
+  later token vectors) turn chunk texts into payloads (:meth:`Retriever.encode_chunks`); the index
+  keeps them in its store, keyed by :meth:`Retriever.payload_key`, so a rebuild never re-encodes;
+- at commit, :meth:`Retriever.build` makes its search structure from the live chunks
+  (:class:`ChunkSet`: chunk ids, document row ids, texts, payloads) and :meth:`Retriever.save` writes
+  it into the generation's folder ``gen-XXXXXX/<name>/``;
+- :meth:`Retriever.add` / :meth:`Retriever.remove` update a built retriever in place when it
+  supports that (``incremental = True``);
+- at query time, :meth:`Retriever.load` reads it back and :meth:`Retriever.search` returns, per
+  query, chunk ids and scores, best first.
+
+Adding a retriever means writing one module with a subclass and registering it
+(:func:`encoderkit.retrieval.registry.register`); the index, the CLI, the server and the evaluation
+harness find it by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+
+@dataclass
+class ChunkSet:
+    """Chunks handed to a retriever: parallel arrays, ordered by chunk id. ``payloads`` holds this
+    retriever's per-chunk payloads (bytes, as returned by ``encode_chunks``) when it encodes."""
+
+    ids: np.ndarray
+    docs: np.ndarray
+    texts: list[str]
+    payloads: list[bytes] | None = None
+
+    def __len__(self) -> int:
+        return int(len(self.ids))
+
+
+@dataclass
+class IndexContext:
+    """What a retriever may use from the index it belongs to: the index's encoder (loaded lazily,
+    on the backend chosen for queries) and its manifest. Retrievers never touch the store."""
+
+    path: Path
+    manifest: dict
+    _encoder_loader: Any = None
+    _encoder: Any = field(default=None, repr=False)
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            self._encoder = self._encoder_loader()
+        return self._encoder
+
+
+Hits = tuple[np.ndarray, np.ndarray]  # (chunk ids int64, scores float32), best first
+
+
+class Retriever:
+    """Base class of first-stage retrievers. Subclasses set ``name`` and implement build/save/load/search."""
+
+    name: ClassVar[str] = ""
+    encodes: ClassVar[bool] = False      # needs per-chunk payloads computed at indexing time
+    incremental: ClassVar[bool] = False  # add/remove work on a built retriever
+
+    def __init__(self, settings: dict, context: IndexContext):
+        self.settings = dict(settings)
+        self.context = context
+
+    # ------------------------------------------------------------------ settings
+    @classmethod
+    def default_settings(cls) -> dict:
+        """Settings a new index records for this retriever (JSON-serialisable)."""
+        return {}
+
+    @classmethod
+    def check_settings(cls, settings: dict) -> dict:
+        """Validated settings (raise EncoderkitError naming the bad key); unknown keys are errors."""
+        unknown = set(settings) - set(cls.default_settings())
+        if unknown:
+            from ..errors import EncoderkitError
+
+            raise EncoderkitError(f"unknown {cls.name} setting(s): {', '.join(sorted(unknown))}",
+                                  hint=f"known: {', '.join(sorted(cls.default_settings())) or 'none'}")
+        return {**cls.default_settings(), **settings}
+
+    # ------------------------------------------------------------------ indexing time
+    def payload_key(self) -> str:
+        """Identifies what ``encode_chunks`` computes (e.g. the model fingerprint): payloads stored under
+        another key are recomputed."""
+        return ""
+
+    def encode_chunks(self, texts: Sequence[str]) -> list[bytes]:
+        raise NotImplementedError(f"retriever {self.name!r} does not encode chunks")
+
+    def build(self, chunks: ChunkSet) -> None:
+        raise NotImplementedError
+
+    def add(self, chunks: ChunkSet) -> None:
+        raise NotImplementedError(f"retriever {self.name!r} is rebuilt, not updated in place")
+
+    def remove(self, chunk_ids: np.ndarray) -> None:
+        raise NotImplementedError(f"retriever {self.name!r} is rebuilt, not updated in place")
+
+    def save(self, directory: Path) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ query time
+    def load(self, directory: Path, chunk_ids: np.ndarray) -> None:
+        """Read what :meth:`save` wrote; ``chunk_ids`` are the generation's chunks in order."""
+        raise NotImplementedError
+
+    def encode_queries(self, queries: Sequence[str]) -> Any:
+        """Model work per query batch (e.g. query vectors), timed apart from the search itself; None
+        when the retriever needs none. Its result is passed to :meth:`search` as ``encoded``."""
+        return None
+
+    def search(self, queries: Sequence[str], k: int, encoded: Any = None) -> list[Hits]:
+        """Top-``k`` (chunk ids, scores) per query, best first; chunks that do not match are left out."""
+        raise NotImplementedError
+
+    def stats(self) -> dict:
+        """Sizes for ``encoderkit info`` (counts, bytes)."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.settings})"

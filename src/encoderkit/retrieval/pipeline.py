@@ -1,0 +1,161 @@
+"""The query pipeline over one committed generation: first stages -> per-document collapse -> fusion ->
+optional reranking. Works over any set of registered retrievers; every ranking it returns carries the
+:class:`Snapshot` it was computed on, so results are always read from that same generation.
+
+>>> parse_mode("hybrid", ["bm25", "dense"]), parse_mode("dense", ["bm25", "dense"])
+(['bm25', 'dense'], ['dense'])
+>>> parse_mode("bm25+dense", ["bm25", "dense", "colbert"])
+['bm25', 'dense']
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import EncoderkitError
+from .base import IndexContext, Retriever
+from .fusion import RRF_K
+from .ranking import QueryRanking, Ranked, collapse, fuse
+from .registry import get
+
+RERANK_FUSIONS = ("none", "rrf")
+
+
+def parse_mode(mode: str, available: Sequence[str]) -> list[str]:
+    """Retriever names a search mode runs: "hybrid" = all of the index's retrievers, "a+b" = those,
+    "a" = one. Unknown or absent names are errors listing what the index has."""
+    if not isinstance(mode, str) or not mode.strip():
+        raise EncoderkitError("empty search mode", hint=f"use hybrid or one of: {', '.join(available)}")
+    if mode == "hybrid":
+        return list(available)
+    names = [m.strip() for m in mode.split("+")]
+    for n in names:
+        if n not in available:
+            raise EncoderkitError(f"unknown search mode '{mode}'" if n == mode else f"mode '{mode}': this index has no '{n}' retriever",
+                                  hint=f"use hybrid, one of {', '.join(available)}, or several joined by '+'")
+    if len(set(names)) != len(names):
+        raise EncoderkitError(f"mode '{mode}' names a retriever twice", hint="name each retriever once")
+    return names
+
+
+@dataclass
+class Snapshot:
+    """The loaded search artifacts of one generation: its chunks (ids ascending, with their document
+    row ids) and one loaded retriever per name."""
+
+    gen: int
+    chunk_ids: np.ndarray
+    chunk_docs: np.ndarray
+    retrievers: dict[str, Retriever]
+    n_docs: int = 0
+
+    @classmethod
+    def load(cls, directory: Path, gen: int, retrievers: Sequence[dict], context: IndexContext) -> Snapshot:
+        """Load ``directory`` (a ``gen-XXXXXX`` folder); ``retrievers`` are the manifest's entries
+        ({"name", "settings"}); each loads from ``directory/<name>``."""
+        chunk_ids = np.load(directory / "chunk_ids.npy", allow_pickle=False)
+        chunk_docs = np.load(directory / "chunk_docs.npy", allow_pickle=False)
+        if chunk_ids.shape != chunk_docs.shape or chunk_ids.ndim != 1:
+            raise ValueError("chunk_ids.npy and chunk_docs.npy disagree")
+        loaded = {}
+        for entry in retrievers:
+            r = get(entry["name"])(entry.get("settings") or {}, context)
+            r.load(directory / entry["name"], chunk_ids)
+            loaded[entry["name"]] = r
+        n_docs = int(len(np.unique(chunk_docs))) if len(chunk_docs) else 0
+        return cls(gen, chunk_ids, chunk_docs, loaded, n_docs)
+
+    @property
+    def n_chunks(self) -> int:
+        return int(len(self.chunk_ids))
+
+    def docs_of(self, chunk_ids: np.ndarray) -> np.ndarray:
+        """Document row ids of chunks of this generation."""
+        return self.chunk_docs[np.searchsorted(self.chunk_ids, np.asarray(chunk_ids, dtype=np.int64))]
+
+
+def fetch_depth(depth: int, snap: Snapshot, by: str) -> int:
+    """How many chunks to fetch so that, usually, ``depth`` distinct documents come back."""
+    if by == "chunk" or snap.n_docs == 0:
+        return min(depth, snap.n_chunks)
+    ratio = snap.n_chunks / snap.n_docs
+    return min(snap.n_chunks, int(math.ceil(depth * ratio * 1.3)) + 10)
+
+
+def stage_rankings(retriever: Retriever, queries: Sequence[str], encoded, snap: Snapshot, depth: int,
+                   by: str) -> list[Ranked]:
+    """Rank documents (or chunks) for each query with one first-stage retriever, ``depth`` deep."""
+    fetch = fetch_depth(depth, snap, by)
+    while True:
+        raw = retriever.search(queries, fetch, encoded)
+        out = [collapse(ids, sc, snap.docs_of(ids), by) for ids, sc in raw]
+        short = [i for i, (r, (ids, _)) in enumerate(zip(out, raw)) if len(r) < depth and len(ids) >= fetch]
+        if not short or fetch >= snap.n_chunks:
+            break
+        fetch = min(snap.n_chunks, fetch * 2)  # a few documents had many matching chunks: dig deeper
+    return [r.head(depth) for r in out]
+
+
+def rank(snap: Snapshot | None, queries: Sequence[str], stages: Sequence[str], *, depth: int = 100,
+         by: str = "document", rrf_k: int = RRF_K, reranker=None, rerank_depth: int = 50,
+         rerank_fusion: str = "none", chunk_texts: Callable[[list[int]], dict[int, str]] | None = None,
+         ) -> list[QueryRanking]:
+    """Run the pipeline for each query. ``stages``: retriever names (see :func:`parse_mode`); more
+    than one are fused with RRF. A ``reranker`` (anything with ``score(query, passages)``) re-scores
+    the top ``rerank_depth`` candidates on their best chunk's indexed text (``chunk_texts``)."""
+    if by not in ("document", "chunk"):
+        raise EncoderkitError(f"unknown result unit '{by}'", hint="use 'document' or 'chunk'")
+    if rerank_fusion not in RERANK_FUSIONS:
+        raise EncoderkitError(f"unknown rerank fusion '{rerank_fusion}'", hint="use none or rrf")
+    queries = list(queries)
+    for q in queries:
+        if not isinstance(q, str) or not q.strip():
+            raise EncoderkitError("empty query", hint="pass a non-empty query string")
+    if snap is None or snap.n_chunks == 0:
+        empty = Ranked([], [], [])
+        return [QueryRanking(empty, {s: empty for s in stages}, {}, snap) for _ in queries]
+    timings: dict[str, float] = {"encode_query": 0.0}
+    per_stage = {}
+    for name in stages:
+        retriever = snap.retrievers[name]
+        t = time.perf_counter()
+        encoded = retriever.encode_queries(queries)
+        timings["encode_query"] += (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        per_stage[name] = stage_rankings(retriever, queries, encoded, snap, depth, by)
+        timings[name] = (time.perf_counter() - t) * 1000
+    out = []
+    for i, query in enumerate(queries):
+        stage_r = {s: per_stage[s][i] for s in stages}
+        t = time.perf_counter()
+        final = fuse(stage_r, k=rrf_k) if len(stages) > 1 else stage_r[stages[0]]
+        q_timings = {**{k: v / len(queries) for k, v in timings.items()}, "fuse": (time.perf_counter() - t) * 1000}
+        if reranker is not None:
+            t = time.perf_counter()
+            final, stage_r["rerank"] = rerank_head(query, final, reranker, rerank_depth, rerank_fusion, rrf_k,
+                                                   chunk_texts)
+            q_timings["rerank"] = (time.perf_counter() - t) * 1000
+        out.append(QueryRanking(final, stage_r, q_timings, snap))
+    return out
+
+
+def rerank_head(query: str, first: Ranked, reranker, depth: int, fusion: str, rrf_k: int,
+                chunk_texts: Callable[[list[int]], dict[int, str]]) -> tuple[Ranked, Ranked]:
+    """Re-score the top ``depth`` candidates on their best chunk; the rest keep their first-stage order
+    after them. With ``fusion="rrf"`` the head is ordered by RRF of first-stage and reranker ranks."""
+    head = first.head(depth)
+    texts = chunk_texts([int(c) for c in head.best_chunk])
+    scores = np.asarray(reranker.score(query, [texts.get(int(c), "") for c in head.best_chunk]), dtype=np.float32)
+    order = np.argsort(-scores, kind="stable")
+    reranked = Ranked([head.keys[i] for i in order], [float(scores[i]) for i in order],
+                      [head.best_chunk[i] for i in order])
+    top = fuse({"first": head, "rerank": reranked}, k=rrf_k) if fusion == "rrf" else reranked
+    n = len(head)
+    final = Ranked(top.keys + first.keys[n:], top.scores + first.scores[n:], top.best_chunk + first.best_chunk[n:])
+    return final, reranked

@@ -1,0 +1,1 @@
+"""One router per capability; each module has ``router(state) -> fastapi.APIRouter``."""
