@@ -2,7 +2,8 @@
 
 MarginMSE (Hofstätter et al., 2020): for mined (query, positive, negative) triples, the student's
 margin ``scale * (cos(q, p) - cos(q, n))`` regresses the teacher's margin ``t(q, p) - t(q, n)``
-(teacher logits). The teacher is scored once, before training (cached in ``out/teacher_scores.json``).
+(teacher logits). The teacher scores, before training, the triples the planned steps use (all of them
+for a run of one epoch or more; cached in ``out/teacher_scores.json``).
 Extra unlabeled queries (e.g. inverse-cloze sentences from the corpus) can be added: the teacher labels
 them, which is how distillation reaches beyond the labelled data (as in GPL, Wang et al. 2022).
 
@@ -104,7 +105,13 @@ def train_distill(teacher: str | Path, student: str = "default", data: str | Pat
     columns = [[t[c] for t in triples] for c in range(3)]
     objective = BiEncoderObjective(st, loss_fn, columns, validator=evaluate, metric="ndcg@10", card=card,
                                    name="distill", model_name=f"{ref.name} (distilled)")
-    scores = teacher_scores(tea, triples, out / "teacher_scores.json", show_progress)
-    objective.labels = torch.tensor(scores[:, 0] - scores[:, 1])
-    card.update(teacher_margin_mean=float(objective.labels.mean()), teacher_margin_std=float(objective.labels.std()))
-    return Trainer(objective, cfg, out, show_progress, {"card": card}).run(resume=resume)
+    trainer = Trainer(objective, cfg, out, show_progress, {"card": card})
+    needed = trainer.planned_examples()  # a short run scores only the triples its steps use
+    scores = teacher_scores(tea, [triples[i] for i in needed], out / "teacher_scores.json", show_progress)
+    margins = torch.full((len(triples),), float("nan"))
+    margins[needed] = torch.tensor(scores[:, 0] - scores[:, 1])
+    objective.labels = margins
+    card.update(  # the same dict as the card in the trainer's log and the exported model's card
+        n_teacher_scored=len(needed), teacher_margin_mean=float(margins[needed].mean()),
+        teacher_margin_std=float(margins[needed].std()))
+    return trainer.run(resume=resume)
