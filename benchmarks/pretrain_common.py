@@ -205,7 +205,7 @@ def encoderkit(args: list, *, log_file: Path | None = None) -> tuple[float, str]
 
 
 def read_log(out_dir: Path) -> dict:
-    return json.loads((Path(out_dir) / "training_log.json").read_text())
+    return json.loads((Path(out_dir) / "train_log.json").read_text())
 
 
 def mean_sd(xs) -> str:

@@ -42,7 +42,7 @@ def train(args) -> dict:
     walls = {}
     for arm, extra in arms.items():
         out = WORK / f"scifact-{arm}"
-        if (out / "training_log.json").is_file() and not args.retrain:
+        if (out / "train_log.json").is_file() and not args.retrain:
             print(f"{arm}: reusing {out}")
             continue
         walls[arm], _ = encoderkit(["pretrain", "mlm", *common, *extra, "--out", out, "--overwrite"],
@@ -141,12 +141,12 @@ def main() -> None:
     result = {"machine": machine(), "data": str(args.data), "settings": vars(args) | {"data": str(args.data)},
               "arms": {}, "retrieval": prev.get("retrieval", {})}
     for arm, log in logs.items():
-        fin = log["final"]
+        fin = log["evals"][-1]
         result["arms"][arm] = {
-            "steps": log["steps"], "head_only_steps": log["config"]["head_only_steps"],
+            "steps": log["step"], "head_only_steps": log["config"]["head_only_steps"],
             "perplexity": fin["perplexity"], "mlm_loss": fin["mlm_loss"], "accuracy": fin["accuracy"],
             "masked_tokens": fin["masked_tokens"], "step0_perplexity": log["evals"][0]["perplexity"],
-            "train_seconds": log["train_seconds"], "wall_seconds": log["wall_seconds_this_call"],
+            "train_seconds": log["train_seconds"], "wall_seconds": log["wall_seconds"],
             "evals": [{k: e[k] for k in ("step", "perplexity", "accuracy", "mlm_loss")} for e in log["evals"]],
             "data": {k: v for k, v in log["data"].items() if k != "eval_document_ids"},
         }

@@ -59,7 +59,7 @@ def calibrate(args, corpora) -> dict:
 def run_arm(obj: str, seed: int, steps: int, args, corpora, tasks) -> dict:
     out = WORK / "electra" / f"{obj}-s{seed}"
     probe_file = out / "probe.json"
-    if not (out / "training_log.json").is_file() or args.retrain or read_log(out)["config"]["max_steps"] != steps:
+    if not (out / "train_log.json").is_file() or args.retrain or read_log(out)["config"]["max_steps"] != steps:
         extra = ["--generator-size", args.generator_size] if obj == "rtd" else []
         encoderkit(["pretrain", obj, *common(args, corpora), "--out", out, "--max-steps", steps, "--seed", seed,
                     "--eval-every", max(1, steps // 4), "--max-minutes", args.minutes * 1.5, *extra],
@@ -68,9 +68,9 @@ def run_arm(obj: str, seed: int, steps: int, args, corpora, tasks) -> dict:
     log = read_log(out)
     if not probe_file.is_file():
         probe_file.write_text(json.dumps(probe(out, tasks, seed=seed)))
-    fin = log["final"]
-    return {"objective": obj, "seed": seed, "steps": log["steps"], "train_seconds": log["train_seconds"],
-            "stopped_early": log["stopped_early"], "tokens_seen": log["steps"] * log["config"]["batch_size"],
+    fin = log["evals"][-1]
+    return {"objective": obj, "seed": seed, "steps": log["step"], "train_seconds": log["train_seconds"],
+            "stopped_early": log["stopped_early"], "tokens_seen": log["step"] * log["config"]["batch_size"],
             "final_eval": fin, "parameters": log["model"]["parameters"], **json.loads(probe_file.read_text())}
 
 

@@ -44,11 +44,11 @@ def main() -> None:
     head_dir, full_dir = WORK / "general-head", WORK / "general-full"
     common = ["--corpus", corpus, "--batch-size", 32, "--max-length", 128, "--eval-fraction", 0.05,
               "--max-eval-examples", 500, "--json", "-q", "--overwrite"]
-    if args.retrain or not (head_dir / "training_log.json").is_file():
+    if args.retrain or not (head_dir / "train_log.json").is_file():
         encoderkit(["pretrain", "mlm", "--model", "default", "--out", head_dir, "--head-only-steps", args.head_steps,
                     "--max-steps", args.head_steps, "--head-lr", 1e-3, *common],
                    log_file=WORK / "logs" / "general-head.txt")
-    if args.retrain or not (full_dir / "training_log.json").is_file():
+    if args.retrain or not (full_dir / "train_log.json").is_file():
         # continue from (i): its head is now part of the checkpoint, so no head is attached this time
         encoderkit(["pretrain", "mlm", "--model", head_dir, "--out", full_dir, "--max-steps", args.full_steps,
                     "--lr", 5e-5, *common], log_file=WORK / "logs" / "general-full.txt")
@@ -58,10 +58,10 @@ def main() -> None:
               "tiny BERT from scratch (experiment 2, dynamic, seed 0)": WORK / "ablation" / "dynamic-s0"}
     result = {"machine": machine(), "corpus": str(corpus), "prompts": PROMPTS, "models": {}}
     for name, path in models.items():
-        if not (path / "training_log.json").is_file():
+        if not (path / "train_log.json").is_file():
             continue
         log = read_log(path)
-        entry = {"path": str(path), "steps": log["steps"], "held_out": log["final"], "predictions": {}}
+        entry = {"path": str(path), "steps": log["step"], "held_out": log["evals"][-1], "predictions": {}}
         for prompt in PROMPTS:
             _, out = encoderkit(["fill-mask", prompt, "--model", path, "-k", args.k, "--json"])
             entry["predictions"][prompt] = [(p["token"], round(p["score"], 4)) for p in json.loads(out)["masks"][0]]

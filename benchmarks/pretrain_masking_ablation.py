@@ -39,7 +39,7 @@ ARMS = {"static": ["--static-masking"], "dynamic": [], "static+nsp": ["--static-
 def run_arm(arm: str, seed: int, corpus: Path, args, tasks) -> dict:
     out = WORK / "ablation" / f"{arm}-s{seed}"
     probe_file = out / "probe.json"
-    if not (out / "training_log.json").is_file() or args.retrain:
+    if not (out / "train_log.json").is_file() or args.retrain:
         extra = ARMS[arm] if arm in ARMS else ["--max-minutes", 0]
         encoderkit(["pretrain", "mlm", "--model", "default", "--from-scratch", "--size", args.size, "--corpus", corpus,
                     "--out", out, "--max-steps", args.steps, "--batch-size", args.batch_size, "--max-length",
@@ -50,11 +50,11 @@ def run_arm(arm: str, seed: int, corpus: Path, args, tasks) -> dict:
     log = read_log(out)
     if not probe_file.is_file():
         probe_file.write_text(json.dumps(probe(out, tasks, seed=seed)))
-    fin = log["final"]
+    fin = log["evals"][-1]
     d = log["data"]
-    return {"arm": arm, "seed": seed, "steps": log["steps"], "mlm_loss": fin["mlm_loss"], "perplexity": fin["perplexity"],
+    return {"arm": arm, "seed": seed, "steps": log["step"], "mlm_loss": fin["mlm_loss"], "perplexity": fin["perplexity"],
             "accuracy": fin["accuracy"], "nsp_accuracy": fin.get("nsp_accuracy"),
-            "epochs": log["steps"] * log["config"]["batch_size"] / max(1, d["train_examples"]),
+            "epochs": log["step"] * log["config"]["batch_size"] / max(1, d["train_examples"]),
             "train_examples": d["train_examples"], "train_seconds": log["train_seconds"],
             "curve": [(e["step"], e["mlm_loss"]) for e in log["evals"]], **json.loads(probe_file.read_text())}
 

@@ -97,7 +97,7 @@ def main() -> None:
     for step in OUTPUT:  # steps run by hand (or in an earlier session): their training time from the run's log
         log_file = ROOT / runs / OUTPUT[step] / "train_log.json"
         if step not in wall and log_file.is_file():
-            wall[step] = json.loads(log_file.read_text()).get("seconds")
+            wall[step] = json.loads(log_file.read_text()).get("wall_seconds")
     rr = f"{runs}/scifact-reranker"
     rows = []
     base = evaluate("base", ["bm25", "dense", "hybrid"], fmt, index="build/bench-scifact", force=args.force)

@@ -30,9 +30,9 @@ def test_pretrain_mlm_then_fill_mask(capsys, tmp_path, corpus, tiny_model_dir):
                             "--masking", "whole-word", "--json")
     assert code == 0, err
     log = json.loads(stdout)
-    assert log["steps"] == 4 and log["completed"] and log["masking"]["strategy"] == "whole-word"
+    assert log["step"] == 4 and log["completed"] and log["masking"]["strategy"] == "whole-word"
     assert log["data"]["documents"] == 31 and log["data"]["skipped"] == {"unsupported type .png": 1}
-    assert log["final"]["perplexity"] > 1 and "loss_curve" not in log
+    assert log["evals"][-1]["perplexity"] > 1 and "loss_curve" not in log
     code, stdout, err = cli(capsys, "fill-mask", "the small cat [MASK] the map.", "--model", out, "-k", "3", "--json")
     assert code == 0, err
     res = json.loads(stdout)
@@ -56,7 +56,7 @@ def test_pretrain_rtd_cli(capsys, tmp_path, corpus, tiny_model_dir):
                             "--max-length", "48", "--generator-size", "0.25", "--json")
     assert code == 0, err
     log = json.loads(stdout)
-    assert log["objective"] == "rtd" and "disc_accuracy" in log["final"]
+    assert log["objective"] == "rtd" and "disc_accuracy" in log["evals"][-1]
     assert log["model"]["generator"]["hidden_size"] == 32
     code, stdout, err = cli(capsys, "fill-mask", "a [MASK] cat", "--model", out)
     assert code == 2 and "generator" in err  # the discriminator has no MLM head: point to the generator

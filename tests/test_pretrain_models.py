@@ -72,7 +72,7 @@ def _train(objective, examples, steps=30, lr=3e-3, batch=16):
     idx = list(range(min(batch, len(examples))))
     fixed = objective.collate([examples[i] for i in idx], idx, 0)  # a fixed batch: loss must go down
     for _ in range(steps):
-        loss, stats = objective.loss(fixed)
+        loss, stats = objective.batch_loss(fixed)
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -97,7 +97,7 @@ def test_nsp_objective_runs_and_learns(tok):
     pairs = nsp_pairs(docs, SpecialLayout.of(tok), 48, seed=0)
     model = scratch_model(tok, "tiny", nsp=True, seed=0)
     obj = MLMObjective(model, tok, MaskSpec(), nsp=True)
-    loss, stats = obj.loss(obj.collate(pairs[:8], list(range(8)), 0))
+    loss, stats = obj.batch_loss(obj.collate(pairs[:8], list(range(8)), 0))
     assert "nsp_loss" in stats and stats["nsp_loss"] > 0
     losses = _train(obj, pairs)
     assert losses[-1] < losses[0]

@@ -44,19 +44,18 @@ def test_export_round_trip(tiny_model_dir, corpus, tmp_path):
     from encoderkit import Encoder
     from encoderkit.training.pretrain.fill_mask import FillMask
     from encoderkit.training.pretrain.heads import is_tied, load_tokenizer
-    from encoderkit.training.pretrain.run import _export
-    from encoderkit.training.pretrain.trainer import TrainConfig, Trainer
+    from encoderkit.training.loop import TrainConfig, Trainer
+    from encoderkit.training.pretrain.run import finish_folder
     from encoderkit.models.ref import resolve_model
 
     c = cfg(tiny_model_dir, corpus, tmp_path / "out")
     ref = resolve_model(c.model)
     tok = load_tokenizer(ref.path)
     data = prepare_data(c, tok)
-    obj, info = build_objective(c, ref, tok)
+    obj, info = build_objective(c, ref, tok, data)
     (tmp_path / "out").mkdir()
-    state = Trainer(obj, data["train"], data["eval_sets"], TrainConfig(max_steps=4, batch_size=8, lr=1e-3),
-                    tmp_path / "out").run()
-    _export(c, obj, ref, tok, tmp_path / "out", info, state)
+    log = Trainer(obj, TrainConfig(max_steps=4, batch_size=8, lr=1e-3, select_best=False), tmp_path / "out").run()
+    finish_folder(c, obj, ref, tok, tmp_path / "out", info, log)
 
     texts = ["the river watched the quiet harbour", "a small cat repaired an ancient map", "x"]
     feats = tok(texts, padding=True, return_tensors="pt")
@@ -103,8 +102,9 @@ def test_head_only_training_leaves_encoder_unchanged(tiny_model_dir, corpus, tmp
 
 def test_log_has_evals_loss_curve_and_deterministic_eval(tiny_model_dir, corpus, tmp_path):
     log = run_pretraining(cfg(tiny_model_dir, corpus, tmp_path / "o", max_steps=9))
-    saved = json.loads((tmp_path / "o" / "training_log.json").read_text())
-    assert saved["steps"] == 9 and saved["completed"]
+    saved = json.loads((tmp_path / "o" / "train_log.json").read_text())
+    assert saved == log
+    assert saved["step"] == 9 and saved["completed"]
     assert [e["step"] for e in saved["evals"]] == [0, 3, 6, 9]
     e0 = saved["evals"][0]
     assert {"mlm_loss", "perplexity", "accuracy", "masked_tokens"} <= set(e0)
@@ -125,7 +125,7 @@ def test_log_has_evals_loss_curve_and_deterministic_eval(tiny_model_dir, corpus,
 
 @pytest.mark.parametrize("objective", ["mlm", "rtd"])
 def test_resume_matches_uninterrupted_run(tiny_model_dir, corpus, tmp_path, objective):
-    from encoderkit.training.pretrain.trainer import TrainingInterrupted
+    from encoderkit.training.loop import TrainingInterrupted
 
     extra = dict(objective=objective, head_only_steps=2, masking="whole-word", keep_checkpoint=True)
     full = run_pretraining(cfg(tiny_model_dir, corpus, tmp_path / "full", **extra))
@@ -142,7 +142,7 @@ def test_resume_matches_uninterrupted_run(tiny_model_dir, corpus, tmp_path, obje
     with pytest.raises(EncoderkitError, match="different settings"):
         run_pretraining(cfg(tiny_model_dir, corpus, tmp_path / "cut", **{**extra, "batch_size": 4}), resume=True)
     resumed = run_pretraining(cfg(tiny_model_dir, corpus, tmp_path / "cut", **extra), resume=True)
-    assert resumed["resumed_from_step"] == 4 and resumed["steps"] == 6
+    assert resumed["resumed_from_step"] == 4 and resumed["step"] == 6
     assert [r["step"] for r in resumed["loss_curve"]] == [r["step"] for r in full["loss_curve"]]
     assert [r["loss"] for r in resumed["loss_curve"]] == pytest.approx([r["loss"] for r in full["loss_curve"]],
                                                                        rel=1e-5)
@@ -150,14 +150,14 @@ def test_resume_matches_uninterrupted_run(tiny_model_dir, corpus, tmp_path, obje
     assert a.keys() == b.keys()
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-6), k
-    assert resumed["final"]["step"] == full["final"]["step"] == 6
+    assert resumed["evals"][-1]["step"] == full["evals"][-1]["step"] == 6
     again = run_pretraining(cfg(tiny_model_dir, corpus, tmp_path / "full", **extra), resume=True)
-    assert again["steps"] == 6  # finished runs resume to a no-op
+    assert again["step"] == 6  # finished runs resume to a no-op
 
 
 def test_time_budget_stops_and_exports(tiny_model_dir, corpus, tmp_path):
     log = run_pretraining(cfg(tiny_model_dir, corpus, tmp_path / "t", max_steps=1000, max_minutes=0.0))
-    assert log["steps"] == 0 and "time budget" in log["stopped_early"]
+    assert log["step"] == 0 and "time budget" in log["stopped_early"]
     assert (tmp_path / "t" / "model.safetensors").is_file()
 
 
@@ -167,7 +167,7 @@ def test_rtd_run_exports_discriminator_and_generator(tiny_model_dir, corpus, tmp
     from encoderkit import Encoder
 
     log = run_pretraining(cfg(tiny_model_dir, corpus, tmp_path / "r", objective="rtd", max_steps=4))
-    assert {"disc_accuracy", "gen_mlm_loss"} <= set(log["final"])
+    assert {"disc_accuracy", "gen_mlm_loss"} <= set(log["evals"][-1])
     assert log["model"]["generator"]["hidden_size"] < 32
     enc = Encoder.load(tmp_path / "r")
     assert enc.encode(["a small cat"]).shape == (32,) or enc.encode(["a small cat"]).shape == (1, 32)
@@ -178,7 +178,7 @@ def test_rtd_run_exports_discriminator_and_generator(tiny_model_dir, corpus, tmp
 def test_from_scratch_with_nsp(tiny_model_dir, corpus, tmp_path):
     log = run_pretraining(cfg(tiny_model_dir, corpus, tmp_path / "s", from_scratch=True, size="tiny", nsp=True,
                               max_steps=3))
-    assert log["model"]["encoder_initialized"] and "nsp_accuracy" in log["final"]
+    assert log["model"]["encoder_initialized"] and "nsp_accuracy" in log["evals"][-1]
     assert 0.3 < log["data"]["nsp_is_next_fraction"] < 0.7
     from transformers import AutoConfig
 

@@ -47,11 +47,14 @@ def test_train_rerank_and_distill_tiny(capsys, scifact_train_slice, tmp_path, ti
     assert code == 0, err
     ds = tmp_path / "ds"
     code, stdout, err = cli(capsys, "train", "distill", "--teacher", rr, "--student", tiny_model_dir, "--data",
-                            scifact_train_slice, "--out", ds, "--max-steps", "2", "--negatives", "2",
-                            "--val-fraction", "0.25", "--val-corpus-size", "40", "--json", "-q")
+                            scifact_train_slice, "--out", ds, "--max-steps", "2", "--batch-size", "4", "--negatives",
+                            "2", "--val-fraction", "0.25", "--val-corpus-size", "40", "--json", "-q")
     assert code == 0, err
     card = json.loads(stdout)["card"]
     assert card["task"] == "distill" and card["n_triples"] > 0 and (ds / "teacher_scores.json").is_file()
+    # 2 steps of 4 triples: the teacher scores those 8, not every mined triple
+    assert card["n_teacher_scored"] == 8 < card["n_triples"]
+    assert len(json.loads((ds / "teacher_scores.json").read_text())["scores"]) == 8
 
 
 def test_train_embed_unsupervised_cosent_and_resume(capsys, scifact_train_slice, tmp_path, tiny_model_dir):

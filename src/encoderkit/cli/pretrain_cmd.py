@@ -47,7 +47,7 @@ def mlm(
     nsp: bool = typer.Option(False, "--nsp", help="Add next-sentence prediction (BERT models; for ablations)."),
     eval_fraction: float = typer.Option(0.1, help="Fraction of documents held out for evaluation."),
     max_eval_examples: int = typer.Option(1000, help="Held-out sequences evaluated at each checkpoint."),
-    eval_every: Optional[int] = typer.Option(None, help="Evaluate + checkpoint every N steps [5 times per run]."),
+    eval_every: Optional[int] = typer.Option(None, help="Evaluate + checkpoint every N steps [5 per run; 0: each epoch end]."),
     seed: int = typer.Option(0, help="Seed for initialisation, data order and masks."),
     split_seed: int = typer.Option(0, help="Seed of the held-out split."),
     line_docs: bool = typer.Option(False, "--line-docs", help="Each line of a text file is its own document."),
@@ -98,7 +98,7 @@ def rtd(
     static_masking: bool = typer.Option(False, "--static-masking", help="Same masks every epoch."),
     eval_fraction: float = typer.Option(0.1, help="Fraction of documents held out for evaluation."),
     max_eval_examples: int = typer.Option(1000, help="Held-out sequences evaluated at each checkpoint."),
-    eval_every: Optional[int] = typer.Option(None, help="Evaluate + checkpoint every N steps [5 times per run]."),
+    eval_every: Optional[int] = typer.Option(None, help="Evaluate + checkpoint every N steps [5 per run; 0: each epoch end]."),
     seed: int = typer.Option(0, help="Seed for initialisation, data order, masks."),
     split_seed: int = typer.Option(0, help="Seed of the held-out split."),
     line_docs: bool = typer.Option(False, "--line-docs", help="Each line of a text file is its own document."),
@@ -130,7 +130,7 @@ def rtd(
 def _run(cfg, resume: bool, overwrite: bool, as_json: bool, quiet: bool) -> None:
     quiet_env(quiet or as_json)
     from ..training.pretrain.run import run_pretraining
-    from ..training.pretrain.trainer import TrainingInterrupted
+    from ..training.loop import TrainingInterrupted
 
     try:
         log = run_pretraining(cfg, resume=resume, overwrite=overwrite)
@@ -157,7 +157,7 @@ def _print_log(cfg, log: dict) -> None:
 
     out = console()
     if log.get("resumed") == "already complete":
-        out.print(f"[green]{cfg.out} is already trained[/] ({log.get('steps')} steps)")
+        out.print(f"[green]{cfg.out} is already trained[/] ({log.get('step')} steps)")
     d = log["data"]
     out.print(f"data    {d['documents']} documents ({d['train_documents']} train / {d['eval_documents']} held out), "
               f"{d['train_examples']} training sequences, {d['train_tokens']} tokens"
@@ -174,7 +174,7 @@ def _print_log(cfg, log: dict) -> None:
         t.add_row(str(e["step"]), _fmt(e.get("train_seconds", 0.0)), *[_fmt(e.get(k, "")) for k in shown])
     out.print(t)
     extra = f", stopped early: {log['stopped_early']}" if log.get("stopped_early") else ""
-    out.print(f"trained {log['steps']} steps in {log['train_seconds']:.0f} s{extra}; model saved to [bold]{cfg.out}[/]")
+    out.print(f"trained {log['step']} steps in {log['train_seconds']:.0f} s{extra}; model saved to [bold]{cfg.out}[/]")
     if log["objective"] == "mlm":
         out.print(f"try: encoderkit fill-mask \"The capital of France is [MASK].\" --model {cfg.out}")
     else:

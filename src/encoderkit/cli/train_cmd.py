@@ -28,10 +28,10 @@ def _mining(method: str, negatives: int, neg_range: str, sampling: str, seed: in
     return MiningConfig(method=method, rank_min=lo, rank_max=hi, n_negatives=negatives, sampling=sampling, seed=seed)
 
 
-def _fit(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16=False, head_lr_mult=1.0):
-    from ..training.loop import FitConfig
+def _config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16=False, head_lr_mult=1.0):
+    from ..training.loop import TrainConfig
 
-    return FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup_ratio=warmup, eval_every=eval_every,
+    return TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup_ratio=warmup, eval_every=eval_every,
                      seed=seed, max_steps=max_steps, bf16=bf16, head_lr_mult=head_lr_mult)
 
 
@@ -56,17 +56,18 @@ def _corpus_extra(data: Path, n_ict: int, n_titles: int, seed: int):
 
 def _report(log: dict, out: Path, as_json: bool) -> None:
     if as_json:
-        print_json({k: log.get(k) for k in ("best", "evals", "total_steps", "seconds", "wall_seconds", "card")})
+        print_json({k: log.get(k) for k in ("best", "evals", "total_steps", "step", "train_seconds", "wall_seconds",
+                                            "card")})
         return
     best = log.get("best") or {}
     metric = log.get("metric")
     c = console()
     for e in log.get("evals", []):
         c.print(f"step {e['step']:>5}  epoch {e['epoch']:<5}  " + "  ".join(
-            f"{k} {v}" for k, v in e.items() if k not in ("step", "epoch", "eval_seconds")))
+            f"{k} {v}" for k, v in e.items() if k not in ("step", "epoch", "train_seconds", "eval_seconds")))
     if best:
         c.print(f"[bold]best {metric} {best.get(metric)} at step {best.get('step')}[/] -> saved to {out}")
-    c.print(f"training {log.get('seconds')} s, total {log.get('wall_seconds')} s")
+    c.print(f"training {log.get('train_seconds')} s, total {log.get('wall_seconds')} s")
 
 
 
@@ -109,7 +110,7 @@ def embed(
                       unsupervised=unsupervised, corpus_paths=corpus, val_fraction=val_fraction,
                       val_corpus_size=val_corpus_size, max_length=max_length, scale=scale,
                       mini_batch_size=mini_batch_size,
-                      fit_config=_fit(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16), resume=resume)
+                      train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16), resume=resume)
     _report(log, out, as_json)
 
 
@@ -148,7 +149,7 @@ def rerank(
     log = train_rerank(model, data, out, loss=loss, mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
                        extra_pairs=_corpus_extra(data, add_ict, add_titles, seed), val_fraction=val_fraction,
                        max_length=max_length, val_depth=val_depth,
-                       fit_config=_fit(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16, head_lr_mult),
+                       train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16, head_lr_mult),
                        resume=resume)
     _report(log, out, as_json)
 
@@ -188,5 +189,5 @@ def distill(
     log = train_distill(teacher, student, data, out, mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
                         extra_pairs=_corpus_extra(data, add_ict, add_titles, seed), student_scale=student_scale,
                         val_fraction=val_fraction, val_corpus_size=val_corpus_size, max_length=max_length,
-                        fit_config=_fit(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16), resume=resume)
+                        train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16), resume=resume)
     _report(log, out, as_json)

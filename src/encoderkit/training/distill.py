@@ -2,7 +2,8 @@
 
 MarginMSE (Hofstätter et al., 2020): for mined (query, positive, negative) triples, the student's
 margin ``scale * (cos(q, p) - cos(q, n))`` regresses the teacher's margin ``t(q, p) - t(q, n)``
-(teacher logits). The teacher is scored once, before training (cached in ``out/teacher_scores.json``).
+(teacher logits). The teacher scores, before training, the triples the planned steps use (all of them
+for a run of one epoch or more; cached in ``out/teacher_scores.json``).
 Extra unlabeled queries (e.g. inverse-cloze sentences from the corpus) can be added: the teacher labels
 them, which is how distillation reaches beyond the labelled data (as in GPL, Wang et al. 2022).
 
@@ -12,15 +13,14 @@ them, which is how distillation reaches beyond the labelled data (as in GPL, Wan
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EncoderkitError
 from ..data.pairs import Pair, TrainingData, load_training_data, split_validation
-from .embed import load_st, st_encoder
-from .loop import FitConfig, fit
+from .embed import BiEncoderObjective, load_st, st_encoder
+from .loop import TrainConfig, Trainer
 from .mining import MiningConfig, cache_dir, mine_hard_negatives, save_negatives
 
 
@@ -59,7 +59,7 @@ def teacher_scores(teacher, triples: list[tuple[str, str, str]], cache: Path, sh
 def train_distill(teacher: str | Path, student: str = "default", data: str | Path = "", out: str | Path = "distilled",
                   *, mining: MiningConfig | None = None, extra_pairs: list[Pair] | None = None,
                   student_scale: float = 10.0, val_fraction: float = 0.1, val_corpus_size: int = 1000,
-                  max_length: int | None = None, fit_config: FitConfig | None = None, resume: bool = False,
+                  max_length: int | None = None, train_config: TrainConfig | None = None, resume: bool = False,
                   show_progress: bool | None = None) -> dict:
     """Distil ``teacher`` (a cross-encoder folder or hub id) into ``student`` (a bi-encoder)."""
     import torch
@@ -67,11 +67,10 @@ def train_distill(teacher: str | Path, student: str = "default", data: str | Pat
     from ..models.encoder import Encoder
     from ..models.cross_encoder import Reranker
 
-    cfg = fit_config or FitConfig(lr=2e-5, batch_size=32)
+    cfg = train_config or TrainConfig(lr=2e-5, batch_size=32)
     mining = mining or MiningConfig(method="both", n_negatives=4, rank_min=0, rank_max=30)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
     labelled = load_training_data(data)
     if labelled.kind != "pairs" or labelled.corpus is None:
         raise EncoderkitError(f"{data}: distillation needs a BEIR folder (queries, qrels, corpus)",
@@ -92,33 +91,27 @@ def train_distill(teacher: str | Path, student: str = "default", data: str | Pat
     triples = [(p.query, p.positive, corpus[d]) for p in pairs for d in negs.get(p.query_id, [])]
     if not triples:
         raise EncoderkitError("no (query, positive, negative) triples could be mined", hint="check the data")
-    t = teacher_scores(tea, triples, out / "teacher_scores.json", show_progress)
-    margins = torch.tensor(t[:, 0] - t[:, 1])
     from .losses import make_loss
 
     loss_fn = make_loss("margin-mse", st, student_scale=student_scale)
-
-    def step_loss(batch):
-        feats = [st.preprocess([triples[i][c] for i in batch]) for c in range(3)]
-        return loss_fn(feats, margins[batch])
-
-    encode = st_encoder(st)
     evaluate = None
     if val is not None:
         from .validate import ir_validator
 
-        evaluate = ir_validator(val, val.corpus, encode, size=val_corpus_size, seed=cfg.seed)
+        evaluate = ir_validator(val, val.corpus, st_encoder(st), size=val_corpus_size, seed=cfg.seed)
     card = {"task": "distill", "base_model": ref.name, "teacher": tea.describe(), "data": str(data),
             "mining": mining.to_dict(), "n_triples": len(triples), "extra_pairs": len(extra_pairs or []),
-            "student_scale": student_scale, "teacher_margin_mean": float(margins.mean()),
-            "teacher_margin_std": float(margins.std())}
-
-    def export(folder: Path) -> None:
-        st.save(str(folder))
-        (folder / "encoderkit_model.json").write_text(json.dumps({"name": f"{ref.name} (distilled)", **card}, indent=1))
-
-    log = fit(st, step_loss, len(triples), cfg, out, evaluate=evaluate, metric="ndcg@10", export=export,
-              resume=resume, show_progress=show_progress, extra_state={"card": card})
-    log["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    (out / "train_log.json").write_text(json.dumps(log, indent=1))
-    return log
+            "student_scale": student_scale}
+    columns = [[t[c] for t in triples] for c in range(3)]
+    objective = BiEncoderObjective(st, loss_fn, columns, validator=evaluate, metric="ndcg@10", card=card,
+                                   name="distill", model_name=f"{ref.name} (distilled)")
+    trainer = Trainer(objective, cfg, out, show_progress, {"card": card})
+    needed = trainer.planned_examples()  # a short run scores only the triples its steps use
+    scores = teacher_scores(tea, [triples[i] for i in needed], out / "teacher_scores.json", show_progress)
+    margins = torch.full((len(triples),), float("nan"))
+    margins[needed] = torch.tensor(scores[:, 0] - scores[:, 1])
+    objective.labels = margins
+    card.update(  # the same dict as the card in the trainer's log and the exported model's card
+        n_teacher_scored=len(needed), teacher_margin_mean=float(margins[needed].mean()),
+        teacher_margin_std=float(margins[needed].std()))
+    return trainer.run(resume=resume)

@@ -6,12 +6,11 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from ..errors import EncoderkitError
 from ..data.pairs import Pair, TrainingData, load_training_data, split_validation
-from .loop import FitConfig, fit
+from .loop import TrainConfig, Trainer, epoch_batches, split_by_name
 from .losses import LOSSES, PAIR_LOSSES, make_loss
 from .mining import MiningConfig, cache_dir, mine_hard_negatives, save_negatives
 
@@ -40,6 +39,55 @@ def st_encoder(model):
                             show_progress_bar=False)
 
     return encode
+
+
+def save_st(model, folder: Path, card: dict, name: str) -> None:
+    """Save a sentence-transformers model with its ``encoderkit_model.json`` card."""
+    model.save(str(folder))
+    (Path(folder) / "encoderkit_model.json").write_text(json.dumps({"name": name, **card}, indent=1))
+
+
+class BiEncoderObjective:
+    """A sentence-transformers bi-encoder trained with one of :mod:`.losses` on columns of texts.
+
+    ``columns``: lists of texts, one entry per example (query, positive, negatives...); ``labels``: one
+    number per example (CoSENT scores, distillation margins) or None; ``keys``: per example, what must
+    not repeat inside a batch (in-batch negatives). ``validator()`` returns the validation metrics.
+    """
+
+    def __init__(self, model, loss_fn, columns: list[list[str]], *, labels=None, keys=None, validator=None,
+                 metric: str | None = None, card: dict | None = None, name: str = "embed",
+                 model_name: str = "fine-tuned"):
+        self.name = name
+        self.module = model
+        self.loss_fn = loss_fn
+        self.columns = columns
+        self.labels = labels
+        self.keys = keys
+        self.validator = validator
+        self.metric = metric if validator is not None else None
+        self.card = card or {}
+        self.model_name = model_name
+        self.n_examples = len(columns[0])
+
+    def named_groups(self) -> dict:
+        return split_by_name(self.module.named_parameters(), ())  # no head: everything is the encoder
+
+    def batches(self, epoch: int, batch_size: int, seed: int) -> list[list[int]]:
+        return epoch_batches(self.n_examples, batch_size, seed, epoch, keys=self.keys)
+
+    def loss(self, batch: list[int], epoch: int):
+        import torch
+
+        feats = [self.module.preprocess([col[i] for i in batch]) for col in self.columns]
+        y = self.labels[batch] if self.labels is not None else torch.zeros(len(batch))
+        return self.loss_fn(feats, y), {}
+
+    def evaluate(self) -> dict:
+        return self.validator() if self.validator is not None else {}
+
+    def export(self, folder: Path) -> None:
+        save_st(self.module, folder, self.card, self.model_name)
 
 
 def attach_negatives(pairs: list[Pair], corpus: dict[str, str], negatives: dict[str, list[str]], n: int,
@@ -90,7 +138,7 @@ def train_embed(model: str = "default", data: str | Path | None = None, out: str
                 loss: str = "mnrl", hard_negatives: str = "bm25", mining: MiningConfig | None = None,
                 unsupervised: bool = False, corpus_paths=None, val_fraction: float = 0.1, val_corpus_size: int = 1000,
                 max_length: int | None = None, scale: float = 20.0, mini_batch_size: int = 16,
-                fit_config: FitConfig | None = None, resume: bool = False, show_progress: bool | None = None) -> dict:
+                train_config: TrainConfig | None = None, resume: bool = False, show_progress: bool | None = None) -> dict:
     """Fine-tune a bi-encoder; the best checkpoint by validation is saved to ``out`` in
     sentence-transformers format (loads with ``Encoder.load(out)`` and ``SentenceTransformer(out)``)."""
     import torch
@@ -98,9 +146,8 @@ def train_embed(model: str = "default", data: str | Path | None = None, out: str
     if loss not in LOSSES or loss == "margin-mse":
         raise EncoderkitError(f"unknown loss '{loss}' for train embed",
                               hint=f"use one of: {', '.join(l for l in LOSSES if l != 'margin-mse')}")
-    cfg = fit_config or FitConfig()
+    cfg = train_config or TrainConfig()
     out = Path(out)
-    t0 = time.perf_counter()
     labelled = load_training_data(data) if data is not None else None
     train, val = split_validation(labelled, val_fraction, cfg.seed) if labelled is not None else (None, None)
     st, ref = load_st(model, max_length)
@@ -142,7 +189,7 @@ def train_embed(model: str = "default", data: str | Path | None = None, out: str
             train.pairs = attach_negatives(train.pairs, corpus, negs, n_neg, cfg.seed)
     loss_fn = make_loss(loss, st, scale=scale, mini_batch_size=mini_batch_size)
     if val is None:
-        evaluate, metric = None, "none"
+        evaluate, metric = None, None
     elif val.kind == "scored":
         from .validate import sts_validator
 
@@ -159,29 +206,15 @@ def train_embed(model: str = "default", data: str | Path | None = None, out: str
     if train.kind == "pairs":
         columns = [[p.query for p in train.pairs], [p.positive for p in train.pairs]]
         columns += [[p.negatives[j] for p in train.pairs] for j in range(n_neg)]
-        keys = [(p.query, p.positive) for p in train.pairs]
+        keys = [(p.query, p.positive) for p in train.pairs] if loss in ("mnrl", "mnrl-symmetric", "cached-mnrl") else None
         labels = None
     else:
         columns = [[s.a for s in train.scored], [s.b for s in train.scored]]
         keys = None
         labels = torch.tensor([s.score for s in train.scored], dtype=torch.float32)
-
-    def step_loss(batch):
-        feats = [st.preprocess([col[i] for i in batch]) for col in columns]
-        y = labels[batch] if labels is not None else torch.zeros(len(batch))
-        return loss_fn(feats, y)
-
     card = {"task": "embed", "base_model": ref.name, "base_spec": ref.spec, "loss": loss, "data": str(data),
             "unsupervised": unsupervised, "hard_negatives": mining.to_dict() if n_neg else None,
             "n_train_examples": len(train), "n_negatives": n_neg, "max_length": st.max_seq_length}
-
-    def export(folder: Path) -> None:
-        st.save(str(folder))
-        (folder / "encoderkit_model.json").write_text(json.dumps({"name": f"{ref.name} (fine-tuned)", **card}, indent=1))
-
-    log = fit(st, step_loss, len(train), cfg, out, evaluate=evaluate, metric=metric, export=export,
-              batch_keys=keys if loss in ("mnrl", "mnrl-symmetric", "cached-mnrl") else None, resume=resume,
-              show_progress=show_progress, extra_state={"card": card})
-    log["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    (out / "train_log.json").write_text(json.dumps(log, indent=1))
-    return log
+    objective = BiEncoderObjective(st, loss_fn, columns, labels=labels, keys=keys, validator=evaluate, metric=metric,
+                                   card=card, model_name=f"{ref.name} (fine-tuned)")
+    return Trainer(objective, cfg, out, show_progress, {"card": card}).run(resume=resume)

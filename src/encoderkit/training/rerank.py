@@ -12,15 +12,55 @@ sentence-transformers' cross-encoder losses.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from ..errors import EncoderkitError
 from ..data.pairs import Pair, TrainingData, load_training_data, split_validation
-from .loop import FitConfig, fit
+from .loop import TrainConfig, Trainer, split_by_name
 from .mining import MiningConfig, cache_dir, mine_hard_negatives, save_negatives
 
 RERANK_LOSSES = ("bce", "listwise")
+HEAD = ("classifier.", "pooler.")  # parameter-name fragments of the (new) classification head
+
+
+class RerankObjective:
+    """A cross-encoder on (query, passage) examples: ``examples[i]`` is (query, passage, label) for the
+    pointwise loss, (query, [positive, negatives...]) for the listwise one."""
+
+    name = "rerank"
+    metric = "ndcg@10"
+
+    def __init__(self, model, loss_fn, examples: list, *, listwise: bool, validator=None, card: dict | None = None,
+                 model_name: str = "cross-encoder"):
+        self.module = model
+        self.loss_fn = loss_fn
+        self.examples = examples
+        self.listwise = listwise
+        self.validator = validator
+        self.card = card or {}
+        self.model_name = model_name
+        self.n_examples = len(examples)
+
+    def named_groups(self) -> dict:
+        return split_by_name(self.module.named_parameters(), HEAD)
+
+    def loss(self, batch: list[int], epoch: int):
+        import torch
+
+        ex = [self.examples[i] for i in batch]
+        texts = [[e[0] for e in ex], [e[1] for e in ex]]
+        if self.listwise:
+            labels = [torch.tensor([1.0] + [0.0] * (len(e[1]) - 1)) for e in ex]
+        else:
+            labels = torch.tensor([e[2] for e in ex])
+        return self.loss_fn(texts, labels), {}
+
+    def evaluate(self) -> dict:
+        return self.validator() if self.validator is not None else {}
+
+    def export(self, folder: Path) -> None:
+        self.module.save(str(folder))
+        (folder / "encoderkit_model.json").write_text(json.dumps({"name": self.model_name, **self.card}, indent=1))
 
 
 def load_cross_encoder(spec: str, max_length: int):
@@ -57,7 +97,7 @@ def mined_training_set(train: TrainingData, mining: MiningConfig, *, model_path:
 
 def train_rerank(model: str = "default", data: str | Path = "", out: str | Path = "reranker", *, loss: str = "bce",
                  mining: MiningConfig | None = None, extra_pairs: list[Pair] | None = None, val_fraction: float = 0.1,
-                 max_length: int = 256, val_depth: int = 20, fit_config: FitConfig | None = None,
+                 max_length: int = 256, val_depth: int = 20, train_config: TrainConfig | None = None,
                  resume: bool = False, show_progress: bool | None = None) -> dict:
     """Train a cross-encoder; the best checkpoint by validation nDCG@10 (reranking BM25's top
     ``val_depth`` for held-out queries) is saved to ``out`` (sentence-transformers CrossEncoder format)."""
@@ -65,10 +105,9 @@ def train_rerank(model: str = "default", data: str | Path = "", out: str | Path 
 
     if loss not in RERANK_LOSSES:
         raise EncoderkitError(f"unknown reranker loss '{loss}'", hint=f"use one of: {', '.join(RERANK_LOSSES)}")
-    cfg = fit_config or FitConfig(lr=3e-5, batch_size=16, head_lr_mult=20.0)
+    cfg = train_config or TrainConfig(lr=3e-5, batch_size=16, head_lr_mult=20.0)
     mining = mining or MiningConfig(method="both", n_negatives=8, rank_min=0, rank_max=30)
     out = Path(out)
-    t0 = time.perf_counter()
     labelled = load_training_data(data)
     if labelled.kind != "pairs" or labelled.corpus is None:
         raise EncoderkitError(f"{data}: reranker training needs a BEIR folder (queries, qrels, corpus)",
@@ -95,19 +134,11 @@ def train_rerank(model: str = "default", data: str | Path = "", out: str | Path 
         n_pos = len(train.pairs)
         pos_weight = torch.tensor((len(examples) - n_pos) / max(1, n_pos))  # balance the two classes
         loss_fn = BinaryCrossEntropyLoss(ce, pos_weight=pos_weight)
-
-        def step_loss(batch):
-            return loss_fn([[examples[i][0] for i in batch], [examples[i][1] for i in batch]],
-                           torch.tensor([examples[i][2] for i in batch]))
     else:  # listwise: one example per (query, positive) with that query's negatives
         examples = [(p.query, [p.positive] + [corpus[d] for d in negs.get(p.query_id, [])]) for p in train.pairs]
         from sentence_transformers.cross_encoder.losses import ListNetLoss
 
         loss_fn = ListNetLoss(ce)
-
-        def step_loss(batch):
-            labels = [torch.tensor([1.0] + [0.0] * (len(examples[i][1]) - 1)) for i in batch]
-            return loss_fn([[examples[i][0] for i in batch], [examples[i][1] for i in batch]], labels)
 
     from .validate import rerank_validator
 
@@ -118,13 +149,6 @@ def train_rerank(model: str = "default", data: str | Path = "", out: str | Path 
     card = {"task": "rerank", "base_model": ref.name, "loss": loss, "data": str(data), "mining": mining.to_dict(),
             "n_train_examples": len(examples), "extra_pairs": len(extra_pairs or []), "max_length": max_length}
 
-    def export(folder: Path) -> None:
-        ce.save(str(folder))
-        (folder / "encoderkit_model.json").write_text(json.dumps({"name": f"{ref.name} cross-encoder", **card}, indent=1))
-
-    log = fit(ce, step_loss, len(examples), cfg, out, evaluate=evaluate,
-              metric="ndcg@10", export=export, resume=resume, show_progress=show_progress,
-              extra_state={"card": card})
-    log["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    (out / "train_log.json").write_text(json.dumps(log, indent=1))
-    return log
+    objective = RerankObjective(ce, loss_fn, examples, listwise=loss == "listwise", validator=evaluate, card=card,
+                                model_name=f"{ref.name} cross-encoder")
+    return Trainer(objective, cfg, out, show_progress, {"card": card}).run(resume=resume)

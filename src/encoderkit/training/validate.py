@@ -79,10 +79,19 @@ def pair_validator(val: TrainingData, encode: Callable[[list[str]], np.ndarray])
     return run
 
 
+def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity of two [n, d] arrays.
+
+    >>> cosine_rows(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([[2.0, 0.0], [-1.0, -1.0]])).round(3).tolist()
+    [1.0, -1.0]
+    """
+    a = a / np.clip(np.linalg.norm(a, axis=1, keepdims=True), 1e-12, None)
+    b = b / np.clip(np.linalg.norm(b, axis=1, keepdims=True), 1e-12, None)
+    return (a * b).sum(axis=1)
+
+
 def sts_validator(val: TrainingData, encode: Callable[[list[str]], np.ndarray]) -> Callable[[], dict]:
     from scipy.stats import pearsonr, spearmanr
-
-    from ..evaluation.sts import cosine_rows
 
     def run() -> dict:
         a = encode([s.a for s in val.scored])

@@ -1,4 +1,4 @@
-"""The two pretraining objectives behind one small interface the trainer drives.
+"""The two pretraining objectives, as :class:`encoderkit.training.loop.Objective` s.
 
 * :class:`MLMObjective`: masked LM (Devlin et al., 2019), optionally + next-sentence prediction
   (BERT's second objective; RoBERTa, Liu et al., 2019, found it unnecessary). Logits are computed only
@@ -6,11 +6,14 @@
 * :class:`RTDObjective`: ELECTRA's generator MLM + λ·replaced-token detection (Clark et al., 2020), see
   :mod:`.electra`.
 
-Interface: ``module`` (everything trained), ``named_groups()`` ("head" and "encoder" parameters, so
-training can warm up the head with the encoder frozen and give the two different learning rates),
-``collate(examples, indices, epoch)``, ``loss(batch) -> (loss, stats)``, ``evaluate(eval_sets)`` and
-``export(out_dir)``. Held-out evaluation always uses static masks drawn with :data:`EVAL_SEED`, so
-the numbers of every checkpoint (and of every run on the same split) are measured on the same masks.
+Both hold their training examples (``train``) and held-out sets (``eval_sets``: "mlm" sequences, and
+"nsp" pairs with NSP). Besides the loop's interface (``module``, ``named_groups()`` with the head and
+encoder parameters, so training can warm up the head with the encoder frozen and give the two
+different learning rates; ``loss(indices, epoch)``, ``evaluate()``, ``export(folder)``) they offer the
+steps underneath: ``collate(examples, indices, epoch)`` -> a masked batch, ``batch_loss(batch) ->
+(loss, stats)`` and ``evaluate(eval_sets, batch_size)`` on any examples. Held-out evaluation always
+uses static masks drawn with :data:`EVAL_SEED`, so the numbers of every checkpoint (and of every run
+on the same split) are measured on the same masks.
 """
 
 from __future__ import annotations
@@ -42,9 +45,14 @@ class MLMObjective:
     """Masked LM (+ NSP when the model is a ``BertForPreTraining`` and ``nsp`` is on)."""
 
     name = "mlm"
+    metric = "accuracy"  # masked-token accuracy on the held-out set
 
     def __init__(self, model, tokenizer, spec: MaskSpec, *, static: bool = False, copies: int = 1, seed: int = 0,
-                 nsp: bool = False):
+                 nsp: bool = False, train: Sequence[Example] = (), eval_sets: dict | None = None,
+                 eval_batch_size: int = 64):
+        self.train = list(train)
+        self.eval_sets = {k: v for k, v in (eval_sets or {}).items() if v}
+        self.eval_batch_size = eval_batch_size
         self.model = model
         self.module = model
         self.tokenizer = tokenizer
@@ -61,8 +69,15 @@ class MLMObjective:
         return {"head": [(n, p) for n, p in params if n in head],
                 "encoder": [(n, p) for n, p in params if n not in head]}
 
+    @property
+    def n_examples(self) -> int:
+        return len(self.train)
+
     def collate(self, examples, indices, epoch):
         return self.collator(examples, indices, epoch)
+
+    def loss(self, indices: list[int], epoch: int):
+        return self.batch_loss(self.collate([self.train[i] for i in indices], indices, epoch))
 
     def _forward(self, batch):
         labels = batch["labels"]
@@ -77,7 +92,7 @@ class MLMObjective:
             nsp_logits = self.model.cls.seq_relationship(self.base.pooler(hidden))
         return logits, labels[selected], nsp_logits
 
-    def loss(self, batch):
+    def batch_loss(self, batch):
         logits, targets, nsp_logits = self._forward(batch)
         mlm = F.cross_entropy(logits.float(), targets) if len(targets) else logits.sum() * 0.0
         stats = {"mlm_loss": float(mlm.detach()), "masked_tokens": int(len(targets))}
@@ -89,9 +104,11 @@ class MLMObjective:
         return total, stats
 
     @torch.no_grad()
-    def evaluate(self, eval_sets: dict[str, list[Example]], batch_size: int = 64) -> dict:
+    def evaluate(self, eval_sets: dict[str, list[Example]] | None = None, batch_size: int | None = None) -> dict:
         """Held-out masked-token loss, perplexity (exp of the mean loss per masked token) and accuracy;
-        NSP accuracy on the held-out pairs when trained with NSP."""
+        NSP accuracy on the held-out pairs when trained with NSP. Default: the objective's own sets."""
+        eval_sets = self.eval_sets if eval_sets is None else eval_sets
+        batch_size = batch_size or self.eval_batch_size
         was_training = self.module.training
         self.module.eval()
         res: dict = {}
@@ -127,9 +144,14 @@ class RTDObjective:
     """ELECTRA: generator MLM loss + ``weight`` x discriminator replaced-token-detection loss."""
 
     name = "rtd"
+    metric = "disc_accuracy"  # replaced-token detection accuracy on the held-out set
 
     def __init__(self, discriminator, rtd_head, generator, tokenizer, spec: MaskSpec, *, static: bool = False,
-                 copies: int = 1, seed: int = 0, weight: float = RTD_WEIGHT, temperature: float = 1.0):
+                 copies: int = 1, seed: int = 0, weight: float = RTD_WEIGHT, temperature: float = 1.0,
+                 train: Sequence[Example] = (), eval_sets: dict | None = None, eval_batch_size: int = 64):
+        self.train = list(train)
+        self.eval_sets = {k: v for k, v in (eval_sets or {}).items() if v}
+        self.eval_batch_size = eval_batch_size
         self.discriminator = discriminator
         self.rtd_head = rtd_head
         self.generator = generator
@@ -149,8 +171,15 @@ class RTDObjective:
         head += [(f"generator.{n}", p) for n, p in self.generator.named_parameters() if id(p) not in shared]
         return {"head": head, "encoder": [(f"discriminator.{n}", p) for n, p in enc]}
 
+    @property
+    def n_examples(self) -> int:
+        return len(self.train)
+
     def collate(self, examples, indices, epoch):
         return self.collator(examples, indices, epoch)
+
+    def loss(self, indices: list[int], epoch: int):
+        return self.batch_loss(self.collate([self.train[i] for i in indices], indices, epoch))
 
     def _forward(self, batch, sampler: torch.Generator | None = None):
         labels = batch["labels"]
@@ -166,7 +195,7 @@ class RTDObjective:
         targets = rtd_labels(batch["original_ids"], corrupted, selected)[cand]
         return gen_logits, labels[selected], disc_logits, targets
 
-    def loss(self, batch):
+    def batch_loss(self, batch):
         gen_logits, gen_targets, disc_logits, targets = self._forward(batch)
         gen = F.cross_entropy(gen_logits.float(), gen_targets) if len(gen_targets) else gen_logits.sum() * 0.0
         disc = F.binary_cross_entropy_with_logits(disc_logits.float(), targets)
@@ -175,9 +204,11 @@ class RTDObjective:
         return gen + self.weight * disc, stats
 
     @torch.no_grad()
-    def evaluate(self, eval_sets: dict[str, list[Example]], batch_size: int = 64) -> dict:
+    def evaluate(self, eval_sets: dict[str, list[Example]] | None = None, batch_size: int | None = None) -> dict:
         """Generator MLM metrics and discriminator accuracy / replaced-token precision and recall on the
-        held-out set, with the generator's samples drawn from a fixed seed."""
+        held-out set, with the generator's samples drawn from a fixed seed. Default: the objective's own sets."""
+        eval_sets = self.eval_sets if eval_sets is None else eval_sets
+        batch_size = batch_size or self.eval_batch_size
         was_training = self.module.training
         self.module.eval()
         sampler = torch.Generator().manual_seed(EVAL_SEED)

@@ -4,11 +4,14 @@
 >>> cfg = PretrainConfig(objective="mlm", model="default", corpus=["corpus.jsonl"], out="out/mlm",
 ...                      head_only_steps=100, max_steps=600)                   # doctest: +SKIP
 >>> result = run_pretraining(cfg)                                              # doctest: +SKIP
->>> result["final"]["perplexity"]                                              # doctest: +SKIP
+
+>>> result["evals"][-1]["perplexity"]                                          # doctest: +SKIP
 
 The output folder loads with ``Encoder.load(out)``, ``SentenceTransformer(out)`` and (for MLM) the
-transformers fill-mask pipeline; ``out/training_log.json`` holds the loss curve, the held-out metrics
-of every checkpoint and the wall time. ``resume=True`` continues from ``out/checkpoint``.
+transformers fill-mask pipeline; ``out/train_log.json`` (the log of :mod:`encoderkit.training.loop`,
+plus ``pretrain``: these settings, ``data``: the corpus summary, ``model`` and ``masking``) holds the
+loss curve, the held-out metrics of every checkpoint and the times. ``resume=True`` continues from
+``out/checkpoint``.
 """
 
 from __future__ import annotations
@@ -16,17 +19,16 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import EncoderkitError
-from ..checkpoint import find_checkpoint, read_state, remove_checkpoint
+from ..checkpoint import find_checkpoint, read_state
+from ..loop import LOG, total_steps
 from .masking import STRATEGIES, MaskSpec
 
-LOG = "training_log.json"
 OBJECTIVES = ("mlm", "rtd")
 # settings that may change when resuming (everything else must match the checkpoint)
 _RESUME_FREE = {"max_minutes", "eval_every", "log_every", "keep_checkpoint", "out"}
@@ -58,7 +60,7 @@ class PretrainConfig:
     nsp: bool = False
     eval_fraction: float = 0.1
     max_eval_examples: int = 1000
-    eval_every: int | None = None  # default: 5 evaluations over the run
+    eval_every: int | None = None  # default: 5 evaluations over the run; 0: at each epoch end
     log_every: int = 10
     seed: int = 0
     split_seed: int = 0
@@ -92,6 +94,16 @@ class PretrainConfig:
 
 
 # ---------------------------------------------------------------------------- output folder
+def finished_log(out: Path) -> dict | None:
+    """The log of a finished run in ``out`` (None if there is none: the log of an unfinished run, written
+    while it trained, does not count)."""
+    log = Path(out) / LOG
+    if not log.is_file():
+        return None
+    data = json.loads(log.read_text())
+    return data if data.get("completed") else None
+
+
 def _prepare_out(cfg: PretrainConfig, resume: bool, overwrite: bool) -> tuple[Path, Path | None]:
     out = Path(cfg.out)
     ckpt = find_checkpoint(out) if out.is_dir() else None
@@ -102,7 +114,7 @@ def _prepare_out(cfg: PretrainConfig, resume: bool, overwrite: bool) -> tuple[Pa
     elif ckpt is not None and not resume:
         raise EncoderkitError(f"'{out}' holds an unfinished run (checkpoint at step {read_state(ckpt)['step']})",
                               hint="add --resume to continue it, or --overwrite to start again")
-    elif ckpt is None and log.is_file() and not resume:
+    elif ckpt is None and finished_log(out) is not None and not resume:
         raise EncoderkitError(f"'{out}' already holds a trained model", hint="pick another --out, or add --overwrite")
     elif ckpt is None and out.is_dir() and any(out.iterdir()) and not log.is_file():
         raise EncoderkitError(f"'{out}' exists and is not empty", hint="pick a new or empty --out folder")
@@ -111,7 +123,7 @@ def _prepare_out(cfg: PretrainConfig, resume: bool, overwrite: bool) -> tuple[Pa
 
 
 def _check_resume(cfg: PretrainConfig, state: dict) -> None:
-    before = (state.get("run") or {}).get("config") or {}
+    before = state.get("pretrain") or {}
     diffs = [f"{k}: {before.get(k)!r} -> {v!r}" for k, v in cfg.to_dict().items()
              if k not in _RESUME_FREE and k in before and before[k] != v]
     if diffs:
@@ -168,15 +180,17 @@ def _subsample(examples: list, limit: int, rng) -> list:
 
 
 # ---------------------------------------------------------------------------- models
-def build_objective(cfg: PretrainConfig, ref, tokenizer):
-    """The objective with its model(s); returns (objective, info)."""
+def build_objective(cfg: PretrainConfig, ref, tokenizer, data: dict | None = None):
+    """The objective with its model(s) and the examples of ``data`` (from :func:`prepare_data`);
+    returns (objective, info)."""
     import torch
 
     from .heads import load_mlm_model, scratch_model
     from .objectives import MLMObjective, RTDObjective
 
     spec = MaskSpec(prob=cfg.mlm_prob, strategy=cfg.masking)
-    kw = dict(static=cfg.static_masking, copies=cfg.mask_copies, seed=cfg.seed)
+    kw = dict(static=cfg.static_masking, copies=cfg.mask_copies, seed=cfg.seed,
+              train=(data or {}).get("train", ()), eval_sets=(data or {}).get("eval_sets"))
     if cfg.objective == "mlm":
         if cfg.from_scratch:
             model = scratch_model(tokenizer, cfg.size, nsp=cfg.nsp, max_positions=max(512, cfg.max_length), seed=cfg.seed)
@@ -233,8 +247,7 @@ def _defaults(cfg: PretrainConfig, info: dict, n_train: int) -> tuple[float, flo
         head_lr = lr
     else:
         head_lr = 1e-3 if cfg.objective == "mlm" else 5e-4
-    per_epoch = math.ceil(n_train / cfg.batch_size)
-    steps = cfg.max_steps if cfg.max_steps is not None else max(1, math.ceil((cfg.epochs or 1.0) * per_epoch))
+    steps = total_steps(cfg.max_steps, cfg.epochs or 1.0, math.ceil(n_train / cfg.batch_size))
     every = cfg.eval_every if cfg.eval_every is not None else max(1, steps // 5)
     return lr, head_lr, steps, every
 
@@ -242,56 +255,39 @@ def _defaults(cfg: PretrainConfig, info: dict, n_train: int) -> tuple[float, flo
 # ---------------------------------------------------------------------------- main entry
 def run_pretraining(cfg: PretrainConfig, *, resume: bool = False, overwrite: bool = False,
                     show_progress: bool | None = None, on_step=None) -> dict:
-    """Train and export; returns the training log (also written to ``out/training_log.json``)."""
+    """Train and export; returns the training log (also written to ``out/train_log.json``).
+    ``on_step(trainer, step)`` runs after every step (see :class:`~encoderkit.training.loop.Trainer`)."""
     from ...models.ref import resolve_model
     from ...runtime import configure_torch
+    from ..loop import TrainConfig, Trainer
     from .heads import load_tokenizer, quiet_transformers
-    from .trainer import TrainConfig, Trainer
 
     cfg.validate()
-    t_start = time.perf_counter()
     out, ckpt = _prepare_out(cfg, resume, overwrite)
-    if resume and ckpt is None and (out / LOG).is_file():
-        return {**json.loads((out / LOG).read_text()), "resumed": "already complete"}
-    if ckpt is not None:
-        _check_resume(cfg, read_state(ckpt))
+    if resume and ckpt is None and finished_log(out) is not None:
+        return {**finished_log(out), "resumed": "already complete"}
+    state = read_state(ckpt) if ckpt is not None else None
+    if state is not None:
+        _check_resume(cfg, state)
     ref = resolve_model(cfg.model)
     configure_torch()
     quiet_transformers()
     tokenizer = load_tokenizer(ref.path)
     data = prepare_data(cfg, tokenizer, show_progress)
-    objective, info = build_objective(cfg, ref, tokenizer)
+    if state is not None and (state.get("data") or {}).get("corpus_fingerprint") != data["summary"]["corpus_fingerprint"]:
+        raise EncoderkitError("the corpus changed since the checkpoint was written",
+                              hint="resume with the same corpus files, or use --overwrite")
+    objective, info = build_objective(cfg, ref, tokenizer, data)
     lr, head_lr, steps, every = _defaults(cfg, info, len(data["train"]))
-    tcfg = TrainConfig(max_steps=steps, batch_size=cfg.batch_size, lr=lr, head_lr=head_lr,
+    tcfg = TrainConfig(max_steps=steps, epochs=cfg.epochs or 1.0, batch_size=cfg.batch_size, lr=lr, head_lr=head_lr,
                        head_only_steps=cfg.head_only_steps, warmup_ratio=cfg.warmup_ratio,
                        weight_decay=cfg.weight_decay, eval_every=every, log_every=cfg.log_every, seed=cfg.seed,
-                       max_minutes=cfg.max_minutes)
-    run_info = {"config": cfg.to_dict(), "data": data["summary"]}
-    trainer = Trainer(objective, data["train"], data["eval_sets"], tcfg, out, run_info=run_info,
-                      show_progress=show_progress, on_step=on_step)
-    resumed_from = None
-    if ckpt is not None:
-        trainer.restore(ckpt)
-        resumed_from = int(trainer.state["step"])
-        if trainer.state.get("run", {}).get("data", {}).get("corpus_fingerprint") != data["summary"]["corpus_fingerprint"]:
-            raise EncoderkitError("the corpus changed since the checkpoint was written",
-                                  hint="resume with the same corpus files, or use --overwrite")
-    state = trainer.run()
-    _export(cfg, objective, ref, tokenizer, out, info, state)
-    log = {
-        "objective": cfg.objective, "config": cfg.to_dict(), "train_config": tcfg.to_dict(),
-        "model": {"spec": cfg.model, "name": ref.name, "from_scratch": cfg.from_scratch, **info,
-                  "parameters": _count(objective)},
-        "data": data["summary"], "masking": objective.spec.to_dict(),
-        "steps": state["step"], "completed": state["completed"], "stopped_early": state.get("stopped_early"),
-        "resumed_from_step": resumed_from, "train_seconds": round(state["train_seconds"], 1),
-        "wall_seconds_training": round(state["wall_seconds"], 1),
-        "wall_seconds_this_call": round(time.perf_counter() - t_start, 1),
-        "evals": state["evals"], "final": state["evals"][-1] if state["evals"] else {}, "loss_curve": state["log"],
-    }
-    (out / LOG).write_text(json.dumps(log, indent=1))
-    if not cfg.keep_checkpoint:
-        remove_checkpoint(out)
+                       max_minutes=cfg.max_minutes, select_best=False, keep_checkpoint=cfg.keep_checkpoint)
+    run_info = {"pretrain": cfg.to_dict(), "data": data["summary"], "masking": objective.spec.to_dict(),
+                "model": {"spec": cfg.model, "name": ref.name, "from_scratch": cfg.from_scratch, **info,
+                          "parameters": _count(objective)}}
+    log = Trainer(objective, tcfg, out, show_progress, run_info, on_step=on_step).run(resume=state is not None)
+    finish_folder(cfg, objective, ref, tokenizer, out, info, log)
     return log
 
 
@@ -300,16 +296,16 @@ def _count(objective) -> dict:
     return {k: int(sum(p.numel() for _, p in v)) for k, v in groups.items()}
 
 
-def _export(cfg, objective, ref, tokenizer, out: Path, info: dict, state: dict) -> None:
+def finish_folder(cfg, objective, ref, tokenizer, out: Path, info: dict, log: dict) -> None:
+    """Next to the weights the trainer exported: tokenizer, sentence-transformers files and the card."""
     from .export import finish_model_dir, source_layout
 
     layout = {"pooling": "mean", "normalize": False} if cfg.from_scratch else source_layout(ref.path)
-    objective.export(out)
-    final = state["evals"][-1] if state["evals"] else {}
+    final = log["evals"][-1] if log["evals"] else {}
     corpus_name = ", ".join(Path(c).name for c in cfg.corpus[:3])
     base = f"scratch-{cfg.size}" if cfg.from_scratch else ref.name
     card = {"name": f"{base}+{cfg.objective}({corpus_name})", "base_model": ref.name, "base_spec": cfg.model,
-            "objective": cfg.objective, "from_scratch": cfg.from_scratch, "steps": state["step"],
+            "objective": cfg.objective, "from_scratch": cfg.from_scratch, "steps": log["step"],
             "masking": cfg.masking, "static_masking": cfg.static_masking, "nsp": cfg.nsp, "final_eval": final,
             "head_initialized": info.get("head_initialized"), "created_by": "encoderkit pretrain"}
     dim = int(objective.module.config.hidden_size) if cfg.objective == "mlm" else int(objective.discriminator.config.hidden_size)
