@@ -36,8 +36,13 @@ def machine() -> dict:
 
 def percentiles(ms: list[float]) -> dict:
     a = np.asarray(ms, dtype=float)
-    return {"p50_ms": round(float(np.percentile(a, 50)), 2), "p95_ms": round(float(np.percentile(a, 95)), 2),
-            "p99_ms": round(float(np.percentile(a, 99)), 2), "mean_ms": round(float(a.mean()), 2), "n": int(a.size)}
+    return {
+        "p50_ms": round(float(np.percentile(a, 50)), 2),
+        "p95_ms": round(float(np.percentile(a, 95)), 2),
+        "p99_ms": round(float(np.percentile(a, 99)), 2),
+        "mean_ms": round(float(a.mean()), 2),
+        "n": int(a.size),
+    }
 
 
 def dir_size(path: Path) -> int:

@@ -55,10 +55,15 @@ def main() -> None:
     if not args.index.exists():
         wall, rss, out = run_cli(["index", str(corpus), "--index", str(args.index), "--json"])
         report = json.loads(out)
-        result["build"] = {"seconds": round(wall, 1), "documents": report["totals"]["documents"],
-                           "chunks": report["totals"]["chunks"], "docs_per_s": round(report["totals"]["documents"] / wall, 1),
-                           "chunks_per_s": round(report["totals"]["chunks"] / wall, 1), "peak_rss_mb": rss,
-                           "index_size_mb": round(dir_size(args.index) / 2**20, 1)}
+        result["build"] = {
+            "seconds": round(wall, 1),
+            "documents": report["totals"]["documents"],
+            "chunks": report["totals"]["chunks"],
+            "docs_per_s": round(report["totals"]["documents"] / wall, 1),
+            "chunks_per_s": round(report["totals"]["chunks"] / wall, 1),
+            "peak_rss_mb": rss,
+            "index_size_mb": round(dir_size(args.index) / 2**20, 1),
+        }
         print("build", result["build"], flush=True)
     # incremental: unchanged corpus
     times = []
@@ -67,8 +72,11 @@ def main() -> None:
         rep = json.loads(out)
         assert rep["chunks_encoded"] == 0 and rep["unchanged"] == rep["totals"]["documents"], rep
         times.append(wall)
-    result["incremental_unchanged"] = {"seconds_median": round(sorted(times)[1], 2), "runs": [round(t, 2) for t in times],
-                                       "peak_rss_mb": rss}
+    result["incremental_unchanged"] = {
+        "seconds_median": round(sorted(times)[1], 2),
+        "runs": [round(t, 2) for t in times],
+        "peak_rss_mb": rss,
+    }
     if "build" in result:
         result["incremental_unchanged"]["speedup_vs_build"] = round(result["build"]["seconds"] / sorted(times)[1], 1)
     print("incremental", result["incremental_unchanged"], flush=True)
@@ -107,13 +115,19 @@ def main() -> None:
 
     # cold start: process start to first printed result
     cold = {}
-    for name, extra in (("bm25", ["--mode", "bm25"]), ("hybrid (torch)", ["--backend", "torch"]),
-                        ("hybrid (onnx)", ["--backend", "onnx"])):
+    for name, extra in (
+        ("bm25", ["--mode", "bm25"]),
+        ("hybrid (torch)", ["--backend", "torch"]),
+        ("hybrid (onnx)", ["--backend", "onnx"]),
+    ):
         runs = []
         for _ in range(args.cold_runs):
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "encoderkit.cli", "search", texts[0], "--index", str(args.index),
-                            "-k", "1", *extra], check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "encoderkit.cli", "search", texts[0], "--index", str(args.index), "-k", "1", *extra],
+                check=True,
+                capture_output=True,
+            )
             runs.append(time.perf_counter() - t)
         cold[name] = {"median_s": round(sorted(runs)[len(runs) // 2], 2), "runs": [round(r, 2) for r in runs]}
     t = time.perf_counter()

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine  # noqa: E402,F401
+from _common import RESULTS, machine  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ENCODERKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -53,8 +53,12 @@ def ag_news(root: Path) -> list[dict]:
     return docs
 
 
-_DETOK = [(re.compile(r" ([.,;:!?%)\]}])"), r"\1"), (re.compile(r"([(\[{$]) "), r"\1"),
-          (re.compile(r" (n't|'s|'re|'ve|'m|'ll|'d)\b", re.I), r"\1"), (re.compile(r'" (.*?) "'), r'"\1"')]
+_DETOK = [
+    (re.compile(r" ([.,;:!?%)\]}])"), r"\1"),
+    (re.compile(r"([(\[{$]) "), r"\1"),
+    (re.compile(r" (n't|'s|'re|'ve|'m|'ll|'d)\b", re.I), r"\1"),
+    (re.compile(r'" (.*?) "'), r'"\1"'),
+]
 
 
 def detokenize(tokens: list[str]) -> str:
@@ -69,7 +73,7 @@ def conll_docs(root: Path) -> list[dict]:
     for name in ("eng.train", "eng.testa", "eng.testb"):
         sents, cur, n = [], [], 0
 
-        def flush_doc():
+        def flush_doc(name=name):
             nonlocal sents, n
             if sents:
                 docs.append({"_id": f"conll-{name}-{n}", "title": "", "text": " ".join(sents)})
@@ -117,8 +121,10 @@ def semeval_sentences(root: Path) -> list[str]:
 
 
 def grouped(prefix: str, sentences: list[str], size: int = 10) -> list[dict]:
-    return [{"_id": f"{prefix}{i // size}", "title": "", "text": " ".join(sentences[i : i + size])}
-            for i in range(0, len(sentences), size)]
+    return [
+        {"_id": f"{prefix}{i // size}", "title": "", "text": " ".join(sentences[i : i + size])}
+        for i in range(0, len(sentences), size)
+    ]
 
 
 def build_corpora(root: Path = DATA, out: Path = WORK / "corpora") -> dict[str, Path]:

@@ -26,27 +26,51 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pretrain_common import DATA, RESULTS, WORK, encoderkit, machine, read_log, write_outputs  # noqa: E402
+from pretrain_common import DATA, RESULTS, WORK, encoderkit, machine, read_log, write_outputs
 
 NAME = "pretrain_domain_scifact"
 
 
 def train(args) -> dict:
     corpus = args.data / "corpus.jsonl"
-    common = ["--model", "default", "--corpus", corpus, "--max-steps", args.steps, "--batch-size", args.batch_size,
-              "--max-length", args.max_length, "--eval-fraction", 0.1, "--split-seed", 0, "--seed", 0,
-              "--eval-every", args.eval_every, "--max-eval-examples", args.eval_examples, "--lr", args.lr,
-              "--head-lr", args.head_lr, "--json", "-q"]
-    arms = {"a_head_only": ["--head-only-steps", args.steps],
-            "b_full": ["--head-only-steps", args.warmup_steps]}
+    common = [
+        "--model",
+        "default",
+        "--corpus",
+        corpus,
+        "--max-steps",
+        args.steps,
+        "--batch-size",
+        args.batch_size,
+        "--max-length",
+        args.max_length,
+        "--eval-fraction",
+        0.1,
+        "--split-seed",
+        0,
+        "--seed",
+        0,
+        "--eval-every",
+        args.eval_every,
+        "--max-eval-examples",
+        args.eval_examples,
+        "--lr",
+        args.lr,
+        "--head-lr",
+        args.head_lr,
+        "--json",
+        "-q",
+    ]
+    arms = {"a_head_only": ["--head-only-steps", args.steps], "b_full": ["--head-only-steps", args.warmup_steps]}
     walls = {}
     for arm, extra in arms.items():
         out = WORK / f"scifact-{arm}"
         if (out / "train_log.json").is_file() and not args.retrain:
             print(f"{arm}: reusing {out}")
             continue
-        walls[arm], _ = encoderkit(["pretrain", "mlm", *common, *extra, "--out", out, "--overwrite"],
-                                   log_file=WORK / "logs" / f"scifact-{arm}.txt")
+        walls[arm], _ = encoderkit(
+            ["pretrain", "mlm", *common, *extra, "--out", out, "--overwrite"], log_file=WORK / "logs" / f"scifact-{arm}.txt"
+        )
     return walls
 
 
@@ -72,16 +96,42 @@ def retrieval(args, arm: str) -> dict:
         res = json.loads(base.read_text())
         if res["index"]["model"]["spec"] == "default" and res["index"]["chunking"]["size"] == 0:
             dense = res["pipelines"]["dense"]
-            return {"ndcg@10": dense["metrics"]["ndcg@10"], "recall@100": dense["metrics"]["recall@100"],
-                    "mrr@10": dense["metrics"]["mrr@10"], "per_query": dense["per_query_ndcg@10"],
-                    "eval_wall_s": None, "reused": str(base.relative_to(RESULTS.parent.parent))}
-    wall, _ = encoderkit(["eval", "retrieval", args.data, "--pipeline", "dense", "--model", model, "--out", out,
-                          "--index", WORK / f"index-{arm}", "--chunk-size", 0, "-q"],
-                         log_file=WORK / "logs" / f"eval-{arm}.txt")
+            return {
+                "ndcg@10": dense["metrics"]["ndcg@10"],
+                "recall@100": dense["metrics"]["recall@100"],
+                "mrr@10": dense["metrics"]["mrr@10"],
+                "per_query": dense["per_query_ndcg@10"],
+                "eval_wall_s": None,
+                "reused": str(base.relative_to(RESULTS.parent.parent)),
+            }
+    wall, _ = encoderkit(
+        [
+            "eval",
+            "retrieval",
+            args.data,
+            "--pipeline",
+            "dense",
+            "--model",
+            model,
+            "--out",
+            out,
+            "--index",
+            WORK / f"index-{arm}",
+            "--chunk-size",
+            0,
+            "-q",
+        ],
+        log_file=WORK / "logs" / f"eval-{arm}.txt",
+    )
     res = json.loads((out / "results.json").read_text())
     dense = res["pipelines"]["dense"]
-    return {"ndcg@10": dense["metrics"]["ndcg@10"], "recall@100": dense["metrics"]["recall@100"],
-            "mrr@10": dense["metrics"]["mrr@10"], "per_query": dense["per_query_ndcg@10"], "eval_wall_s": round(wall, 1)}
+    return {
+        "ndcg@10": dense["metrics"]["ndcg@10"],
+        "recall@100": dense["metrics"]["recall@100"],
+        "mrr@10": dense["metrics"]["mrr@10"],
+        "per_query": dense["per_query_ndcg@10"],
+        "eval_wall_s": round(wall, 1),
+    }
 
 
 def paired_bootstrap(a: dict, b: dict, n: int = 10000, seed: int = 0) -> dict:
@@ -89,8 +139,13 @@ def paired_bootstrap(a: dict, b: dict, n: int = 10000, seed: int = 0) -> dict:
     d = np.array([b[k] - a[k] for k in keys])
     rng = np.random.default_rng(seed)
     means = d[rng.integers(0, len(d), size=(n, len(d)))].mean(axis=1)
-    return {"mean_diff": float(d.mean()), "ci95": [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))],
-            "queries_better": int((d > 0).sum()), "queries_worse": int((d < 0).sum()), "n": len(d)}
+    return {
+        "mean_diff": float(d.mean()),
+        "ci95": [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))],
+        "queries_better": int((d > 0).sum()),
+        "queries_worse": int((d < 0).sum()),
+        "n": len(d),
+    }
 
 
 def plot(logs: dict, path: Path) -> None:
@@ -138,15 +193,25 @@ def main() -> None:
     walls = {} if args.only_eval else train(args)
     logs = {arm: read_log(WORK / f"scifact-{arm}") for arm in ("a_head_only", "b_full")}
     prev = json.loads((RESULTS / f"{NAME}.json").read_text()) if (RESULTS / f"{NAME}.json").is_file() else {}
-    result = {"machine": machine(), "data": str(args.data), "settings": vars(args) | {"data": str(args.data)},
-              "arms": {}, "retrieval": prev.get("retrieval", {})}
+    result = {
+        "machine": machine(),
+        "data": str(args.data),
+        "settings": vars(args) | {"data": str(args.data)},
+        "arms": {},
+        "retrieval": prev.get("retrieval", {}),
+    }
     for arm, log in logs.items():
         fin = log["evals"][-1]
         result["arms"][arm] = {
-            "steps": log["step"], "head_only_steps": log["config"]["head_only_steps"],
-            "perplexity": fin["perplexity"], "mlm_loss": fin["mlm_loss"], "accuracy": fin["accuracy"],
-            "masked_tokens": fin["masked_tokens"], "step0_perplexity": log["evals"][0]["perplexity"],
-            "train_seconds": log["train_seconds"], "wall_seconds": log["wall_seconds"],
+            "steps": log["step"],
+            "head_only_steps": log["config"]["head_only_steps"],
+            "perplexity": fin["perplexity"],
+            "mlm_loss": fin["mlm_loss"],
+            "accuracy": fin["accuracy"],
+            "masked_tokens": fin["masked_tokens"],
+            "step0_perplexity": log["evals"][0]["perplexity"],
+            "train_seconds": log["train_seconds"],
+            "wall_seconds": log["wall_seconds"],
             "evals": [{k: e[k] for k in ("step", "perplexity", "accuracy", "mlm_loss")} for e in log["evals"]],
             "data": {k: v for k, v in log["data"].items() if k != "eval_document_ids"},
         }
@@ -160,8 +225,9 @@ def main() -> None:
         for arm in ("a_head_only", "b_full"):
             result["retrieval"][arm] = retrieval(args, arm)
     if len(result["retrieval"]) == 2:
-        result["retrieval_paired"] = paired_bootstrap(result["retrieval"]["a_head_only"]["per_query"],
-                                                      result["retrieval"]["b_full"]["per_query"])
+        result["retrieval_paired"] = paired_bootstrap(
+            result["retrieval"]["a_head_only"]["per_query"], result["retrieval"]["b_full"]["per_query"]
+        )
     plot(logs, RESULTS / f"{NAME}.png")
     write_outputs(NAME, result, markdown(result))
 
@@ -169,18 +235,28 @@ def main() -> None:
 def markdown(r: dict) -> str:
     a, b = r["arms"]["a_head_only"], r["arms"]["b_full"]
     m = r["machine"]
-    lines = [f"### MLM domain adaptation on SciFact (all-MiniLM-L6-v2 + attached tied MLM head)", "",
-             f"{m['cpu']}, {m['cores_available']} cores, {m['date']}. Held out: {a['data']['eval_documents']} of "
-             f"{a['data']['documents']} documents; {a['masked_tokens']} masked tokens evaluated (same masks for "
-             "every checkpoint and arm).", "",
-             "| arm | steps (head-only) | held-out perplexity | masked-token acc. | train time |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "### MLM domain adaptation on SciFact (all-MiniLM-L6-v2 + attached tied MLM head)",
+        "",
+        f"{m['cpu']}, {m['cores_available']} cores, {m['date']}. Held out: {a['data']['eval_documents']} of "
+        f"{a['data']['documents']} documents; {a['masked_tokens']} masked tokens evaluated (same masks for "
+        "every checkpoint and arm).",
+        "",
+        "| arm | steps (head-only) | held-out perplexity | masked-token acc. | train time |",
+        "|---|---|---|---|---|",
+    ]
     for name, x in (("(a) head only", a), ("(b) warm-up + full", b)):
-        lines.append(f"| {name} | {x['steps']} ({x['head_only_steps']}) | {x['perplexity']:.2f} | {x['accuracy']:.4f} | "
-                     f"{x['train_seconds'] / 60:.1f} min |")
-    lines += ["", f"Relative held-out perplexity reduction of (b) vs (a): **{r['relative_perplexity_reduction']:.1%}** "
-              f"(target >= 25%: {'reached' if r['target_25pct_reached'] else 'NOT reached'}). "
-              f"Random head before training: perplexity {a['step0_perplexity']:.0f}.", ""]
+        lines.append(
+            f"| {name} | {x['steps']} ({x['head_only_steps']}) | {x['perplexity']:.2f} | {x['accuracy']:.4f} | "
+            f"{x['train_seconds'] / 60:.1f} min |"
+        )
+    lines += [
+        "",
+        f"Relative held-out perplexity reduction of (b) vs (a): **{r['relative_perplexity_reduction']:.1%}** "
+        f"(target >= 25%: {'reached' if r['target_25pct_reached'] else 'NOT reached'}). "
+        f"Random head before training: perplexity {a['step0_perplexity']:.0f}.",
+        "",
+    ]
     if r.get("retrieval"):
         lines += ["| encoder | SciFact test nDCG@10 | MRR@10 | R@100 |", "|---|---|---|---|"]
         for arm, name in (("a_head_only", "(a) = MiniLM unchanged"), ("b_full", "(b) MLM-adapted")):
@@ -189,9 +265,12 @@ def markdown(r: dict) -> str:
                 lines.append(f"| {name} | {x['ndcg@10']:.4f} | {x['mrr@10']:.4f} | {x['recall@100']:.4f} |")
         if r.get("retrieval_paired"):
             p = r["retrieval_paired"]
-            lines += ["", f"(b) - (a) nDCG@10: {p['mean_diff']:+.4f} (paired bootstrap 95% CI "
-                          f"[{p['ci95'][0]:+.4f}, {p['ci95'][1]:+.4f}]; {p['queries_better']} queries better, "
-                          f"{p['queries_worse']} worse of {p['n']})."]
+            lines += [
+                "",
+                f"(b) - (a) nDCG@10: {p['mean_diff']:+.4f} (paired bootstrap 95% CI "
+                f"[{p['ci95'][0]:+.4f}, {p['ci95'][1]:+.4f}]; {p['queries_better']} queries better, "
+                f"{p['queries_worse']} worse of {p['n']}).",
+            ]
     return "\n".join(lines) + "\n"
 
 

@@ -25,17 +25,48 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pretrain_common import (RESULTS, WORK, build_corpora, encoderkit, machine, probe, probe_tasks, read_log,  # noqa: E402
-                             write_outputs)
+from pretrain_common import (
+    RESULTS,
+    WORK,
+    build_corpora,
+    encoderkit,
+    machine,
+    probe,
+    probe_tasks,
+    read_log,
+    write_outputs,
+)
 
 NAME = "pretrain_electra_vs_mlm"
 
 
 def common(args, corpora) -> list:
-    return ["--model", "default", "--from-scratch", "--size", args.size, "--corpus", corpora["general"],
-            "--corpus", corpora["scifact"], "--batch-size", args.batch_size, "--max-length", args.max_length,
-            "--lr", args.lr, "--split-seed", 0, "--eval-fraction", 0.05, "--max-eval-examples", 500, "--json", "-q",
-            "--overwrite"]
+    return [
+        "--model",
+        "default",
+        "--from-scratch",
+        "--size",
+        args.size,
+        "--corpus",
+        corpora["general"],
+        "--corpus",
+        corpora["scifact"],
+        "--batch-size",
+        args.batch_size,
+        "--max-length",
+        args.max_length,
+        "--lr",
+        args.lr,
+        "--split-seed",
+        0,
+        "--eval-fraction",
+        0.05,
+        "--max-eval-examples",
+        500,
+        "--json",
+        "-q",
+        "--overwrite",
+    ]
 
 
 def calibrate(args, corpora) -> dict:
@@ -46,8 +77,10 @@ def calibrate(args, corpora) -> dict:
     res = {}
     for obj in ("mlm", "rtd"):
         out = WORK / "electra" / f"calibrate-{obj}"
-        encoderkit(["pretrain", obj, *common(args, corpora), "--out", out, "--max-steps", 40, "--eval-every", 0,
-                    "--seed", 99], log_file=WORK / "logs" / f"electra-calibrate-{obj}.txt")
+        encoderkit(
+            ["pretrain", obj, *common(args, corpora), "--out", out, "--max-steps", 40, "--eval-every", 0, "--seed", 99],
+            log_file=WORK / "logs" / f"electra-calibrate-{obj}.txt",
+        )
         curve = read_log(out)["loss_curve"]
         t = {r["step"]: r["train_seconds"] for r in curve}
         res[obj] = (t[40] - t[10]) / 30
@@ -61,17 +94,41 @@ def run_arm(obj: str, seed: int, steps: int, args, corpora, tasks) -> dict:
     probe_file = out / "probe.json"
     if not (out / "train_log.json").is_file() or args.retrain or read_log(out)["config"]["max_steps"] != steps:
         extra = ["--generator-size", args.generator_size] if obj == "rtd" else []
-        encoderkit(["pretrain", obj, *common(args, corpora), "--out", out, "--max-steps", steps, "--seed", seed,
-                    "--eval-every", max(1, steps // 4), "--max-minutes", args.minutes * 1.5, *extra],
-                   log_file=WORK / "logs" / f"electra-{obj}-s{seed}.txt")
+        encoderkit(
+            [
+                "pretrain",
+                obj,
+                *common(args, corpora),
+                "--out",
+                out,
+                "--max-steps",
+                steps,
+                "--seed",
+                seed,
+                "--eval-every",
+                max(1, steps // 4),
+                "--max-minutes",
+                args.minutes * 1.5,
+                *extra,
+            ],
+            log_file=WORK / "logs" / f"electra-{obj}-s{seed}.txt",
+        )
         probe_file.unlink(missing_ok=True)
     log = read_log(out)
     if not probe_file.is_file():
         probe_file.write_text(json.dumps(probe(out, tasks, seed=seed)))
     fin = log["evals"][-1]
-    return {"objective": obj, "seed": seed, "steps": log["step"], "train_seconds": log["train_seconds"],
-            "stopped_early": log["stopped_early"], "tokens_seen": log["step"] * log["config"]["batch_size"],
-            "final_eval": fin, "parameters": log["model"]["parameters"], **json.loads(probe_file.read_text())}
+    return {
+        "objective": obj,
+        "seed": seed,
+        "steps": log["step"],
+        "train_seconds": log["train_seconds"],
+        "stopped_early": log["stopped_early"],
+        "tokens_seen": log["step"] * log["config"]["batch_size"],
+        "final_eval": fin,
+        "parameters": log["model"]["parameters"],
+        **json.loads(probe_file.read_text()),
+    }
 
 
 def plot(runs, path: Path) -> None:
@@ -84,8 +141,13 @@ def plot(runs, path: Path) -> None:
     for ax, key, title in ((axes[0], "sst2", "SST-2 probe accuracy (test)"), (axes[1], "trec6", "TREC-6 probe accuracy (test)")):
         names = ["random-init", "mlm", "rtd"]
         vals = [[r[key] for r in runs if r["objective"] == n] for n in names]
-        ax.bar(range(3), [np.mean(v) if v else 0 for v in vals],
-               yerr=[np.std(v, ddof=1) if len(v) > 1 else 0 for v in vals], capsize=4, color=["grey", "C0", "C1"])
+        ax.bar(
+            range(3),
+            [np.mean(v) if v else 0 for v in vals],
+            yerr=[np.std(v, ddof=1) if len(v) > 1 else 0 for v in vals],
+            capsize=4,
+            color=["grey", "C0", "C1"],
+        )
         for i, v in enumerate(vals):
             ax.scatter([i] * len(v), v, color="k", s=12, zorder=3)
         flat = [x for v in vals for x in v]
@@ -101,23 +163,33 @@ def plot(runs, path: Path) -> None:
 def markdown(res) -> str:
     m = res["machine"]
     s = res["settings"]
-    lines = ["### ELECTRA vs MLM at equal training time (tiny encoder from scratch)", "",
-             f"{m['cpu']}, {m['cores_available']} cores, {m['date']}. Encoder {s['size']} (L2/H128); budget "
-             f"{s['minutes']} min of training per run; measured s/step: MLM {res['calibration']['mlm']:.3f}, "
-             f"RTD {res['calibration']['rtd']:.3f}; batch {s['batch_size']} x <= {s['max_length']} tokens, lr {s['lr']}.",
-             "", "| objective | seed | steps | train time | SST-2 acc. | TREC-6 acc. | own held-out metric |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "### ELECTRA vs MLM at equal training time (tiny encoder from scratch)",
+        "",
+        f"{m['cpu']}, {m['cores_available']} cores, {m['date']}. Encoder {s['size']} (L2/H128); budget "
+        f"{s['minutes']} min of training per run; measured s/step: MLM {res['calibration']['mlm']:.3f}, "
+        f"RTD {res['calibration']['rtd']:.3f}; batch {s['batch_size']} x <= {s['max_length']} tokens, lr {s['lr']}.",
+        "",
+        "| objective | seed | steps | train time | SST-2 acc. | TREC-6 acc. | own held-out metric |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in res["runs"]:
         f = r["final_eval"]
-        own = (f"MLM ppl {f['perplexity']:.1f}, acc {f['accuracy']:.3f}" if r["objective"] == "mlm" else
-               f"RTD acc {f['disc_accuracy']:.3f}, replaced P/R {f['replaced_precision']:.2f}/{f['replaced_recall']:.2f}, "
-               f"gen ppl {f['gen_perplexity']:.1f}" if r["objective"] == "rtd" else "—")
+        own = (
+            f"MLM ppl {f['perplexity']:.1f}, acc {f['accuracy']:.3f}"
+            if r["objective"] == "mlm"
+            else f"RTD acc {f['disc_accuracy']:.3f}, replaced P/R {f['replaced_precision']:.2f}/{f['replaced_recall']:.2f}, "
+            f"gen ppl {f['gen_perplexity']:.1f}"
+            if r["objective"] == "rtd"
+            else "—"
+        )
         t = "—" if r["objective"] == "random-init" else f"{r['train_seconds'] / 60:.1f} min"
         lines.append(f"| {r['objective']} | {r['seed']} | {r['steps']} | {t} | {r['sst2']:.4f} | {r['trec6']:.4f} | {own} |")
     lines += ["", "| objective | SST-2 mean ± sd | TREC-6 mean ± sd |", "|---|---|---|"]
     for obj, x in res["summary"].items():
-        lines.append(f"| {obj} | {x['sst2']['mean']:.4f} ± {x['sst2']['sd']:.4f} | "
-                     f"{x['trec6']['mean']:.4f} ± {x['trec6']['sd']:.4f} |")
+        lines.append(
+            f"| {obj} | {x['sst2']['mean']:.4f} ± {x['sst2']['sd']:.4f} | {x['trec6']['mean']:.4f} ± {x['trec6']['sd']:.4f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -146,17 +218,28 @@ def main() -> None:
             print(json.dumps({k: v for k, v in runs[-1].items() if k != "final_eval"}), flush=True)
         rnd = WORK / "ablation" / f"random-init-s{seed}"  # the same random tiny encoder, probed in experiment 2
         if (rnd / "probe.json").is_file():
-            runs.append({"objective": "random-init", "seed": seed, "steps": 0, "train_seconds": 0.0, "final_eval": {},
-                         **json.loads((rnd / "probe.json").read_text())})
+            runs.append(
+                {
+                    "objective": "random-init",
+                    "seed": seed,
+                    "steps": 0,
+                    "train_seconds": 0.0,
+                    "final_eval": {},
+                    **json.loads((rnd / "probe.json").read_text()),
+                }
+            )
     summary = {}
     for obj in ("random-init", "mlm", "rtd"):
         rs = [r for r in runs if r["objective"] == obj]
         if rs:
-            summary[obj] = {k: {"mean": float(np.mean([r[k] for r in rs])),
-                                "sd": float(np.std([r[k] for r in rs], ddof=1)) if len(rs) > 1 else 0.0}
-                            for k in ("sst2", "trec6", "train_seconds", "steps")}
-    res = {"machine": machine(), "settings": vars(args), "calibration": cal, "steps": steps, "runs": runs,
-           "summary": summary}
+            summary[obj] = {
+                k: {
+                    "mean": float(np.mean([r[k] for r in rs])),
+                    "sd": float(np.std([r[k] for r in rs], ddof=1)) if len(rs) > 1 else 0.0,
+                }
+                for k in ("sst2", "trec6", "train_seconds", "steps")
+            }
+    res = {"machine": machine(), "settings": vars(args), "calibration": cal, "steps": steps, "runs": runs, "summary": summary}
     plot(runs, RESULTS / f"{NAME}.png")
     write_outputs(NAME, res, markdown(res))
 

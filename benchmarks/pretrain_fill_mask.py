@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pretrain_common import WORK, build_corpora, encoderkit, machine, read_log, write_outputs  # noqa: E402
+from pretrain_common import WORK, build_corpora, encoderkit, machine, read_log, write_outputs
 
 NAME = "pretrain_fill_mask"
 PROMPTS = [
@@ -42,20 +42,52 @@ def main() -> None:
 
     corpus = build_corpora()["general"]
     head_dir, full_dir = WORK / "general-head", WORK / "general-full"
-    common = ["--corpus", corpus, "--batch-size", 32, "--max-length", 128, "--eval-fraction", 0.05,
-              "--max-eval-examples", 500, "--json", "-q", "--overwrite"]
+    common = [
+        "--corpus",
+        corpus,
+        "--batch-size",
+        32,
+        "--max-length",
+        128,
+        "--eval-fraction",
+        0.05,
+        "--max-eval-examples",
+        500,
+        "--json",
+        "-q",
+        "--overwrite",
+    ]
     if args.retrain or not (head_dir / "train_log.json").is_file():
-        encoderkit(["pretrain", "mlm", "--model", "default", "--out", head_dir, "--head-only-steps", args.head_steps,
-                    "--max-steps", args.head_steps, "--head-lr", 1e-3, *common],
-                   log_file=WORK / "logs" / "general-head.txt")
+        encoderkit(
+            [
+                "pretrain",
+                "mlm",
+                "--model",
+                "default",
+                "--out",
+                head_dir,
+                "--head-only-steps",
+                args.head_steps,
+                "--max-steps",
+                args.head_steps,
+                "--head-lr",
+                1e-3,
+                *common,
+            ],
+            log_file=WORK / "logs" / "general-head.txt",
+        )
     if args.retrain or not (full_dir / "train_log.json").is_file():
         # continue from (i): its head is now part of the checkpoint, so no head is attached this time
-        encoderkit(["pretrain", "mlm", "--model", head_dir, "--out", full_dir, "--max-steps", args.full_steps,
-                    "--lr", 5e-5, *common], log_file=WORK / "logs" / "general-full.txt")
-    models = {"(i) MiniLM + head trained alone (general English)": head_dir,
-              "(ii) = (i) + full MLM training (general English)": full_dir,
-              "SciFact-adapted MiniLM (experiment 1, arm b)": WORK / "scifact-b_full",
-              "tiny BERT from scratch (experiment 2, dynamic, seed 0)": WORK / "ablation" / "dynamic-s0"}
+        encoderkit(
+            ["pretrain", "mlm", "--model", head_dir, "--out", full_dir, "--max-steps", args.full_steps, "--lr", 5e-5, *common],
+            log_file=WORK / "logs" / "general-full.txt",
+        )
+    models = {
+        "(i) MiniLM + head trained alone (general English)": head_dir,
+        "(ii) = (i) + full MLM training (general English)": full_dir,
+        "SciFact-adapted MiniLM (experiment 1, arm b)": WORK / "scifact-b_full",
+        "tiny BERT from scratch (experiment 2, dynamic, seed 0)": WORK / "ablation" / "dynamic-s0",
+    }
     result = {"machine": machine(), "corpus": str(corpus), "prompts": PROMPTS, "models": {}}
     for name, path in models.items():
         if not (path / "train_log.json").is_file():
@@ -73,9 +105,13 @@ def markdown(res) -> str:
     lines = ["### Fill-mask sanity check (top-5 with probabilities)", ""]
     for name, e in res["models"].items():
         h = e["held_out"]
-        lines += [f"**{name}** ({e['steps']} steps; held-out perplexity {h['perplexity']:.1f}, "
-                  f"masked-token accuracy {h['accuracy']:.3f} on its own held-out split)", "",
-                  "| prompt | top-5 |", "|---|---|"]
+        lines += [
+            f"**{name}** ({e['steps']} steps; held-out perplexity {h['perplexity']:.1f}, "
+            f"masked-token accuracy {h['accuracy']:.3f} on its own held-out split)",
+            "",
+            "| prompt | top-5 |",
+            "|---|---|",
+        ]
         for prompt, preds in e["predictions"].items():
             lines.append(f"| {prompt} | " + ", ".join(f"{t} ({s:.2f})" for t, s in preds) + " |")
         lines.append("")

@@ -28,12 +28,20 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pretrain_common import (RESULTS, WORK, build_corpora, encoderkit, machine, mean_sd, probe, probe_tasks,  # noqa: E402
-                             read_log, write_outputs)
+from pretrain_common import (
+    RESULTS,
+    WORK,
+    build_corpora,
+    encoderkit,
+    machine,
+    probe,
+    probe_tasks,
+    read_log,
+    write_outputs,
+)
 
 NAME = "pretrain_masking_ablation"
-ARMS = {"static": ["--static-masking"], "dynamic": [], "static+nsp": ["--static-masking", "--nsp"],
-        "dynamic+nsp": ["--nsp"]}
+ARMS = {"static": ["--static-masking"], "dynamic": [], "static+nsp": ["--static-masking", "--nsp"], "dynamic+nsp": ["--nsp"]}
 
 
 def run_arm(arm: str, seed: int, corpus: Path, args, tasks) -> dict:
@@ -41,22 +49,64 @@ def run_arm(arm: str, seed: int, corpus: Path, args, tasks) -> dict:
     probe_file = out / "probe.json"
     if not (out / "train_log.json").is_file() or args.retrain:
         extra = ARMS[arm] if arm in ARMS else ["--max-minutes", 0]
-        encoderkit(["pretrain", "mlm", "--model", "default", "--from-scratch", "--size", args.size, "--corpus", corpus,
-                    "--out", out, "--max-steps", args.steps, "--batch-size", args.batch_size, "--max-length",
-                    args.max_length, "--lr", args.lr, "--seed", seed, "--split-seed", 0, "--eval-fraction", 0.1,
-                    "--eval-every", max(1, args.steps // 4), "--max-eval-examples", 1000, "--json", "-q",
-                    "--overwrite", *extra], log_file=WORK / "logs" / f"ablation-{arm}-s{seed}.txt")
+        encoderkit(
+            [
+                "pretrain",
+                "mlm",
+                "--model",
+                "default",
+                "--from-scratch",
+                "--size",
+                args.size,
+                "--corpus",
+                corpus,
+                "--out",
+                out,
+                "--max-steps",
+                args.steps,
+                "--batch-size",
+                args.batch_size,
+                "--max-length",
+                args.max_length,
+                "--lr",
+                args.lr,
+                "--seed",
+                seed,
+                "--split-seed",
+                0,
+                "--eval-fraction",
+                0.1,
+                "--eval-every",
+                max(1, args.steps // 4),
+                "--max-eval-examples",
+                1000,
+                "--json",
+                "-q",
+                "--overwrite",
+                *extra,
+            ],
+            log_file=WORK / "logs" / f"ablation-{arm}-s{seed}.txt",
+        )
         probe_file.unlink(missing_ok=True)
     log = read_log(out)
     if not probe_file.is_file():
         probe_file.write_text(json.dumps(probe(out, tasks, seed=seed)))
     fin = log["evals"][-1]
     d = log["data"]
-    return {"arm": arm, "seed": seed, "steps": log["step"], "mlm_loss": fin["mlm_loss"], "perplexity": fin["perplexity"],
-            "accuracy": fin["accuracy"], "nsp_accuracy": fin.get("nsp_accuracy"),
-            "epochs": log["step"] * log["config"]["batch_size"] / max(1, d["train_examples"]),
-            "train_examples": d["train_examples"], "train_seconds": log["train_seconds"],
-            "curve": [(e["step"], e["mlm_loss"]) for e in log["evals"]], **json.loads(probe_file.read_text())}
+    return {
+        "arm": arm,
+        "seed": seed,
+        "steps": log["step"],
+        "mlm_loss": fin["mlm_loss"],
+        "perplexity": fin["perplexity"],
+        "accuracy": fin["accuracy"],
+        "nsp_accuracy": fin.get("nsp_accuracy"),
+        "epochs": log["step"] * log["config"]["batch_size"] / max(1, d["train_examples"]),
+        "train_examples": d["train_examples"],
+        "train_seconds": log["train_seconds"],
+        "curve": [(e["step"], e["mlm_loss"]) for e in log["evals"]],
+        **json.loads(probe_file.read_text()),
+    }
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -65,9 +115,14 @@ def summarise(runs: list[dict]) -> dict:
         rs = [r for r in runs if r["arm"] == arm]
         if not rs:
             continue
-        out[arm] = {k: {"mean": float(np.mean([r[k] for r in rs])), "sd": float(np.std([r[k] for r in rs], ddof=1))
-                        if len(rs) > 1 else 0.0, "values": [r[k] for r in rs]}
-                    for k in ("mlm_loss", "accuracy", "sst2", "trec6", "train_seconds")}
+        out[arm] = {
+            k: {
+                "mean": float(np.mean([r[k] for r in rs])),
+                "sd": float(np.std([r[k] for r in rs], ddof=1)) if len(rs) > 1 else 0.0,
+                "values": [r[k] for r in rs],
+            }
+            for k in ("mlm_loss", "accuracy", "sst2", "trec6", "train_seconds")
+        }
         out[arm]["seeds"] = [r["seed"] for r in rs]
         if rs[0].get("nsp_accuracy") is not None:
             out[arm]["nsp_accuracy"] = float(np.mean([r["nsp_accuracy"] for r in rs]))
@@ -85,9 +140,16 @@ def plot(runs: list[dict], summary: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for arm in arms:
         for r in (r for r in runs if r["arm"] == arm):
-            steps, loss = zip(*[(s, l) for s, l in r["curve"] if s > 0])
-            axes[0].plot(steps, loss, marker=".", label=f"{arm} (seed {r['seed']})",
-                         color=f"C{arms.index(arm)}", alpha=0.8, ls=["-", "--", ":"][r["seed"] % 3])
+            steps, loss = zip(*[(s, v) for s, v in r["curve"] if s > 0])
+            axes[0].plot(
+                steps,
+                loss,
+                marker=".",
+                label=f"{arm} (seed {r['seed']})",
+                color=f"C{arms.index(arm)}",
+                alpha=0.8,
+                ls=["-", "--", ":"][r["seed"] % 3],
+            )
     axes[0].set_xlabel("step")
     axes[0].set_ylabel("held-out MLM loss")
     axes[0].legend(fontsize=7)
@@ -114,16 +176,22 @@ def markdown(res: dict) -> str:
     s = res["summary"]
     m = res["machine"]
     first = next(iter(a for a in ARMS if a in s))
-    lines = ["### Masking ablation (RoBERTa section 4.1-4.2), tiny BERT from scratch", "",
-             f"{m['cpu']}, {m['cores_available']} cores, {m['date']}. Model {res['settings']['size']} "
-             f"(L2/H128), {res['settings']['steps']} steps x {res['settings']['batch_size']} sequences of <= "
-             f"{res['settings']['max_length']} tokens (about {s[first]['epochs']:.1f} epochs of the training split), "
-             f"lr {res['settings']['lr']}; seeds {s[first]['seeds']}; mean ± sd over seeds.", "",
-             "| arm | held-out MLM loss | masked-token acc. | SST-2 acc. (test) | TREC-6 acc. (test) | NSP acc. | "
-             "train time |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "### Masking ablation (RoBERTa section 4.1-4.2), tiny BERT from scratch",
+        "",
+        f"{m['cpu']}, {m['cores_available']} cores, {m['date']}. Model {res['settings']['size']} "
+        f"(L2/H128), {res['settings']['steps']} steps x {res['settings']['batch_size']} sequences of <= "
+        f"{res['settings']['max_length']} tokens (about {s[first]['epochs']:.1f} epochs of the training split), "
+        f"lr {res['settings']['lr']}; seeds {s[first]['seeds']}; mean ± sd over seeds.",
+        "",
+        "| arm | held-out MLM loss | masked-token acc. | SST-2 acc. (test) | TREC-6 acc. (test) | NSP acc. | train time |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for arm, x in s.items():
-        def f(k):
+
+        def f(k, x=x):
             return f"{x[k]['mean']:.4f} ± {x[k]['sd']:.4f}" if len(x[k]["values"]) > 1 else f"{x[k]['mean']:.4f}"
+
         mlm = "—" if arm == "random-init" else f("mlm_loss")
         acc = "—" if arm == "random-init" else f("accuracy")
         nsp = f"{x['nsp_accuracy']:.3f}" if x.get("nsp_accuracy") is not None else "—"
@@ -146,8 +214,14 @@ def main() -> None:
 
     corpus = build_corpora()["news"]
     tasks = probe_tasks()
-    seeds = sorted(set(args.seeds) | {int(p.name.rsplit("-s", 1)[1]) for p in (WORK / "ablation").glob("*-s*")
-                                      if (p / "probe.json").is_file() and p.name.rsplit("-s", 1)[0] in args.arms})
+    seeds = sorted(
+        set(args.seeds)
+        | {
+            int(p.name.rsplit("-s", 1)[1])
+            for p in (WORK / "ablation").glob("*-s*")
+            if (p / "probe.json").is_file() and p.name.rsplit("-s", 1)[0] in args.arms
+        }
+    )
     runs = []
     for seed in seeds:
         runs.append(run_arm("random-init", seed, corpus, args, tasks))

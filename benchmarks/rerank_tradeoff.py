@@ -28,7 +28,6 @@ def main() -> None:
     ap.add_argument("--backends", nargs="*", default=["torch", "onnx", "onnx-int8"])
     args = ap.parse_args()
 
-
     from encoderkit.evaluation.retrieval import evaluate_retrieval
     from encoderkit.models.export import export_onnx
 
@@ -40,23 +39,45 @@ def main() -> None:
     for backend in args.backends:
         for length in args.lengths:
             out = out_root / f"{backend}-{length}"
-            res = evaluate_retrieval(args.data, ["hybrid", "hybrid+rerank"], out_dir=out, index_dir=args.index,
-                                     n_queries=args.queries, rerank_model=args.reranker, rerank_depth=args.depth,
-                                     rerank_max_length=length, rerank_backend=backend, show_progress=False)
+            res = evaluate_retrieval(
+                args.data,
+                ["hybrid", "hybrid+rerank"],
+                out_dir=out,
+                index_dir=args.index,
+                n_queries=args.queries,
+                rerank_model=args.reranker,
+                rerank_depth=args.depth,
+                rerank_max_length=length,
+                rerank_backend=backend,
+                show_progress=False,
+            )
             p = res["pipelines"]["hybrid+rerank"]
             runs = json.loads((out / "results.json").read_text())
-            rows.append({"backend": backend, "max_length": length, "ndcg@10": p["metrics"]["ndcg@10"],
-                         "hybrid_ndcg@10": res["pipelines"]["hybrid"]["metrics"]["ndcg@10"],
-                         "rerank_p50_ms": p["stage_latency_ms_p50"]["rerank"],
-                         "end_to_end_p50_ms": p["latency_ms"]["p50"], "end_to_end_p95_ms": p["latency_ms"]["p95"],
-                         "machine": runs["machine"]})
+            rows.append(
+                {
+                    "backend": backend,
+                    "max_length": length,
+                    "ndcg@10": p["metrics"]["ndcg@10"],
+                    "hybrid_ndcg@10": res["pipelines"]["hybrid"]["metrics"]["ndcg@10"],
+                    "rerank_p50_ms": p["stage_latency_ms_p50"]["rerank"],
+                    "end_to_end_p50_ms": p["latency_ms"]["p50"],
+                    "end_to_end_p95_ms": p["latency_ms"]["p95"],
+                    "machine": runs["machine"],
+                }
+            )
             print(rows[-1], flush=True)
     (ROOT / "benchmarks" / "results" / "rerank_tradeoff.json").write_text(json.dumps(rows, indent=2) + "\n")
-    lines = [f"Reranking the hybrid top {args.depth} on SciFact test ({rows[0]['machine']['cores_available']} cores):", "",
-             "| backend | max tokens | nDCG@10 | rerank p50 ms | end-to-end p50 ms | p95 ms |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"Reranking the hybrid top {args.depth} on SciFact test ({rows[0]['machine']['cores_available']} cores):",
+        "",
+        "| backend | max tokens | nDCG@10 | rerank p50 ms | end-to-end p50 ms | p95 ms |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['backend']} | {r['max_length']} | {r['ndcg@10']:.4f} | {r['rerank_p50_ms']} | "
-                     f"{r['end_to_end_p50_ms']} | {r['end_to_end_p95_ms']} |")
+        lines.append(
+            f"| {r['backend']} | {r['max_length']} | {r['ndcg@10']:.4f} | {r['rerank_p50_ms']} | "
+            f"{r['end_to_end_p50_ms']} | {r['end_to_end_p95_ms']} |"
+        )
     lines.append(f"\nhybrid without reranking: nDCG@10 {rows[0]['hybrid_ndcg@10']:.4f}")
     (ROOT / "benchmarks" / "results" / "rerank_tradeoff.md").write_text("\n".join(lines) + "\n")
     import matplotlib

@@ -27,25 +27,124 @@ PY = sys.executable
 # The recipe: every option is explicit so the table can be reproduced exactly.
 TRAIN = {
     # fine-tuned dense: MNRL (in-batch negatives) + one BM25-mined hard negative per query
-    "embed": ["train", "embed", "--data", "{data}/scifact", "--out", "{runs}/scifact-embed", "--loss", "mnrl",
-              "--hard-negatives", "bm25", "--negatives", "1", "--epochs", "3", "--batch-size", "32", "--lr", "3e-5",
-              "--bf16"],
+    "embed": [
+        "train",
+        "embed",
+        "--data",
+        "{data}/scifact",
+        "--out",
+        "{runs}/scifact-embed",
+        "--loss",
+        "mnrl",
+        "--hard-negatives",
+        "bm25",
+        "--negatives",
+        "1",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--lr",
+        "3e-5",
+        "--bf16",
+    ],
     # unsupervised: inverse-cloze pairs from the corpus only (no qrels used for training)
-    "ict": ["train", "embed", "--data", "{data}/scifact", "--unsupervised", "--out", "{runs}/scifact-ict",
-            "--loss", "mnrl", "--hard-negatives", "none", "--max-steps", "100", "--batch-size", "32", "--lr", "2e-5",
-            "--bf16"],
+    "ict": [
+        "train",
+        "embed",
+        "--data",
+        "{data}/scifact",
+        "--unsupervised",
+        "--out",
+        "{runs}/scifact-ict",
+        "--loss",
+        "mnrl",
+        "--hard-negatives",
+        "none",
+        "--max-steps",
+        "100",
+        "--batch-size",
+        "32",
+        "--lr",
+        "2e-5",
+        "--bf16",
+    ],
     # cross-encoder from the MiniLM backbone: listwise (ListNet) over 1 positive + 7 mined negatives
-    "rerank": ["train", "rerank", "--data", "{data}/scifact", "--out", "{runs}/scifact-reranker", "--loss", "listwise",
-               "--hard-negatives", "both", "--negatives", "7", "--neg-range", "0:30", "--epochs", "1",
-               "--batch-size", "8", "--lr", "5e-5", "--head-lr-mult", "20", "--max-length", "256", "--bf16"],
-    "distill": ["train", "distill", "--teacher", "{runs}/scifact-reranker", "--data", "{data}/scifact",
-                "--out", "{runs}/scifact-distilled", "--hard-negatives", "both", "--negatives", "4", "--epochs", "1",
-                "--batch-size", "32", "--lr", "3e-5", "--bf16"],
-    "sts": ["train", "embed", "--data", "{data}/stsbenchmark", "--out", "{runs}/stsb-cosent", "--loss", "cosent",
-            "--epochs", "4", "--batch-size", "32", "--lr", "2e-5", "--val-fraction", "0.1", "--bf16"],
+    "rerank": [
+        "train",
+        "rerank",
+        "--data",
+        "{data}/scifact",
+        "--out",
+        "{runs}/scifact-reranker",
+        "--loss",
+        "listwise",
+        "--hard-negatives",
+        "both",
+        "--negatives",
+        "7",
+        "--neg-range",
+        "0:30",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--lr",
+        "5e-5",
+        "--head-lr-mult",
+        "20",
+        "--max-length",
+        "256",
+        "--bf16",
+    ],
+    "distill": [
+        "train",
+        "distill",
+        "--teacher",
+        "{runs}/scifact-reranker",
+        "--data",
+        "{data}/scifact",
+        "--out",
+        "{runs}/scifact-distilled",
+        "--hard-negatives",
+        "both",
+        "--negatives",
+        "4",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--lr",
+        "3e-5",
+        "--bf16",
+    ],
+    "sts": [
+        "train",
+        "embed",
+        "--data",
+        "{data}/stsbenchmark",
+        "--out",
+        "{runs}/stsb-cosent",
+        "--loss",
+        "cosent",
+        "--epochs",
+        "4",
+        "--batch-size",
+        "32",
+        "--lr",
+        "2e-5",
+        "--val-fraction",
+        "0.1",
+        "--bf16",
+    ],
 }
-OUTPUT = {"embed": "scifact-embed", "ict": "scifact-ict", "rerank": "scifact-reranker", "distill": "scifact-distilled",
-          "sts": "stsb-cosent"}
+OUTPUT = {
+    "embed": "scifact-embed",
+    "ict": "scifact-ict",
+    "rerank": "scifact-reranker",
+    "distill": "scifact-distilled",
+    "sts": "stsb-cosent",
+}
 
 
 def ek(args: list[str], fmt: dict) -> float:
@@ -56,8 +155,9 @@ def ek(args: list[str], fmt: dict) -> float:
     return round(time.perf_counter() - t, 1)
 
 
-def evaluate(name: str, pipelines: list[str], fmt: dict, *, model: str | None = None, rerank: str | None = None,
-             index: str, force: bool) -> dict:
+def evaluate(
+    name: str, pipelines: list[str], fmt: dict, *, model: str | None = None, rerank: str | None = None, index: str, force: bool
+) -> dict:
     out = Path(fmt["results"]) / f"train-eval-{name}"
     if force or not (out / "results.json").is_file():
         args = ["eval", "retrieval", "{data}/scifact", "--out", str(out), "--index", index, "-q"]
@@ -101,18 +201,40 @@ def main() -> None:
     rr = f"{runs}/scifact-reranker"
     rows = []
     base = evaluate("base", ["bm25", "dense", "hybrid"], fmt, index="build/bench-scifact", force=args.force)
-    ft = evaluate("finetuned", ["dense", "hybrid", "hybrid+rerank", "hybrid+rerank-rrf"], fmt,
-                  model=f"{runs}/scifact-embed", rerank=rr, index=f"{runs}/index-scifact-embed", force=args.force)
-    ict = evaluate("ict", ["dense", "hybrid"], fmt, model=f"{runs}/scifact-ict", index=f"{runs}/index-scifact-ict",
-                   force=args.force)
-    dist = evaluate("distilled", ["dense", "hybrid"], fmt, model=f"{runs}/scifact-distilled",
-                    index=f"{runs}/index-scifact-distilled", force=args.force)
+    ft = evaluate(
+        "finetuned",
+        ["dense", "hybrid", "hybrid+rerank", "hybrid+rerank-rrf"],
+        fmt,
+        model=f"{runs}/scifact-embed",
+        rerank=rr,
+        index=f"{runs}/index-scifact-embed",
+        force=args.force,
+    )
+    ict = evaluate(
+        "ict", ["dense", "hybrid"], fmt, model=f"{runs}/scifact-ict", index=f"{runs}/index-scifact-ict", force=args.force
+    )
+    dist = evaluate(
+        "distilled",
+        ["dense", "hybrid"],
+        fmt,
+        model=f"{runs}/scifact-distilled",
+        index=f"{runs}/index-scifact-distilled",
+        force=args.force,
+    )
 
     def row(label, res, pipeline, train_s=None):
         p = res["pipelines"][pipeline]
-        rows.append({"step": label, "pipeline": pipeline, "ndcg@10": p["metrics"]["ndcg@10"],
-                     "recall@100": p["metrics"]["recall@100"], "p50_ms": p["latency_ms"]["p50"],
-                     "rerank_p50_ms": p.get("stage_latency_ms_p50", {}).get("rerank"), "train_seconds": train_s})
+        rows.append(
+            {
+                "step": label,
+                "pipeline": pipeline,
+                "ndcg@10": p["metrics"]["ndcg@10"],
+                "recall@100": p["metrics"]["recall@100"],
+                "p50_ms": p["latency_ms"]["p50"],
+                "rerank_p50_ms": p.get("stage_latency_ms_p50", {}).get("rerank"),
+                "train_seconds": train_s,
+            }
+        )
 
     row("BM25", base, "bm25")
     row("base dense (all-MiniLM-L6-v2)", base, "dense")
@@ -133,8 +255,10 @@ def main() -> None:
     (Path(fmt["results"]) / "train_scifact.json").write_text(json.dumps(payload, indent=2) + "\n")
     lines = ["| step | pipeline | nDCG@10 | R@100 | p50 ms | rerank p50 ms | training s |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['step']} | {r['pipeline']} | {r['ndcg@10']:.4f} | {r['recall@100']:.4f} | {r['p50_ms']} | "
-                     f"{r['rerank_p50_ms'] if r['rerank_p50_ms'] is not None else ''} | {r['train_seconds'] or ''} |")
+        lines.append(
+            f"| {r['step']} | {r['pipeline']} | {r['ndcg@10']:.4f} | {r['recall@100']:.4f} | {r['p50_ms']} | "
+            f"{r['rerank_p50_ms'] if r['rerank_p50_ms'] is not None else ''} | {r['train_seconds'] or ''} |"
+        )
     lines += ["", "| STS-B test | Spearman | Pearson |", "|---|---|---|"]
     for s in sts["results"]:
         lines.append(f"| {s['model']} | {s['spearman']:.4f} | {s['pearson']:.4f} |")

@@ -19,12 +19,14 @@ def isolated_cache(tmp_path_factory):
     """ONNX exports and mining caches go to a temporary folder, never the user's ~/.cache."""
     os.environ["ENCODERKIT_CACHE"] = str(tmp_path_factory.mktemp("encoderkit-cache"))
 
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ENCODERKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
-def make_tiny_model(directory: Path, *, seed: int = 0, hidden: int = 32, layers: int = 2, pooling: str = "mean",
-                    max_seq_length: int = 128) -> Path:
+def make_tiny_model(
+    directory: Path, *, seed: int = 0, hidden: int = 32, layers: int = 2, pooling: str = "mean", max_seq_length: int = 128
+) -> Path:
     """Save a random 2-layer BERT (hidden 32) with MiniLM's tokenizer as a sentence-transformers folder."""
     import torch
     from transformers import BertConfig, BertModel
@@ -33,19 +35,33 @@ def make_tiny_model(directory: Path, *, seed: int = 0, hidden: int = 32, layers:
 
     bundled = bundled_model_path()
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
-                        intermediate_size=37, max_position_embeddings=512)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=512,
+    )
     directory.mkdir(parents=True, exist_ok=True)
     BertModel(config).save_pretrained(directory)
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         shutil.copy(bundled / name, directory / name)
-    (directory / "modules.json").write_text(json.dumps([
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]))
+    (directory / "modules.json").write_text(
+        json.dumps(
+            [
+                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+            ]
+        )
+    )
     (directory / "1_Pooling").mkdir(exist_ok=True)
-    (directory / "1_Pooling" / "config.json").write_text(json.dumps(
-        {"word_embedding_dimension": hidden, f"pooling_mode_{'mean_tokens' if pooling == 'mean' else 'cls_token'}": True}))
+    (directory / "1_Pooling" / "config.json").write_text(
+        json.dumps(
+            {"word_embedding_dimension": hidden, f"pooling_mode_{'mean_tokens' if pooling == 'mean' else 'cls_token'}": True}
+        )
+    )
     (directory / "2_Normalize").mkdir(exist_ok=True)
     (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": max_seq_length}))
     return directory
@@ -59,8 +75,15 @@ def make_tiny_cross_encoder(directory: Path, *, seed: int = 0, num_labels: int =
     from encoderkit.models.ref import bundled_model_path
 
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=37, max_position_embeddings=512, num_labels=num_labels)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=512,
+        num_labels=num_labels,
+    )
     BertForSequenceClassification(config).save_pretrained(directory)
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         shutil.copy(bundled_model_path() / name, directory / name)
@@ -139,7 +162,8 @@ def make_scifact_slice(src: Path, dest: Path, n_queries: int = 30, n_docs: int =
     queries = [json.loads(line) for line in (src / "queries.jsonl").read_text().splitlines()]
     (dest / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries if q["_id"] in qrels))
     (dest / "qrels" / f"{split}.tsv").write_text(
-        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, ds in qrels.items() for d in ds))
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, ds in qrels.items() for d in ds)
+    )
     return dest
 
 
@@ -151,8 +175,7 @@ def scifact_slice(scifact_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def scifact_train_slice(scifact_dir, tmp_path_factory) -> Path:
     """20 SciFact *train* queries with their documents and distractors (150 documents)."""
-    return make_scifact_slice(scifact_dir, tmp_path_factory.mktemp("scifact-train"), n_queries=20, n_docs=150,
-                              split="train")
+    return make_scifact_slice(scifact_dir, tmp_path_factory.mktemp("scifact-train"), n_queries=20, n_docs=150, split="train")
 
 
 @pytest.fixture(scope="session")
@@ -163,3 +186,14 @@ def scifact_slice_index(scifact_slice, minilm, tmp_path_factory):
     index = Index.create(tmp_path_factory.mktemp("ix") / "scifact-slice", encoder=minilm)
     index.sync([scifact_slice / "corpus.jsonl"])
     return index
+
+
+INTEGRATION_FIXTURES = {"minilm", "scifact_dir", "scifact_slice", "scifact_train_slice", "scifact_slice_index"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that loads the bundled MiniLM or real data is an integration test (``make test-fast``
+    leaves them out)."""
+    for item in items:
+        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)

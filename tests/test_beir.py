@@ -1,4 +1,3 @@
-
 import pytest
 
 from conftest import write
@@ -7,12 +6,22 @@ from encoderkit.errors import DataError, EncoderkitError
 
 
 def _beir(root, corpus=None, queries=None, qrels=None):
-    write(root / "corpus.jsonl", corpus if corpus is not None else
-          '{"_id": "d1", "title": "", "text": "one"}\n{"_id": "d2", "title": "T", "text": "two"}\n')
-    write(root / "queries.jsonl", queries if queries is not None else
-          '{"_id": "q1", "text": "first"}\n{"_id": "q2", "text": "second"}\n{"_id": "q3", "text": "unjudged"}\n')
-    write(root / "qrels" / "test.tsv", qrels if qrels is not None else
-          "query-id\tcorpus-id\tscore\nq1\td1\t2\nq2\td2\t1\nq2\td1\t0\n")
+    write(
+        root / "corpus.jsonl",
+        corpus
+        if corpus is not None
+        else '{"_id": "d1", "title": "", "text": "one"}\n{"_id": "d2", "title": "T", "text": "two"}\n',
+    )
+    write(
+        root / "queries.jsonl",
+        queries
+        if queries is not None
+        else '{"_id": "q1", "text": "first"}\n{"_id": "q2", "text": "second"}\n{"_id": "q3", "text": "unjudged"}\n',
+    )
+    write(
+        root / "qrels" / "test.tsv",
+        qrels if qrels is not None else "query-id\tcorpus-id\tscore\nq1\td1\t2\nq2\td2\t1\nq2\td1\t0\n",
+    )
     return root
 
 
@@ -25,15 +34,18 @@ def test_loads_graded_qrels_and_counts_unjudged(tmp_path):
     assert sub.subset(1).queries == sub.queries and len(sub.queries) == 1  # deterministic
 
 
-@pytest.mark.parametrize("kind,needle", [
-    ("missing_corpus", "corpus.jsonl: file not found"),
-    ("bad_json", "corpus.jsonl:2: invalid JSON"),
-    ("no_id", "queries.jsonl:1: record lacks _id/text"),
-    ("unknown_query", "test.tsv:2: query id 'qX' is not in queries.jsonl"),
-    ("unknown_doc", "test.tsv:3: document id 'dX' is not in corpus.jsonl"),
-    ("bad_fields", "test.tsv:2: expected 3 tab-separated fields"),
-    ("missing_split", "qrels/dev.tsv: file not found"),
-])
+@pytest.mark.parametrize(
+    "kind,needle",
+    [
+        ("missing_corpus", "corpus.jsonl: file not found"),
+        ("bad_json", "corpus.jsonl:2: invalid JSON"),
+        ("no_id", "queries.jsonl:1: record lacks _id/text"),
+        ("unknown_query", "test.tsv:2: query id 'qX' is not in queries.jsonl"),
+        ("unknown_doc", "test.tsv:3: document id 'dX' is not in corpus.jsonl"),
+        ("bad_fields", "test.tsv:2: expected 3 tab-separated fields"),
+        ("missing_split", "qrels/dev.tsv: file not found"),
+    ],
+)
 def test_malformed_input_names_file_and_line(tmp_path, kind, needle):
     root = tmp_path / "beir"
     split = "test"

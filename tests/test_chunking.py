@@ -41,8 +41,11 @@ def test_bad_parameters(tok):
 
 
 def test_markdown_splits_on_headings_and_respects_code_fences(tok):
-    md = ("# Guide\nIntro text.\n\n## Install\n" + "pip install things. " * 30 +
-          "\n```bash\n# not a heading\nls\n```\n## Usage\nRun it.\n")
+    md = (
+        "# Guide\nIntro text.\n\n## Install\n"
+        + "pip install things. " * 30
+        + "\n```bash\n# not a heading\nls\n```\n## Usage\nRun it.\n"
+    )
     sections = split_sections(md, "markdown")
     assert [h for _, _, h in sections] == ["Guide", "Install", "Usage"]
     chunks = chunk_text(md, tok, size=64, overlap=8, fmt="markdown")

@@ -77,8 +77,10 @@ def test_search_model_mismatch(capsys, tmp_path, corpus, tiny_model_dir):
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; from encoderkit.cli import app; import typer.testing as t; "
-            "r = t.CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
-            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules; print('ok')")
+    code = (
+        "import sys; from encoderkit.cli import app; import typer.testing as t; "
+        "r = t.CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules; print('ok')"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.stdout.strip() == "ok", res.stderr

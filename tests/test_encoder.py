@@ -49,10 +49,15 @@ def test_truncates_to_max_length(tiny_encoder):
 def test_st_layouts_old_and_new(tmp_path):
     (tmp_path / "1_Pooling").mkdir()
     (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"embedding_dimension": 8, "pooling_mode": "cls"}))
-    (tmp_path / "modules.json").write_text(json.dumps([
-        {"idx": 0, "path": "", "type": "sentence_transformers.base.modules.transformer.Transformer"},
-        {"idx": 1, "path": "1_Pooling", "type": "sentence_transformers.sentence_transformer.modules.pooling.Pooling"},
-        {"idx": 2, "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]))
+    (tmp_path / "modules.json").write_text(
+        json.dumps(
+            [
+                {"idx": 0, "path": "", "type": "sentence_transformers.base.modules.transformer.Transformer"},
+                {"idx": 1, "path": "1_Pooling", "type": "sentence_transformers.sentence_transformer.modules.pooling.Pooling"},
+                {"idx": 2, "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+            ]
+        )
+    )
     layout = read_st_layout(tmp_path)
     assert layout["pooling"] == "cls" and layout["normalize"] is False
     assert layout["unsupported"] == ["sentence_transformers.models.Dense"]

@@ -12,11 +12,34 @@ pytestmark = pytest.mark.integration
 
 def test_eval_retrieval_cli(scifact_slice, scifact_slice_index, tmp_path, capsys):
     out = tmp_path / "eval"
-    main(["eval", "retrieval", str(scifact_slice), "--out", str(out), "--index", str(scifact_slice_index.path),
-          "-p", "bm25", "-p", "dense", "-p", "hybrid", "-q"])
+    main(
+        [
+            "eval",
+            "retrieval",
+            str(scifact_slice),
+            "--out",
+            str(out),
+            "--index",
+            str(scifact_slice_index.path),
+            "-p",
+            "bm25",
+            "-p",
+            "dense",
+            "-p",
+            "hybrid",
+            "-q",
+        ]
+    )
     capsys.readouterr()
-    for name in ("results.json", "results.md", "recall_at_k.png", "quality_vs_latency.png",
-                 "runs/bm25.trec", "runs/dense.trec", "runs/hybrid.trec"):
+    for name in (
+        "results.json",
+        "results.md",
+        "recall_at_k.png",
+        "quality_vs_latency.png",
+        "runs/bm25.trec",
+        "runs/dense.trec",
+        "runs/hybrid.trec",
+    ):
         assert (out / name).is_file(), name
     res = json.loads((out / "results.json").read_text())
     assert res["n_queries"] == 30 and res["index"]["reused"] is True

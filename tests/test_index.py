@@ -50,7 +50,7 @@ def test_one_result_per_document_unless_chunks(tmp_path, tiny_encoder):
     assert [h.doc_id for h in docs].count("long") == 1
     chunks = index.search("gravity light", mode="bm25", k=10, by="chunk")
     assert [h.doc_id for h in chunks].count("long") > 1
-    assert all(long[h.start:h.end] == h.text for h in chunks if h.doc_id == "long")
+    assert all(long[h.start : h.end] == h.text for h in chunks if h.doc_id == "long")
 
 
 def test_update_replace_remove(idx):
@@ -216,8 +216,10 @@ def test_approximate_dense_indexes(tmp_path, tiny_encoder, kind):
 
 
 def test_plan_update_is_pure_and_resumes():
-    visible = {"a": {"id": 1, "content_hash": "h1", "settings_key": "k"},
-               "b": {"id": 2, "content_hash": "h2", "settings_key": "k"}}
+    visible = {
+        "a": {"id": 1, "content_hash": "h1", "settings_key": "k"},
+        "b": {"id": 2, "content_hash": "h2", "settings_key": "k"},
+    }
     a = SourceDoc("a", "text a", content_hash="h1")
     b2 = SourceDoc("b", "text b2", content_hash="h2b")
     c = SourceDoc("c", "text c", content_hash="h3")

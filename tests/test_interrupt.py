@@ -47,8 +47,13 @@ def _run_child(tmp_path, target, at, run, before=False):
     owner, _, func = attr.rpartition(".")
     script = tmp_path / "child.py"
     script.write_text(CHILD.format(module=module, owner=owner, func=func, at=at, run=run, before=before))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "ENCODERKIT_QUIET": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "ENCODERKIT_QUIET": "1"},
+    )
     line = proc.stdout.readline()
     assert line.strip() == "PAUSED", proc.stderr.read()
     return proc

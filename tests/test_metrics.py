@@ -16,7 +16,7 @@ def test_graded_example_by_hand():
     dcg = 2 / math.log2(3) + 1 / math.log2(5)
     idcg = 2 / math.log2(2) + 1 / math.log2(3)
     assert q1["ndcg@10"] == pytest.approx(dcg / idcg)
-    assert q1["mrr@10"] == pytest.approx(0.5)          # first relevant (grade >= 1) at rank 2
+    assert q1["mrr@10"] == pytest.approx(0.5)  # first relevant (grade >= 1) at rank 2
     assert q1["recall@10"] == 1.0 and q1["recall@100"] == 1.0
     assert q1["map@100"] == pytest.approx((1 / 2 + 2 / 4) / 2)
     # a query with no relevant document scores 0 everywhere and still counts in the mean

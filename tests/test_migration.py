@@ -32,8 +32,10 @@ def v1_index(tmp_path, tiny_model_dir, tiny_encoder):
 
 
 def _results(index):
-    return {q: [[h.doc_id, round(h.score, 6), h.chunk_id] for h in index.search(q, mode=m, k=5)] for q, m in
-            [("why do dogs bark", "bm25"), ("green tea", "dense"), ("owls hunting at night", "hybrid")]}
+    return {
+        q: [[h.doc_id, round(h.score, 6), h.chunk_id] for h in index.search(q, mode=m, k=5)]
+        for q, m in [("why do dogs bark", "bm25"), ("green tea", "dense"), ("owls hunting at night", "hybrid")]
+    }
 
 
 def test_format_1_opens_and_searches_unchanged(v1_index):

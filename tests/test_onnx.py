@@ -34,8 +34,10 @@ def test_encoder_fp32_matches_torch_and_int8_is_close(tiny_model_dir, tiny_encod
 
 def test_onnx_encoder_loads_without_torch(tiny_model_dir):
     export_onnx(tiny_model_dir)
-    code = (f"import sys; from encoderkit import Encoder; e = Encoder.load({str(tiny_model_dir)!r}, backend='onnx'); "
-            "v = e.encode(['hi there']); assert 'torch' not in sys.modules, 'torch imported'; print(v.shape)")
+    code = (
+        f"import sys; from encoderkit import Encoder; e = Encoder.load({str(tiny_model_dir)!r}, backend='onnx'); "
+        "v = e.encode(['hi there']); assert 'torch' not in sys.modules, 'torch imported'; print(v.shape)"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
     assert res.stdout.strip() == "(1, 32)", res.stderr
 
@@ -73,8 +75,9 @@ def test_cli_index_exports_query_model_unless_told_not_to(tmp_path, capsys):
     for seed, flag, expected in ((11, [], "onnx"), (12, ["--no-onnx"], "torch")):
         model = make_tiny_model(tmp_path / f"m{seed}", seed=seed)
         try:
-            main(["index", str(tmp_path / "docs"), "--index", str(tmp_path / f"ix{seed}"), "--model", str(model),
-                  "--json", *flag])
+            main(
+                ["index", str(tmp_path / "docs"), "--index", str(tmp_path / f"ix{seed}"), "--model", str(model), "--json", *flag]
+            )
         except SystemExit as exc:
             assert exc.code in (0, None)
         report = json.loads(capsys.readouterr().out)

@@ -4,19 +4,21 @@ import torch
 from encoderkit.errors import EncoderkitError
 from encoderkit.models.pooling import POOLINGS, pool
 
-X = torch.tensor([[[1.0, 0.0], [3.0, 2.0], [9.0, 9.0]],
-                  [[2.0, 2.0], [-4.0, 6.0], [0.0, 0.0]]])
+X = torch.tensor([[[1.0, 0.0], [3.0, 2.0], [9.0, 9.0]], [[2.0, 2.0], [-4.0, 6.0], [0.0, 0.0]]])
 M = torch.tensor([[1, 1, 0], [1, 1, 1]])
 
 
-@pytest.mark.parametrize("how,expected", [
-    ("mean", [[2.0, 1.0], [-2 / 3, 8 / 3]]),
-    ("cls", [[1.0, 0.0], [2.0, 2.0]]),
-    ("max", [[3.0, 2.0], [2.0, 6.0]]),
-    # weights 1,2 (padding excluded) and 1,2,3
-    ("weighted_mean", [[(1 + 6) / 3, (0 + 4) / 3], [(2 - 8 + 0) / 6, (2 + 12 + 0) / 6]]),
-    ("last", [[3.0, 2.0], [0.0, 0.0]]),
-])
+@pytest.mark.parametrize(
+    "how,expected",
+    [
+        ("mean", [[2.0, 1.0], [-2 / 3, 8 / 3]]),
+        ("cls", [[1.0, 0.0], [2.0, 2.0]]),
+        ("max", [[3.0, 2.0], [2.0, 6.0]]),
+        # weights 1,2 (padding excluded) and 1,2,3
+        ("weighted_mean", [[(1 + 6) / 3, (0 + 4) / 3], [(2 - 8 + 0) / 6, (2 + 12 + 0) / 6]]),
+        ("last", [[3.0, 2.0], [0.0, 0.0]]),
+    ],
+)
 def test_pooling_values_ignore_padding(how, expected):
     assert torch.allclose(pool(X, M, how), torch.tensor(expected), atol=1e-6)
 

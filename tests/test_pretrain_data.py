@@ -9,22 +9,49 @@ import pytest
 
 from conftest import write
 from encoderkit.errors import DataError, EncoderkitError
-from encoderkit.training.pretrain.data import (SpecialLayout, load_corpus, nsp_pairs, pack_segments, sentence_starts,
-                                      split_holdout, tokenize_documents)
+from encoderkit.training.pretrain.data import (
+    SpecialLayout,
+    load_corpus,
+    nsp_pairs,
+    pack_segments,
+    sentence_starts,
+    split_holdout,
+    tokenize_documents,
+)
 
-TOPICS = ["The river", "A small cat", "The committee", "Every protein", "The old library", "My neighbour",
-          "The telescope", "This vaccine", "The orchestra", "A tired student"]
+TOPICS = [
+    "The river",
+    "A small cat",
+    "The committee",
+    "Every protein",
+    "The old library",
+    "My neighbour",
+    "The telescope",
+    "This vaccine",
+    "The orchestra",
+    "A tired student",
+]
 VERBS = ["watched", "changed", "described", "ignored", "measured", "celebrated", "repaired", "questioned"]
-OBJECTS = ["the quiet harbour", "several unusual results", "a broken window", "the morning light",
-           "new evidence", "the whole city", "an ancient map", "the final chapter"]
+OBJECTS = [
+    "the quiet harbour",
+    "several unusual results",
+    "a broken window",
+    "the morning light",
+    "new evidence",
+    "the whole city",
+    "an ancient map",
+    "the final chapter",
+]
 
 
 def english_docs(n_docs: int = 30, seed: int = 0) -> list[str]:
     rng = np.random.default_rng(seed)
     docs = []
     for _ in range(n_docs):
-        sents = [f"{TOPICS[rng.integers(10)]} {VERBS[rng.integers(8)]} {OBJECTS[rng.integers(8)]}."
-                 for _ in range(int(rng.integers(2, 9)))]
+        sents = [
+            f"{TOPICS[rng.integers(10)]} {VERBS[rng.integers(8)]} {OBJECTS[rng.integers(8)]}."
+            for _ in range(int(rng.integers(2, 9)))
+        ]
         docs.append(" ".join(sents))
     return docs
 
@@ -39,8 +66,7 @@ def tok(tiny_model_dir):
 def test_sentence_starts():
     text = "Cells divide. Then, e.g. in vitro, they die! Fig. 2 shows it. Smith et al. Found it?\nNew line"
     parts = [text[a:b].strip() for a, b in zip(sentence_starts(text), sentence_starts(text)[1:] + [len(text)])]
-    assert parts == ["Cells divide.", "Then, e.g. in vitro, they die!", "Fig. 2 shows it.",
-                     "Smith et al. Found it?", "New line"]
+    assert parts == ["Cells divide.", "Then, e.g. in vitro, they die!", "Fig. 2 shows it.", "Smith et al. Found it?", "New line"]
 
 
 def test_special_layout_bert(tok):
@@ -113,8 +139,7 @@ def test_split_holdout_deterministic_and_disjoint():
 
 def test_load_corpus_formats(tmp_path):
     write(tmp_path / "a.txt", "First document about rivers and the sea.\nSecond line of it.")
-    write(tmp_path / "c.jsonl", json.dumps({"_id": "d1", "title": "Title here", "text": "Body text of the record."})
-          + "\n")
+    write(tmp_path / "c.jsonl", json.dumps({"_id": "d1", "title": "Title here", "text": "Body text of the record."}) + "\n")
     c = load_corpus([tmp_path / "a.txt", tmp_path / "c.jsonl"])
     assert len(c) == 2 and c.texts[1] == "Title here\nBody text of the record."
     lines = load_corpus([tmp_path / "a.txt"], line_docs=True, min_chars=5)

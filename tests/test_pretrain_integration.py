@@ -13,17 +13,27 @@ pytestmark = pytest.mark.integration
 
 def test_minilm_head_attach_and_head_only_training(scifact_dir, tmp_path, minilm):
     from encoderkit import Encoder
+    from encoderkit.models.ref import bundled_model_path
     from encoderkit.training.pretrain.heads import is_tied, load_mlm_model
     from encoderkit.training.pretrain.run import PretrainConfig, run_pretraining
-    from encoderkit.models.ref import bundled_model_path
 
     model, info = load_mlm_model(bundled_model_path())
     assert info["head_initialized"] and is_tied(model)
     lines = (scifact_dir / "corpus.jsonl").read_text().splitlines()[:80]
     (tmp_path / "sci.jsonl").write_text("\n".join(lines) + "\n")
-    log = run_pretraining(PretrainConfig(model="default", corpus=[str(tmp_path / "sci.jsonl")], out=str(tmp_path / "o"),
-                                         head_only_steps=12, max_steps=12, batch_size=8, max_length=64,
-                                         eval_every=12, max_eval_examples=40))
+    log = run_pretraining(
+        PretrainConfig(
+            model="default",
+            corpus=[str(tmp_path / "sci.jsonl")],
+            out=str(tmp_path / "o"),
+            head_only_steps=12,
+            max_steps=12,
+            batch_size=8,
+            max_length=64,
+            eval_every=12,
+            max_eval_examples=40,
+        )
+    )
     first, last = log["evals"][0], log["evals"][-1]
     assert first["perplexity"] > 5000  # a random head knows nothing
     assert last["perplexity"] < first["perplexity"] / 5, (first, last)  # 12 head-only steps already help a lot

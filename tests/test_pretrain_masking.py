@@ -6,8 +6,17 @@ import numpy as np
 import pytest
 
 from encoderkit.errors import EncoderkitError
-from encoderkit.training.pretrain.masking import (IGNORE, MaskSpec, example_rng, mask_draw, mask_example, select_positions,
-                                         target_count, truncated_geometric, word_units)
+from encoderkit.training.pretrain.masking import (
+    IGNORE,
+    MaskSpec,
+    example_rng,
+    mask_draw,
+    mask_example,
+    select_positions,
+    target_count,
+    truncated_geometric,
+    word_units,
+)
 
 MASK, CLS, SEP = 103, 101, 102
 RANDOM_IDS = np.arange(1000, 30000)
@@ -16,7 +25,7 @@ RANDOM_IDS = np.arange(1000, 30000)
 def sequence(rng, n_words=40, pair=False):
     """[CLS] w w ... [SEP] (w ... [SEP]) with words of 1-4 pieces; returns ids, special, word_start."""
     ids, special, ws = [CLS], [True], [True]
-    for seg in range(2 if pair else 1):
+    for _seg in range(2 if pair else 1):
         for _ in range(n_words):
             pieces = int(rng.integers(1, 5))
             for k in range(pieces):
@@ -33,8 +42,7 @@ def draw_many(spec, n=400, seed=0, pair=False):
     gen = np.random.default_rng(seed)
     for i in range(n):
         ids, special, ws = sequence(gen, n_words=int(gen.integers(5, 60)), pair=pair)
-        masked, labels = mask_example(ids, special, ws, spec, example_rng(seed, i, 0), mask_id=MASK,
-                                      random_ids=RANDOM_IDS)
+        masked, labels = mask_example(ids, special, ws, spec, example_rng(seed, i, 0), mask_id=MASK, random_ids=RANDOM_IDS)
         yield ids, special, ws, masked, labels
 
 
@@ -42,7 +50,7 @@ def draw_many(spec, n=400, seed=0, pair=False):
 def test_rate_split_and_specials(strategy):
     spec = MaskSpec(prob=0.15, strategy=strategy)
     cand = sel = n_mask = n_rand = n_same = 0
-    for ids, special, ws, masked, labels in draw_many(spec, n=600, pair=True):
+    for ids, special, _ws, masked, labels in draw_many(spec, n=600, pair=True):
         selected = labels != IGNORE
         assert not selected[special].any(), "a special token was selected"
         assert (masked[special] == ids[special]).all(), "a special token was changed"
@@ -59,8 +67,11 @@ def test_rate_split_and_specials(strategy):
     else:  # whole words / spans that would overshoot the budget are skipped, so slightly under
         assert 0.13 < rate <= 0.1505, rate
     tol = 0.015 if strategy != "span" else 0.04  # per-span draws: fewer independent decisions
-    assert abs(n_mask / sel - 0.8) < tol and abs(n_rand / sel - 0.1) < tol and abs(n_same / sel - 0.1) < tol, \
-        (n_mask / sel, n_rand / sel, n_same / sel)
+    assert abs(n_mask / sel - 0.8) < tol and abs(n_rand / sel - 0.1) < tol and abs(n_same / sel - 0.1) < tol, (
+        n_mask / sel,
+        n_rand / sel,
+        n_same / sel,
+    )
 
 
 def test_target_count_is_unbiased_for_short_sequences():
@@ -119,7 +130,7 @@ def test_static_masks_repeat_and_dynamic_masks_change():
 def test_whole_word_masks_cover_whole_words():
     spec = MaskSpec(prob=0.2, strategy="whole-word")
     n_multi = 0
-    for ids, special, ws, masked, labels in draw_many(spec, n=300):
+    for _ids, special, ws, _masked, labels in draw_many(spec, n=300):
         selected = labels != IGNORE
         for unit in word_units(special, ws):
             assert selected[unit].all() or not selected[unit].any(), "a word was partly masked"
@@ -151,7 +162,7 @@ def test_span_masks_are_contiguous_whole_word_spans():
         covered = np.zeros(len(ids), bool)
         for g in groups:
             assert (np.diff(g) == 1).all(), "span is not contiguous"
-            assert not special[g[0]:g[-1] + 1].any(), "span crosses a special token"
+            assert not special[g[0] : g[-1] + 1].any(), "span crosses a special token"
             words = sorted({unit_of[int(p)] for p in g})
             assert len(g) == sum(len(units[w]) for w in words), "span cuts a word"
             assert len(words) <= 10
@@ -195,7 +206,7 @@ def test_electra_generator_masking_has_no_random_tokens():
 
     spec = generator_spec(0.15)
     n_sel = n_mask = n_rand = 0
-    for ids, special, ws, masked, labels in draw_many(spec, n=300):
+    for ids, _special, _ws, masked, labels in draw_many(spec, n=300):
         sel = labels != IGNORE
         n_sel += sel.sum()
         n_mask += (masked[sel] == MASK).sum()

@@ -57,17 +57,18 @@ def test_head_logits_at_masked_positions_equal_full_forward(tiny_model_dir, exam
     batch = coll(examples[:8], list(range(8)), 0)
     sel = batch["labels"] != IGNORE
     with torch.no_grad():
-        full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                     token_type_ids=batch["token_type_ids"]).logits[sel]
-        hidden = model.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                            token_type_ids=batch["token_type_ids"]).last_hidden_state
+        full = model(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"]
+        ).logits[sel]
+        hidden = model.bert(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"]
+        ).last_hidden_state
         part = mlm_head(model)(hidden[sel])
     assert torch.allclose(full, part, atol=1e-5)
 
 
 def _train(objective, examples, steps=30, lr=3e-3, batch=16):
-    opt = torch.optim.AdamW([p for _, p in objective.named_groups()["head"] + objective.named_groups()["encoder"]],
-                            lr=lr)
+    opt = torch.optim.AdamW([p for _, p in objective.named_groups()["head"] + objective.named_groups()["encoder"]], lr=lr)
     losses = []
     idx = list(range(min(batch, len(examples))))
     fixed = objective.collate([examples[i] for i in idx], idx, 0)  # a fixed batch: loss must go down
@@ -112,8 +113,10 @@ def _rtd(tok, size="tiny", seed=0):
     from encoderkit.training.pretrain.objectives import RTDObjective
 
     torch.manual_seed(seed)
-    disc = BertModel(BertConfig(vocab_size=len(tok), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                                intermediate_size=128), add_pooling_layer=False)
+    disc = BertModel(
+        BertConfig(vocab_size=len(tok), hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
+        add_pooling_layer=False,
+    )
     gen = build_generator(disc, 0.25, seed=seed)
     return RTDObjective(disc, RTDHead(64), gen, tok, generator_spec(0.15), seed=seed)
 
@@ -139,8 +142,7 @@ def test_rtd_labels_mark_exactly_the_replaced_positions(tok, examples, monkeypat
     sel = batch["labels"] != IGNORE
     originals = batch["original_ids"][sel]
     # every other selected position is sampled back to its original token, the rest to token 2000+i
-    forced = torch.where(torch.arange(len(originals)) % 2 == 0, originals,
-                         2000 + torch.arange(len(originals)))
+    forced = torch.where(torch.arange(len(originals)) % 2 == 0, originals, 2000 + torch.arange(len(originals)))
     monkeypatch.setattr(objectives, "sample_replacements", lambda logits, gen=None, t=1.0: forced)
     _, _, disc_logits, targets = obj._forward(batch)
     expected = torch.zeros_like(batch["original_ids"], dtype=torch.float)

@@ -24,8 +24,18 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def cfg(tiny_model_dir, corpus, out, **kw) -> PretrainConfig:
-    base = dict(model=str(tiny_model_dir), corpus=[str(corpus)], out=str(out), max_steps=6, batch_size=8,
-                max_length=48, eval_every=3, log_every=1, max_eval_examples=16, lr=1e-3)
+    base = dict(
+        model=str(tiny_model_dir),
+        corpus=[str(corpus)],
+        out=str(out),
+        max_steps=6,
+        batch_size=8,
+        max_length=48,
+        eval_every=3,
+        log_every=1,
+        max_eval_examples=16,
+        lr=1e-3,
+    )
     base.update(kw)
     return PretrainConfig(**base)
 
@@ -42,11 +52,11 @@ def test_export_round_trip(tiny_model_dir, corpus, tmp_path):
     from transformers import AutoModelForMaskedLM, pipeline
 
     from encoderkit import Encoder
+    from encoderkit.models.ref import resolve_model
+    from encoderkit.training.loop import TrainConfig, Trainer
     from encoderkit.training.pretrain.fill_mask import FillMask
     from encoderkit.training.pretrain.heads import is_tied, load_tokenizer
-    from encoderkit.training.loop import TrainConfig, Trainer
     from encoderkit.training.pretrain.run import finish_folder
-    from encoderkit.models.ref import resolve_model
 
     c = cfg(tiny_model_dir, corpus, tmp_path / "out")
     ref = resolve_model(c.model)
@@ -96,8 +106,9 @@ def test_head_only_training_leaves_encoder_unchanged(tiny_model_dir, corpus, tmp
     assert phases == ["head", "head", "full", "full", "full", "full"]
     assert log_b["loss_curve"][2]["lr_encoder"] > 0
     b = _weights(tmp_path / "b")
-    assert not torch.equal(b["bert.encoder.layer.0.attention.self.query.weight"],
-                           before["encoder.layer.0.attention.self.query.weight"])
+    assert not torch.equal(
+        b["bert.encoder.layer.0.attention.self.query.weight"], before["encoder.layer.0.attention.self.query.weight"]
+    )
 
 
 def test_log_has_evals_loss_curve_and_deterministic_eval(tiny_model_dir, corpus, tmp_path):
@@ -144,8 +155,7 @@ def test_resume_matches_uninterrupted_run(tiny_model_dir, corpus, tmp_path, obje
     resumed = run_pretraining(cfg(tiny_model_dir, corpus, tmp_path / "cut", **extra), resume=True)
     assert resumed["resumed_from_step"] == 4 and resumed["step"] == 6
     assert [r["step"] for r in resumed["loss_curve"]] == [r["step"] for r in full["loss_curve"]]
-    assert [r["loss"] for r in resumed["loss_curve"]] == pytest.approx([r["loss"] for r in full["loss_curve"]],
-                                                                       rel=1e-5)
+    assert [r["loss"] for r in resumed["loss_curve"]] == pytest.approx([r["loss"] for r in full["loss_curve"]], rel=1e-5)
     a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
     assert a.keys() == b.keys()
     for k in a:
@@ -176,8 +186,7 @@ def test_rtd_run_exports_discriminator_and_generator(tiny_model_dir, corpus, tmp
 
 
 def test_from_scratch_with_nsp(tiny_model_dir, corpus, tmp_path):
-    log = run_pretraining(cfg(tiny_model_dir, corpus, tmp_path / "s", from_scratch=True, size="tiny", nsp=True,
-                              max_steps=3))
+    log = run_pretraining(cfg(tiny_model_dir, corpus, tmp_path / "s", from_scratch=True, size="tiny", nsp=True, max_steps=3))
     assert log["model"]["encoder_initialized"] and "nsp_accuracy" in log["evals"][-1]
     assert 0.3 < log["data"]["nsp_is_next_fraction"] < 0.7
     from transformers import AutoConfig

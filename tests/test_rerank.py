@@ -10,8 +10,7 @@ from encoderkit import Index
 from encoderkit.errors import EncoderkitError
 from encoderkit.models.cross_encoder import Reranker
 
-DOCS = [{"id": f"d{i}", "title": f"Doc {i}", "text": f"topic {i % 5} words about item {i} and more text {i}"}
-        for i in range(30)]
+DOCS = [{"id": f"d{i}", "title": f"Doc {i}", "text": f"topic {i % 5} words about item {i} and more text {i}"} for i in range(30)]
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +51,21 @@ def test_eval_rerank_pipeline(tmp_path, tiny_model_dir, tiny_cross_encoder_dir):
     from encoderkit.evaluation.retrieval import evaluate_retrieval
 
     root = tmp_path / "beir"
-    write(root / "corpus.jsonl", "".join(json.dumps({"_id": d["id"], "title": d["title"], "text": d["text"]}) + "\n"
-                                         for d in DOCS))
+    write(
+        root / "corpus.jsonl", "".join(json.dumps({"_id": d["id"], "title": d["title"], "text": d["text"]}) + "\n" for d in DOCS)
+    )
     write(root / "queries.jsonl", "".join(json.dumps({"_id": f"q{i}", "text": f"item {i} topic"}) + "\n" for i in range(5)))
     write(root / "qrels" / "test.tsv", "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t1\n" for i in range(5)))
     with pytest.raises(EncoderkitError, match="needs a cross-encoder"):
         evaluate_retrieval(root, ["hybrid+rerank"], out_dir=tmp_path / "o", model=str(tiny_model_dir))
-    res = evaluate_retrieval(root, ["hybrid", "hybrid+rerank"], out_dir=tmp_path / "o", model=str(tiny_model_dir),
-                             rerank_model=str(tiny_cross_encoder_dir), rerank_depth=10)
+    res = evaluate_retrieval(
+        root,
+        ["hybrid", "hybrid+rerank"],
+        out_dir=tmp_path / "o",
+        model=str(tiny_model_dir),
+        rerank_model=str(tiny_cross_encoder_dir),
+        rerank_depth=10,
+    )
     rr = res["pipelines"]["hybrid+rerank"]
     assert "hybrid top 10 (rerank input)" in rr["stage_recall"] and "rerank" in rr["stage_latency_ms_p50"]
     assert rr["stage_recall"]["hybrid top 10 (rerank input)"] <= rr["stage_recall"]["fusion input (union)"]
@@ -67,10 +73,22 @@ def test_eval_rerank_pipeline(tmp_path, tiny_model_dir, tiny_cross_encoder_dir):
     # recall@100 cannot change: reranking only reorders the top 10
     assert rr["metrics"]["recall@100"] == res["pipelines"]["hybrid"]["metrics"]["recall@100"]
     # +rerank-rrf after +rerank reuses the cross-encoder's scores: identical to computing them afresh
-    both = evaluate_retrieval(root, ["hybrid+rerank", "hybrid+rerank-rrf"], out_dir=tmp_path / "o2",
-                              model=str(tiny_model_dir), rerank_model=str(tiny_cross_encoder_dir), rerank_depth=10)
-    alone = evaluate_retrieval(root, ["hybrid+rerank-rrf"], out_dir=tmp_path / "o3", model=str(tiny_model_dir),
-                               rerank_model=str(tiny_cross_encoder_dir), rerank_depth=10)
+    both = evaluate_retrieval(
+        root,
+        ["hybrid+rerank", "hybrid+rerank-rrf"],
+        out_dir=tmp_path / "o2",
+        model=str(tiny_model_dir),
+        rerank_model=str(tiny_cross_encoder_dir),
+        rerank_depth=10,
+    )
+    alone = evaluate_retrieval(
+        root,
+        ["hybrid+rerank-rrf"],
+        out_dir=tmp_path / "o3",
+        model=str(tiny_model_dir),
+        rerank_model=str(tiny_cross_encoder_dir),
+        rerank_depth=10,
+    )
     assert both["pipelines"]["hybrid+rerank-rrf"].get("rerank_scores_reused") is True
     assert "rerank_scores_reused" not in both["pipelines"]["hybrid+rerank"]
     assert both["pipelines"]["hybrid+rerank-rrf"]["metrics"] == alone["pipelines"]["hybrid+rerank-rrf"]["metrics"]

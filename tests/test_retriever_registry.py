@@ -47,8 +47,11 @@ class HashedBow(Retriever):
 
     def build(self, chunks) -> None:
         self.ids = np.asarray(chunks.ids, np.int64)
-        self.vectors = (np.frombuffer(b"".join(chunks.payloads), np.float32).reshape(len(chunks), DIM)
-                        if len(chunks) else np.zeros((0, DIM), np.float32))
+        self.vectors = (
+            np.frombuffer(b"".join(chunks.payloads), np.float32).reshape(len(chunks), DIM)
+            if len(chunks)
+            else np.zeros((0, DIM), np.float32)
+        )
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -76,9 +79,11 @@ def extra_retriever():
     unregister("hashedbow")
 
 
-DOCS = [{"id": "nile", "text": "The Nile flows north through Egypt into the Mediterranean."},
-        {"id": "alps", "text": "The Alps are a mountain range across eight countries."},
-        {"id": "tea", "text": "Green tea is brewed at a lower temperature than black tea."}]
+DOCS = [
+    {"id": "nile", "text": "The Nile flows north through Egypt into the Mediterranean."},
+    {"id": "alps", "text": "The Alps are a mountain range across eight countries."},
+    {"id": "tea", "text": "Green tea is brewed at a lower temperature than black tea."},
+]
 
 
 def test_extra_retriever_through_index_api(tmp_path, tiny_encoder, extra_retriever):
@@ -117,8 +122,19 @@ def test_extra_retriever_through_cli_and_eval(tmp_path, capsys, tiny_model_dir, 
     for d in DOCS:
         write(docs / f"{d['id']}.txt", d["text"])
     ix = tmp_path / "ix"
-    code, out, err = run_cli(capsys, "index", docs, "--index", ix, "--model", tiny_model_dir,
-                             "--retrievers", "bm25,dense,hashedbow", "--no-onnx", "--json")
+    code, out, err = run_cli(
+        capsys,
+        "index",
+        docs,
+        "--index",
+        ix,
+        "--model",
+        tiny_model_dir,
+        "--retrievers",
+        "bm25,dense,hashedbow",
+        "--no-onnx",
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["totals"]["retrievers"] == ["bm25", "dense", "hashedbow"]
     code, out, err = run_cli(capsys, "search", "brewed green tea", "--index", ix, "--mode", "hashedbow", "--json")
@@ -129,13 +145,30 @@ def test_extra_retriever_through_cli_and_eval(tmp_path, capsys, tiny_model_dir, 
     assert code == 2 and "unknown search mode 'nosuch'" in err
     # the evaluation harness: a BEIR set, pipelines naming the new retriever
     beir = tmp_path / "beir"
-    write(beir / "corpus.jsonl", "".join(json.dumps({"_id": d["id"], "title": "", "text": d["text"]}) + "\n"
-                                         for d in DOCS))
-    write(beir / "queries.jsonl", "".join(json.dumps({"_id": f"q{i}", "text": t}) + "\n" for i, t in
-                                          enumerate(["river through Egypt", "mountain range", "brewing tea"])))
+    write(beir / "corpus.jsonl", "".join(json.dumps({"_id": d["id"], "title": "", "text": d["text"]}) + "\n" for d in DOCS))
+    write(
+        beir / "queries.jsonl",
+        "".join(
+            json.dumps({"_id": f"q{i}", "text": t}) + "\n"
+            for i, t in enumerate(["river through Egypt", "mountain range", "brewing tea"])
+        ),
+    )
     write(beir / "qrels" / "test.tsv", "query-id\tcorpus-id\tscore\nq0\tnile\t1\nq1\talps\t1\nq2\ttea\t1\n")
-    code, out, err = run_cli(capsys, "eval", "retrieval", beir, "-p", "hashedbow", "-p", "bm25+hashedbow",
-                             "--model", tiny_model_dir, "--out", tmp_path / "eval", "--json")
+    code, out, err = run_cli(
+        capsys,
+        "eval",
+        "retrieval",
+        beir,
+        "-p",
+        "hashedbow",
+        "-p",
+        "bm25+hashedbow",
+        "--model",
+        tiny_model_dir,
+        "--out",
+        tmp_path / "eval",
+        "--json",
+    )
     assert code == 0, err
     res = json.loads(out)
     assert set(res["pipelines"]) == {"hashedbow", "bm25+hashedbow"}

@@ -6,8 +6,10 @@ from fastapi.testclient import TestClient
 from encoderkit import Index
 from encoderkit.server.app import create_app
 
-DOCS = [{"id": "cats", "title": "Cats", "text": "Cats purr when they are content."},
-        {"id": "dogs", "title": "Dogs", "text": "Dogs bark at strangers in the park."}]
+DOCS = [
+    {"id": "cats", "title": "Cats", "text": "Cats purr when they are content."},
+    {"id": "dogs", "title": "Dogs", "text": "Dogs bark at strangers in the park."},
+]
 
 
 @pytest.fixture

@@ -16,10 +16,15 @@ def test_supported_formats_and_titles(tmp_path):
     write(tmp_path / "a.txt", "plain text file")
     write(tmp_path / "b.md", "---\nfront: matter\n---\n# Markdown Title\n\nBody.")
     write(tmp_path / "c.rst", "RST Title\n=========\n\nBody.")
-    write(tmp_path / "d.html", "<html><head><title>Page</title><style>x{}</style></head>"
-                               "<body><h2>Head</h2><p>Visible <b>text</b></p><script>var x</script></body></html>")
-    write(tmp_path / "sub" / "corpus.jsonl", '{"_id": "d1", "title": "T1", "text": "one"}\n'
-                                            '{"_id": "d2", "title": "", "text": "two"}\n')
+    write(
+        tmp_path / "d.html",
+        "<html><head><title>Page</title><style>x{}</style></head>"
+        "<body><h2>Head</h2><p>Visible <b>text</b></p><script>var x</script></body></html>",
+    )
+    write(
+        tmp_path / "sub" / "corpus.jsonl",
+        '{"_id": "d1", "title": "T1", "text": "one"}\n{"_id": "d2", "title": "", "text": "two"}\n',
+    )
     docs, skipped = _run([tmp_path])
     by = {Path(d.path).name + (":" + d.doc_id if d.fmt == "beir" else ""): d for d in docs}
     assert skipped == []

@@ -5,10 +5,12 @@ from conftest import write
 from encoderkit.errors import DataError
 from encoderkit.evaluation.sts import anisotropy, geometry, random_init_encoder, read_sts, sts_correlation
 
-STS = ("main-captions\tMSRvid\t2012test\t0001\t5.000\tA man plays a guitar.\tA man is playing a guitar.\n"
-       "main-captions\tMSRvid\t2012test\t0002\t0.500\tA cat sleeps.\tThe stock market fell.\textra\tfields\n"
-       "main-news\theadlines\t2015\t0003\t3.000\tRain expected today.\tIt will rain today.\n"
-       "main-news\theadlines\t2015\t0004\t1.000\tA dog runs.\tA chef cooks pasta.\n")
+STS = (
+    "main-captions\tMSRvid\t2012test\t0001\t5.000\tA man plays a guitar.\tA man is playing a guitar.\n"
+    "main-captions\tMSRvid\t2012test\t0002\t0.500\tA cat sleeps.\tThe stock market fell.\textra\tfields\n"
+    "main-news\theadlines\t2015\t0003\t3.000\tRain expected today.\tIt will rain today.\n"
+    "main-news\theadlines\t2015\t0004\t1.000\tA dog runs.\tA chef cooks pasta.\n"
+)
 
 
 def test_read_sts_takes_columns_5_to_7(tmp_path):
@@ -31,8 +33,12 @@ def test_correlation_and_geometry_rows(tmp_path, tiny_encoder):
     assert -1 <= res["spearman"] <= 1 and res["n_pairs"] == 4 and res["pooling"] == "mean"
     rnd = random_init_encoder(tiny_encoder, seed=1)  # seed 0 would rebuild the tiny model itself
     rows = geometry([("tiny", tiny_encoder), ("random", rnd)], pairs, poolings=("cls", "mean"))
-    assert [(r["model"], r["pooling"]) for r in rows] == [("tiny", "cls"), ("tiny", "mean"), ("random", "cls"),
-                                                          ("random", "mean")]
+    assert [(r["model"], r["pooling"]) for r in rows] == [
+        ("tiny", "cls"),
+        ("tiny", "mean"),
+        ("random", "cls"),
+        ("random", "mean"),
+    ]
     assert not np.allclose(rnd.encode(["x y z"]), tiny_encoder.encode(["x y z"]))
 
 

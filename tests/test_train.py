@@ -7,16 +7,24 @@ import pytest
 import torch
 
 from conftest import write
+from encoderkit.data.pairs import Pair, load_training_data, split_validation
 from encoderkit.errors import DataError, EncoderkitError
-from encoderkit.data.pairs import Pair, TrainingData, load_training_data, split_validation
-from encoderkit.training.ict import ict_pairs
 from encoderkit.training.embed import BiEncoderObjective
+from encoderkit.training.ict import ict_pairs
 from encoderkit.training.loop import TrainConfig, Trainer, epoch_batches, lr_at
 from encoderkit.training.losses import make_loss
 from encoderkit.training.mining import MiningConfig, mine_hard_negatives
 
-TOPICS = ["apple banana cherry", "violin cello piano", "python java rust", "saturn jupiter mars",
-          "tennis soccer rugby", "oak pine birch", "salmon tuna trout", "paris rome madrid"]
+TOPICS = [
+    "apple banana cherry",
+    "violin cello piano",
+    "python java rust",
+    "saturn jupiter mars",
+    "tennis soccer rugby",
+    "oak pine birch",
+    "salmon tuna trout",
+    "paris rome madrid",
+]
 
 
 def toy_pairs():
@@ -24,8 +32,15 @@ def toy_pairs():
     for t, words in enumerate(TOPICS):
         w = words.split()
         for i in range(3):
-            pairs.append(Pair(f"{w[i]} question {i}", f"{words} passage", [f"{TOPICS[(t + 1) % 8]} passage"],
-                              query_id=f"q{t}-{i}", positive_id=f"d{t}"))
+            pairs.append(
+                Pair(
+                    f"{w[i]} question {i}",
+                    f"{words} passage",
+                    [f"{TOPICS[(t + 1) % 8]} passage"],
+                    query_id=f"q{t}-{i}",
+                    positive_id=f"d{t}",
+                )
+            )
     return pairs
 
 
@@ -42,7 +57,10 @@ def test_each_loss_decreases_and_gradients_flow(st_model, name, tmp_path):
     pairs = toy_pairs()
     loss_fn = make_loss(name, st_model, mini_batch_size=4, triplet_margin=1.0, student_scale=5.0)
     if name == "cosent":
-        cols = [[p.query for p in pairs] + [p.query for p in pairs], [p.positive for p in pairs] + [p.negatives[0] for p in pairs]]
+        cols = [
+            [p.query for p in pairs] + [p.query for p in pairs],
+            [p.positive for p in pairs] + [p.negatives[0] for p in pairs],
+        ]
         labels = torch.tensor([5.0] * len(pairs) + [0.0] * len(pairs))
     elif name in ("triplet", "margin-mse"):
         cols = [[p.query for p in pairs], [p.positive for p in pairs], [p.negatives[0] for p in pairs]]
@@ -70,21 +88,26 @@ def test_each_loss_decreases_and_gradients_flow(st_model, name, tmp_path):
 
 
 def test_mining_never_returns_positives_or_near_duplicates():
-    long = ("vitamin d supplements reduce fracture risk in older adults according to a randomised trial "
-            "of calcium intake bone mineral density falls hip vertebral outcomes across twelve european centres")
-    corpus = {"pos": long,
-              "dup": long.upper().replace(" ", "   "),
-              "near": long + " overall",
-              **{f"n{i}": f"vitamin d study number {i} on bone density and calcium" for i in range(20)},
-              **{f"x{i}": f"unrelated text about football match {i}" for i in range(20)}}
+    long = (
+        "vitamin d supplements reduce fracture risk in older adults according to a randomised trial "
+        "of calcium intake bone mineral density falls hip vertebral outcomes across twelve european centres"
+    )
+    corpus = {
+        "pos": long,
+        "dup": long.upper().replace(" ", "   "),
+        "near": long + " overall",
+        **{f"n{i}": f"vitamin d study number {i} on bone density and calcium" for i in range(20)},
+        **{f"x{i}": f"unrelated text about football match {i}" for i in range(20)},
+    }
     queries = {"q": "vitamin d fracture risk"}
     for method in ("bm25",):
         cfg = MiningConfig(method=method, rank_min=0, rank_max=10, n_negatives=10, sampling="top")
         negs = mine_hard_negatives(queries, {"q": {"pos"}}, corpus, cfg)["q"]
         assert negs and not {"pos", "dup", "near"} & set(negs)
         assert all(n.startswith("n") for n in negs)  # the hard ones, not the unrelated
-        skip = mine_hard_negatives(queries, {"q": {"pos"}}, corpus, MiningConfig(method, rank_min=3, rank_max=6,
-                                                                                n_negatives=10, sampling="top"))["q"]
+        skip = mine_hard_negatives(
+            queries, {"q": {"pos"}}, corpus, MiningConfig(method, rank_min=3, rank_max=6, n_negatives=10, sampling="top")
+        )["q"]
         assert skip == negs[3:6]
     with pytest.raises(EncoderkitError, match="unknown mining method"):
         mine_hard_negatives(queries, {}, corpus, MiningConfig("sparse"))
@@ -92,10 +115,18 @@ def test_mining_never_returns_positives_or_near_duplicates():
 
 def test_dense_mining_excludes_cosine_duplicates(tiny_encoder):
     # the uncased tokenizer strips accents: identical tokens, identical vector, different text
-    corpus = {"pos": "alpha beta gamma delta", "same": "alphá béta gamma delta", **{f"d{i}": f"text {i} alpha" for i in range(10)}}
-    negs = mine_hard_negatives({"q": "alpha beta"}, {"q": {"pos"}}, corpus,
-                               MiningConfig("dense", rank_min=0, rank_max=11, n_negatives=11, dup_jaccard=2.0),
-                               encoder=tiny_encoder)["q"]
+    corpus = {
+        "pos": "alpha beta gamma delta",
+        "same": "alphá béta gamma delta",
+        **{f"d{i}": f"text {i} alpha" for i in range(10)},
+    }
+    negs = mine_hard_negatives(
+        {"q": "alpha beta"},
+        {"q": {"pos"}},
+        corpus,
+        MiningConfig("dense", rank_min=0, rank_max=11, n_negatives=11, dup_jaccard=2.0),
+        encoder=tiny_encoder,
+    )["q"]
     assert "pos" not in negs and "same" not in negs
 
 
@@ -112,8 +143,10 @@ def test_epoch_batches_unique_keys_and_deterministic():
 
 
 def test_ict_pairs():
-    docs = [("d1", "Title", "First sentence is long enough here. Second sentence also has words. Third one ends it."),
-            ("d2", "", "Only one sentence in this document here.")]
+    docs = [
+        ("d1", "Title", "First sentence is long enough here. Second sentence also has words. Third one ends it."),
+        ("d2", "", "Only one sentence in this document here."),
+    ]
     pairs = ict_pairs(docs, seed=0, keep_prob=0.0)
     assert len(pairs) == 1 and pairs[0].positive.startswith("Title\n")
     assert pairs[0].query not in pairs[0].positive and pairs[0].positive_id == "d1"
@@ -122,9 +155,13 @@ def test_ict_pairs():
 def _train_run(st_model, out, max_steps, resume=False, fail_at=None):
     pairs = toy_pairs()
     evals = iter(range(1000))
-    objective = BiEncoderObjective(st_model, make_loss("mnrl", st_model),
-                                   [[p.query for p in pairs], [p.positive for p in pairs]],
-                                   validator=lambda: {"score": float(next(evals))}, metric="score")
+    objective = BiEncoderObjective(
+        st_model,
+        make_loss("mnrl", st_model),
+        [[p.query for p in pairs], [p.positive for p in pairs]],
+        validator=lambda: {"score": float(next(evals))},
+        metric="score",
+    )
     calls = [0]
     loss = objective.loss
 
@@ -162,20 +199,23 @@ def test_save_reload_identical_vectors_and_resume(tiny_model_dir, tmp_path):
     again = SentenceTransformer(str(tiny_model_dir), device="cpu")
     log2 = _train_run(again, tmp_path / "resumed", 6, resume=True)
     assert log2["step"] == 6
-    for (n1, p1), (n2, p2) in zip(full.named_parameters(), again.named_parameters()):
+    for (n1, p1), (_n2, p2) in zip(full.named_parameters(), again.named_parameters()):
         assert torch.allclose(p1, p2, atol=1e-6), n1
     with pytest.raises(EncoderkitError, match="no checkpoint to resume"):
         _train_run(again, tmp_path / "fresh", 2, resume=True)
 
 
-@pytest.mark.parametrize("content,needle", [
-    ('{"query": "q", "positive": ""}\n', "pairs.jsonl:1: field 'positive' is missing or empty"),
-    ('{"query": "q", "positive": "p"}\n{"positive": "p"}\n', "pairs.jsonl:2: field 'query' is missing or empty"),
-    ('{"query": "q", "positive": "p", "negatives": ["", "x"]}\n', "pairs.jsonl:1: field 'negatives[]'"),
-    ('{"text1": "a", "text2": "b"}\n', "pairs.jsonl:1: field 'score' is missing"),
-    ('{"query": "q", "positive": "p"}\n{"text1": "a", "text2": "b", "score": 1}\n', "pairs.jsonl:2: mixes"),
-    ("not json\n", "pairs.jsonl:1: invalid JSON"),
-])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        ('{"query": "q", "positive": ""}\n', "pairs.jsonl:1: field 'positive' is missing or empty"),
+        ('{"query": "q", "positive": "p"}\n{"positive": "p"}\n', "pairs.jsonl:2: field 'query' is missing or empty"),
+        ('{"query": "q", "positive": "p", "negatives": ["", "x"]}\n', "pairs.jsonl:1: field 'negatives[]'"),
+        ('{"text1": "a", "text2": "b"}\n', "pairs.jsonl:1: field 'score' is missing"),
+        ('{"query": "q", "positive": "p"}\n{"text1": "a", "text2": "b", "score": 1}\n', "pairs.jsonl:2: mixes"),
+        ("not json\n", "pairs.jsonl:1: invalid JSON"),
+    ],
+)
 def test_bad_training_data_names_file_and_line(tmp_path, content, needle):
     with pytest.raises(DataError) as info:
         load_training_data(write(tmp_path / "pairs.jsonl", content))
@@ -201,10 +241,16 @@ def test_beir_training_data_and_unknown_ids(tmp_path):
 def test_title_pairs_drop_title_from_positive():
     from encoderkit.training.ict import title_pairs
 
-    pairs = title_pairs([("d1", "Vitamin D and fracture risk in adults", "A trial of 2000 adults."),
-                         ("d2", "Short", "text"), ("d3", "A title with no text", "  ")])
+    pairs = title_pairs(
+        [
+            ("d1", "Vitamin D and fracture risk in adults", "A trial of 2000 adults."),
+            ("d2", "Short", "text"),
+            ("d3", "A title with no text", "  "),
+        ]
+    )
     assert [(p.query, p.positive, p.positive_id) for p in pairs] == [
-        ("Vitamin D and fracture risk in adults", "A trial of 2000 adults.", "d1")]
+        ("Vitamin D and fracture risk in adults", "A trial of 2000 adults.", "d1")
+    ]
 
 
 class LogitObjective:
@@ -245,8 +291,9 @@ def test_head_parameters_learn_faster(tiny_cross_encoder_dir, tmp_path):
     """With head_lr_mult, the classifier moves more than the encoder in the same step."""
     model = _classifier(tiny_cross_encoder_dir)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    Trainer(LogitObjective(model), TrainConfig(max_steps=1, batch_size=4, lr=1e-3, warmup_ratio=0.0, head_lr_mult=50),
-            tmp_path / "o").run()
+    Trainer(
+        LogitObjective(model), TrainConfig(max_steps=1, batch_size=4, lr=1e-3, warmup_ratio=0.0, head_lr_mult=50), tmp_path / "o"
+    ).run()
     moved = {n: float((p.detach() - before[n]).abs().max()) for n, p in model.named_parameters()}
     assert moved["classifier.weight"] > 10 * moved["bert.encoder.layer.0.attention.self.query.weight"]
 
@@ -256,16 +303,16 @@ def test_gradient_accumulation_equals_one_big_batch(tiny_cross_encoder_dir, tmp_
     logs, weights = [], []
     for batch_size, accum in ((8, 1), (4, 2)):
         model = _classifier(tiny_cross_encoder_dir, dropout=False)
-        config = TrainConfig(max_steps=3, batch_size=batch_size, grad_accum=accum, lr=1e-3, warmup_ratio=0.0,
-                             log_every=1, max_grad_norm=0.0)
+        config = TrainConfig(
+            max_steps=3, batch_size=batch_size, grad_accum=accum, lr=1e-3, warmup_ratio=0.0, log_every=1, max_grad_norm=0.0
+        )
         logs.append(Trainer(LogitObjective(model, n=24), config, tmp_path / f"b{batch_size}").run())
         weights.append({n: p.detach().clone() for n, p in model.named_parameters()})
     big, small = logs
     assert big["steps_per_epoch"] == small["steps_per_epoch"] == 3
     assert [r["examples"] for r in small["loss_curve"]] == [8, 8, 8]  # the stats of both batches, summed
     assert [r["loss"] for r in small["loss_curve"]] == pytest.approx([r["loss"] for r in big["loss_curve"]], rel=1e-5)
-    assert [r["grad_norm"] for r in small["loss_curve"]] == pytest.approx([r["grad_norm"] for r in big["loss_curve"]],
-                                                                          rel=1e-4)
+    assert [r["grad_norm"] for r in small["loss_curve"]] == pytest.approx([r["grad_norm"] for r in big["loss_curve"]], rel=1e-4)
     for name, value in weights[0].items():
         assert torch.allclose(value, weights[1][name], atol=1e-6), name
     assert not torch.allclose(weights[0]["classifier.weight"], _classifier(tiny_cross_encoder_dir).classifier.weight)
@@ -293,8 +340,7 @@ def test_head_only_phase_and_head_lr_for_a_reranker(tiny_cross_encoder_dir, tmp_
     def snapshot(trainer, step):
         at_step[step] = {n: p.detach().clone() for n, p in ce.named_parameters()}
 
-    config = TrainConfig(max_steps=10, batch_size=8, lr=1e-3, head_lr=5e-3, head_only_steps=4, warmup_ratio=0.35,
-                         log_every=1)
+    config = TrainConfig(max_steps=10, batch_size=8, lr=1e-3, head_lr=5e-3, head_only_steps=4, warmup_ratio=0.35, log_every=1)
     log = Trainer(objective, config, tmp_path / "rr", on_step=snapshot).run()
     curve = log["loss_curve"]
     assert [r["phase"] for r in curve] == ["head"] * 4 + ["full"] * 6
@@ -342,15 +388,28 @@ def test_validation_steps_and_log_names(tiny_cross_encoder_dir, tmp_path):
     assert [e["step"] for e in log["evals"]] == [0, 2, 4, 5] and exported == [0, 2]
     assert log["best"]["step"] == 2 and log["best"]["score"] == 0.9
     assert [r["step"] for r in log["loss_curve"]] == [2, 4, 5] and [r["examples"] for r in log["loss_curve"]] == [8, 8, 4]
-    assert {"config", "objective", "metric", "total_steps", "steps_per_epoch", "step", "completed", "stopped_early",
-            "resumed_from_step", "loss_curve", "evals", "best", "train_seconds", "wall_seconds"} <= set(log)
+    assert {
+        "config",
+        "objective",
+        "metric",
+        "total_steps",
+        "steps_per_epoch",
+        "step",
+        "completed",
+        "stopped_early",
+        "resumed_from_step",
+        "loss_curve",
+        "evals",
+        "best",
+        "train_seconds",
+        "wall_seconds",
+    } <= set(log)
     assert {"step", "epoch", "phase", "lr_head", "lr_encoder", "loss", "grad_norm"} <= set(log["loss_curve"][0])
     assert {"step", "epoch", "score", "eval_seconds"} <= set(log["evals"][1]) and log["evals"][2]["epoch"] == 2.0
     assert log["completed"] and log["objective"] == "toy" and log["metric"] == "score"
     assert json.loads((tmp_path / "a" / "train_log.json").read_text()) == log
     objective = LogitObjective(model, n=8, evaluate=lambda: {"score": 0.0})
-    log = Trainer(objective, TrainConfig(max_steps=7, batch_size=4, eval_every=3, select_best=False),
-                  tmp_path / "b").run()
+    log = Trainer(objective, TrainConfig(max_steps=7, batch_size=4, eval_every=3, select_best=False), tmp_path / "b").run()
     assert [e["step"] for e in log["evals"]] == [0, 3, 6, 7]
 
 

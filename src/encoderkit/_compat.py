@@ -33,6 +33,8 @@ MOVED = {
     "encoderkit.train.data": "encoderkit.data.pairs",
     "encoderkit.pretrain": "encoderkit.training.pretrain",
     "encoderkit.pretrain.checkpoint": "encoderkit.training.checkpoint",
+    "encoderkit.pretrain.trainer": "encoderkit.training.loop",
+    "encoderkit.train.loop": "encoderkit.training.loop",
 }
 PREFIXES = {"encoderkit.train.": "encoderkit.training.", "encoderkit.pretrain.": "encoderkit.training.pretrain."}
 
@@ -47,7 +49,7 @@ def new_name(old: str) -> str | None:
         return MOVED[old]
     for prefix, repl in PREFIXES.items():
         if old.startswith(prefix):
-            return repl + old[len(prefix):]
+            return repl + old[len(prefix) :]
     return None
 
 
@@ -69,8 +71,7 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
             return None
         warnings.warn(f"{fullname} moved to {target_name}", DeprecationWarning, stacklevel=3)
         module = importlib.import_module(target_name)
-        spec = importlib.util.spec_from_loader(fullname, _AliasLoader(target_name),
-                                               is_package=hasattr(module, "__path__"))
+        spec = importlib.util.spec_from_loader(fullname, _AliasLoader(target_name), is_package=hasattr(module, "__path__"))
         if hasattr(module, "__path__"):
             spec.submodule_search_locations = list(module.__path__)
         return spec

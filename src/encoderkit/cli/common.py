@@ -21,8 +21,7 @@ def run_app(app, argv: list[str]) -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted: the index keeps its last committed state; run the same command again to resume",
-              file=sys.stderr)
+        print("interrupted: the index keeps its last committed state; run the same command again to resume", file=sys.stderr)
         sys.exit(130)
     except SystemExit:
         raise

@@ -10,8 +10,9 @@ import typer
 
 from .common import console, print_json, quiet_env
 
-eval_app = typer.Typer(help="Measure retrieval pipelines stage by stage, STS correlation and embedding geometry.",
-                       no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Measure retrieval pipelines stage by stage, STS correlation and embedding geometry.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -21,8 +22,9 @@ def register(app: typer.Typer) -> None:
 @eval_app.command("retrieval")
 def retrieval(
     data_dir: Path = typer.Argument(..., help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."),
-    pipeline: List[str] = typer.Option(["bm25", "dense", "hybrid"], "--pipeline", "-p",
-                                       help="Pipelines to run (repeat): bm25 | dense | hybrid [+rerank]."),
+    pipeline: List[str] = typer.Option(
+        ["bm25", "dense", "hybrid"], "--pipeline", "-p", help="Pipelines to run (repeat): bm25 | dense | hybrid [+rerank]."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for results.json, results.md, runs/, plots."),
     split: str = typer.Option("test", help="Qrels split to evaluate."),
     index_dir: Optional[Path] = typer.Option(None, "--index", help="Index folder to build or reuse [OUT/index]."),
@@ -48,11 +50,25 @@ def retrieval(
     quiet_env(quiet or as_json)
     from ..evaluation.retrieval import evaluate_retrieval
 
-    res = evaluate_retrieval(data_dir, pipeline, out_dir=out, split=split, index_dir=index_dir, model=model,
-                             n_queries=queries, depth=depth, rrf_k=rrf_k, chunk_size=chunk_size,
-                             chunk_overlap=chunk_overlap, rebuild=rebuild, rerank_model=rerank_model,
-                             rerank_depth=rerank_depth, rerank_max_length=rerank_max_length, backend=backend,
-                             rerank_backend=rerank_backend)
+    res = evaluate_retrieval(
+        data_dir,
+        pipeline,
+        out_dir=out,
+        split=split,
+        index_dir=index_dir,
+        model=model,
+        n_queries=queries,
+        depth=depth,
+        rrf_k=rrf_k,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        rebuild=rebuild,
+        rerank_model=rerank_model,
+        rerank_depth=rerank_depth,
+        rerank_max_length=rerank_max_length,
+        backend=backend,
+        rerank_backend=rerank_backend,
+    )
     if as_json:
         print_json(res)
         return
@@ -103,8 +119,9 @@ def sts(
 def geometry(
     data: Path = typer.Argument(..., help="STS Benchmark folder or file."),
     model: List[str] = typer.Option(["default"], "--model", "-m", help="Model(s) to compare (repeat)."),
-    random_init: bool = typer.Option(True, "--random-init/--no-random-init",
-                                     help="Add an untrained copy of the first model's architecture."),
+    random_init: bool = typer.Option(
+        True, "--random-init/--no-random-init", help="Add an untrained copy of the first model's architecture."
+    ),
     pooling: List[str] = typer.Option(["cls", "mean", "max"], "--pooling", help="Poolings to compare (repeat)."),
     split: str = typer.Option("test", help="Split when DATA is a folder."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: geometry.json, geometry.md, geometry.png."),
@@ -122,8 +139,9 @@ def geometry(
         encoders.append((f"random init ({encoders[0][0]} architecture, untrained)", random_init_encoder(encoders[0][1])))
     rows = run_geometry(encoders, pairs, poolings=pooling)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "geometry.json").write_text(json.dumps({"rows": rows, "split": split, "data": str(data),
-                                                   "machine": machine_info()}, indent=2) + "\n")
+    (out / "geometry.json").write_text(
+        json.dumps({"rows": rows, "split": split, "data": str(data), "machine": machine_info()}, indent=2) + "\n"
+    )
     md = geometry_markdown(rows, split)
     (out / "geometry.md").write_text(md)
     plot_geometry(rows, out / "geometry.png")

@@ -18,14 +18,23 @@ def register(app: typer.Typer) -> None:
 def index(
     paths: List[Path] = typer.Argument(..., help="Files and folders to index (.txt .md .rst .html, BEIR corpus .jsonl)."),
     index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder (created if missing)."),
-    model: Optional[str] = typer.Option(None, help="'default' (bundled all-MiniLM-L6-v2), a local model folder or a "
-                                                   "hub id. Existing index: its own model unless given."),
+    model: Optional[str] = typer.Option(
+        None,
+        help="'default' (bundled all-MiniLM-L6-v2), a local model folder or a "
+        "hub id. Existing index: its own model unless given.",
+    ),
     pooling: Optional[str] = typer.Option(None, help="Pooling: mean|cls|max|weighted_mean|last (default: the model's)."),
-    chunk_size: Optional[int] = typer.Option(None, help="Chunk length in model tokens; 0 = whole documents, truncated by the encoder [new index: 256]."),
+    chunk_size: Optional[int] = typer.Option(
+        None, help="Chunk length in model tokens; 0 = whole documents, truncated by the encoder [new index: 256]."
+    ),
     chunk_overlap: Optional[int] = typer.Option(None, help="Tokens shared by consecutive chunks [new index: 32]."),
-    retrievers: Optional[str] = typer.Option(None, "--retrievers", help="Comma-separated retrievers the index holds, "
-                                             "e.g. bm25,dense [new index: bm25,dense]; adding one to an existing index "
-                                             "encodes only what it needs."),
+    retrievers: Optional[str] = typer.Option(
+        None,
+        "--retrievers",
+        help="Comma-separated retrievers the index holds, "
+        "e.g. bm25,dense [new index: bm25,dense]; adding one to an existing index "
+        "encodes only what it needs.",
+    ),
     dense: Optional[str] = typer.Option(None, help="Dense index: flat (exact) | hnsw | ivf [new index: flat]."),
     bm25_method: Optional[str] = typer.Option(None, help="BM25 variant: lucene|robertson|atire|bm25l|bm25+ [lucene]."),
     k1: Optional[float] = typer.Option(None, help="BM25 k1 [1.5]."),
@@ -34,8 +43,12 @@ def index(
     stopwords: Optional[bool] = typer.Option(None, "--stopwords/--no-stopwords", help="Drop English stop words [on]."),
     max_file_mb: float = typer.Option(20.0, help="Skip files larger than this (MB)."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Re-encode everything (needed to change model/chunking)."),
-    onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="Also export the model to ONNX (cached, same vectors) so "
-                                                          "searches encode queries with ONNX Runtime: ~2x faster, ~5x faster cold start."),
+    onnx: bool = typer.Option(
+        True,
+        "--onnx/--no-onnx",
+        help="Also export the model to ONNX (cached, same vectors) so "
+        "searches encode queries with ONNX Runtime: ~2x faster, ~5x faster cold start.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the run report as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
@@ -58,8 +71,16 @@ def index(
     if dense:
         settings["dense"] = {"kind": dense}
     names = [r.strip() for r in retrievers.split(",") if r.strip()] if retrievers else None
-    idx = open_for_update(index_dir, model=model, pooling=pooling, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
-                          retrievers=names, retriever_settings=settings, rebuild=rebuild)
+    idx = open_for_update(
+        index_dir,
+        model=model,
+        pooling=pooling,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        retrievers=names,
+        retriever_settings=settings,
+        rebuild=rebuild,
+    )
     with idx:
         report = idx.sync(paths, rebuild=rebuild, max_bytes=int(max_file_mb * 2**20), export_onnx=onnx)
         stats = idx.stats()
@@ -80,8 +101,11 @@ def _print_report(report, stats) -> None:
     t.add_row("kept previous version", str(len(report.kept_previous)))
     t.add_row("skipped", str(len(report.skipped)))
     t.add_row("time", f"{report.seconds:.1f} s")
-    t.add_row("index", f"{stats['documents']} documents, {stats['chunks']} chunks, generation {stats['generation']}, "
-                       f"{stats['size_bytes'] / 2**20:.1f} MB")
+    t.add_row(
+        "index",
+        f"{stats['documents']} documents, {stats['chunks']} chunks, generation {stats['generation']}, "
+        f"{stats['size_bytes'] / 2**20:.1f} MB",
+    )
     out.print(t)
     if report.skipped:
         from ..index.report import skipped_summary
@@ -100,8 +124,10 @@ def _print_report(report, stats) -> None:
         out.print("[green]index is up to date[/]")
 
 
-def info(index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder."),
-         as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON.")):
+def info(
+    index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+):
     """Show what an index holds and how it was built."""
     from ..index import Index
 
@@ -113,10 +139,14 @@ def info(index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder
         return
     m = manifest
     out = console()
-    out.print(f"[bold]{_esc(str(index_dir))}[/]  format v{m['format_version']}, generation {m['generation']}, "
-              f"{stats['documents']} documents, {stats['chunks']} chunks, {stats['size_bytes'] / 2**20:.1f} MB")
-    out.print(f"model      {_esc(m['model']['name'])} ({_esc(m['model']['revision'] or 'local')}), pooling "
-              f"{m['model']['pooling']}, dim {m['model']['dim']}, max length {m['model']['max_length']}, L2-normalised")
+    out.print(
+        f"[bold]{_esc(str(index_dir))}[/]  format v{m['format_version']}, generation {m['generation']}, "
+        f"{stats['documents']} documents, {stats['chunks']} chunks, {stats['size_bytes'] / 2**20:.1f} MB"
+    )
+    out.print(
+        f"model      {_esc(m['model']['name'])} ({_esc(m['model']['revision'] or 'local')}), pooling "
+        f"{m['model']['pooling']}, dim {m['model']['dim']}, max length {m['model']['max_length']}, L2-normalised"
+    )
     out.print(f"chunking   {m['chunking']['size']} tokens, overlap {m['chunking']['overlap']}")
     sizes = (m.get("build") or {}).get("retriever_bytes") or {}
     for r in m["retrievers"]:

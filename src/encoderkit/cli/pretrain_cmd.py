@@ -10,15 +10,17 @@ import typer
 
 from .common import console, print_json, quiet_env
 
-_MODEL_HELP = ("'default' (bundled all-MiniLM-L6-v2), a local model folder or a hub id; with --from-scratch only "
-               "its tokenizer is used.")
+_MODEL_HELP = (
+    "'default' (bundled all-MiniLM-L6-v2), a local model folder or a hub id; with --from-scratch only its tokenizer is used."
+)
 _CORPUS_HELP = "Text files, folders (.txt .md .rst .html) or a BEIR corpus.jsonl. Repeat for several."
 
 
 def register(app: typer.Typer) -> None:
     """Add the pretraining commands to the top-level app."""
-    pretrain = typer.Typer(help="Pretrain an encoder: masked LM (BERT/RoBERTa) or ELECTRA replaced-token detection.",
-                           no_args_is_help=True)
+    pretrain = typer.Typer(
+        help="Pretrain an encoder: masked LM (BERT/RoBERTa) or ELECTRA replaced-token detection.", no_args_is_help=True
+    )
     pretrain.command("mlm")(mlm)
     pretrain.command("rtd")(rtd)
     app.add_typer(pretrain, name="pretrain")
@@ -41,8 +43,9 @@ def mlm(
     max_length: int = typer.Option(128, help="Tokens per sequence (special tokens included)."),
     mlm_prob: float = typer.Option(0.15, help="Fraction of tokens to predict."),
     masking: str = typer.Option("token", help="token | whole-word | span (SpanBERT)."),
-    static_masking: bool = typer.Option(False, "--static-masking", help="Same masks every epoch (BERT) instead of "
-                                                                         "fresh ones (RoBERTa)."),
+    static_masking: bool = typer.Option(
+        False, "--static-masking", help="Same masks every epoch (BERT) instead of fresh ones (RoBERTa)."
+    ),
     mask_copies: int = typer.Option(1, help="With --static-masking: K masks cycled over epochs (BERT dupe_factor)."),
     nsp: bool = typer.Option(False, "--nsp", help="Add next-sentence prediction (BERT models; for ablations)."),
     eval_fraction: float = typer.Option(0.1, help="Fraction of documents held out for evaluation."),
@@ -66,13 +69,35 @@ def mlm(
     """
     from ..training.pretrain.run import PretrainConfig
 
-    cfg = PretrainConfig(objective="mlm", model=model, corpus=[str(c) for c in corpus], out=str(out),
-                         from_scratch=from_scratch, size=size, max_steps=max_steps, epochs=epochs,
-                         batch_size=batch_size, lr=lr, head_lr=head_lr, head_only_steps=head_only_steps,
-                         warmup_ratio=warmup_ratio, max_length=max_length, mlm_prob=mlm_prob, masking=masking,
-                         static_masking=static_masking, mask_copies=mask_copies, nsp=nsp, eval_fraction=eval_fraction,
-                         max_eval_examples=max_eval_examples, eval_every=eval_every, seed=seed, split_seed=split_seed,
-                         line_docs=line_docs, max_minutes=max_minutes, keep_checkpoint=keep_checkpoint)
+    cfg = PretrainConfig(
+        objective="mlm",
+        model=model,
+        corpus=[str(c) for c in corpus],
+        out=str(out),
+        from_scratch=from_scratch,
+        size=size,
+        max_steps=max_steps,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        head_lr=head_lr,
+        head_only_steps=head_only_steps,
+        warmup_ratio=warmup_ratio,
+        max_length=max_length,
+        mlm_prob=mlm_prob,
+        masking=masking,
+        static_masking=static_masking,
+        mask_copies=mask_copies,
+        nsp=nsp,
+        eval_fraction=eval_fraction,
+        max_eval_examples=max_eval_examples,
+        eval_every=eval_every,
+        seed=seed,
+        split_seed=split_seed,
+        line_docs=line_docs,
+        max_minutes=max_minutes,
+        keep_checkpoint=keep_checkpoint,
+    )
     _run(cfg, resume, overwrite, as_json, quiet)
 
 
@@ -116,27 +141,52 @@ def rtd(
     """
     from ..training.pretrain.run import PretrainConfig
 
-    cfg = PretrainConfig(objective="rtd", model=model, corpus=[str(c) for c in corpus], out=str(out),
-                         from_scratch=from_scratch, size=size, generator_size=generator_size,
-                         generator_layers=generator_layers, rtd_weight=rtd_weight, max_steps=max_steps, epochs=epochs,
-                         batch_size=batch_size, lr=lr, head_lr=head_lr, head_only_steps=head_only_steps,
-                         warmup_ratio=warmup_ratio, max_length=max_length, mlm_prob=mlm_prob, masking=masking,
-                         static_masking=static_masking, eval_fraction=eval_fraction,
-                         max_eval_examples=max_eval_examples, eval_every=eval_every, seed=seed, split_seed=split_seed,
-                         line_docs=line_docs, max_minutes=max_minutes, keep_checkpoint=keep_checkpoint)
+    cfg = PretrainConfig(
+        objective="rtd",
+        model=model,
+        corpus=[str(c) for c in corpus],
+        out=str(out),
+        from_scratch=from_scratch,
+        size=size,
+        generator_size=generator_size,
+        generator_layers=generator_layers,
+        rtd_weight=rtd_weight,
+        max_steps=max_steps,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        head_lr=head_lr,
+        head_only_steps=head_only_steps,
+        warmup_ratio=warmup_ratio,
+        max_length=max_length,
+        mlm_prob=mlm_prob,
+        masking=masking,
+        static_masking=static_masking,
+        eval_fraction=eval_fraction,
+        max_eval_examples=max_eval_examples,
+        eval_every=eval_every,
+        seed=seed,
+        split_seed=split_seed,
+        line_docs=line_docs,
+        max_minutes=max_minutes,
+        keep_checkpoint=keep_checkpoint,
+    )
     _run(cfg, resume, overwrite, as_json, quiet)
 
 
 def _run(cfg, resume: bool, overwrite: bool, as_json: bool, quiet: bool) -> None:
     quiet_env(quiet or as_json)
-    from ..training.pretrain.run import run_pretraining
     from ..training.loop import TrainingInterrupted
+    from ..training.pretrain.run import run_pretraining
 
     try:
         log = run_pretraining(cfg, resume=resume, overwrite=overwrite)
     except TrainingInterrupted as exc:
-        print(f"interrupted at step {exc.step}: checkpoint saved in {exc.out}/checkpoint; "
-              "run the same command with --resume to continue", file=sys.stderr)
+        print(
+            f"interrupted at step {exc.step}: checkpoint saved in {exc.out}/checkpoint; "
+            "run the same command with --resume to continue",
+            file=sys.stderr,
+        )
         sys.exit(130)
     if as_json:
         summary = {k: v for k, v in log.items() if k != "loss_curve"}
@@ -159,11 +209,16 @@ def _print_log(cfg, log: dict) -> None:
     if log.get("resumed") == "already complete":
         out.print(f"[green]{cfg.out} is already trained[/] ({log.get('step')} steps)")
     d = log["data"]
-    out.print(f"data    {d['documents']} documents ({d['train_documents']} train / {d['eval_documents']} held out), "
-              f"{d['train_examples']} training sequences, {d['train_tokens']} tokens"
-              + (f"; skipped: {d['skipped']}" if d.get("skipped") else ""))
-    keys = ["mlm_loss", "perplexity", "accuracy", "nsp_accuracy"] if log["objective"] == "mlm" else \
-        ["gen_mlm_loss", "gen_accuracy", "disc_loss", "disc_accuracy", "replaced_precision", "replaced_recall"]
+    out.print(
+        f"data    {d['documents']} documents ({d['train_documents']} train / {d['eval_documents']} held out), "
+        f"{d['train_examples']} training sequences, {d['train_tokens']} tokens"
+        + (f"; skipped: {d['skipped']}" if d.get("skipped") else "")
+    )
+    keys = (
+        ["mlm_loss", "perplexity", "accuracy", "nsp_accuracy"]
+        if log["objective"] == "mlm"
+        else ["gen_mlm_loss", "gen_accuracy", "disc_loss", "disc_accuracy", "replaced_precision", "replaced_recall"]
+    )
     t = Table(title=f"held-out evaluation ({log['objective']})")
     t.add_column("step", justify="right")
     t.add_column("train s", justify="right")
@@ -176,7 +231,7 @@ def _print_log(cfg, log: dict) -> None:
     extra = f", stopped early: {log['stopped_early']}" if log.get("stopped_early") else ""
     out.print(f"trained {log['step']} steps in {log['train_seconds']:.0f} s{extra}; model saved to [bold]{cfg.out}[/]")
     if log["objective"] == "mlm":
-        out.print(f"try: encoderkit fill-mask \"The capital of France is [MASK].\" --model {cfg.out}")
+        out.print(f'try: encoderkit fill-mask "The capital of France is [MASK]." --model {cfg.out}')
     else:
         out.print(f"generator (fill-mask): {cfg.out}/generator")
 

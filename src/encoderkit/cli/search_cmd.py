@@ -17,8 +17,13 @@ def register(app: typer.Typer) -> None:
 def search(
     query: str = typer.Argument(..., help="What to search for."),
     index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder."),
-    mode: str = typer.Option("hybrid", "--mode", "-m", help="hybrid (RRF of all the index's retrievers) | bm25 | dense | "
-                             "any retriever of the index | several joined by '+', e.g. bm25+dense."),
+    mode: str = typer.Option(
+        "hybrid",
+        "--mode",
+        "-m",
+        help="hybrid (RRF of all the index's retrievers) | bm25 | dense | "
+        "any retriever of the index | several joined by '+', e.g. bm25+dense.",
+    ),
     k: int = typer.Option(10, "-k", help="Number of results."),
     depth: int = typer.Option(100, help="Candidates per first-stage retriever fed to fusion."),
     chunks: bool = typer.Option(False, "--chunks", help="List chunk-level hits instead of one per document."),
@@ -55,8 +60,16 @@ def search(
             from ..index.encoder import model_spec
 
             ensure_export(model_spec(idx.manifest["model"]), "encoder", backend)
-        hits = idx.search(query, mode=mode, k=k, depth=depth, by="chunk" if chunks else "document",
-                          reranker=reranker, rerank_depth=rerank_depth, rerank_fusion=rerank_fusion)
+        hits = idx.search(
+            query,
+            mode=mode,
+            k=k,
+            depth=depth,
+            by="chunk" if chunks else "document",
+            reranker=reranker,
+            rerank_depth=rerank_depth,
+            rerank_fusion=rerank_fusion,
+        )
         stages = idx.retrievers if mode == "hybrid" else [s for s in mode.split("+")]
     if as_json:
         print_json({"query": query, "mode": mode, "index": str(index_dir), "hits": [hit_row(h, query) for h in hits]})
@@ -67,8 +80,10 @@ def search(
         return
     for h in hits:
         where = _display_path(h)
-        out.print(f"[bold]{h.rank:>2}.[/] [cyan]{h.score:.4f}[/]  [bold]{_esc(where)}[/]"
-                  + (f"  {_esc(h.title)}" if h.title and h.title not in where else ""))
+        out.print(
+            f"[bold]{h.rank:>2}.[/] [cyan]{h.score:.4f}[/]  [bold]{_esc(where)}[/]"
+            + (f"  {_esc(h.title)}" if h.title and h.title not in where else "")
+        )
         if h.section:
             out.print(f"      § {_esc(h.section)}")
         _, _, passage = best_passage(h.text, query)

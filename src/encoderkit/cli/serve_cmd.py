@@ -29,5 +29,9 @@ def serve(
 
     from ..server.app import create_app
 
-    uvicorn.run(create_app(index_dir, backend=backend, reranker=rerank, rerank_backend=rerank_backend,
-                           allow_writes=allow_writes), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(index_dir, backend=backend, reranker=rerank, rerank_backend=rerank_backend, allow_writes=allow_writes),
+        host=host,
+        port=port,
+        log_level="info",
+    )

@@ -9,8 +9,9 @@ import typer
 
 from .common import console, print_json, quiet_env
 
-train_app = typer.Typer(help="Train retrieval models on your data: bi-encoders, cross-encoder rerankers, distillation.",
-                        no_args_is_help=True)
+train_app = typer.Typer(
+    help="Train retrieval models on your data: bi-encoders, cross-encoder rerankers, distillation.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -31,8 +32,17 @@ def _mining(method: str, negatives: int, neg_range: str, sampling: str, seed: in
 def _config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16=False, head_lr_mult=1.0):
     from ..training.loop import TrainConfig
 
-    return TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup_ratio=warmup, eval_every=eval_every,
-                     seed=seed, max_steps=max_steps, bf16=bf16, head_lr_mult=head_lr_mult)
+    return TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        warmup_ratio=warmup,
+        eval_every=eval_every,
+        seed=seed,
+        max_steps=max_steps,
+        bf16=bf16,
+        head_lr_mult=head_lr_mult,
+    )
 
 
 def _corpus_extra(data: Path, n_ict: int, n_titles: int, seed: int):
@@ -56,20 +66,19 @@ def _corpus_extra(data: Path, n_ict: int, n_titles: int, seed: int):
 
 def _report(log: dict, out: Path, as_json: bool) -> None:
     if as_json:
-        print_json({k: log.get(k) for k in ("best", "evals", "total_steps", "step", "train_seconds", "wall_seconds",
-                                            "card")})
+        print_json({k: log.get(k) for k in ("best", "evals", "total_steps", "step", "train_seconds", "wall_seconds", "card")})
         return
     best = log.get("best") or {}
     metric = log.get("metric")
     c = console()
     for e in log.get("evals", []):
-        c.print(f"step {e['step']:>5}  epoch {e['epoch']:<5}  " + "  ".join(
-            f"{k} {v}" for k, v in e.items() if k not in ("step", "epoch", "train_seconds", "eval_seconds")))
+        c.print(
+            f"step {e['step']:>5}  epoch {e['epoch']:<5}  "
+            + "  ".join(f"{k} {v}" for k, v in e.items() if k not in ("step", "epoch", "train_seconds", "eval_seconds"))
+        )
     if best:
         c.print(f"[bold]best {metric} {best.get(metric)} at step {best.get('step')}[/] -> saved to {out}")
     c.print(f"training {log.get('train_seconds')} s, total {log.get('wall_seconds')} s")
-
-
 
 
 @train_app.command("embed")
@@ -96,7 +105,9 @@ def embed(
     eval_every: int = typer.Option(0, help="Validate every N steps (0: each epoch)."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after N steps (overrides --epochs)."),
     seed: int = typer.Option(0),
-    bf16: bool = typer.Option(False, "--bf16", help="Mixed-precision training (bfloat16 autocast; faster on CPUs with AVX512-BF16)."),
+    bf16: bool = typer.Option(
+        False, "--bf16", help="Mixed-precision training (bfloat16 autocast; faster on CPUs with AVX512-BF16)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
     as_json: bool = typer.Option(False, "--json"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -105,12 +116,23 @@ def embed(
     quiet_env(quiet or as_json)
     from ..training.embed import train_embed
 
-    log = train_embed(model, data, out, loss=loss, hard_negatives=hard_negatives,
-                      mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
-                      unsupervised=unsupervised, corpus_paths=corpus, val_fraction=val_fraction,
-                      val_corpus_size=val_corpus_size, max_length=max_length, scale=scale,
-                      mini_batch_size=mini_batch_size,
-                      train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16), resume=resume)
+    log = train_embed(
+        model,
+        data,
+        out,
+        loss=loss,
+        hard_negatives=hard_negatives,
+        mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
+        unsupervised=unsupervised,
+        corpus_paths=corpus,
+        val_fraction=val_fraction,
+        val_corpus_size=val_corpus_size,
+        max_length=max_length,
+        scale=scale,
+        mini_batch_size=mini_batch_size,
+        train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16),
+        resume=resume,
+    )
     _report(log, out, as_json)
 
 
@@ -146,11 +168,19 @@ def rerank(
     quiet_env(quiet or as_json)
     from ..training.rerank import train_rerank
 
-    log = train_rerank(model, data, out, loss=loss, mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
-                       extra_pairs=_corpus_extra(data, add_ict, add_titles, seed), val_fraction=val_fraction,
-                       max_length=max_length, val_depth=val_depth,
-                       train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16, head_lr_mult),
-                       resume=resume)
+    log = train_rerank(
+        model,
+        data,
+        out,
+        loss=loss,
+        mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
+        extra_pairs=_corpus_extra(data, add_ict, add_titles, seed),
+        val_fraction=val_fraction,
+        max_length=max_length,
+        val_depth=val_depth,
+        train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16, head_lr_mult),
+        resume=resume,
+    )
     _report(log, out, as_json)
 
 
@@ -186,8 +216,18 @@ def distill(
     quiet_env(quiet or as_json)
     from ..training.distill import train_distill
 
-    log = train_distill(teacher, student, data, out, mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
-                        extra_pairs=_corpus_extra(data, add_ict, add_titles, seed), student_scale=student_scale,
-                        val_fraction=val_fraction, val_corpus_size=val_corpus_size, max_length=max_length,
-                        train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16), resume=resume)
+    log = train_distill(
+        teacher,
+        student,
+        data,
+        out,
+        mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
+        extra_pairs=_corpus_extra(data, add_ict, add_titles, seed),
+        student_scale=student_scale,
+        val_fraction=val_fraction,
+        val_corpus_size=val_corpus_size,
+        max_length=max_length,
+        train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16),
+        resume=resume,
+    )
     _report(log, out, as_json)

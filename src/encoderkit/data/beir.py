@@ -26,7 +26,7 @@ class BeirData:
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
     doc_ids: set[str]
-    skipped_queries: int = 0          # in queries.jsonl but without judgements in this split
+    skipped_queries: int = 0  # in queries.jsonl but without judgements in this split
     notes: list[str] = field(default_factory=list)
 
     def subset(self, n: int | None, seed: int = 0) -> BeirData:
@@ -34,8 +34,16 @@ class BeirData:
         if not n or n >= len(self.queries):
             return self
         keep = sorted(random.Random(seed).sample(sorted(self.queries), n))
-        return BeirData(self.root, self.split, self.corpus_path, {q: self.queries[q] for q in keep},
-                        {q: self.qrels[q] for q in keep}, self.doc_ids, self.skipped_queries, list(self.notes))
+        return BeirData(
+            self.root,
+            self.split,
+            self.corpus_path,
+            {q: self.queries[q] for q in keep},
+            {q: self.qrels[q] for q in keep},
+            self.doc_ids,
+            self.skipped_queries,
+            list(self.notes),
+        )
 
 
 def _read_jsonl(path: Path, required: tuple[str, ...]):
@@ -50,8 +58,12 @@ def _read_jsonl(path: Path, required: tuple[str, ...]):
             except json.JSONDecodeError as exc:
                 raise DataError(path, f"invalid JSON ({exc.msg})", line=n, hint="fix or remove that line") from None
             if not isinstance(rec, dict) or any(k not in rec for k in required):
-                raise DataError(path, f"record lacks {'/'.join(required)}", line=n,
-                                hint=f"each line must be a JSON object with {', '.join(required)}")
+                raise DataError(
+                    path,
+                    f"record lacks {'/'.join(required)}",
+                    line=n,
+                    hint=f"each line must be a JSON object with {', '.join(required)}",
+                )
             yield n, rec
 
 
@@ -85,7 +97,9 @@ def load_beir(root: str | Path, split: str = "test") -> BeirData:
     """Load and cross-check a BEIR folder. Qrels naming unknown queries or documents are errors."""
     root = Path(root)
     if not root.is_dir():
-        raise EncoderkitError(f"BEIR folder '{root}' does not exist", hint="pass a folder with corpus.jsonl, queries.jsonl, qrels/")
+        raise EncoderkitError(
+            f"BEIR folder '{root}' does not exist", hint="pass a folder with corpus.jsonl, queries.jsonl, qrels/"
+        )
     corpus_path = root / "corpus.jsonl"
     doc_ids = {str(rec["_id"]) for _, rec in _read_jsonl(corpus_path, ("_id", "text"))}
     all_queries = {str(rec["_id"]): str(rec["text"]) for _, rec in _read_jsonl(root / "queries.jsonl", ("_id", "text"))}

@@ -98,8 +98,9 @@ def _rst_heading_starts(text: str) -> list[tuple[int, str]]:
 
 
 # ---------------------------------------------------------------------------- windows
-def chunk_text(text: str, tokenizer, *, size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP,
-               fmt: str = "text", encoding=None) -> list[Chunk]:
+def chunk_text(
+    text: str, tokenizer, *, size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP, fmt: str = "text", encoding=None
+) -> list[Chunk]:
     """Chunk one document. ``tokenizer`` is a ``tokenizers.Tokenizer`` (``Encoder.raw_tokenizer()``);
     pass ``encoding`` if the text was already tokenized (batch use)."""
     if size < 1:

@@ -74,14 +74,15 @@ def load_training_data(path: str | Path, *, split: str = "train") -> TrainingDat
         return TrainingData("scored", str(path), scored=[Scored(p.a, p.b, p.score) for p in pairs])
     if path.suffix == ".jsonl":
         return _load_jsonl(path)
-    raise EncoderkitError(f"cannot read training data from '{path}'",
-                          hint="pass a BEIR folder, an STS folder/.csv, or a .jsonl of pairs or scored pairs")
+    raise EncoderkitError(
+        f"cannot read training data from '{path}'",
+        hint="pass a BEIR folder, an STS folder/.csv, or a .jsonl of pairs or scored pairs",
+    )
 
 
 def _nonempty(value, path: Path, line: int, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise DataError(path, f"field '{name}' is missing or empty", line=line,
-                        hint="every example needs non-empty texts")
+        raise DataError(path, f"field '{name}' is missing or empty", line=line, hint="every example needs non-empty texts")
     return value
 
 
@@ -104,8 +105,9 @@ def _load_jsonl(path: Path) -> TrainingData:
                     score = float(rec.get("score"))
                 except (TypeError, ValueError):
                     raise DataError(path, "field 'score' is missing or not a number", line=n) from None
-                scored.append(Scored(_nonempty(rec.get("text1"), path, n, "text1"),
-                                     _nonempty(rec.get("text2"), path, n, "text2"), score))
+                scored.append(
+                    Scored(_nonempty(rec.get("text1"), path, n, "text1"), _nonempty(rec.get("text2"), path, n, "text2"), score)
+                )
                 continue
             if scored:
                 raise DataError(path, "mixes query/positive pairs with scored pairs", line=n)
@@ -115,8 +117,13 @@ def _load_jsonl(path: Path) -> TrainingData:
             negs = [negs] if isinstance(negs, str) else negs
             if not isinstance(negs, list):
                 raise DataError(path, "field 'negatives' must be a list of strings", line=n)
-            pairs.append(Pair(_nonempty(query, path, n, "query"), _nonempty(positive, path, n, "positive"),
-                              [_nonempty(x, path, n, "negatives[]") for x in negs]))
+            pairs.append(
+                Pair(
+                    _nonempty(query, path, n, "query"),
+                    _nonempty(positive, path, n, "positive"),
+                    [_nonempty(x, path, n, "negatives[]") for x in negs],
+                )
+            )
     if not pairs and not scored:
         raise DataError(path, "no training examples found")
     return TrainingData("scored" if scored else "pairs", str(path), pairs=pairs, scored=scored)
@@ -160,8 +167,10 @@ def split_validation(data: TrainingData, fraction: float, seed: int = 0) -> tupl
         rng.shuffle(idx)
         cut = max(1, int(len(idx) * fraction))
         val = {i for i in idx[:cut]}
-        return (TrainingData("scored", data.source, scored=[s for i, s in enumerate(data.scored) if i not in val]),
-                TrainingData("scored", data.source, scored=[s for i, s in enumerate(data.scored) if i in val]))
+        return (
+            TrainingData("scored", data.source, scored=[s for i, s in enumerate(data.scored) if i not in val]),
+            TrainingData("scored", data.source, scored=[s for i, s in enumerate(data.scored) if i in val]),
+        )
     keys = sorted({p.query_id or p.query for p in data.pairs})
     rng.shuffle(keys)
     held = set(keys[: max(1, int(len(keys) * fraction))])
@@ -170,5 +179,7 @@ def split_validation(data: TrainingData, fraction: float, seed: int = 0) -> tupl
     common = dict(corpus=data.corpus, queries=data.queries)
     qrels_train = {q: r for q, r in (data.qrels or {}).items() if q not in held} or None
     qrels_val = {q: r for q, r in (data.qrels or {}).items() if q in held} or None
-    return (TrainingData("pairs", data.source, pairs=train, qrels=qrels_train, **common),
-            TrainingData("pairs", data.source, pairs=val, qrels=qrels_val, **common))
+    return (
+        TrainingData("pairs", data.source, pairs=train, qrels=qrels_train, **common),
+        TrainingData("pairs", data.source, pairs=val, qrels=qrels_val, **common),
+    )

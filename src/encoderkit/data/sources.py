@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-TEXT_FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".rst": "rst",
-                ".html": "html", ".htm": "html"}
+TEXT_FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".html": "html", ".htm": "html"}
 JSONL = ".jsonl"
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 
@@ -65,8 +64,9 @@ def content_hash(title: str, text: str, fmt: str = "text") -> str:
     return h.hexdigest()
 
 
-def walk(paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES,
-         include_hidden: bool = False) -> Iterator[SourceDoc | Skipped]:
+def walk(
+    paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES, include_hidden: bool = False
+) -> Iterator[SourceDoc | Skipped]:
     """Yield a SourceDoc per document and a Skipped per file that cannot be indexed.
 
     Folders are walked recursively following symlinks, with loops detected by real path. Hidden
@@ -197,7 +197,9 @@ def _read_beir_jsonl(path: Path, text: str, max_bytes: int) -> Iterator[SourceDo
 # ---------------------------------------------------------------------------- extraction
 _MD_ATX = re.compile(r"^\s{0,3}#\s+(.+?)\s*#*\s*$", re.M)
 _MD_SETEXT = re.compile(r"^(?P<t>[^\n]+)\n=+\s*$", re.M)
-_RST_TITLE = re.compile(r"^(?:(?P<over>[=\-`:'\"~^_*+#])(?P=over)+\n)?(?P<t>[^\n]+)\n(?P<under>[=\-`:'\"~^_*+#])(?P=under)+\s*$", re.M)
+_RST_TITLE = re.compile(
+    r"^(?:(?P<over>[=\-`:'\"~^_*+#])(?P=over)+\n)?(?P<t>[^\n]+)\n(?P<under>[=\-`:'\"~^_*+#])(?P=under)+\s*$", re.M
+)
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 
 

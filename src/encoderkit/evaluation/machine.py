@@ -32,9 +32,17 @@ def machine_info() -> dict:
     from .. import __version__
     from ..runtime import cpu_count, n_threads
 
-    return {"cpu": cpu, "cores_available": cpu_count(), "threads": n_threads(), "ram_gb": round(ram, 1),
-            "python": platform.python_version(), "platform": platform.platform(), "encoderkit": __version__,
-            "libraries": versions, "date": dt.datetime.now().isoformat(timespec="seconds")}
+    return {
+        "cpu": cpu,
+        "cores_available": cpu_count(),
+        "threads": n_threads(),
+        "ram_gb": round(ram, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "encoderkit": __version__,
+        "libraries": versions,
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+    }
 
 
 def peak_rss_mb() -> float:

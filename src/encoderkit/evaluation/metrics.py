@@ -20,7 +20,7 @@ import numpy as np
 # our name -> (trec_eval measure, key in its output, cutoff applied to the run first)
 METRICS = {
     "ndcg@10": ("ndcg_cut.10", "ndcg_cut_10", None),
-    "mrr@10": ("recip_rank", "recip_rank", 10),    # trec_eval's recip_rank has no cutoff: truncate the run
+    "mrr@10": ("recip_rank", "recip_rank", 10),  # trec_eval's recip_rank has no cutoff: truncate the run
     "recall@10": ("recall.10", "recall_10", None),
     "recall@100": ("recall.100", "recall_100", None),
     "map@100": ("map_cut.100", "map_cut_100", None),
@@ -61,8 +61,11 @@ def _as_run(run: Mapping[str, Sequence[str] | Mapping[str, float]], cutoff: int 
     return out
 
 
-def evaluate(qrels: Mapping[str, Mapping[str, int]], run: Mapping, metrics: Sequence[str] = tuple(METRICS),
-             ) -> dict:
+def evaluate(
+    qrels: Mapping[str, Mapping[str, int]],
+    run: Mapping,
+    metrics: Sequence[str] = tuple(METRICS),
+) -> dict:
     """Mean and per-query metrics. ``run``: query -> ranked doc ids (best first) or doc -> score.
 
     Every query in ``qrels`` counts (a query the run misses scores 0, like ``trec_eval -c``); grades

@@ -14,17 +14,23 @@ def retrieval_markdown(res: dict) -> str:
     m, ch = idx["model"], idx["chunking"]
     retrievers = {r["name"]: r["settings"] for r in idx.get("retrievers") or []}
     bm = retrievers.get("bm25")
-    others = "; ".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in sorted(st.items()))
-                       for name, st in retrievers.items() if name != "bm25")
+    others = "; ".join(
+        f"{name}: " + ", ".join(f"{k}={v}" for k, v in sorted(st.items())) for name, st in retrievers.items() if name != "bm25"
+    )
     lines = [
         f"# Retrieval evaluation: {Path(res['dataset']).name} ({res['split']}, {res['n_queries']} queries)",
         "",
-        f"- model: {m['name']} ({m.get('revision') or 'local'}), pooling {m['pooling']}, max length {m['max_length']}, L2-normalised",
+        f"- model: {m['name']} ({m.get('revision') or 'local'}), pooling {m['pooling']}, "
+        f"max length {m['max_length']}, L2-normalised",
         f"- chunking: {ch['size']} tokens, overlap {ch['overlap']}, title header {ch['title_header']}; "
         f"a document scores as its best chunk; {idx['documents']} documents, {idx['chunks']} chunks",
-        (f"- BM25: {bm['method']} k1={bm['k1']} b={bm['b']}, stemmer {bm['stemmer']}, stop words {bm['stopwords']}; "
-         if bm else "- ") + (f"{others}; " if others else "") +
-        f"fusion: RRF k={res['rrf_k']} over the top {res['depth']} of each stage",
+        (
+            f"- BM25: {bm['method']} k1={bm['k1']} b={bm['b']}, stemmer {bm['stemmer']}, stop words {bm['stopwords']}; "
+            if bm
+            else "- "
+        )
+        + (f"{others}; " if others else "")
+        + f"fusion: RRF k={res['rrf_k']} over the top {res['depth']} of each stage",
         f"- index: {idx['size_mb']} MB, first build {idx['build_seconds']} s, reused: {idx['reused']}; "
         f"peak RSS {res['peak_rss_mb']} MB; evaluation {res['eval_seconds']} s",
         f"- machine: {res['machine']['cpu']}, {res['machine']['cores_available']} cores; {res['machine']['date']}",
@@ -35,16 +41,28 @@ def retrieval_markdown(res: dict) -> str:
     ]
     for name, p in res["pipelines"].items():
         q, lat = p["metrics"], p["latency_ms"]
-        lines.append(f"| {name} | {q['ndcg@10']:.4f} | {q['mrr@10']:.4f} | {q['recall@10']:.4f} | "
-                     f"{q['recall@100']:.4f} | {q['map@100']:.4f} | {lat['p50']} | {lat['p95']} | {lat['p99']} |")
+        lines.append(
+            f"| {name} | {q['ndcg@10']:.4f} | {q['mrr@10']:.4f} | {q['recall@10']:.4f} | "
+            f"{q['recall@100']:.4f} | {q['map@100']:.4f} | {lat['p50']} | {lat['p95']} | {lat['p99']} |"
+        )
     if res.get("reranker"):
         rr = res["reranker"]
         lines += ["", f"Reranker: {rr['name']} (top {rr['depth']}, max length {rr['max_length']})."]
-    lines += ["", "Median time per stage (ms): " + "; ".join(
-        f"{name}: " + ", ".join(f"{k} {v}" for k, v in p.get("stage_latency_ms_p50", {}).items())
-        for name, p in res["pipelines"].items())]
-    lines += ["", "Candidate recall per first stage (the ceiling each stage sets for what follows):", "",
-              "| pipeline | stage | recall |", "|---|---|---|"]
+    lines += [
+        "",
+        "Median time per stage (ms): "
+        + "; ".join(
+            f"{name}: " + ", ".join(f"{k} {v}" for k, v in p.get("stage_latency_ms_p50", {}).items())
+            for name, p in res["pipelines"].items()
+        ),
+    ]
+    lines += [
+        "",
+        "Candidate recall per first stage (the ceiling each stage sets for what follows):",
+        "",
+        "| pipeline | stage | recall |",
+        "|---|---|---|",
+    ]
     for name, p in res["pipelines"].items():
         for stage, v in p["stage_recall"].items():
             lines.append(f"| {name} | {stage} | {v:.4f} |")

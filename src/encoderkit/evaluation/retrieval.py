@@ -41,9 +41,10 @@ def parse_pipeline(spec: str) -> tuple[str, str | None]:
 
     known = names()
     if not parts or any(p not in known and p != "hybrid" for p in parts) or ("hybrid" in parts and len(parts) > 1):
-        raise EncoderkitError(f"unknown pipeline '{spec}'",
-                              hint=f"use hybrid or retrievers ({', '.join(known)}) joined by '+', optionally followed "
-                                   "by +rerank or +rerank-rrf")
+        raise EncoderkitError(
+            f"unknown pipeline '{spec}'",
+            hint=f"use hybrid or retrievers ({', '.join(known)}) joined by '+', optionally followed by +rerank or +rerank-rrf",
+        )
     return "+".join(parts), rerank
 
 
@@ -57,9 +58,17 @@ def pipeline_retrievers(modes: Sequence[str]) -> list[str]:
     return out
 
 
-def prepare_index(data: BeirData, index_dir: Path, *, model: str | None = None, chunk_size: int | None = None,
-                  chunk_overlap: int | None = None, rebuild: bool = False, retrievers: Sequence[str] = (),
-                  show_progress: bool | None = None):
+def prepare_index(
+    data: BeirData,
+    index_dir: Path,
+    *,
+    model: str | None = None,
+    chunk_size: int | None = None,
+    chunk_overlap: int | None = None,
+    rebuild: bool = False,
+    retrievers: Sequence[str] = (),
+    show_progress: bool | None = None,
+):
     """Open (or build) the index of ``data``'s corpus holding at least ``retrievers``; incremental, so an
     up-to-date index costs a hash check. Returns (index, build info)."""
     from ..index.configure import open_for_update
@@ -69,28 +78,49 @@ def prepare_index(data: BeirData, index_dir: Path, *, model: str | None = None, 
     t0 = time.perf_counter()
     have = retriever_names(read_manifest(index_dir)) if (index_dir / MANIFEST).exists() else list(DEFAULT_RETRIEVERS)
     wanted = have + [r for r in retrievers if r not in have]
-    index = open_for_update(index_dir, model=model, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
-                            retrievers=wanted, rebuild=rebuild)
+    index = open_for_update(
+        index_dir, model=model, chunk_size=chunk_size, chunk_overlap=chunk_overlap, retrievers=wanted, rebuild=rebuild
+    )
     report = index.sync([data.corpus_path], rebuild=rebuild, show_progress=show_progress)
     if report.skipped:
-        raise EncoderkitError(f"{data.corpus_path}: {len(report.skipped)} records could not be indexed "
-                              f"(first: {report.skipped[0]})", hint="fix the corpus file")
+        raise EncoderkitError(
+            f"{data.corpus_path}: {len(report.skipped)} records could not be indexed (first: {report.skipped[0]})",
+            hint="fix the corpus file",
+        )
     if len(index) != len(data.doc_ids):
-        raise EncoderkitError(f"index '{index_dir}' holds {len(index)} documents but the corpus has {len(data.doc_ids)}",
-                              hint="use a dedicated --index folder for evaluation")
+        raise EncoderkitError(
+            f"index '{index_dir}' holds {len(index)} documents but the corpus has {len(data.doc_ids)}",
+            hint="use a dedicated --index folder for evaluation",
+        )
     m = index.manifest
-    info = {"path": str(index_dir), "reused": report.chunks_encoded == 0 and not report.resumed,
-            "update_seconds": round(time.perf_counter() - t0, 2),
-            "build_seconds": (m.get("build") or {}).get("first_build_seconds"),
-            "documents": m["counts"]["documents"], "chunks": m["counts"]["chunks"],
-            "size_mb": round(sum(f.stat().st_size for f in index_dir.rglob("*") if f.is_file()) / 2**20, 1),
-            "model": m["model"], "chunking": m["chunking"], "retrievers": m["retrievers"]}
+    info = {
+        "path": str(index_dir),
+        "reused": report.chunks_encoded == 0 and not report.resumed,
+        "update_seconds": round(time.perf_counter() - t0, 2),
+        "build_seconds": (m.get("build") or {}).get("first_build_seconds"),
+        "documents": m["counts"]["documents"],
+        "chunks": m["counts"]["chunks"],
+        "size_mb": round(sum(f.stat().st_size for f in index_dir.rglob("*") if f.is_file()) / 2**20, 1),
+        "model": m["model"],
+        "chunking": m["chunking"],
+        "retrievers": m["retrievers"],
+    }
     return index, info
 
 
-def run_pipeline(index, data: BeirData, first: str, *, depth: int, rrf_k: int, doc_ids: dict[int, str],
-                 reranker=None, rerank_depth: int = 50, rerank_fusion: str = "none",
-                 show_progress: bool | None = None) -> dict:
+def run_pipeline(
+    index,
+    data: BeirData,
+    first: str,
+    *,
+    depth: int,
+    rrf_k: int,
+    doc_ids: dict[int, str],
+    reranker=None,
+    rerank_depth: int = 50,
+    rerank_fusion: str = "none",
+    show_progress: bool | None = None,
+) -> dict:
     """Rank every query one at a time (timed); return the run, per-stage candidates and latencies."""
     from ..runtime import progress_enabled
 
@@ -103,8 +133,15 @@ def run_pipeline(index, data: BeirData, first: str, *, depth: int, rrf_k: int, d
         bar = tqdm(total=len(items), desc=f"eval {first}{'+rerank' if reranker else ''}", unit="query")
     for qid, text in items:
         t = time.perf_counter()
-        qr = index.rank_many([text], mode=first, depth=depth, rrf_k=rrf_k, reranker=reranker,
-                             rerank_depth=rerank_depth, rerank_fusion=rerank_fusion)[0]
+        qr = index.rank_many(
+            [text],
+            mode=first,
+            depth=depth,
+            rrf_k=rrf_k,
+            reranker=reranker,
+            rerank_depth=rerank_depth,
+            rerank_fusion=rerank_fusion,
+        )[0]
         ranked = [(doc_ids[key], score) for key, score in zip(qr.final.keys[:depth], qr.final.scores[:depth])]
         latencies.append((time.perf_counter() - t) * 1000)
         run[qid] = ranked
@@ -126,24 +163,45 @@ def latency_summary(ms: Sequence[float]) -> dict:
     import numpy as np
 
     a = np.asarray(ms, dtype=float)
-    return {"p50": round(float(np.percentile(a, 50)), 2), "p95": round(float(np.percentile(a, 95)), 2),
-            "p99": round(float(np.percentile(a, 99)), 2), "mean": round(float(a.mean()), 2)}
+    return {
+        "p50": round(float(np.percentile(a, 50)), 2),
+        "p95": round(float(np.percentile(a, 95)), 2),
+        "p99": round(float(np.percentile(a, 99)), 2),
+        "mean": round(float(a.mean()), 2),
+    }
 
 
-def evaluate_retrieval(data_dir: str | Path, pipelines: Sequence[str], *, out_dir: str | Path, split: str = "test",
-                       index_dir: str | Path | None = None, model: str | None = None, n_queries: int | None = None,
-                       depth: int = 100, rrf_k: int = 60, chunk_size: int | None = None,
-                       chunk_overlap: int | None = None, rebuild: bool = False, rerank_model: str | None = None,
-                       rerank_depth: int = 50, rerank_max_length: int | None = None, backend: str = "auto",
-                       rerank_backend: str = "torch", show_progress: bool | None = None) -> dict:
+def evaluate_retrieval(
+    data_dir: str | Path,
+    pipelines: Sequence[str],
+    *,
+    out_dir: str | Path,
+    split: str = "test",
+    index_dir: str | Path | None = None,
+    model: str | None = None,
+    n_queries: int | None = None,
+    depth: int = 100,
+    rrf_k: int = 60,
+    chunk_size: int | None = None,
+    chunk_overlap: int | None = None,
+    rebuild: bool = False,
+    rerank_model: str | None = None,
+    rerank_depth: int = 50,
+    rerank_max_length: int | None = None,
+    backend: str = "auto",
+    rerank_backend: str = "torch",
+    show_progress: bool | None = None,
+) -> dict:
     """Run the evaluation and write results.json, results.md, runs/*.trec and PNG plots to ``out_dir``."""
     t_start = time.perf_counter()
     parsed = [parse_pipeline(p) for p in pipelines]
     reranker = None
     if any(rerank for _, rerank in parsed):
         if not rerank_model:
-            raise EncoderkitError("a '+rerank' pipeline needs a cross-encoder",
-                                  hint="pass --rerank-model DIR (e.g. one trained with `encoderkit train rerank`)")
+            raise EncoderkitError(
+                "a '+rerank' pipeline needs a cross-encoder",
+                hint="pass --rerank-model DIR (e.g. one trained with `encoderkit train rerank`)",
+            )
         from ..models.cross_encoder import Reranker
         from ..models.export import ensure_export
 
@@ -154,10 +212,16 @@ def evaluate_retrieval(data_dir: str | Path, pipelines: Sequence[str], *, out_di
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = load_beir(data_dir, split).subset(n_queries)
-    index, index_info = prepare_index(data, Path(index_dir) if index_dir else out / "index", model=model,
-                                      chunk_size=chunk_size, chunk_overlap=chunk_overlap, rebuild=rebuild,
-                                      retrievers=pipeline_retrievers([first for first, _ in parsed]),
-                                      show_progress=show_progress)
+    index, index_info = prepare_index(
+        data,
+        Path(index_dir) if index_dir else out / "index",
+        model=model,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        rebuild=rebuild,
+        retrievers=pipeline_retrievers([first for first, _ in parsed]),
+        show_progress=show_progress,
+    )
     if backend != "auto":  # encode queries as asked (building the index may have loaded the torch encoder)
         from ..index.encoder import model_spec
         from ..models.export import ensure_export
@@ -166,14 +230,28 @@ def evaluate_retrieval(data_dir: str | Path, pipelines: Sequence[str], *, out_di
         index.set_query_backend(backend)
     doc_ids = index.doc_ids()
     for first, rerank in set(parsed):  # warm-up: load the models and the artifacts before timing
-        index.rank_many([next(iter(data.queries.values()))], mode=first, depth=depth,
-                        reranker=reranker if rerank else None, rerank_depth=rerank_depth)
-    results = {"dataset": str(Path(data_dir)), "split": split, "n_queries": len(data.queries),
-               "query_backend": index.encoder.backend,
-               "skipped_queries_without_judgements": data.skipped_queries, "corpus_documents": len(data.doc_ids),
-               "depth": depth, "rrf_k": rrf_k, "scoring": "document = its best chunk (max-passage)",
-               "reranker": ({**reranker.describe(), "depth": rerank_depth} if reranker else None),
-               "index": index_info, "machine": machine_info(), "pipelines": {}}
+        index.rank_many(
+            [next(iter(data.queries.values()))],
+            mode=first,
+            depth=depth,
+            reranker=reranker if rerank else None,
+            rerank_depth=rerank_depth,
+        )
+    results = {
+        "dataset": str(Path(data_dir)),
+        "split": split,
+        "n_queries": len(data.queries),
+        "query_backend": index.encoder.backend,
+        "skipped_queries_without_judgements": data.skipped_queries,
+        "corpus_documents": len(data.doc_ids),
+        "depth": depth,
+        "rrf_k": rrf_k,
+        "scoring": "document = its best chunk (max-passage)",
+        "reranker": ({**reranker.describe(), "depth": rerank_depth} if reranker else None),
+        "index": index_info,
+        "machine": machine_info(),
+        "pipelines": {},
+    }
     (out / "runs").mkdir(exist_ok=True)
     memo = _MemoReranker(reranker) if reranker is not None else None
     timed_rerank: set = set()
@@ -184,16 +262,23 @@ def evaluate_retrieval(data_dir: str | Path, pipelines: Sequence[str], *, out_di
         if rerank:
             timed_rerank.add(first)
             memo.reuse = reuse
-        r = run_pipeline(index, data, first, depth=depth, rrf_k=rrf_k, doc_ids=doc_ids,
-                         reranker=memo if rerank else None, rerank_depth=rerank_depth,
-                         rerank_fusion="rrf" if rerank == "rerank-rrf" else "none", show_progress=show_progress)
+        r = run_pipeline(
+            index,
+            data,
+            first,
+            depth=depth,
+            rrf_k=rrf_k,
+            doc_ids=doc_ids,
+            reranker=memo if rerank else None,
+            rerank_depth=rerank_depth,
+            rerank_fusion="rrf" if rerank == "rerank-rrf" else "none",
+            show_progress=show_progress,
+        )
         scored = evaluate(data.qrels, {q: [d for d, _ in hits] for q, hits in r["run"].items()})
         first_stages = {n: c for n, c in r["stages"].items() if n in index.retrievers}
-        stage_recall = {f"{name}@{depth}": round(candidate_recall(data.qrels, cands), 4)
-                        for name, cands in first_stages.items()}
+        stage_recall = {f"{name}@{depth}": round(candidate_recall(data.qrels, cands), 4) for name, cands in first_stages.items()}
         if len(first_stages) > 1:
-            union = {q: list(dict.fromkeys(d for cands in first_stages.values() for d in cands.get(q, [])))
-                     for q in data.qrels}
+            union = {q: list(dict.fromkeys(d for cands in first_stages.values() for d in cands.get(q, []))) for q in data.qrels}
             stage_recall["fusion input (union)"] = round(candidate_recall(data.qrels, union), 4)
         for name, cands in r["stages"].items():
             if name.endswith("(rerank input)"):
@@ -201,8 +286,10 @@ def evaluate_retrieval(data_dir: str | Path, pipelines: Sequence[str], *, out_di
         write_run(out / "runs" / f"{spec}.trec", r["run"], tag=f"encoderkit-{spec}")
         results["pipelines"][spec] = {
             "metrics": {k: round(v, 4) for k, v in scored["mean"].items()},
-            "recall_curve": {str(k): round(v, 4) for k, v in recall_curve(data.qrels, {
-                q: [d for d, _ in hits] for q, hits in r["run"].items()}, CURVE_KS).items()},
+            "recall_curve": {
+                str(k): round(v, 4)
+                for k, v in recall_curve(data.qrels, {q: [d for d, _ in hits] for q, hits in r["run"].items()}, CURVE_KS).items()
+            },
             "stage_recall": stage_recall,
             "latency_ms": latency_summary(r["latencies_ms"]),
             "stage_latency_ms_p50": {k: round(float(np.median(v)), 2) for k, v in r["stage_ms"].items()},
@@ -237,4 +324,3 @@ class _MemoReranker:
 
     def __getattr__(self, name):
         return getattr(self.reranker, name)
-

@@ -43,8 +43,12 @@ def sts_correlation(encoder, pairs: Sequence[StsPair], *, pooling: str | None = 
     _, vecs, pos = _encode_pairs(encoder, pairs, pooling, batch_size)
     cos = cosine_rows(vecs[[pos[p.a] for p in pairs]], vecs[[pos[p.b] for p in pairs]])
     gold = np.array([p.score for p in pairs])
-    return {"spearman": float(spearmanr(cos, gold).statistic), "pearson": float(pearsonr(cos, gold).statistic),
-            "n_pairs": len(pairs), "pooling": pooling or encoder.pooling}
+    return {
+        "spearman": float(spearmanr(cos, gold).statistic),
+        "pearson": float(pearsonr(cos, gold).statistic),
+        "n_pairs": len(pairs),
+        "pooling": pooling or encoder.pooling,
+    }
 
 
 def anisotropy(vectors: np.ndarray, n_pairs: int = 5000, seed: int = 0) -> float:
@@ -58,8 +62,12 @@ def anisotropy(vectors: np.ndarray, n_pairs: int = 5000, seed: int = 0) -> float
     return float(cosine_rows(vectors[i], vectors[j]).mean())
 
 
-def geometry(encoders: Sequence[tuple[str, object]], pairs: Sequence[StsPair],
-             poolings: Sequence[str] = ("cls", "mean", "max"), batch_size: int = 64) -> list[dict]:
+def geometry(
+    encoders: Sequence[tuple[str, object]],
+    pairs: Sequence[StsPair],
+    poolings: Sequence[str] = ("cls", "mean", "max"),
+    batch_size: int = 64,
+) -> list[dict]:
     """For each (label, encoder) and pooling: STS Spearman/Pearson, anisotropy, and the mean cosine of
     the gold pairs split by score (similar >= 4, dissimilar <= 1) to show how much room cosine uses."""
     from scipy.stats import pearsonr, spearmanr
@@ -70,12 +78,17 @@ def geometry(encoders: Sequence[tuple[str, object]], pairs: Sequence[StsPair],
         for how in poolings:
             _, vecs, pos = _encode_pairs(enc, pairs, how, batch_size)
             cos = cosine_rows(vecs[[pos[p.a] for p in pairs]], vecs[[pos[p.b] for p in pairs]])
-            rows.append({"model": label, "pooling": how,
-                         "spearman": float(spearmanr(cos, gold).statistic),
-                         "pearson": float(pearsonr(cos, gold).statistic),
-                         "anisotropy": anisotropy(vecs),
-                         "cos_similar_pairs": float(cos[gold >= 4].mean()),
-                         "cos_dissimilar_pairs": float(cos[gold <= 1].mean())})
+            rows.append(
+                {
+                    "model": label,
+                    "pooling": how,
+                    "spearman": float(spearmanr(cos, gold).statistic),
+                    "pearson": float(pearsonr(cos, gold).statistic),
+                    "anisotropy": anisotropy(vecs),
+                    "cos_similar_pairs": float(cos[gold >= 4].mean()),
+                    "cos_dissimilar_pairs": float(cos[gold <= 1].mean()),
+                }
+            )
     return rows
 
 
@@ -90,22 +103,29 @@ def random_init_encoder(like, seed: int = 0):
 
     torch.manual_seed(seed)
     model = AutoModel.from_config(like.model.config).eval()
-    ref = ModelRef(f"random-init:{like.name}", f"random init ({like.name} architecture, untrained)",
-                   like.ref.path, None, "random")
+    ref = ModelRef(
+        f"random-init:{like.name}", f"random init ({like.name} architecture, untrained)", like.ref.path, None, "random"
+    )
     backbone = like.backbone.with_module(model, ref=ref, fingerprint=f"random-{seed}")
     return Encoder(backbone, ref, pooling=like.pooling, max_length=like.max_length)
 
 
 def geometry_markdown(rows: list[dict], split: str) -> str:
-    lines = [f"# Pooling and geometry on STS-B {split}", "",
-             "Spearman/Pearson: cosine vs gold score. Anisotropy: mean cosine of random sentence pairs "
-             "(high = vectors crowd into a narrow cone, cosine less informative). Last two columns: mean "
-             "cosine of gold pairs scored >= 4 and <= 1.", "",
-             "| model | pooling | Spearman | Pearson | anisotropy | cos similar | cos dissimilar |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Pooling and geometry on STS-B {split}",
+        "",
+        "Spearman/Pearson: cosine vs gold score. Anisotropy: mean cosine of random sentence pairs "
+        "(high = vectors crowd into a narrow cone, cosine less informative). Last two columns: mean "
+        "cosine of gold pairs scored >= 4 and <= 1.",
+        "",
+        "| model | pooling | Spearman | Pearson | anisotropy | cos similar | cos dissimilar |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['pooling']} | {r['spearman']:.4f} | {r['pearson']:.4f} | "
-                     f"{r['anisotropy']:.3f} | {r['cos_similar_pairs']:.3f} | {r['cos_dissimilar_pairs']:.3f} |")
+        lines.append(
+            f"| {r['model']} | {r['pooling']} | {r['spearman']:.4f} | {r['pearson']:.4f} | "
+            f"{r['anisotropy']:.3f} | {r['cos_similar_pairs']:.3f} | {r['cos_dissimilar_pairs']:.3f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -13,10 +13,17 @@ from .manifest import MANIFEST, retriever_names
 from .writer import retriever_entries
 
 
-def open_for_update(index_dir: str | Path, *, model: str | None = None, pooling: str | None = None,
-                    chunk_size: int | None = None, chunk_overlap: int | None = None,
-                    retrievers: Sequence[str] | None = None, retriever_settings: dict[str, dict] | None = None,
-                    rebuild: bool = False) -> Index:
+def open_for_update(
+    index_dir: str | Path,
+    *,
+    model: str | None = None,
+    pooling: str | None = None,
+    chunk_size: int | None = None,
+    chunk_overlap: int | None = None,
+    retrievers: Sequence[str] | None = None,
+    retriever_settings: dict[str, dict] | None = None,
+    rebuild: bool = False,
+) -> Index:
     """The index at ``index_dir``, reconfigured as asked (or created with these settings and defaults).
 
     On an existing index, options left as None keep its settings. A different model, pooling or chunking
@@ -29,10 +36,14 @@ def open_for_update(index_dir: str | Path, *, model: str | None = None, pooling:
 
     index_dir = Path(index_dir)
     if not (index_dir / MANIFEST).exists():
-        return Index.create(index_dir, encoder=Encoder.load(model or "default", pooling=pooling),
-                            chunk_size=256 if chunk_size is None else chunk_size,
-                            chunk_overlap=32 if chunk_overlap is None else chunk_overlap,
-                            retrievers=list(retrievers or DEFAULT_RETRIEVERS), retriever_settings=retriever_settings)
+        return Index.create(
+            index_dir,
+            encoder=Encoder.load(model or "default", pooling=pooling),
+            chunk_size=256 if chunk_size is None else chunk_size,
+            chunk_overlap=32 if chunk_overlap is None else chunk_overlap,
+            retrievers=list(retrievers or DEFAULT_RETRIEVERS),
+            retriever_settings=retriever_settings,
+        )
     idx = Index.open(index_dir)
     m = idx.manifest
     new_model = model is not None and weights_fingerprint(resolve_model(model).path) != m["model"]["fingerprint"]
@@ -41,17 +52,19 @@ def open_for_update(index_dir: str | Path, *, model: str | None = None, pooling:
     overlap = m["chunking"]["overlap"] if chunk_overlap is None else chunk_overlap
     new_chunks = (size, overlap) != (m["chunking"]["size"], m["chunking"]["overlap"])
     if (new_model or new_pooling or new_chunks) and not rebuild:
-        what = ", ".join(w for w, changed in (("model", new_model), ("pooling", new_pooling),
-                                              ("chunking", new_chunks)) if changed)
+        what = ", ".join(
+            w for w, changed in (("model", new_model), ("pooling", new_pooling), ("chunking", new_chunks)) if changed
+        )
         idx.close()
-        raise EncoderkitError(f"index '{index_dir}' was built with another {what}",
-                              hint="add --rebuild to re-encode everything with the new settings, or use another --index")
+        raise EncoderkitError(
+            f"index '{index_dir}' was built with another {what}",
+            hint="add --rebuild to re-encode everything with the new settings, or use another --index",
+        )
     names = list(retrievers) if retrievers is not None else retriever_names(m)
     entries = retriever_entries(names, retriever_settings, m["retrievers"])
     if new_model or new_pooling or new_chunks or entries != m["retrievers"]:
         enc = None
         if new_model or new_pooling:
             enc = Encoder.load(model or m["model"]["path"], pooling=pooling or m["model"]["pooling"])
-        idx.reconfigure(enc, chunk_size=size, chunk_overlap=overlap, retrievers=names,
-                        retriever_settings=retriever_settings)
+        idx.reconfigure(enc, chunk_size=size, chunk_overlap=overlap, retrievers=names, retriever_settings=retriever_settings)
     return idx

@@ -21,18 +21,47 @@ def chunk_document(doc: SourceDoc, tokenizer, chunking: ChunkSettings, window: i
         chunks = [Chunk(0, 0, len(doc.text), doc.text, len(enc.ids))] if enc.ids else []
     else:
         size = max(16, window - title_tokens)
-        chunks = chunk_text(doc.text, tokenizer, size=size, overlap=min(chunking.overlap, size // 2), fmt=doc.fmt,
-                            encoding=enc)
-    rows = [{"ord": c.ord, "start": c.start, "end": c.end, "section": c.section, "text": c.text,
-             "n_tokens": c.n_tokens, "index_text": index_text(title, c.text)} for c in chunks]
+        chunks = chunk_text(doc.text, tokenizer, size=size, overlap=min(chunking.overlap, size // 2), fmt=doc.fmt, encoding=enc)
+    rows = [
+        {
+            "ord": c.ord,
+            "start": c.start,
+            "end": c.end,
+            "section": c.section,
+            "text": c.text,
+            "n_tokens": c.n_tokens,
+            "index_text": index_text(title, c.text),
+        }
+        for c in chunks
+    ]
     if not rows:  # nothing tokenizable (e.g. only control characters): index the title alone
-        rows = [{"ord": 0, "start": 0, "end": len(doc.text), "section": "", "text": doc.text,
-                 "n_tokens": 0, "index_text": title or doc.text}]
+        rows = [
+            {
+                "ord": 0,
+                "start": 0,
+                "end": len(doc.text),
+                "section": "",
+                "text": doc.text,
+                "n_tokens": 0,
+                "index_text": title or doc.text,
+            }
+        ]
     return rows
 
 
-def encode_documents(docs: Sequence[SourceDoc], tokenizer, max_length: int, retrievers: Sequence, store: Store, *,
-                     gen: int, key: str, chunking: ChunkSettings, group_chunks: int = 512, progress=None) -> int:
+def encode_documents(
+    docs: Sequence[SourceDoc],
+    tokenizer,
+    max_length: int,
+    retrievers: Sequence,
+    store: Store,
+    *,
+    gen: int,
+    key: str,
+    chunking: ChunkSettings,
+    group_chunks: int = 512,
+    progress=None,
+) -> int:
     """Chunk ``docs``, compute each encoding retriever's payloads, store everything as pending rows at
     ``gen``; returns the number of chunks. ``retrievers``: instances with ``encodes`` set."""
     window = min(chunking.size, max_length - 2)
@@ -57,17 +86,30 @@ def encode_documents(docs: Sequence[SourceDoc], tokenizer, max_length: int, retr
                     pos += len(rows)
                 payloads[r.name] = (r.payload_key(), per_doc)
             store.add_documents(
-                [{"doc_id": d.doc_id, "path": d.path, "title": d.title, "fmt": d.fmt,
-                  "content_hash": d.content_hash, "n_chars": len(d.text), "meta": d.meta} for d, _ in group],
-                [rows for _, rows in group], payloads, gen=gen, settings_key=key)
+                [
+                    {
+                        "doc_id": d.doc_id,
+                        "path": d.path,
+                        "title": d.title,
+                        "fmt": d.fmt,
+                        "content_hash": d.content_hash,
+                        "n_chars": len(d.text),
+                        "meta": d.meta,
+                    }
+                    for d, _ in group
+                ],
+                [rows for _, rows in group],
+                payloads,
+                gen=gen,
+                settings_key=key,
+            )
             if progress is not None:
                 progress.update(len(texts))
             group, n_group = [], 0
     return total
 
 
-def fill_missing_payloads(store: Store, retrievers: Sequence, gen: int, *, group_chunks: int = 512,
-                          progress=None) -> int:
+def fill_missing_payloads(store: Store, retrievers: Sequence, gen: int, *, group_chunks: int = 512, progress=None) -> int:
     """Compute payloads that chunks visible at ``gen`` lack (a retriever added to an existing index, or
     one whose model changed); returns how many were computed. Saved per group: resumable."""
     missing = {r.name: store.chunks_missing_payload(gen, r.name, r.payload_key()) for r in retrievers}

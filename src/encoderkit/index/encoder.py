@@ -19,12 +19,14 @@ def model_spec(model: dict) -> str:
         return model["path"]
     if source == "hub":
         return model["spec"]  # not in the local cache any more: fetch again (needs network)
-    raise EncoderkitError(f"the model this index was built with is missing: {model['path']}",
-                          hint="restore that model directory, or rebuild with --model DIR --rebuild")
+    raise EncoderkitError(
+        f"the model this index was built with is missing: {model['path']}",
+        hint="restore that model directory, or rebuild with --model DIR --rebuild",
+    )
 
 
 def resolve_backend(model: dict, backend: str) -> str:
-    """"auto" is ONNX Runtime when an fp32 export of the model exists, torch otherwise."""
+    """ "auto" is ONNX Runtime when an fp32 export of the model exists, torch otherwise."""
     if backend not in QUERY_BACKENDS:
         raise EncoderkitError(f"unknown backend '{backend}'", hint=f"use one of: {', '.join(QUERY_BACKENDS)}")
     if backend != "auto":
@@ -36,8 +38,7 @@ def load_index_encoder(manifest: dict, path: Path, backend: str = "auto"):
     from ..models.encoder import Encoder
 
     m = manifest["model"]
-    enc = Encoder.load(model_spec(m), pooling=m["pooling"], max_length=m["max_length"],
-                       backend=resolve_backend(m, backend))
+    enc = Encoder.load(model_spec(m), pooling=m["pooling"], max_length=m["max_length"], backend=resolve_backend(m, backend))
     check_encoder(manifest, enc, path)
     return enc
 
@@ -51,4 +52,5 @@ def check_encoder(manifest: dict, enc, path: Path) -> None:
             raise EncoderkitError(
                 f"encoder does not match index '{path}': {key} is {got[key]!r}, the index was built with "
                 f"{m[key]!r} (model {m['name']})",
-                hint="search with the index's own model (omit --model), or rebuild the index with --rebuild")
+                hint="search with the index's own model (omit --model), or rebuild the index with --rebuild",
+            )

@@ -25,7 +25,9 @@ GEN_PREFIX = "gen-"
 
 
 def gen_dirname(gen: int) -> str:
-    """>>> gen_dirname(7)
+    """Folder name of a generation's artifacts.
+
+    >>> gen_dirname(7)
     'gen-000007'
     """
     return f"{GEN_PREFIX}{gen:06d}"
@@ -90,8 +92,8 @@ def remove_old_generations(index_dir: Path, live: int) -> None:
             pid = name.rsplit("-", 1)[-1]
             if not pid.isdigit() or not _pid_alive(int(pid)):
                 shutil.rmtree(p, ignore_errors=True)
-        elif name.startswith(GEN_PREFIX) and name[len(GEN_PREFIX):].isdigit():
-            if int(name[len(GEN_PREFIX):]) < live - 1 or int(name[len(GEN_PREFIX):]) > live:
+        elif name.startswith(GEN_PREFIX) and name[len(GEN_PREFIX) :].isdigit():
+            if int(name[len(GEN_PREFIX) :]) < live - 1 or int(name[len(GEN_PREFIX) :]) > live:
                 shutil.rmtree(p, ignore_errors=True)
 
 

@@ -45,8 +45,7 @@ __all__ = ["Index", "UpdateReport", "DB", "DEFAULT_RETRIEVERS"]
 class Index:
     """An on-disk index. Create with :meth:`create`, reopen with :meth:`open`."""
 
-    def __init__(self, path: Path, manifest: dict, store: Store, encoder=None, *, readonly: bool = False,
-                 backend: str = "auto"):
+    def __init__(self, path: Path, manifest: dict, store: Store, encoder=None, *, readonly: bool = False, backend: str = "auto"):
         self.path = Path(path)
         self.store = store
         self.readonly = readonly
@@ -58,9 +57,19 @@ class Index:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def create(cls, path: str | Path, encoder="default", *, chunk_size: int = 256, chunk_overlap: int = 32,
-               title_header: bool = True, retrievers: Sequence[str] = DEFAULT_RETRIEVERS,
-               retriever_settings: dict[str, dict] | None = None, bm25=None, dense=None) -> Index:
+    def create(
+        cls,
+        path: str | Path,
+        encoder="default",
+        *,
+        chunk_size: int = 256,
+        chunk_overlap: int = 32,
+        title_header: bool = True,
+        retrievers: Sequence[str] = DEFAULT_RETRIEVERS,
+        retriever_settings: dict[str, dict] | None = None,
+        bm25=None,
+        dense=None,
+    ) -> Index:
         """Create an empty index in a new (or empty) folder. ``retrievers``: registered retriever names;
         ``retriever_settings``: name -> settings (``bm25``/``dense`` params objects are accepted too)."""
         from ..models.encoder import Encoder
@@ -97,8 +106,10 @@ class Index:
             store = Store(db, readonly=readonly or not os.access(path, os.W_OK))
             store.check()
         except sqlite3.DatabaseError as exc:
-            raise EncoderkitError(f"{db} is corrupted or not an encoderkit database ({exc})",
-                                  hint="rebuild the index with `encoderkit index PATH --index DIR --rebuild`") from None
+            raise EncoderkitError(
+                f"{db} is corrupted or not an encoderkit database ({exc})",
+                hint="rebuild the index with `encoderkit index PATH --index DIR --rebuild`",
+            ) from None
         resolve_backend(manifest["model"], backend)  # validates the name
         if encoder is not None:
             check_encoder(manifest, encoder, path)
@@ -138,8 +149,14 @@ class Index:
 
     def stats(self) -> dict:
         size = sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
-        return {"path": str(self.path), "generation": self.generation, **self.manifest["counts"],
-                "size_bytes": size, "model": self.manifest["model"]["name"], "retrievers": self.retrievers}
+        return {
+            "path": str(self.path),
+            "generation": self.generation,
+            **self.manifest["counts"],
+            "size_bytes": size,
+            "model": self.manifest["model"]["name"],
+            "retrievers": self.retrievers,
+        }
 
     # ------------------------------------------------------------------ models
     @property
@@ -161,19 +178,29 @@ class Index:
         return load_index_encoder(self.manifest, self.path, self._backend)
 
     # ------------------------------------------------------------------ writing (IndexWriter)
-    def reconfigure(self, encoder=None, *, chunk_size: int | None = None, chunk_overlap: int | None = None,
-                    retrievers: Sequence[str] | None = None, retriever_settings: dict[str, dict] | None = None,
-                    bm25=None, dense=None) -> None:
+    def reconfigure(
+        self,
+        encoder=None,
+        *,
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+        retrievers: Sequence[str] | None = None,
+        retriever_settings: dict[str, dict] | None = None,
+        bm25=None,
+        dense=None,
+    ) -> None:
         """See :meth:`IndexWriter.reconfigure`; ``bm25``/``dense`` params objects are accepted too."""
         settings = dict(retriever_settings or {})
         for name, params in (("bm25", bm25), ("dense", dense)):
             if params is not None:
                 settings[name] = {**settings.get(name, {}), **params.to_dict()}
-        self.writer.reconfigure(encoder, chunk_size=chunk_size, chunk_overlap=chunk_overlap, retrievers=retrievers,
-                                retriever_settings=settings)
+        self.writer.reconfigure(
+            encoder, chunk_size=chunk_size, chunk_overlap=chunk_overlap, retrievers=retrievers, retriever_settings=settings
+        )
 
-    def add(self, docs: Iterable, *, show_progress: bool | None = None, write_every: int = 512,
-            export_onnx: bool = True) -> UpdateReport:
+    def add(
+        self, docs: Iterable, *, show_progress: bool | None = None, write_every: int = 512, export_onnx: bool = True
+    ) -> UpdateReport:
         """Add or replace documents (dicts with id, text[, title, path, meta] or SourceDocs)."""
         return self.writer.add(docs, show_progress=show_progress, write_every=write_every, export_onnx=export_onnx)
 
@@ -181,42 +208,112 @@ class Index:
         """Remove documents by id; unknown ids are ignored (the report's ``removed`` counts real ones)."""
         return self.writer.remove(ids)
 
-    def sync(self, paths: Sequence[str | Path], *, rebuild: bool = False, max_bytes: int | None = None,
-             show_progress: bool | None = None, write_every: int = 512, export_onnx: bool = True) -> UpdateReport:
+    def sync(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        rebuild: bool = False,
+        max_bytes: int | None = None,
+        show_progress: bool | None = None,
+        write_every: int = 512,
+        export_onnx: bool = True,
+    ) -> UpdateReport:
         """Index files and folders incrementally (what `encoderkit index` does); see :meth:`IndexWriter.sync`.
         ``export_onnx``: after a commit, export the model to ONNX once so queries run on ONNX Runtime."""
         from ..data.sources import DEFAULT_MAX_BYTES
 
-        return self.writer.sync(paths, rebuild=rebuild, max_bytes=max_bytes or DEFAULT_MAX_BYTES,
-                                show_progress=show_progress, write_every=write_every, export_onnx=export_onnx)
+        return self.writer.sync(
+            paths,
+            rebuild=rebuild,
+            max_bytes=max_bytes or DEFAULT_MAX_BYTES,
+            show_progress=show_progress,
+            write_every=write_every,
+            export_onnx=export_onnx,
+        )
 
     # ------------------------------------------------------------------ searching (IndexSearcher)
     def snapshot(self):
         return self.searcher.snapshot()
 
-    def search(self, query: str, *, mode: str = "hybrid", k: int = 10, depth: int = 100, by: str = "document",
-               rrf_k: int = 60, reranker=None, rerank_depth: int = 50, rerank_fusion: str = "none") -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        *,
+        mode: str = "hybrid",
+        k: int = 10,
+        depth: int = 100,
+        by: str = "document",
+        rrf_k: int = 60,
+        reranker=None,
+        rerank_depth: int = 50,
+        rerank_fusion: str = "none",
+    ) -> list[Hit]:
         """Search one query. ``mode``: hybrid (RRF of all the index's retrievers, each ``depth`` deep) |
         one retriever (bm25, dense, ...) | several joined by "+"; ``by``: document (one hit per
         document, its best chunk) | chunk. With a ``reranker`` (:class:`encoderkit.Reranker`), the top
         ``rerank_depth`` candidates are re-scored; ``rerank_fusion="rrf"`` fuses the reranker's order with
         the first stage's instead of replacing it."""
-        return self.search_many([query], mode=mode, k=k, depth=depth, by=by, rrf_k=rrf_k, reranker=reranker,
-                                rerank_depth=rerank_depth, rerank_fusion=rerank_fusion)[0]
+        return self.search_many(
+            [query],
+            mode=mode,
+            k=k,
+            depth=depth,
+            by=by,
+            rrf_k=rrf_k,
+            reranker=reranker,
+            rerank_depth=rerank_depth,
+            rerank_fusion=rerank_fusion,
+        )[0]
 
-    def search_many(self, queries: Sequence[str], *, mode: str = "hybrid", k: int = 10, depth: int = 100,
-                    by: str = "document", rrf_k: int = 60, reranker=None, rerank_depth: int = 50,
-                    rerank_fusion: str = "none") -> list[list[Hit]]:
+    def search_many(
+        self,
+        queries: Sequence[str],
+        *,
+        mode: str = "hybrid",
+        k: int = 10,
+        depth: int = 100,
+        by: str = "document",
+        rrf_k: int = 60,
+        reranker=None,
+        rerank_depth: int = 50,
+        rerank_fusion: str = "none",
+    ) -> list[list[Hit]]:
         """Search many queries at once (batched encoding and retrieval); one hit list per query."""
-        return self.searcher.search_many(queries, mode=mode, k=k, depth=depth, by=by, rrf_k=rrf_k, reranker=reranker,
-                                         rerank_depth=rerank_depth, rerank_fusion=rerank_fusion)
+        return self.searcher.search_many(
+            queries,
+            mode=mode,
+            k=k,
+            depth=depth,
+            by=by,
+            rrf_k=rrf_k,
+            reranker=reranker,
+            rerank_depth=rerank_depth,
+            rerank_fusion=rerank_fusion,
+        )
 
-    def rank_many(self, queries: Sequence[str], *, mode: str = "hybrid", depth: int = 100, by: str = "document",
-                  rrf_k: int = 60, reranker=None, rerank_depth: int = 50,
-                  rerank_fusion: str = "none") -> list[QueryRanking]:
+    def rank_many(
+        self,
+        queries: Sequence[str],
+        *,
+        mode: str = "hybrid",
+        depth: int = 100,
+        by: str = "document",
+        rrf_k: int = 60,
+        reranker=None,
+        rerank_depth: int = 50,
+        rerank_fusion: str = "none",
+    ) -> list[QueryRanking]:
         """Final ranking plus every stage's ranking and timing, per query (see :class:`IndexSearcher`)."""
-        return self.searcher.rank_many(queries, mode=mode, depth=depth, by=by, rrf_k=rrf_k, reranker=reranker,
-                                       rerank_depth=rerank_depth, rerank_fusion=rerank_fusion)
+        return self.searcher.rank_many(
+            queries,
+            mode=mode,
+            depth=depth,
+            by=by,
+            rrf_k=rrf_k,
+            reranker=reranker,
+            rerank_depth=rerank_depth,
+            rerank_fusion=rerank_fusion,
+        )
 
     def hits(self, ranking: QueryRanking, k: int) -> list[Hit]:
         return self.searcher.hits(ranking, k)

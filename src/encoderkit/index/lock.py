@@ -19,8 +19,9 @@ def writer_lock(index_dir: Path):
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         fh.close()
-        raise EncoderkitError(f"index '{index_dir}' is being updated by another process",
-                              hint="wait for it to finish, then run again") from None
+        raise EncoderkitError(
+            f"index '{index_dir}' is being updated by another process", hint="wait for it to finish, then run again"
+        ) from None
     try:
         yield
     finally:

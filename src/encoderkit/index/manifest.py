@@ -58,8 +58,10 @@ def upgrade(manifest: dict) -> dict:
     if manifest.get("format_version") != 1:
         return manifest
     m = {k: v for k, v in manifest.items() if k not in ("bm25", "dense")}
-    m["retrievers"] = [{"name": "bm25", "settings": manifest.get("bm25") or {}},
-                       {"name": "dense", "settings": manifest.get("dense") or {}}]
+    m["retrievers"] = [
+        {"name": "bm25", "settings": manifest.get("bm25") or {}},
+        {"name": "dense", "settings": manifest.get("dense") or {}},
+    ]
     m["format_version"] = FORMAT_VERSION
     m["upgraded_from"] = 1
     return m
@@ -90,20 +92,25 @@ def read_manifest(index_dir: Path) -> dict:
     if not index_dir.exists():
         raise EncoderkitError(f"index '{index_dir}' does not exist", hint="build it with `encoderkit index PATH --index DIR`")
     if not path.is_file():
-        raise EncoderkitError(f"'{index_dir}' is not an encoderkit index (no {MANIFEST})",
-                              hint="pass the folder given to `encoderkit index --index`")
+        raise EncoderkitError(
+            f"'{index_dir}' is not an encoderkit index (no {MANIFEST})",
+            hint="pass the folder given to `encoderkit index --index`",
+        )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EncoderkitError(f"{path} is corrupted ({type(exc).__name__})",
-                              hint="rebuild the index with `encoderkit index PATH --index DIR --rebuild`") from None
+        raise EncoderkitError(
+            f"{path} is corrupted ({type(exc).__name__})",
+            hint="rebuild the index with `encoderkit index PATH --index DIR --rebuild`",
+        ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise EncoderkitError(f"{path} is not an encoderkit index manifest", hint="check the --index path")
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise EncoderkitError(
             f"index '{index_dir}' has format version {version}, newer than this encoderkit understands ({FORMAT_VERSION})",
-            hint="upgrade encoderkit (pip install -U encoderkit) or rebuild the index with this version")
+            hint="upgrade encoderkit (pip install -U encoderkit) or rebuild the index with this version",
+        )
     if version < 1:
         raise EncoderkitError(f"index '{index_dir}' has unknown format version {version}", hint="rebuild it with --rebuild")
     return upgrade(manifest)

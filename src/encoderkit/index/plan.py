@@ -31,8 +31,14 @@ class ChunkSettings:
         return cls(d["size"], d["overlap"], d.get("title_header", True))
 
     def to_dict(self) -> dict:
-        return {"size": self.size, "overlap": self.overlap, "title_header": self.title_header,
-                "split_headings": True, "tokenizer": "model", "chunker_version": CHUNKER_VERSION}
+        return {
+            "size": self.size,
+            "overlap": self.overlap,
+            "title_header": self.title_header,
+            "split_headings": True,
+            "tokenizer": "model",
+            "chunker_version": CHUNKER_VERSION,
+        }
 
 
 def settings_key(model: dict, chunking: ChunkSettings) -> str:
@@ -44,10 +50,10 @@ def settings_key(model: dict, chunking: ChunkSettings) -> str:
 
 @dataclass
 class UpdatePlan:
-    encode: list[SourceDoc] = field(default_factory=list)   # new or changed: to chunk and encode
-    keep_pending: set[int] = field(default_factory=set)     # rows encoded by an interrupted run, reused
-    drop_pending: list[int] = field(default_factory=list)   # stale rows of an interrupted run
-    remove_rows: list[int] = field(default_factory=list)    # visible rows that stop being visible
+    encode: list[SourceDoc] = field(default_factory=list)  # new or changed: to chunk and encode
+    keep_pending: set[int] = field(default_factory=set)  # rows encoded by an interrupted run, reused
+    drop_pending: list[int] = field(default_factory=list)  # stale rows of an interrupted run
+    remove_rows: list[int] = field(default_factory=list)  # visible rows that stop being visible
     added: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -59,8 +65,9 @@ class UpdatePlan:
         return bool(self.encode or self.keep_pending or self.remove_rows)
 
 
-def plan_update(incoming: Sequence[SourceDoc], remove_ids: set[str], visible: dict, pending: dict,
-                key: str, *, rebuild: bool = False) -> UpdatePlan:
+def plan_update(
+    incoming: Sequence[SourceDoc], remove_ids: set[str], visible: dict, pending: dict, key: str, *, rebuild: bool = False
+) -> UpdatePlan:
     """Diff incoming documents against what is visible (and pending from a crashed run).
 
     ``visible``: doc_id -> row; ``pending``: (doc_id, hash, settings_key) -> row id. Pure function.

@@ -56,17 +56,39 @@ class IndexSearcher:
             try:
                 self._snapshot = Snapshot.load(directory, m["generation"], m["retrievers"], self.context)
             except (OSError, ValueError, RuntimeError) as exc:
-                raise EncoderkitError(f"index '{self.path}' is damaged: cannot read {directory.name} ({exc})",
-                                      hint="rebuild it with `encoderkit index PATH --index DIR --rebuild`") from None
+                raise EncoderkitError(
+                    f"index '{self.path}' is damaged: cannot read {directory.name} ({exc})",
+                    hint="rebuild it with `encoderkit index PATH --index DIR --rebuild`",
+                ) from None
         return self._snapshot
 
-    def rank_many(self, queries: Sequence[str], *, mode: str = "hybrid", depth: int = 100, by: str = "document",
-                  rrf_k: int = 60, reranker=None, rerank_depth: int = 50, rerank_fusion: str = "none") -> list[QueryRanking]:
+    def rank_many(
+        self,
+        queries: Sequence[str],
+        *,
+        mode: str = "hybrid",
+        depth: int = 100,
+        by: str = "document",
+        rrf_k: int = 60,
+        reranker=None,
+        rerank_depth: int = 50,
+        rerank_fusion: str = "none",
+    ) -> list[QueryRanking]:
         """Final ranking plus every stage's ranking and timing, per query, as keys (document row ids or
         chunk ids). The building block for search and evaluation."""
         stages = parse_mode(mode, self.retrievers)
-        return rank(self.snapshot(), queries, stages, depth=depth, by=by, rrf_k=rrf_k, reranker=reranker,
-                    rerank_depth=rerank_depth, rerank_fusion=rerank_fusion, chunk_texts=self.store.chunk_texts)
+        return rank(
+            self.snapshot(),
+            queries,
+            stages,
+            depth=depth,
+            by=by,
+            rrf_k=rrf_k,
+            reranker=reranker,
+            rerank_depth=rerank_depth,
+            rerank_fusion=rerank_fusion,
+            chunk_texts=self.store.chunk_texts,
+        )
 
     def search_many(self, queries: Sequence[str], *, k: int = 10, depth: int = 100, **kw) -> list[list[Hit]]:
         if not isinstance(k, int) or k < 1:
@@ -89,9 +111,21 @@ class IndexSearcher:
             if c is None or c["doc"] not in docs:  # purged by a concurrent update: skip, never crash
                 continue
             d = docs[c["doc"]]
-            hits.append(Hit(rank=rank_, score=float(score), doc_id=d["doc_id"], chunk_id=int(cid), title=d["title"],
-                            path=d["path"], text=c["text"], start=c["start_char"], end=c["end_char"],
-                            section=c["section"], stages=table.get(key, {})))
+            hits.append(
+                Hit(
+                    rank=rank_,
+                    score=float(score),
+                    doc_id=d["doc_id"],
+                    chunk_id=int(cid),
+                    title=d["title"],
+                    path=d["path"],
+                    text=c["text"],
+                    start=c["start_char"],
+                    end=c["end_char"],
+                    section=c["section"],
+                    stages=table.get(key, {}),
+                )
+            )
         return hits
 
     def document_ids(self, rowids: Sequence[int] | None = None) -> dict[int, str]:

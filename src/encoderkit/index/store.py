@@ -108,13 +108,16 @@ class Store:
         if self.schema_version >= SCHEMA_VERSION:
             return False
         with self.conn:
-            self.conn.execute("CREATE TABLE IF NOT EXISTS chunk_payloads (chunk INTEGER NOT NULL REFERENCES chunks(id)"
-                              " ON DELETE CASCADE, retriever TEXT NOT NULL, key TEXT NOT NULL, data BLOB NOT NULL,"
-                              " PRIMARY KEY (chunk, retriever))")
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS chunk_payloads (chunk INTEGER NOT NULL REFERENCES chunks(id)"
+                " ON DELETE CASCADE, retriever TEXT NOT NULL, key TEXT NOT NULL, data BLOB NOT NULL,"
+                " PRIMARY KEY (chunk, retriever))"
+            )
             rows = self.conn.execute("SELECT c.id, d.settings_key, c.embedding FROM chunks c JOIN documents d ON d.id = c.doc")
             self.conn.executemany(
                 "INSERT OR REPLACE INTO chunk_payloads (chunk, retriever, key, data) VALUES (?, 'dense', ?, ?)",
-                [(r[0], payload_key_for.get(r[1], f"legacy:{r[1]}"), r[2]) for r in rows.fetchall()])
+                [(r[0], payload_key_for.get(r[1], f"legacy:{r[1]}"), r[2]) for r in rows.fetchall()],
+            )
             self.conn.execute("ALTER TABLE chunks DROP COLUMN embedding")
             self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         return True
@@ -127,23 +130,20 @@ class Store:
 
     def pending_documents(self, gen: int) -> dict[tuple[str, str, str], int]:
         """(doc_id, content_hash, settings_key) -> row id of rows written after ``gen`` (resume cache)."""
-        rows = self.conn.execute(
-            "SELECT id, doc_id, content_hash, settings_key FROM documents WHERE added_gen > ?", (gen,))
+        rows = self.conn.execute("SELECT id, doc_id, content_hash, settings_key FROM documents WHERE added_gen > ?", (gen,))
         return {(r["doc_id"], r["content_hash"], r["settings_key"]): r["id"] for r in rows}
 
     def documents_by_rowid(self, rowids: Sequence[int]) -> dict[int, sqlite3.Row]:
         if not rowids:
             return {}
         q = ",".join("?" * len(rowids))
-        return {r["id"]: r for r in self.conn.execute(f"SELECT * FROM documents WHERE id IN ({q})",
-                                                      [int(r) for r in rowids])}
+        return {r["id"]: r for r in self.conn.execute(f"SELECT * FROM documents WHERE id IN ({q})", [int(r) for r in rowids])}
 
     def chunks_by_id(self, chunk_ids: Sequence[int]) -> dict[int, sqlite3.Row]:
         if not chunk_ids:
             return {}
         q = ",".join("?" * len(chunk_ids))
-        sql = (f"SELECT id, doc, ord, start_char, end_char, section, text, n_tokens FROM chunks "
-               f"WHERE id IN ({q})")
+        sql = f"SELECT id, doc, ord, start_char, end_char, section, text, n_tokens FROM chunks WHERE id IN ({q})"
         return {r["id"]: r for r in self.conn.execute(sql, [int(c) for c in chunk_ids])}
 
     def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, str]:
@@ -156,27 +156,31 @@ class Store:
 
     def visible_chunks(self, gen: int) -> Iterator[sqlite3.Row]:
         """(id, doc, index_text) of every chunk visible at ``gen``, ordered by id."""
-        sql = (f"SELECT c.id, c.doc, c.index_text FROM chunks c "
-               f"JOIN documents d ON d.id = c.doc WHERE {VISIBLE} ORDER BY c.id")
+        sql = f"SELECT c.id, c.doc, c.index_text FROM chunks c JOIN documents d ON d.id = c.doc WHERE {VISIBLE} ORDER BY c.id"
         yield from self.conn.execute(sql, {"g": gen})
 
     def payloads(self, gen: int, retriever: str) -> Iterator[tuple[int, str, bytes]]:
         """(chunk id, key, data) of ``retriever``'s payloads for the chunks visible at ``gen``, by chunk id."""
-        sql = (f"SELECT p.chunk, p.key, p.data FROM chunk_payloads p JOIN chunks c ON c.id = p.chunk "
-               f"JOIN documents d ON d.id = c.doc WHERE p.retriever = :r AND {VISIBLE} ORDER BY p.chunk")
+        sql = (
+            f"SELECT p.chunk, p.key, p.data FROM chunk_payloads p JOIN chunks c ON c.id = p.chunk "
+            f"JOIN documents d ON d.id = c.doc WHERE p.retriever = :r AND {VISIBLE} ORDER BY p.chunk"
+        )
         yield from self.conn.execute(sql, {"g": gen, "r": retriever})
 
     def chunks_missing_payload(self, gen: int, retriever: str, key: str) -> list[tuple[int, str]]:
         """(chunk id, index_text) of chunks visible at ``gen`` with no ``retriever`` payload under ``key``."""
-        sql = (f"SELECT c.id, c.index_text FROM chunks c JOIN documents d ON d.id = c.doc "
-               f"LEFT JOIN chunk_payloads p ON p.chunk = c.id AND p.retriever = :r AND p.key = :k "
-               f"WHERE {VISIBLE} AND p.chunk IS NULL ORDER BY c.id")
+        sql = (
+            f"SELECT c.id, c.index_text FROM chunks c JOIN documents d ON d.id = c.doc "
+            f"LEFT JOIN chunk_payloads p ON p.chunk = c.id AND p.retriever = :r AND p.key = :k "
+            f"WHERE {VISIBLE} AND p.chunk IS NULL ORDER BY c.id"
+        )
         return [(r[0], r[1]) for r in self.conn.execute(sql, {"g": gen, "r": retriever, "k": key})]
 
     def count_visible(self, gen: int) -> tuple[int, int]:
         docs = self.conn.execute(f"SELECT COUNT(*) FROM documents d WHERE {VISIBLE}", {"g": gen}).fetchone()[0]
         chunks = self.conn.execute(
-            f"SELECT COUNT(*) FROM chunks c JOIN documents d ON d.id = c.doc WHERE {VISIBLE}", {"g": gen}).fetchone()[0]
+            f"SELECT COUNT(*) FROM chunks c JOIN documents d ON d.id = c.doc WHERE {VISIBLE}", {"g": gen}
+        ).fetchone()[0]
         return docs, chunks
 
     # ------------------------------------------------------------------ writes
@@ -185,9 +189,15 @@ class Store:
         with self.conn:
             self.conn.execute("UPDATE documents SET removed_gen = NULL WHERE removed_gen > ?", (gen,))
 
-    def add_documents(self, docs: Iterable[dict], chunks: Iterable[list[dict]],
-                      payloads: dict[str, tuple[str, Sequence[Sequence[bytes]]]], *, gen: int,
-                      settings_key: str) -> list[int]:
+    def add_documents(
+        self,
+        docs: Iterable[dict],
+        chunks: Iterable[list[dict]],
+        payloads: dict[str, tuple[str, Sequence[Sequence[bytes]]]],
+        *,
+        gen: int,
+        settings_key: str,
+    ) -> list[int]:
         """Insert documents with their chunks, and each retriever's chunk payloads, as pending at ``gen``.
         ``payloads``: retriever -> (key, per document a list of one payload per chunk)."""
         ids = []
@@ -197,8 +207,18 @@ class Store:
                 cur = self.conn.execute(
                     "INSERT INTO documents (doc_id, path, title, fmt, content_hash, settings_key, n_chars, meta,"
                     " added_gen) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (doc["doc_id"], doc.get("path", ""), doc.get("title", ""), doc.get("fmt", "text"),
-                     doc["content_hash"], settings_key, doc["n_chars"], json.dumps(doc.get("meta") or {}), gen))
+                    (
+                        doc["doc_id"],
+                        doc.get("path", ""),
+                        doc.get("title", ""),
+                        doc.get("fmt", "text"),
+                        doc["content_hash"],
+                        settings_key,
+                        doc["n_chars"],
+                        json.dumps(doc.get("meta") or {}),
+                        gen,
+                    ),
+                )
                 rowid = cur.lastrowid
                 ids.append(rowid)
                 chunk_ids = []
@@ -206,13 +226,14 @@ class Store:
                     cur = self.conn.execute(
                         "INSERT INTO chunks (doc, ord, start_char, end_char, section, text, index_text, n_tokens)"
                         " VALUES (?,?,?,?,?,?,?,?)",
-                        (rowid, c["ord"], c["start"], c["end"], c["section"], c["text"], c["index_text"],
-                         c["n_tokens"]))
+                        (rowid, c["ord"], c["start"], c["end"], c["section"], c["text"], c["index_text"], c["n_tokens"]),
+                    )
                     chunk_ids.append(cur.lastrowid)
                 for name, (key, per_doc) in payloads.items():
                     self.conn.executemany(
                         "INSERT OR REPLACE INTO chunk_payloads (chunk, retriever, key, data) VALUES (?,?,?,?)",
-                        [(cid, name, key, data) for cid, data in zip(chunk_ids, per_doc[i])])
+                        [(cid, name, key, data) for cid, data in zip(chunk_ids, per_doc[i])],
+                    )
         return ids
 
     def put_payloads(self, retriever: str, key: str, items: Sequence[tuple[int, bytes]]) -> None:
@@ -220,7 +241,8 @@ class Store:
         with self.conn:
             self.conn.executemany(
                 "INSERT OR REPLACE INTO chunk_payloads (chunk, retriever, key, data) VALUES (?,?,?,?)",
-                [(int(c), retriever, key, data) for c, data in items])
+                [(int(c), retriever, key, data) for c, data in items],
+            )
 
     def drop_payloads(self, keep: Sequence[str]) -> None:
         """Delete payloads of retrievers the index no longer has."""
@@ -240,6 +262,7 @@ class Store:
         """Physically delete rows no longer visible at the previous generation (kept one generation
         so a searcher still holding it finds its rows)."""
         with self.conn:
-            cur = self.conn.execute("DELETE FROM documents WHERE removed_gen IS NOT NULL AND removed_gen <= ?",
-                                    (committed_gen - 1,))
+            cur = self.conn.execute(
+                "DELETE FROM documents WHERE removed_gen IS NOT NULL AND removed_gen <= ?", (committed_gen - 1,)
+            )
         return cur.rowcount

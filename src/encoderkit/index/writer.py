@@ -43,8 +43,14 @@ def as_source_doc(d, i: int) -> SourceDoc:
         text = d.get("text")
         if not isinstance(text, str):
             raise EncoderkitError(f"document {doc_id!r} has no text", hint="give each document a 'text' string")
-        doc = SourceDoc(doc_id=str(doc_id), text=text, title=str(d.get("title") or ""),
-                        path=str(d.get("path") or ""), fmt=d.get("fmt", "text"), meta=d.get("meta") or {})
+        doc = SourceDoc(
+            doc_id=str(doc_id),
+            text=text,
+            title=str(d.get("title") or ""),
+            path=str(d.get("path") or ""),
+            fmt=d.get("fmt", "text"),
+            meta=d.get("meta") or {},
+        )
     else:
         raise EncoderkitError(f"document {i} is a {type(d).__name__}", hint="pass dicts with 'id' and 'text'")
     if not (doc.text.strip() or doc.title.strip()):
@@ -52,8 +58,7 @@ def as_source_doc(d, i: int) -> SourceDoc:
     return doc
 
 
-def retriever_entries(names: Sequence[str], settings: dict[str, dict] | None = None,
-                      previous: Sequence[dict] = ()) -> list[dict]:
+def retriever_entries(names: Sequence[str], settings: dict[str, dict] | None = None, previous: Sequence[dict] = ()) -> list[dict]:
     """Manifest entries ({"name", "settings"}) for retriever ``names``: settings checked by each
     retriever, starting from ``previous`` entries of the same name, overridden by ``settings[name]``."""
     old = {e["name"]: e.get("settings") or {} for e in previous}
@@ -72,7 +77,7 @@ class IndexWriter:
         self.store = store
         self.context = context
         self.readonly = readonly
-        self._pending: dict | None = None   # manifest with new settings, applied at the next commit
+        self._pending: dict | None = None  # manifest with new settings, applied at the next commit
         self._pending_encoder = None
 
     @property
@@ -80,8 +85,15 @@ class IndexWriter:
         return self.context.manifest
 
     # ------------------------------------------------------------------ settings
-    def reconfigure(self, encoder=None, *, chunk_size: int | None = None, chunk_overlap: int | None = None,
-                    retrievers: Sequence[str] | None = None, retriever_settings: dict[str, dict] | None = None) -> None:
+    def reconfigure(
+        self,
+        encoder=None,
+        *,
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+        retrievers: Sequence[str] | None = None,
+        retriever_settings: dict[str, dict] | None = None,
+    ) -> None:
         """New model, chunking or retrievers (names, and per-retriever settings). A new model or chunking
         takes effect with the next ``rebuild=True`` update; retriever changes at any next commit (a new
         encoding retriever computes its payloads for the existing chunks, nothing else is re-encoded).
@@ -94,8 +106,11 @@ class IndexWriter:
             self._pending_encoder = enc
             m["model"] = {**enc.describe(), "normalize": True}
         chunking = ChunkSettings.from_dict(m["chunking"])
-        chunking = ChunkSettings(chunking.size if chunk_size is None else chunk_size,
-                                 chunking.overlap if chunk_overlap is None else chunk_overlap, chunking.title_header)
+        chunking = ChunkSettings(
+            chunking.size if chunk_size is None else chunk_size,
+            chunking.overlap if chunk_overlap is None else chunk_overlap,
+            chunking.title_header,
+        )
         check_chunking(chunking)
         m["chunking"] = chunking.to_dict()
         m["settings_key"] = settings_key(m["model"], chunking)
@@ -119,8 +134,9 @@ class IndexWriter:
         return ctx
 
     # ------------------------------------------------------------------ updates
-    def add(self, docs: Iterable, *, show_progress: bool | None = None, write_every: int = 512,
-            export_onnx: bool = True) -> UpdateReport:
+    def add(
+        self, docs: Iterable, *, show_progress: bool | None = None, write_every: int = 512, export_onnx: bool = True
+    ) -> UpdateReport:
         """Add or replace documents (dicts with id, text[, title, path, meta] or SourceDocs)."""
         items = [as_source_doc(d, i) for i, d in enumerate(docs)]
         seen: set[str] = set()
@@ -134,8 +150,16 @@ class IndexWriter:
         """Remove documents by id; unknown ids are ignored (the report's ``removed`` counts real ones)."""
         return self.update([], {str(i) for i in ids}, show_progress=False, export_onnx=False)
 
-    def sync(self, paths: Sequence[str | Path], *, rebuild: bool = False, max_bytes: int = DEFAULT_MAX_BYTES,
-             show_progress: bool | None = None, write_every: int = 512, export_onnx: bool = True) -> UpdateReport:
+    def sync(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        rebuild: bool = False,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        show_progress: bool | None = None,
+        write_every: int = 512,
+        export_onnx: bool = True,
+    ) -> UpdateReport:
         """Index files and folders incrementally: new and changed files are (re-)encoded, files that
         disappeared from under ``paths`` are removed, unchanged ones cost only a hash. A file that
         exists but cannot be read now keeps its previously indexed version."""
@@ -152,12 +176,31 @@ class IndexWriter:
                 incoming.append(item)
         roots = [str(Path(p).resolve()) for p in paths]
         failed = {str(Path(s.path).resolve()) for s in skipped}
-        return self.update(incoming, set(), roots=roots, failed_paths=failed, skipped=skipped, rebuild=rebuild,
-                           show_progress=show_progress, write_every=write_every, export_onnx=export_onnx)
+        return self.update(
+            incoming,
+            set(),
+            roots=roots,
+            failed_paths=failed,
+            skipped=skipped,
+            rebuild=rebuild,
+            show_progress=show_progress,
+            write_every=write_every,
+            export_onnx=export_onnx,
+        )
 
-    def update(self, incoming: list[SourceDoc], remove_ids: set[str], *, roots: list[str] | None = None,
-               failed_paths: set[str] | None = None, skipped: list[Skipped] | None = None, rebuild: bool = False,
-               show_progress: bool | None = None, write_every: int = 512, export_onnx: bool = False) -> UpdateReport:
+    def update(
+        self,
+        incoming: list[SourceDoc],
+        remove_ids: set[str],
+        *,
+        roots: list[str] | None = None,
+        failed_paths: set[str] | None = None,
+        skipped: list[Skipped] | None = None,
+        rebuild: bool = False,
+        show_progress: bool | None = None,
+        write_every: int = 512,
+        export_onnx: bool = False,
+    ) -> UpdateReport:
         """The one update path: plan, encode (saved every ``write_every`` chunks), fill payloads, commit."""
         from ..runtime import progress_enabled
 
@@ -171,8 +214,10 @@ class IndexWriter:
             target = self.target
             key = target["settings_key"]
             if key != self.manifest["settings_key"] and not rebuild:
-                raise EncoderkitError(f"index '{self.path}' was built with other model or chunking settings",
-                                      hint="pass --rebuild to re-encode everything with the new settings")
+                raise EncoderkitError(
+                    f"index '{self.path}' was built with other model or chunking settings",
+                    hint="pass --rebuild to re-encode everything with the new settings",
+                )
             gen = self.manifest["generation"]
             self.store.reset_pending_removals(gen)
             visible = self.store.visible_documents(gen)
@@ -195,11 +240,21 @@ class IndexWriter:
                 if plan.encode:
                     tok = ctx.encoder.raw_tokenizer()
                     report.chunks_encoded = encode_documents(
-                        plan.encode, tok, target["model"]["max_length"], encoding, self.store, gen=gen + 1, key=key,
-                        chunking=ChunkSettings.from_dict(target["chunking"]), group_chunks=write_every, progress=bar)
+                        plan.encode,
+                        tok,
+                        target["model"]["max_length"],
+                        encoding,
+                        self.store,
+                        gen=gen + 1,
+                        key=key,
+                        chunking=ChunkSettings.from_dict(target["chunking"]),
+                        group_chunks=write_every,
+                        progress=bar,
+                    )
                 self.store.mark_removed(plan.remove_rows, gen + 1)
-                report.payloads_filled = fill_missing_payloads(self.store, encoding, gen + 1, group_chunks=write_every,
-                                                               progress=bar)
+                report.payloads_filled = fill_missing_payloads(
+                    self.store, encoding, gen + 1, group_chunks=write_every, progress=bar
+                )
             finally:
                 if bar is not None:
                     bar.close()
@@ -244,14 +299,25 @@ class IndexWriter:
     def _commit(self, gen: int, target: dict, retrievers: list, report: UpdateReport, seconds: float) -> None:
         counts = build_generation(self.store, self.path, gen, retrievers)
         manifest = dict(target)
-        manifest.update(generation=gen, artifacts=gen_dirname(gen), updated_at=now(), encoderkit_version=__version__,
-                        counts={"documents": counts["documents"], "chunks": counts["chunks"]})
+        manifest.update(
+            generation=gen,
+            artifacts=gen_dirname(gen),
+            updated_at=now(),
+            encoderkit_version=__version__,
+            counts={"documents": counts["documents"], "chunks": counts["chunks"]},
+        )
         build = dict(manifest.get("build") or {})
         if "first_build_seconds" not in build and report.chunks_encoded:
             build["first_build_seconds"] = round(seconds, 3)
-        build["last_update"] = {"at": now(), "added": report.added, "updated": report.updated,
-                                "removed": report.removed, "resumed": report.resumed,
-                                "chunks_encoded": report.chunks_encoded, "payloads_filled": report.payloads_filled}
+        build["last_update"] = {
+            "at": now(),
+            "added": report.added,
+            "updated": report.updated,
+            "removed": report.removed,
+            "resumed": report.resumed,
+            "chunks_encoded": report.chunks_encoded,
+            "payloads_filled": report.payloads_filled,
+        }
         build["retriever_bytes"] = counts["retriever_bytes"]
         manifest["build"] = build
         write_manifest(self.path, manifest)
@@ -282,17 +348,28 @@ class IndexWriter:
 
 def check_chunking(chunking: ChunkSettings) -> None:
     if chunking.size != 0 and (chunking.size < 16 or not 0 <= chunking.overlap <= chunking.size // 2):
-        raise EncoderkitError(f"bad chunking: size {chunking.size}, overlap {chunking.overlap}",
-                              hint="use size >= 16 and 0 <= overlap <= size/2, or size 0 for whole documents")
+        raise EncoderkitError(
+            f"bad chunking: size {chunking.size}, overlap {chunking.overlap}",
+            hint="use size >= 16 and 0 <= overlap <= size/2, or size 0 for whole documents",
+        )
 
 
 def new_manifest(encoder, chunking: ChunkSettings, retrievers: list[dict]) -> dict:
     """The manifest of a new, empty index."""
     model = encoder.describe()
-    return {"created_at": now(), "updated_at": now(), "encoderkit_version": __version__, "generation": 0,
-            "artifacts": None, "model": {**model, "normalize": True}, "settings_key": settings_key(model, chunking),
-            "chunking": chunking.to_dict(), "retrievers": retrievers, "counts": {"documents": 0, "chunks": 0},
-            "build": {}}
+    return {
+        "created_at": now(),
+        "updated_at": now(),
+        "encoderkit_version": __version__,
+        "generation": 0,
+        "artifacts": None,
+        "model": {**model, "normalize": True},
+        "settings_key": settings_key(model, chunking),
+        "chunking": chunking.to_dict(),
+        "retrievers": retrievers,
+        "counts": {"documents": 0, "chunks": 0},
+        "build": {},
+    }
 
 
 __all__ = ["IndexWriter", "check_encoder", "new_manifest", "retriever_entries", "check_chunking", "as_source_doc"]

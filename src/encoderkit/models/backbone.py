@@ -55,8 +55,15 @@ class Backbone:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, ref: ModelRef, *, head: str = "base", runtime: str = "torch", trust_remote_code: bool = False,
-             onnx_folder: Path | None = None) -> Backbone:
+    def load(
+        cls,
+        ref: ModelRef,
+        *,
+        head: str = "base",
+        runtime: str = "torch",
+        trust_remote_code: bool = False,
+        onnx_folder: Path | None = None,
+    ) -> Backbone:
         """Load the transformer under ``ref`` for ``head`` ("base": token states; "sequence-classification":
         logits) on ``runtime`` (torch | onnx | onnx-int8)."""
         if runtime not in RUNTIMES:
@@ -75,12 +82,15 @@ class Backbone:
             hf_tok = AutoTokenizer.from_pretrained(tpath, trust_remote_code=trust_remote_code)
             model = auto.from_pretrained(tpath, trust_remote_code=trust_remote_code)
         except (OSError, ValueError) as exc:
-            raise EncoderkitError(f"could not load model from {tpath}: {str(exc).splitlines()[0]}",
-                                  hint="pass a sentence-transformers or transformers model directory, 'default' or a hub id",
-                                  ) from None
+            raise EncoderkitError(
+                f"could not load model from {tpath}: {str(exc).splitlines()[0]}",
+                hint="pass a sentence-transformers or transformers model directory, 'default' or a hub id",
+            ) from None
         if not getattr(hf_tok, "is_fast", False):
-            raise EncoderkitError(f"{ref.name} has no fast tokenizer (tokenizer.json)",
-                                  hint="save the model with a fast tokenizer (transformers' AutoTokenizer, use_fast=True)")
+            raise EncoderkitError(
+                f"{ref.name} has no fast tokenizer (tokenizer.json)",
+                hint="save the model with a fast tokenizer (transformers' AutoTokenizer, use_fast=True)",
+            )
         model.eval()
         from tokenizers import Tokenizer
 
@@ -97,17 +107,18 @@ class Backbone:
         quantize = "int8" if runtime == "onnx-int8" else None
         folder = Path(folder) if folder else export_folder(weights_fingerprint(ref.path), kind, quantize)
         if not (folder / "model.onnx").is_file():
-            raise EncoderkitError(f"no ONNX export ({runtime}) of {ref.name} yet",
-                                  hint=f"run `encoderkit export onnx --model {ref.spec}"
-                                       f"{' --quantize int8' if quantize else ''}` first, or use the torch backend")
+            raise EncoderkitError(
+                f"no ONNX export ({runtime}) of {ref.name} yet",
+                hint=f"run `encoderkit export onnx --model {ref.spec}"
+                f"{' --quantize int8' if quantize else ''}` first, or use the torch backend",
+            )
         from tokenizers import Tokenizer
 
         tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
         tok_cfg = read_json(folder / "tokenizer_config.json")
         config = read_json(folder / "config.json")
         config["tokenizer_model_max_length"] = tok_cfg.get("model_max_length")
-        return cls(ref, tok, OnnxRunner(folder), config=config, pad_token=_pad_token(tok_cfg), runtime=runtime,
-                   head=head)
+        return cls(ref, tok, OnnxRunner(folder), config=config, pad_token=_pad_token(tok_cfg), runtime=runtime, head=head)
 
     # ------------------------------------------------------------------ facts
     @property
@@ -134,8 +145,15 @@ class Backbone:
         """The same tokenizer on another torch module (e.g. a freshly initialised copy of the architecture)."""
         from ..runtime.torch import TorchRunner
 
-        out = Backbone(ref or self.ref, self._tokenizer, TorchRunner(module, HEADS[self.head][1]),
-                       config=module.config.to_dict(), pad_token=self._pad_token, runtime="torch", head=self.head)
+        out = Backbone(
+            ref or self.ref,
+            self._tokenizer,
+            TorchRunner(module, HEADS[self.head][1]),
+            config=module.config.to_dict(),
+            pad_token=self._pad_token,
+            runtime="torch",
+            head=self.head,
+        )
         out._fingerprint = fingerprint
         return out
 
@@ -162,15 +180,18 @@ class Backbone:
                 self._by_length[key] = tok
         return tok
 
-    def features(self, inputs: Sequence[str] | Sequence[tuple[str, str]], max_length: int, *,
-                 offsets: bool = False) -> dict[str, np.ndarray]:
+    def features(
+        self, inputs: Sequence[str] | Sequence[tuple[str, str]], max_length: int, *, offsets: bool = False
+    ) -> dict[str, np.ndarray]:
         """Model inputs for texts (or (a, b) pairs), padded to the longest and truncated to ``max_length``.
         With ``offsets``, ``"offsets"`` holds [batch, tokens, 2] character offsets (0, 0 for special tokens)."""
         batch = [tuple(x) if isinstance(x, (tuple, list)) else x for x in inputs]
         enc = self._tokenizer_for(max_length).encode_batch(batch)
-        feats = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-                 "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-                 "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+        feats = {
+            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+        }
         if offsets:
             feats["offsets"] = np.array([e.offsets for e in enc], dtype=np.int64).reshape(len(enc), -1, 2)
         return feats
@@ -185,8 +206,15 @@ class Backbone:
 
 def describe_model(ref: ModelRef, fingerprint: str, **extra) -> dict:
     """The fields every saved-model description shares (manifests, /info, model cards)."""
-    return {"spec": ref.spec, "name": ref.name, "path": str(ref.path), "revision": ref.revision,
-            "source": ref.source, "fingerprint": fingerprint, **extra}
+    return {
+        "spec": ref.spec,
+        "name": ref.name,
+        "path": str(ref.path),
+        "revision": ref.revision,
+        "source": ref.source,
+        "fingerprint": fingerprint,
+        **extra,
+    }
 
 
 def config_json(path: Path) -> dict:

@@ -36,23 +36,25 @@ class Reranker:
         self.activation = activation
 
     @classmethod
-    def load(cls, spec: str | Path, *, max_length: int | None = None, trust_remote_code: bool = False,
-             backend: str = "torch") -> Reranker:
+    def load(
+        cls, spec: str | Path, *, max_length: int | None = None, trust_remote_code: bool = False, backend: str = "torch"
+    ) -> Reranker:
         """Load a cross-encoder from a local folder or a hub id (one relevance output).
         ``backend``: torch | onnx | onnx-int8 (ONNX Runtime; needs `encoderkit export onnx` first)."""
         if backend not in RUNTIMES:
             raise EncoderkitError(f"unknown backend '{backend}'", hint=f"use one of: {', '.join(RUNTIMES)}")
         ref = resolve_model(spec)
         labels = read_json(transformer_dir(ref.path) / "config.json").get("id2label") or {}
-        backbone = Backbone.load(ref, head="sequence-classification", runtime=backend,
-                                 trust_remote_code=trust_remote_code)
+        backbone = Backbone.load(ref, head="sequence-classification", runtime=backend, trust_remote_code=trust_remote_code)
         n_out = len(backbone.config.get("id2label") or labels or {"0": 0})
         if n_out != 1:
-            raise EncoderkitError(f"{ref.name} has {n_out} outputs, a reranker needs 1",
-                                  hint="pass a relevance cross-encoder (one output per pair)")
+            raise EncoderkitError(
+                f"{ref.name} has {n_out} outputs, a reranker needs 1", hint="pass a relevance cross-encoder (one output per pair)"
+            )
         if max_length is None:
-            max_length = read_json(ref.path / "sentence_bert_config.json").get("max_seq_length") or \
-                min(backbone.config.get("tokenizer_model_max_length") or 512, 512)
+            max_length = read_json(ref.path / "sentence_bert_config.json").get("max_seq_length") or min(
+                backbone.config.get("tokenizer_model_max_length") or 512, 512
+            )
         return cls(backbone, ref, max_length=int(max_length), activation=activation_of(ref.path))
 
     @property
@@ -68,8 +70,14 @@ class Reranker:
         return self.backbone.fingerprint
 
     def describe(self) -> dict:
-        return describe_model(self.ref, self.fingerprint, kind=self.kind, max_length=self.max_length,
-                              activation=self.activation, backend=self.backend)
+        return describe_model(
+            self.ref,
+            self.fingerprint,
+            kind=self.kind,
+            max_length=self.max_length,
+            activation=self.activation,
+            backend=self.backend,
+        )
 
     def score(self, query: str, passages: Sequence[str], *, batch_size: int = 16) -> np.ndarray:
         """Relevance of each passage to ``query`` (float32, higher is more relevant)."""

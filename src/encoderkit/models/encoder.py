@@ -36,8 +36,9 @@ class Encoder:
 
     kind = "encoder"
 
-    def __init__(self, backbone: Backbone | None, ref: ModelRef, *, pooling: str, max_length: int, st_model=None,
-                 dim: int | None = None):
+    def __init__(
+        self, backbone: Backbone | None, ref: ModelRef, *, pooling: str, max_length: int, st_model=None, dim: int | None = None
+    ):
         self.backbone = backbone
         self.ref = ref
         self.pooling = pooling
@@ -48,8 +49,16 @@ class Encoder:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, spec: str | Path = "default", *, revision: str | None = None, pooling: str | None = None,
-             max_length: int | None = None, trust_remote_code: bool = False, backend: str = "torch") -> Encoder:
+    def load(
+        cls,
+        spec: str | Path = "default",
+        *,
+        revision: str | None = None,
+        pooling: str | None = None,
+        max_length: int | None = None,
+        trust_remote_code: bool = False,
+        backend: str = "torch",
+    ) -> Encoder:
         """Load "default" (bundled all-MiniLM-L6-v2), a local directory, or a hub id.
 
         ``pooling`` overrides the model's configured pooling; ``max_length`` its token limit.
@@ -67,9 +76,12 @@ class Encoder:
             return cls._load_with_sentence_transformers(ref, layout, pooling, max_length, trust_remote_code)
         backbone = Backbone.load(ref, runtime=backend, trust_remote_code=trust_remote_code)
         cfg = backbone.config
-        limit = max_length or max_length_for(ref.path if layout else transformer_dir(ref.path),
-                                             cfg.get("tokenizer_model_max_length"),
-                                             cfg.get("max_position_embeddings"), cfg.get("model_type", ""))
+        limit = max_length or max_length_for(
+            ref.path if layout else transformer_dir(ref.path),
+            cfg.get("tokenizer_model_max_length"),
+            cfg.get("max_position_embeddings"),
+            cfg.get("model_type", ""),
+        )
         chosen = pooling or (layout or {}).get("pooling") or "mean"
         return cls(backbone, ref, pooling=chosen, max_length=limit)
 
@@ -98,10 +110,18 @@ class Encoder:
 
         tok = Tokenizer.from_str(st.tokenizer.backend_tokenizer.to_str())
         model = st[0].auto_model
-        backbone = Backbone(ref, tok, TorchRunner(model, "last_hidden_state"), config=model.config.to_dict(),
-                            pad_token=st.tokenizer.pad_token or "[PAD]", runtime="torch", head="base")
-        return cls(backbone, ref, pooling=own, max_length=st.max_seq_length, st_model=st,
-                   dim=int(st.get_sentence_embedding_dimension()))
+        backbone = Backbone(
+            ref,
+            tok,
+            TorchRunner(model, "last_hidden_state"),
+            config=model.config.to_dict(),
+            pad_token=st.tokenizer.pad_token or "[PAD]",
+            runtime="torch",
+            head="base",
+        )
+        return cls(
+            backbone, ref, pooling=own, max_length=st.max_seq_length, st_model=st, dim=int(st.get_sentence_embedding_dimension())
+        )
 
     # ------------------------------------------------------------------ facts
     @property
@@ -128,8 +148,9 @@ class Encoder:
 
     def describe(self) -> dict:
         """What an index must record to reproduce these vectors at query time."""
-        return describe_model(self.ref, self.fingerprint, pooling=self.pooling, dim=self.dim,
-                              max_length=self.max_length, backend=self.backend)
+        return describe_model(
+            self.ref, self.fingerprint, pooling=self.pooling, dim=self.dim, max_length=self.max_length, backend=self.backend
+        )
 
     # ------------------------------------------------------------------ encoding
     def raw_tokenizer(self):
@@ -142,8 +163,16 @@ class Encoder:
         enc = self.raw_tokenizer().encode_batch(list(texts), add_special_tokens=False)
         return [len(e.ids) for e in enc]
 
-    def encode(self, texts: str | Sequence[str], *, pooling: str | None = None, normalize: bool = True,
-               batch_size: int = 32, max_length: int | None = None, show_progress: bool | None = False) -> np.ndarray:
+    def encode(
+        self,
+        texts: str | Sequence[str],
+        *,
+        pooling: str | None = None,
+        normalize: bool = True,
+        batch_size: int = 32,
+        max_length: int | None = None,
+        show_progress: bool | None = False,
+    ) -> np.ndarray:
         """Encode texts to a float32 array [n, dim]; a single string gives [dim].
 
         Texts are sorted by length before batching (less padding), and results returned in input order.
@@ -181,8 +210,9 @@ class Encoder:
     def _encode_batch(self, batch: list[str], how: str, normalize: bool, limit: int) -> np.ndarray:
         if self._st_model is not None:
             self._st_model.max_seq_length = limit
-            return self._st_model.encode(batch, batch_size=len(batch), normalize_embeddings=normalize,
-                                         convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+            return self._st_model.encode(
+                batch, batch_size=len(batch), normalize_embeddings=normalize, convert_to_numpy=True, show_progress_bar=False
+            ).astype(np.float32)
         feats = self.backbone.features(batch, limit)
         hidden = self.backbone.forward(feats)
         vec = pool_numpy(hidden, feats["attention_mask"], how)

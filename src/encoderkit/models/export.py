@@ -29,10 +29,22 @@ from ..runtime.onnx import export_folder
 from .layout import kind_of, read_st_layout
 from .ref import resolve_model, weights_fingerprint
 
-PROBES = ["A man is playing a guitar.", "How do vaccines train the immune system?",
-          "The quarterly report shows revenue grew by twelve percent while costs fell. " * 6, "ok"]
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "config.json",
-                   "sentence_bert_config.json", "modules.json", "config_sentence_transformers.json")
+PROBES = [
+    "A man is playing a guitar.",
+    "How do vaccines train the immune system?",
+    "The quarterly report shows revenue grew by twelve percent while costs fell. " * 6,
+    "ok",
+]
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "config.json",
+    "sentence_bert_config.json",
+    "modules.json",
+    "config_sentence_transformers.json",
+)
 
 
 def export_dir(spec: str | Path, kind: str | None = None, quantize: str | None = None) -> tuple[Path, Path, str]:
@@ -42,8 +54,9 @@ def export_dir(spec: str | Path, kind: str | None = None, quantize: str | None =
     return ref.path, export_folder(weights_fingerprint(ref.path), kind, quantize), kind
 
 
-def export_onnx(spec: str | Path, *, kind: str | None = None, quantize: str | None = None, opset: int = 17,
-                force: bool = False) -> Path:
+def export_onnx(
+    spec: str | Path, *, kind: str | None = None, quantize: str | None = None, opset: int = 17, force: bool = False
+) -> Path:
     """Export a model to ONNX (fp32, or int8 with ``quantize="int8"``); returns the export folder."""
     if quantize not in (None, "int8"):
         raise EncoderkitError(f"unknown quantization '{quantize}'", hint="use int8 or leave it out")
@@ -83,8 +96,16 @@ def export_onnx(spec: str | Path, *, kind: str | None = None, quantize: str | No
 
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes about constant shapes: checked by agreement_with_torch
-        torch.onnx.export(Wrapper(model), tuple(sample[n] for n in names), str(fp32), input_names=names,
-                          output_names=[output], dynamic_axes=axes, opset_version=opset, dynamo=False)
+        torch.onnx.export(
+            Wrapper(model),
+            tuple(sample[n] for n in names),
+            str(fp32),
+            input_names=names,
+            output_names=[output],
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
+        )
     if quantize:
         import logging
 
@@ -103,14 +124,27 @@ def export_onnx(spec: str | Path, *, kind: str | None = None, quantize: str | No
         shutil.copy(model_path / "1_Pooling" / "config.json", tmp / "1_Pooling" / "config.json")
     del model  # the traced copy; compare against the model as encoderkit loads it for serving
     agreement = agreement_with_torch(model_path, tmp, kind)
-    if not quantize and (agreement.get("min_cosine_to_torch", 1.0) < 0.9999
-                         or agreement.get("max_abs_logit_diff", 0.0) > 1e-3):
+    if not quantize and (agreement.get("min_cosine_to_torch", 1.0) < 0.9999 or agreement.get("max_abs_logit_diff", 0.0) > 1e-3):
         shutil.rmtree(tmp, ignore_errors=True)  # fp32 must reproduce torch; never install an export that does not
-        raise EncoderkitError(f"the ONNX export of {model_path} does not reproduce the torch model ({agreement})",
-                              hint="use the torch backend for this model")
-    (tmp / "export.json").write_text(json.dumps({
-        "source": str(model_path), "fingerprint": weights_fingerprint(model_path), "kind": kind, "opset": opset,
-        "quantize": quantize, "per_channel": bool(quantize), "inputs": names, **agreement}, indent=1))
+        raise EncoderkitError(
+            f"the ONNX export of {model_path} does not reproduce the torch model ({agreement})",
+            hint="use the torch backend for this model",
+        )
+    (tmp / "export.json").write_text(
+        json.dumps(
+            {
+                "source": str(model_path),
+                "fingerprint": weights_fingerprint(model_path),
+                "kind": kind,
+                "opset": opset,
+                "quantize": quantize,
+                "per_channel": bool(quantize),
+                "inputs": names,
+                **agreement,
+            },
+            indent=1,
+        )
+    )
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     return out
@@ -124,8 +158,12 @@ def agreement_with_torch(model_path: Path, folder: Path, kind: str) -> dict:
         from .cross_encoder import Reranker
 
         ref = Reranker.load(model_path)
-        got = Reranker(Backbone.load(ref.ref, head="sequence-classification", runtime="onnx", onnx_folder=folder),
-                       ref.ref, max_length=ref.max_length, activation=ref.activation)
+        got = Reranker(
+            Backbone.load(ref.ref, head="sequence-classification", runtime="onnx", onnx_folder=folder),
+            ref.ref,
+            max_length=ref.max_length,
+            activation=ref.activation,
+        )
         pairs = [(PROBES[1], p) for p in PROBES]
         diff = np.abs(ref.score_pairs(pairs, raw=True) - got.score_pairs(pairs, raw=True))
         return {"max_abs_logit_diff": float(diff.max())}

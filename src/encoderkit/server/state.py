@@ -15,8 +15,15 @@ class ServerState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def open(cls, index_dir: str | Path, *, backend: str = "auto", reranker: str | None = None,
-             rerank_backend: str = "torch", allow_writes: bool = False) -> ServerState:
+    def open(
+        cls,
+        index_dir: str | Path,
+        *,
+        backend: str = "auto",
+        reranker: str | None = None,
+        rerank_backend: str = "torch",
+        allow_writes: bool = False,
+    ) -> ServerState:
         from ..index import Index
 
         index = Index.open(index_dir, backend=backend)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import EncoderkitError
 from ..data.pairs import Pair, TrainingData, load_training_data, split_validation
+from ..errors import EncoderkitError
 from .loop import TrainConfig, Trainer, epoch_batches, split_by_name
 from .losses import LOSSES, PAIR_LOSSES, make_loss
 from .mining import MiningConfig, cache_dir, mine_hard_negatives, save_negatives
@@ -34,9 +34,9 @@ def load_st(spec: str, max_length: int | None = None):
 
 def st_encoder(model):
     """Encode function (L2-normalised float32) over a sentence-transformers model, for validation."""
+
     def encode(texts):
-        return model.encode(list(texts), batch_size=32, convert_to_numpy=True, normalize_embeddings=True,
-                            show_progress_bar=False)
+        return model.encode(list(texts), batch_size=32, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
 
     return encode
 
@@ -55,9 +55,20 @@ class BiEncoderObjective:
     not repeat inside a batch (in-batch negatives). ``validator()`` returns the validation metrics.
     """
 
-    def __init__(self, model, loss_fn, columns: list[list[str]], *, labels=None, keys=None, validator=None,
-                 metric: str | None = None, card: dict | None = None, name: str = "embed",
-                 model_name: str = "fine-tuned"):
+    def __init__(
+        self,
+        model,
+        loss_fn,
+        columns: list[list[str]],
+        *,
+        labels=None,
+        keys=None,
+        validator=None,
+        metric: str | None = None,
+        card: dict | None = None,
+        name: str = "embed",
+        model_name: str = "fine-tuned",
+    ):
         self.name = name
         self.module = model
         self.loss_fn = loss_fn
@@ -90,8 +101,9 @@ class BiEncoderObjective:
         save_st(self.module, folder, self.card, self.model_name)
 
 
-def attach_negatives(pairs: list[Pair], corpus: dict[str, str], negatives: dict[str, list[str]], n: int,
-                     seed: int = 0) -> list[Pair]:
+def attach_negatives(
+    pairs: list[Pair], corpus: dict[str, str], negatives: dict[str, list[str]], n: int, seed: int = 0
+) -> list[Pair]:
     """Give every pair exactly ``n`` negative texts (mined ones first, then random corpus passages
     that are not positives of that query), so all examples have the same columns."""
     import random
@@ -115,9 +127,8 @@ def attach_negatives(pairs: list[Pair], corpus: dict[str, str], negatives: dict[
 
 def unsupervised_pairs(data: TrainingData | None, corpus_paths, seed: int) -> tuple[list[Pair], dict[str, str]]:
     """ICT pairs from a BEIR corpus or from text files; returns (pairs, corpus for mining)."""
-    from .ict import ict_pairs
-
     from ..data.sources import SourceDoc, walk
+    from .ict import ict_pairs
 
     paths = list(corpus_paths or [])
     if data is not None and data.corpus is not None:
@@ -127,25 +138,40 @@ def unsupervised_pairs(data: TrainingData | None, corpus_paths, seed: int) -> tu
         raise EncoderkitError("--unsupervised needs a corpus", hint="pass a BEIR folder as --data or text files with --corpus")
     pairs = ict_pairs(docs, seed=seed)
     if not pairs:
-        raise EncoderkitError("no inverse-cloze pairs could be built from the corpus",
-                              hint="documents need at least two sentences")
+        raise EncoderkitError(
+            "no inverse-cloze pairs could be built from the corpus", hint="documents need at least two sentences"
+        )
     from ..data.pairs import doc_text
 
     return pairs, {d: doc_text(t, b) for d, t, b in docs}
 
 
-def train_embed(model: str = "default", data: str | Path | None = None, out: str | Path = "embed-model", *,
-                loss: str = "mnrl", hard_negatives: str = "bm25", mining: MiningConfig | None = None,
-                unsupervised: bool = False, corpus_paths=None, val_fraction: float = 0.1, val_corpus_size: int = 1000,
-                max_length: int | None = None, scale: float = 20.0, mini_batch_size: int = 16,
-                train_config: TrainConfig | None = None, resume: bool = False, show_progress: bool | None = None) -> dict:
+def train_embed(
+    model: str = "default",
+    data: str | Path | None = None,
+    out: str | Path = "embed-model",
+    *,
+    loss: str = "mnrl",
+    hard_negatives: str = "bm25",
+    mining: MiningConfig | None = None,
+    unsupervised: bool = False,
+    corpus_paths=None,
+    val_fraction: float = 0.1,
+    val_corpus_size: int = 1000,
+    max_length: int | None = None,
+    scale: float = 20.0,
+    mini_batch_size: int = 16,
+    train_config: TrainConfig | None = None,
+    resume: bool = False,
+    show_progress: bool | None = None,
+) -> dict:
     """Fine-tune a bi-encoder; the best checkpoint by validation is saved to ``out`` in
     sentence-transformers format (loads with ``Encoder.load(out)`` and ``SentenceTransformer(out)``)."""
     import torch
 
     if loss not in LOSSES or loss == "margin-mse":
-        raise EncoderkitError(f"unknown loss '{loss}' for train embed",
-                              hint=f"use one of: {', '.join(l for l in LOSSES if l != 'margin-mse')}")
+        usable = ", ".join(name for name in LOSSES if name != "margin-mse")
+        raise EncoderkitError(f"unknown loss '{loss}' for train embed", hint=f"use one of: {usable}")
     cfg = train_config or TrainConfig()
     out = Path(out)
     labelled = load_training_data(data) if data is not None else None
@@ -160,8 +186,10 @@ def train_embed(model: str = "default", data: str | Path | None = None, out: str
     if train.kind == "scored" and loss != "cosent":
         raise EncoderkitError(f"{train.source} holds scored pairs: use --loss cosent")
     if train.kind == "pairs" and loss == "cosent":
-        raise EncoderkitError(f"{train.source} holds (query, positive) pairs: CoSENT needs scored pairs",
-                              hint=f"use one of: {', '.join(PAIR_LOSSES)}")
+        raise EncoderkitError(
+            f"{train.source} holds (query, positive) pairs: CoSENT needs scored pairs",
+            hint=f"use one of: {', '.join(PAIR_LOSSES)}",
+        )
     mining = mining or MiningConfig(method=hard_negatives)
     n_neg = 0
     if train.kind == "pairs":
@@ -182,8 +210,13 @@ def train_embed(model: str = "default", data: str | Path | None = None, out: str
             from ..models.encoder import Encoder
 
             enc = Encoder.load(str(ref.path), max_length=max_length) if mining.method in ("dense", "both") else None
-            negs = mine_hard_negatives(queries, positives, corpus, mining, encoder=enc, cache_dir=cache_dir(),
-                                       show_progress=show_progress) if mining.method != "none" else {}
+            negs = (
+                mine_hard_negatives(
+                    queries, positives, corpus, mining, encoder=enc, cache_dir=cache_dir(), show_progress=show_progress
+                )
+                if mining.method != "none"
+                else {}
+            )
             out.mkdir(parents=True, exist_ok=True)
             save_negatives(out / "negatives.json", negs, mining)
             train.pairs = attach_negatives(train.pairs, corpus, negs, n_neg, cfg.seed)
@@ -212,9 +245,27 @@ def train_embed(model: str = "default", data: str | Path | None = None, out: str
         columns = [[s.a for s in train.scored], [s.b for s in train.scored]]
         keys = None
         labels = torch.tensor([s.score for s in train.scored], dtype=torch.float32)
-    card = {"task": "embed", "base_model": ref.name, "base_spec": ref.spec, "loss": loss, "data": str(data),
-            "unsupervised": unsupervised, "hard_negatives": mining.to_dict() if n_neg else None,
-            "n_train_examples": len(train), "n_negatives": n_neg, "max_length": st.max_seq_length}
-    objective = BiEncoderObjective(st, loss_fn, columns, labels=labels, keys=keys, validator=evaluate, metric=metric,
-                                   card=card, model_name=f"{ref.name} (fine-tuned)")
+    card = {
+        "task": "embed",
+        "base_model": ref.name,
+        "base_spec": ref.spec,
+        "loss": loss,
+        "data": str(data),
+        "unsupervised": unsupervised,
+        "hard_negatives": mining.to_dict() if n_neg else None,
+        "n_train_examples": len(train),
+        "n_negatives": n_neg,
+        "max_length": st.max_seq_length,
+    }
+    objective = BiEncoderObjective(
+        st,
+        loss_fn,
+        columns,
+        labels=labels,
+        keys=keys,
+        validator=evaluate,
+        metric=metric,
+        card=card,
+        model_name=f"{ref.name} (fine-tuned)",
+    )
     return Trainer(objective, cfg, out, show_progress, {"card": card}).run(resume=resume)

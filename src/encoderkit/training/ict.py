@@ -23,8 +23,15 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENT.findall(text) if s.strip()]
 
 
-def ict_pairs(docs: Iterable[tuple[str, str, str]], *, seed: int = 0, per_doc: int = 1, keep_prob: float = 0.1,
-              min_words: int = 5, max_words: int = 64) -> list[Pair]:
+def ict_pairs(
+    docs: Iterable[tuple[str, str, str]],
+    *,
+    seed: int = 0,
+    per_doc: int = 1,
+    keep_prob: float = 0.1,
+    min_words: int = 5,
+    max_words: int = 64,
+) -> list[Pair]:
     """(doc id, title, text) -> ICT pairs. Documents with fewer than 2 usable sentences are skipped."""
     rng = random.Random(seed)
     out = []
@@ -44,5 +51,8 @@ def title_pairs(docs: Iterable[tuple[str, str, str]], *, min_words: int = 4) -> 
     """Document titles as pseudo-queries and the text without its title as the positive: weak
     supervision that looks like short claims or questions (titles are dropped from the positive so
     the match is not a verbatim copy)."""
-    return [Pair(title, text, query_id=f"title:{doc_id}", positive_id=doc_id)
-            for doc_id, title, text in docs if len(title.split()) >= min_words and text.strip()]
+    return [
+        Pair(title, text, query_id=f"title:{doc_id}", positive_id=doc_id)
+        for doc_id, title, text in docs
+        if len(title.split()) >= min_words and text.strip()
+    ]

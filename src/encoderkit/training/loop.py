@@ -58,24 +58,24 @@ RESUME_FREE = ("max_minutes", "eval_every", "eval_at_start", "log_every", "keep_
 class TrainConfig:
     """Every setting of the loop (recorded in the log as ``config``)."""
 
-    max_steps: int | None = None   # optimizer steps; None: ``epochs`` passes over the examples
+    max_steps: int | None = None  # optimizer steps; None: ``epochs`` passes over the examples
     epochs: float = 1.0
-    batch_size: int = 32           # examples per forward/backward pass
-    grad_accum: int = 1            # batches per optimizer step (examples per step = batch_size * grad_accum)
-    lr: float = 2e-5               # peak learning rate of the encoder
-    head_lr: float | None = None   # peak learning rate of the head; None: lr * head_lr_mult
+    batch_size: int = 32  # examples per forward/backward pass
+    grad_accum: int = 1  # batches per optimizer step (examples per step = batch_size * grad_accum)
+    lr: float = 2e-5  # peak learning rate of the encoder
+    head_lr: float | None = None  # peak learning rate of the head; None: lr * head_lr_mult
     head_lr_mult: float = 1.0
-    head_only_steps: int = 0       # first N steps train only the head (encoder frozen, LR 0)
-    warmup_ratio: float = 0.1      # linear warm-up share of each group's steps
-    weight_decay: float = 0.01     # AdamW; never on parameters with ndim < 2 (biases, LayerNorm)
-    max_grad_norm: float = 1.0     # 0: no clipping
-    eval_every: int = 0            # steps; 0: at each epoch end (and always at the end)
-    eval_at_start: bool = True     # validate the starting point (with select_best, training must beat it)
+    head_only_steps: int = 0  # first N steps train only the head (encoder frozen, LR 0)
+    warmup_ratio: float = 0.1  # linear warm-up share of each group's steps
+    weight_decay: float = 0.01  # AdamW; never on parameters with ndim < 2 (biases, LayerNorm)
+    max_grad_norm: float = 1.0  # 0: no clipping
+    eval_every: int = 0  # steps; 0: at each epoch end (and always at the end)
+    eval_at_start: bool = True  # validate the starting point (with select_best, training must beat it)
     log_every: int = 10
     seed: int = 0
-    bf16: bool = False             # autocast to bfloat16 (weights and optimizer stay fp32)
+    bf16: bool = False  # autocast to bfloat16 (weights and optimizer stay fp32)
     max_minutes: float | None = None  # training-time budget: stop, validate and export when spent
-    select_best: bool = True       # export the best model by the validation metric; False: the last one
+    select_best: bool = True  # export the best model by the validation metric; False: the last one
     keep_checkpoint: bool = False  # keep out/checkpoint when the run has finished
 
     def to_dict(self) -> dict:
@@ -246,8 +246,16 @@ class Trainer:
     after every optimizer step (e.g. to :meth:`request_stop`).
     """
 
-    def __init__(self, objective: Objective, config: TrainConfig, out: Path, show_progress: bool | None = None,
-                 run_info: dict | None = None, *, on_step: Callable[["Trainer", int], None] | None = None):
+    def __init__(
+        self,
+        objective: Objective,
+        config: TrainConfig,
+        out: Path,
+        show_progress: bool | None = None,
+        run_info: dict | None = None,
+        *,
+        on_step: Callable[[Trainer, int], None] | None = None,
+    ):
         import torch
 
         config.check()
@@ -266,25 +274,38 @@ class Trainer:
         self.head_lr = config.head_lr if config.head_lr is not None else config.lr * config.head_lr_mult
         self.groups = self._trainable(objective.named_groups())
         if config.head_only_steps and not self.groups["head"]:
-            raise EncoderkitError(f"head-only steps need a head: {objective.name} has no head parameters",
-                                  hint="set head_only_steps to 0")
+            raise EncoderkitError(
+                f"head-only steps need a head: {objective.name} has no head parameters", hint="set head_only_steps to 0"
+            )
         param_groups, self.group_kinds = [], []  # per optimizer group: its kind ("head" or "encoder")
         for kind in ("head", "encoder"):
             for decay in (True, False):
                 params = [p for _, p in self.groups[kind] if (p.ndim >= 2) == decay]
                 if params:
-                    param_groups.append({"params": params, "weight_decay": config.weight_decay if decay else 0.0,
-                                         "lr": 0.0})
+                    param_groups.append({"params": params, "weight_decay": config.weight_decay if decay else 0.0, "lr": 0.0})
                     self.group_kinds.append(kind)
         self.optimizer = torch.optim.AdamW(param_groups, lr=0.0, betas=(0.9, 0.999), eps=ADAM_EPS)
         first = next(iter(objective.module.parameters()), None)
         self.device_type = first.device.type if first is not None else "cpu"
         self.train_seconds = 0.0
         self.window: list[dict] = []  # per-step records not yet in the loss curve
-        self.log = {"config": config.to_dict(), "objective": objective.name, "metric": getattr(objective, "metric", None),
-                    "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch, "step": 0,
-                    "completed": False, "stopped_early": None, "resumed_from_step": None, "loss_curve": [],
-                    "evals": [], "best": None, "train_seconds": 0.0, "wall_seconds": 0.0, **self.run_info}
+        self.log = {
+            "config": config.to_dict(),
+            "objective": objective.name,
+            "metric": getattr(objective, "metric", None),
+            "total_steps": self.total_steps,
+            "steps_per_epoch": self.steps_per_epoch,
+            "step": 0,
+            "completed": False,
+            "stopped_early": None,
+            "resumed_from_step": None,
+            "loss_curve": [],
+            "evals": [],
+            "best": None,
+            "train_seconds": 0.0,
+            "wall_seconds": 0.0,
+            **self.run_info,
+        }
 
     @staticmethod
     def _trainable(groups: dict) -> dict[str, list]:
@@ -305,8 +326,11 @@ class Trainer:
         if self._plan is None or self._plan[0] != epoch:
             c = self.config
             batches = getattr(self.objective, "batches", None)
-            plan = (batches(epoch, c.batch_size, c.seed) if batches is not None
-                    else epoch_batches(self.objective.n_examples, c.batch_size, c.seed, epoch))
+            plan = (
+                batches(epoch, c.batch_size, c.seed)
+                if batches is not None
+                else epoch_batches(self.objective.n_examples, c.batch_size, c.seed, epoch)
+            )
             self._plan = (epoch, plan)
         return self._plan[1]
 
@@ -325,8 +349,10 @@ class Trainer:
 
     def lrs(self, step: int) -> dict[str, float]:
         c, end = self.config, self.total_steps
-        return {"head": lr_at(step, self.head_lr, 0, end, c.warmup_ratio),
-                "encoder": lr_at(step, c.lr, min(c.head_only_steps, end), end, c.warmup_ratio)}
+        return {
+            "head": lr_at(step, self.head_lr, 0, end, c.warmup_ratio),
+            "encoder": lr_at(step, c.lr, min(c.head_only_steps, end), end, c.warmup_ratio),
+        }
 
     def phase(self, step: int) -> str:
         return "head" if step < self.config.head_only_steps else "full"
@@ -437,8 +463,14 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.train_seconds += time.perf_counter() - t0
         self.log["step"] = step + 1
-        record = {"step": step + 1, "phase": phase, "lr_head": lrs["head"], "lr_encoder": lrs["encoder"],
-                  "loss": loss_value, "grad_norm": grad_norm}
+        record = {
+            "step": step + 1,
+            "phase": phase,
+            "lr_head": lrs["head"],
+            "lr_encoder": lrs["encoder"],
+            "loss": loss_value,
+            "grad_norm": grad_norm,
+        }
         for k, v in summarize(stats).items():
             record.setdefault(k, v)
         self.window.append(record)
@@ -447,12 +479,20 @@ class Trainer:
         if not self.window:
             return
         last = self.window[-1]
-        numbers = summarize([{k: v for k, v in w.items() if k not in ("step", "phase", "lr_head", "lr_encoder")}
-                             for w in self.window])
-        self.log["loss_curve"].append({"step": last["step"], "epoch": round(last["step"] / self.steps_per_epoch, 3),
-                                       "phase": last["phase"], "lr_head": last["lr_head"],
-                                       "lr_encoder": last["lr_encoder"], **numbers,
-                                       "train_seconds": round(self.train_seconds, 2)})
+        numbers = summarize(
+            [{k: v for k, v in w.items() if k not in ("step", "phase", "lr_head", "lr_encoder")} for w in self.window]
+        )
+        self.log["loss_curve"].append(
+            {
+                "step": last["step"],
+                "epoch": round(last["step"] / self.steps_per_epoch, 3),
+                "phase": last["phase"],
+                "lr_head": last["lr_head"],
+                "lr_encoder": last["lr_encoder"],
+                **numbers,
+                "train_seconds": round(self.train_seconds, 2),
+            }
+        )
         self.window = []
 
     # ------------------------------------------------------------------ validation, export, checkpoints
@@ -472,8 +512,13 @@ class Trainer:
             module.train()
         if not res:
             return
-        entry = {"step": step, "epoch": round(step / self.steps_per_epoch, 3), **res,
-                 "train_seconds": round(self.train_seconds, 2), "eval_seconds": round(time.perf_counter() - t, 2)}
+        entry = {
+            "step": step,
+            "epoch": round(step / self.steps_per_epoch, 3),
+            **res,
+            "train_seconds": round(self.train_seconds, 2),
+            "eval_seconds": round(time.perf_counter() - t, 2),
+        }
         self.log["evals"].append(entry)
         metric, best = self.log["metric"], self.log["best"]
         if metric in res and (best is None or res[metric] > best[metric]):
@@ -500,14 +545,18 @@ class Trainer:
             raise EncoderkitError(f"no checkpoint to resume in '{self.out}'", hint="run without --resume to start fresh")
         state = load_checkpoint(folder, self.objective.module, self.optimizer)
         if state.get("total_steps") != self.total_steps:
-            raise EncoderkitError(f"checkpoint in '{self.out}' was made for {state.get('total_steps')} steps, "
-                                  f"not {self.total_steps}", hint="resume with the same data and options")
+            raise EncoderkitError(
+                f"checkpoint in '{self.out}' was made for {state.get('total_steps')} steps, not {self.total_steps}",
+                hint="resume with the same data and options",
+            )
         before, now = state.get("config") or {}, self.config.to_dict()
-        diffs = [f"{k}: {before.get(k)!r} -> {v!r}" for k, v in now.items()
-                 if k not in RESUME_FREE and k in before and before[k] != v]
+        diffs = [
+            f"{k}: {before.get(k)!r} -> {v!r}" for k, v in now.items() if k not in RESUME_FREE and k in before and before[k] != v
+        ]
         if diffs:
-            raise EncoderkitError(f"resume with different settings ({'; '.join(diffs[:4])})",
-                                  hint="resume with the settings of the original run")
+            raise EncoderkitError(
+                f"resume with different settings ({'; '.join(diffs[:4])})", hint="resume with the settings of the original run"
+            )
         self.window = state.pop("window", [])
         self.log = {**state, "config": now, **self.run_info, "resumed_from_step": state["step"]}
         self.train_seconds = float(state.get("train_seconds", 0.0))

@@ -24,8 +24,9 @@ PAIR_LOSSES = ("mnrl", "mnrl-symmetric", "cached-mnrl", "triplet")
 LOSSES = PAIR_LOSSES + ("cosent", "margin-mse")
 
 
-def make_loss(name: str, model, *, scale: float = 20.0, mini_batch_size: int = 16, triplet_margin: float = 5.0,
-              student_scale: float = 1.0):
+def make_loss(
+    name: str, model, *, scale: float = 20.0, mini_batch_size: int = 16, triplet_margin: float = 5.0, student_scale: float = 1.0
+):
     """Build the named loss around a sentence-transformers ``model``."""
     from sentence_transformers.sentence_transformer import losses as L
 

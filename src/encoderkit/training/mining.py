@@ -59,8 +59,9 @@ def cache_dir() -> Path:
     return Path(root) / "mining"
 
 
-def corpus_vectors(encoder, ids: list[str], texts: list[str], cache_dir: Path | None = None,
-                   show_progress: bool | None = None) -> np.ndarray:
+def corpus_vectors(
+    encoder, ids: list[str], texts: list[str], cache_dir: Path | None = None, show_progress: bool | None = None
+) -> np.ndarray:
     """Encode the corpus once per (model, corpus); cached as .npy under ``cache_dir`` if given."""
     key = hashlib.sha256((encoder.fingerprint + str(encoder.max_length) + "\x00".join(ids)).encode()).hexdigest()[:16]
     if cache_dir is not None:
@@ -74,9 +75,16 @@ def corpus_vectors(encoder, ids: list[str], texts: list[str], cache_dir: Path | 
     return vecs
 
 
-def rank_candidates(queries: Mapping[str, str], corpus: Mapping[str, str], cfg: MiningConfig, *,
-                    encoder=None, depth: int, cache_dir: Path | None = None,
-                    show_progress: bool | None = None) -> tuple[dict[str, list[str]], dict[str, np.ndarray] | None]:
+def rank_candidates(
+    queries: Mapping[str, str],
+    corpus: Mapping[str, str],
+    cfg: MiningConfig,
+    *,
+    encoder=None,
+    depth: int,
+    cache_dir: Path | None = None,
+    show_progress: bool | None = None,
+) -> tuple[dict[str, list[str]], dict[str, np.ndarray] | None]:
     """Candidate ranking per query (best first) from BM25, the dense encoder, or both interleaved.
     Also returns doc id -> vector when dense vectors were computed (for near-duplicate checks)."""
     from ..retrieval.bm25 import BM25Index
@@ -111,9 +119,16 @@ def rank_candidates(queries: Mapping[str, str], corpus: Mapping[str, str], cfg: 
     return out, vectors
 
 
-def mine_hard_negatives(queries: Mapping[str, str], positives: Mapping[str, set[str]], corpus: Mapping[str, str],
-                        cfg: MiningConfig, *, encoder=None, cache_dir: Path | None = None,
-                        show_progress: bool | None = None) -> dict[str, list[str]]:
+def mine_hard_negatives(
+    queries: Mapping[str, str],
+    positives: Mapping[str, set[str]],
+    corpus: Mapping[str, str],
+    cfg: MiningConfig,
+    *,
+    encoder=None,
+    cache_dir: Path | None = None,
+    show_progress: bool | None = None,
+) -> dict[str, list[str]]:
     """Hard negatives (corpus ids) per query id; never a positive or a near-duplicate of one."""
     if cfg.method not in METHODS:
         raise EncoderkitError(f"unknown mining method '{cfg.method}'", hint=f"use one of: {', '.join(METHODS)}")
@@ -124,9 +139,15 @@ def mine_hard_negatives(queries: Mapping[str, str], positives: Mapping[str, set[
     from ..retrieval.snippets import terms
 
     max_pos = max((len(p) for p in positives.values()), default=1)
-    candidates, vectors = rank_candidates(queries, corpus, cfg, encoder=encoder,
-                                          depth=min(len(corpus), cfg.rank_max + 2 * max_pos + 10),
-                                          cache_dir=cache_dir, show_progress=show_progress)
+    candidates, vectors = rank_candidates(
+        queries,
+        corpus,
+        cfg,
+        encoder=encoder,
+        depth=min(len(corpus), cfg.rank_max + 2 * max_pos + 10),
+        cache_dir=cache_dir,
+        show_progress=show_progress,
+    )
     term_cache: dict[str, set] = {}
 
     def tset(doc: str) -> set:

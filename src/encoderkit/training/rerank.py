@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import EncoderkitError
 from ..data.pairs import Pair, TrainingData, load_training_data, split_validation
+from ..errors import EncoderkitError
 from .loop import TrainConfig, Trainer, split_by_name
 from .mining import MiningConfig, cache_dir, mine_hard_negatives, save_negatives
 
@@ -30,8 +30,17 @@ class RerankObjective:
     name = "rerank"
     metric = "ndcg@10"
 
-    def __init__(self, model, loss_fn, examples: list, *, listwise: bool, validator=None, card: dict | None = None,
-                 model_name: str = "cross-encoder"):
+    def __init__(
+        self,
+        model,
+        loss_fn,
+        examples: list,
+        *,
+        listwise: bool,
+        validator=None,
+        card: dict | None = None,
+        model_name: str = "cross-encoder",
+    ):
         self.module = model
         self.loss_fn = loss_fn
         self.examples = examples
@@ -78,8 +87,9 @@ def load_cross_encoder(spec: str, max_length: int):
     return model, ref
 
 
-def mined_training_set(train: TrainingData, mining: MiningConfig, *, model_path: str, max_length: int,
-                       cache_dir: Path, show_progress: bool | None) -> tuple[dict[str, list[str]], dict[str, set[str]]]:
+def mined_training_set(
+    train: TrainingData, mining: MiningConfig, *, model_path: str, max_length: int, cache_dir: Path, show_progress: bool | None
+) -> tuple[dict[str, list[str]], dict[str, set[str]]]:
     """Negatives per query id (mined with the base bi-encoder and/or BM25) and positives per query."""
     queries = {p.query_id: p.query for p in train.pairs}
     positives: dict[str, set[str]] = {}
@@ -90,15 +100,27 @@ def mined_training_set(train: TrainingData, mining: MiningConfig, *, model_path:
         from ..models.encoder import Encoder
 
         enc = Encoder.load(model_path)
-    negs = mine_hard_negatives(queries, positives, train.corpus, mining, encoder=enc, cache_dir=cache_dir,
-                               show_progress=show_progress)
+    negs = mine_hard_negatives(
+        queries, positives, train.corpus, mining, encoder=enc, cache_dir=cache_dir, show_progress=show_progress
+    )
     return negs, positives
 
 
-def train_rerank(model: str = "default", data: str | Path = "", out: str | Path = "reranker", *, loss: str = "bce",
-                 mining: MiningConfig | None = None, extra_pairs: list[Pair] | None = None, val_fraction: float = 0.1,
-                 max_length: int = 256, val_depth: int = 20, train_config: TrainConfig | None = None,
-                 resume: bool = False, show_progress: bool | None = None) -> dict:
+def train_rerank(
+    model: str = "default",
+    data: str | Path = "",
+    out: str | Path = "reranker",
+    *,
+    loss: str = "bce",
+    mining: MiningConfig | None = None,
+    extra_pairs: list[Pair] | None = None,
+    val_fraction: float = 0.1,
+    max_length: int = 256,
+    val_depth: int = 20,
+    train_config: TrainConfig | None = None,
+    resume: bool = False,
+    show_progress: bool | None = None,
+) -> dict:
     """Train a cross-encoder; the best checkpoint by validation nDCG@10 (reranking BM25's top
     ``val_depth`` for held-out queries) is saved to ``out`` (sentence-transformers CrossEncoder format)."""
     import torch
@@ -110,15 +132,24 @@ def train_rerank(model: str = "default", data: str | Path = "", out: str | Path 
     out = Path(out)
     labelled = load_training_data(data)
     if labelled.kind != "pairs" or labelled.corpus is None:
-        raise EncoderkitError(f"{data}: reranker training needs a BEIR folder (queries, qrels, corpus)",
-                              hint="hard negatives are mined from its corpus")
+        raise EncoderkitError(
+            f"{data}: reranker training needs a BEIR folder (queries, qrels, corpus)",
+            hint="hard negatives are mined from its corpus",
+        )
     train, val = split_validation(labelled, val_fraction, cfg.seed)
     if extra_pairs:  # unlabeled extras (e.g. inverse-cloze) get mined negatives like the labelled pairs
-        train = TrainingData("pairs", train.source, pairs=train.pairs + list(extra_pairs), corpus=train.corpus,
-                             qrels=train.qrels, queries=train.queries)
+        train = TrainingData(
+            "pairs",
+            train.source,
+            pairs=train.pairs + list(extra_pairs),
+            corpus=train.corpus,
+            qrels=train.qrels,
+            queries=train.queries,
+        )
     ce, ref = load_cross_encoder(model, max_length)
-    negs, positives = mined_training_set(train, mining, model_path=str(ref.path), max_length=max_length,
-                                         cache_dir=cache_dir(), show_progress=show_progress)
+    negs, positives = mined_training_set(
+        train, mining, model_path=str(ref.path), max_length=max_length, cache_dir=cache_dir(), show_progress=show_progress
+    )
     out.mkdir(parents=True, exist_ok=True)
     save_negatives(out / "negatives.json", negs, mining)
     corpus = train.corpus
@@ -146,9 +177,18 @@ def train_rerank(model: str = "default", data: str | Path = "", out: str | Path 
         return ce.predict(pairs, batch_size=32, show_progress_bar=False, convert_to_numpy=True)
 
     evaluate = rerank_validator(val, corpus, score, depth=val_depth) if val is not None else None
-    card = {"task": "rerank", "base_model": ref.name, "loss": loss, "data": str(data), "mining": mining.to_dict(),
-            "n_train_examples": len(examples), "extra_pairs": len(extra_pairs or []), "max_length": max_length}
+    card = {
+        "task": "rerank",
+        "base_model": ref.name,
+        "loss": loss,
+        "data": str(data),
+        "mining": mining.to_dict(),
+        "n_train_examples": len(examples),
+        "extra_pairs": len(extra_pairs or []),
+        "max_length": max_length,
+    }
 
-    objective = RerankObjective(ce, loss_fn, examples, listwise=loss == "listwise", validator=evaluate, card=card,
-                                model_name=f"{ref.name} cross-encoder")
+    objective = RerankObjective(
+        ce, loss_fn, examples, listwise=loss == "listwise", validator=evaluate, card=card, model_name=f"{ref.name} cross-encoder"
+    )
     return Trainer(objective, cfg, out, show_progress, {"card": card}).run(resume=resume)

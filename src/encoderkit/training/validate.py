@@ -9,15 +9,16 @@
 from __future__ import annotations
 
 import random
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping
 
 import numpy as np
 
 from ..data.pairs import TrainingData
 
 
-def validation_corpus(val: TrainingData, corpus: Mapping[str, str], size: int, seed: int = 0,
-                      bm25_depth: int = 10) -> dict[str, str]:
+def validation_corpus(
+    val: TrainingData, corpus: Mapping[str, str], size: int, seed: int = 0, bm25_depth: int = 10
+) -> dict[str, str]:
     """Judged documents of the held-out queries + their BM25 top ``bm25_depth`` + random distractors."""
     from ..retrieval.bm25 import BM25Index
 
@@ -37,8 +38,9 @@ def validation_corpus(val: TrainingData, corpus: Mapping[str, str], size: int, s
     return {i: corpus[i] for i in keep}
 
 
-def ir_validator(val: TrainingData, corpus: Mapping[str, str], encode: Callable[[list[str]], np.ndarray], *,
-                 size: int = 1000, seed: int = 0) -> Callable[[], dict]:
+def ir_validator(
+    val: TrainingData, corpus: Mapping[str, str], encode: Callable[[list[str]], np.ndarray], *, size: int = 1000, seed: int = 0
+) -> Callable[[], dict]:
     """nDCG@10 etc. of held-out queries over a reduced corpus, encoded afresh at each call."""
     from ..evaluation.metrics import evaluate
 
@@ -51,8 +53,9 @@ def ir_validator(val: TrainingData, corpus: Mapping[str, str], encode: Callable[
         dv = encode([sub[i] for i in ids])
         qv = encode([val.queries[q] for q in qids])
         top = np.argsort(-(qv @ dv.T), axis=1)[:, :100]
-        res = evaluate(qrels, {q: [ids[j] for j in row] for q, row in zip(qids, top)},
-                       metrics=("ndcg@10", "mrr@10", "recall@100"))["mean"]
+        res = evaluate(
+            qrels, {q: [ids[j] for j in row] for q, row in zip(qids, top)}, metrics=("ndcg@10", "mrr@10", "recall@100")
+        )["mean"]
         return {k: round(v, 4) for k, v in res.items()} | {"val_queries": len(qids), "val_corpus": len(ids)}
 
     return run
@@ -72,8 +75,9 @@ def pair_validator(val: TrainingData, encode: Callable[[list[str]], np.ndarray])
     def run() -> dict:
         dv, qv = encode(texts), encode(queries)
         top = np.argsort(-(qv @ dv.T), axis=1)[:, :100]
-        res = evaluate(qrels, {f"q{i}": [f"p{j}" for j in row] for i, row in enumerate(top)},
-                       metrics=("ndcg@10", "mrr@10"))["mean"]
+        res = evaluate(qrels, {f"q{i}": [f"p{j}" for j in row] for i, row in enumerate(top)}, metrics=("ndcg@10", "mrr@10"))[
+            "mean"
+        ]
         return {k: round(v, 4) for k, v in res.items()}
 
     return run
@@ -98,18 +102,21 @@ def sts_validator(val: TrainingData, encode: Callable[[list[str]], np.ndarray]) 
         b = encode([s.b for s in val.scored])
         cos = cosine_rows(a, b)
         gold = np.array([s.score for s in val.scored])
-        return {"spearman": round(float(spearmanr(cos, gold).statistic), 4),
-                "pearson": round(float(pearsonr(cos, gold).statistic), 4)}
+        return {
+            "spearman": round(float(spearmanr(cos, gold).statistic), 4),
+            "pearson": round(float(pearsonr(cos, gold).statistic), 4),
+        }
 
     return run
 
 
-def rerank_validator(val: TrainingData, corpus: Mapping[str, str], score: Callable[[list[tuple[str, str]]], np.ndarray],
-                     *, depth: int = 20) -> Callable[[], dict]:
+def rerank_validator(
+    val: TrainingData, corpus: Mapping[str, str], score: Callable[[list[tuple[str, str]]], np.ndarray], *, depth: int = 20
+) -> Callable[[], dict]:
     """Re-score each held-out query's BM25 top ``depth`` and report nDCG@10 (BM25's own nDCG@10 over
     the same candidates is returned once, as the bar to beat)."""
-    from ..retrieval.bm25 import BM25Index
     from ..evaluation.metrics import evaluate
+    from ..retrieval.bm25 import BM25Index
 
     ids = list(corpus)
     qids = sorted({p.query_id for p in val.pairs})

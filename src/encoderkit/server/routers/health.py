@@ -16,7 +16,13 @@ def router(state):
     @r.get("/info")
     def info():
         m = index.manifest
-        return {"stats": index.stats(), "model": m["model"], "chunking": m["chunking"], "retrievers": m["retrievers"],
-                "reranker": state.reranker.describe() if state.reranker else None, "writes": state.allow_writes}
+        return {
+            "stats": index.stats(),
+            "model": m["model"],
+            "chunking": m["chunking"],
+            "retrievers": m["retrievers"],
+            "reranker": state.reranker.describe() if state.reranker else None,
+            "writes": state.allow_writes,
+        }
 
     return r

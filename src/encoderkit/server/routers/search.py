@@ -3,7 +3,6 @@
 # No `from __future__ import annotations`: FastAPI must see the request model (a class made per app,
 # knowing the index's retrievers) as a real class, not a string.
 
-
 from pydantic import BaseModel, Field, field_validator
 
 
@@ -42,9 +41,15 @@ def router(state):
         if req.rerank and state.reranker is None:
             raise HTTPException(400, "this server has no reranker; start it with --rerank DIR")
         with state.lock:
-            hits = index.search(req.query, mode=req.mode, k=req.k, depth=max(req.depth, req.k),
-                                by="chunk" if req.chunks else "document",
-                                reranker=state.reranker if req.rerank else None, rerank_depth=req.rerank_depth)
+            hits = index.search(
+                req.query,
+                mode=req.mode,
+                k=req.k,
+                depth=max(req.depth, req.k),
+                by="chunk" if req.chunks else "document",
+                reranker=state.reranker if req.rerank else None,
+                rerank_depth=req.rerank_depth,
+            )
         return {"query": req.query, "mode": req.mode, "hits": [hit_row(h, req.query) for h in hits]}
 
     return r

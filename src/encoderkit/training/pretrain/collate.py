@@ -34,7 +34,7 @@ class MaskingCollator:
     seed: int = 0
 
     @classmethod
-    def for_tokenizer(cls, tokenizer, spec: MaskSpec, **kw) -> "MaskingCollator":
+    def for_tokenizer(cls, tokenizer, spec: MaskSpec, **kw) -> MaskingCollator:
         from ...errors import EncoderkitError
 
         if tokenizer.mask_token_id is None:
@@ -45,8 +45,15 @@ class MaskingCollator:
     def mask(self, example: Example, index: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """(masked ids, labels) of one example as seen in ``epoch``."""
         rng = example_rng(self.seed, index, mask_draw(epoch, static=self.static, copies=self.copies))
-        return mask_example(example.input_ids, example.special, example.word_start, self.spec, rng,
-                            mask_id=self.mask_id, random_ids=self.random_ids)
+        return mask_example(
+            example.input_ids,
+            example.special,
+            example.word_start,
+            self.spec,
+            rng,
+            mask_id=self.mask_id,
+            random_ids=self.random_ids,
+        )
 
     def __call__(self, examples: Sequence[Example], indices: Sequence[int], epoch: int) -> dict:
         import torch
@@ -67,9 +74,14 @@ class MaskingCollator:
             attention[r, :k] = 1
             types[r, :k] = ex.token_type_ids
             candidates[r, :k] = ~ex.special
-        batch = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(attention),
-                 "token_type_ids": torch.from_numpy(types), "labels": torch.from_numpy(labels),
-                 "original_ids": torch.from_numpy(original), "candidates": torch.from_numpy(candidates)}
+        batch = {
+            "input_ids": torch.from_numpy(input_ids),
+            "attention_mask": torch.from_numpy(attention),
+            "token_type_ids": torch.from_numpy(types),
+            "labels": torch.from_numpy(labels),
+            "original_ids": torch.from_numpy(original),
+            "candidates": torch.from_numpy(candidates),
+        }
         if any(e.nsp_label >= 0 for e in examples):
             batch["next_sentence_label"] = torch.tensor([e.nsp_label for e in examples], dtype=torch.long)
         return batch

@@ -26,8 +26,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ...errors import DataError, EncoderkitError
 from ...data.sources import Skipped, SourceDoc, walk
+from ...errors import DataError, EncoderkitError
 
 
 # ---------------------------------------------------------------------------- corpus
@@ -66,8 +66,11 @@ def load_corpus(paths: Sequence[str | Path], *, line_docs: bool = False, min_cha
     for item in walk(paths):
         if isinstance(item, Skipped):
             if item.path in named and item.line is None:
-                raise DataError(item.path, f"cannot be used as pretraining text: {item.reason}",
-                                hint="remove it from --corpus or fix the file")
+                raise DataError(
+                    item.path,
+                    f"cannot be used as pretraining text: {item.reason}",
+                    hint="remove it from --corpus or fix the file",
+                )
             skipped.append(item)
             continue
         for doc_id, text in _doc_texts(item, line_docs):
@@ -79,8 +82,10 @@ def load_corpus(paths: Sequence[str | Path], *, line_docs: bool = False, min_cha
     if not texts:
         reasons = "; ".join(str(s) for s in skipped[:5]) or "no supported files found"
         more = f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else ""
-        raise EncoderkitError(f"no usable pretraining text in {', '.join(str(p) for p in paths)}: {reasons}{more}",
-                              hint="pass .txt/.md/.rst/.html files or a BEIR corpus.jsonl with text in them")
+        raise EncoderkitError(
+            f"no usable pretraining text in {', '.join(str(p) for p in paths)}: {reasons}{more}",
+            hint="pass .txt/.md/.rst/.html files or a BEIR corpus.jsonl with text in them",
+        )
     return Corpus(ids, texts, skipped)
 
 
@@ -102,14 +107,45 @@ def split_holdout(n_docs: int, fraction: float, seed: int) -> tuple[np.ndarray, 
     order = np.random.default_rng([int(seed), 2**20 + 17]).permutation(n_docs)
     n_eval = 0 if fraction == 0 else max(1, int(round(fraction * n_docs)))
     if n_eval >= n_docs:
-        raise EncoderkitError(f"the corpus has {n_docs} document(s): too few to hold out {fraction:.0%} for evaluation",
-                              hint="add documents or pass --eval-fraction 0")
+        raise EncoderkitError(
+            f"the corpus has {n_docs} document(s): too few to hold out {fraction:.0%} for evaluation",
+            hint="add documents or pass --eval-fraction 0",
+        )
     return np.sort(order[n_eval:]), np.sort(order[:n_eval])
 
 
 # ---------------------------------------------------------------------------- sentences
-_ABBREV = {"e.g", "i.e", "al", "fig", "figs", "vs", "dr", "mr", "mrs", "ms", "no", "approx", "ca", "cf", "etc",
-           "eq", "ref", "refs", "st", "jr", "sr", "inc", "ltd", "co", "u.s", "u.k", "prof", "vol", "pp"}
+_ABBREV = {
+    "e.g",
+    "i.e",
+    "al",
+    "fig",
+    "figs",
+    "vs",
+    "dr",
+    "mr",
+    "mrs",
+    "ms",
+    "no",
+    "approx",
+    "ca",
+    "cf",
+    "etc",
+    "eq",
+    "ref",
+    "refs",
+    "st",
+    "jr",
+    "sr",
+    "inc",
+    "ltd",
+    "co",
+    "u.s",
+    "u.k",
+    "prof",
+    "vol",
+    "pp",
+}
 _BOUNDARY = re.compile(r"([.!?][\"')\]]*)\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*")
 
 
@@ -145,14 +181,16 @@ class TokenizedDoc:
         return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def tokenize_documents(texts: Sequence[str], tokenizer, *, batch_size: int = 256,
-                       show_progress: bool | None = None) -> list[TokenizedDoc]:
+def tokenize_documents(
+    texts: Sequence[str], tokenizer, *, batch_size: int = 256, show_progress: bool | None = None
+) -> list[TokenizedDoc]:
     """Tokenize documents without special tokens or truncation (needs a fast tokenizer for word ids)."""
     from ...runtime import progress_enabled
 
     if not getattr(tokenizer, "is_fast", False):
-        raise EncoderkitError("pretraining needs a fast (Rust) tokenizer for word boundaries",
-                              hint="use a model folder with a tokenizer.json")
+        raise EncoderkitError(
+            "pretraining needs a fast (Rust) tokenizer for word boundaries", hint="use a model folder with a tokenizer.json"
+        )
     out: list[TokenizedDoc] = []
     bar = None
     if progress_enabled(show_progress):
@@ -161,8 +199,15 @@ def tokenize_documents(texts: Sequence[str], tokenizer, *, batch_size: int = 256
         bar = tqdm(total=len(texts), desc="tokenizing", unit="doc")
     for b in range(0, len(texts), batch_size):
         chunk = list(texts[b : b + batch_size])
-        enc = tokenizer(chunk, add_special_tokens=False, truncation=False, padding=False,
-                        return_offsets_mapping=True, return_attention_mask=False, verbose=False)
+        enc = tokenizer(
+            chunk,
+            add_special_tokens=False,
+            truncation=False,
+            padding=False,
+            return_offsets_mapping=True,
+            return_attention_mask=False,
+            verbose=False,
+        )
         for j, text in enumerate(chunk):
             ids = np.asarray(enc["input_ids"][j], dtype=np.int32)
             words = np.array([-1 if w is None else w for w in enc.word_ids(j)], dtype=np.int64)
@@ -208,7 +253,7 @@ class SpecialLayout:
     type_b: int  # token type of segment B (0 for tokenizers without segment types)
 
     @classmethod
-    def of(cls, tokenizer) -> "SpecialLayout":
+    def of(cls, tokenizer) -> SpecialLayout:
         sa = tokenizer("a", add_special_tokens=False)["input_ids"]
         sb = tokenizer("b", add_special_tokens=False)["input_ids"]
         single = tokenizer("a", add_special_tokens=True, return_token_type_ids=True)
@@ -220,8 +265,13 @@ class SpecialLayout:
         ja = _find(sids, sa)
         if ia < 0 or ib < 0 or ja < 0 or sids[:ja] != ids[:ia]:
             raise EncoderkitError("cannot work out where this tokenizer puts its special tokens")
-        return cls(tuple(ids[:ia]), tuple(ids[ia + len(sa) : ib]), tuple(ids[ib + len(sb) :]),
-                   tuple(sids[ja + len(sa) :]), int(types[ib]))
+        return cls(
+            tuple(ids[:ia]),
+            tuple(ids[ia + len(sa) : ib]),
+            tuple(ids[ib + len(sb) :]),
+            tuple(sids[ja + len(sa) :]),
+            int(types[ib]),
+        )
 
     @property
     def n_single(self) -> int:
@@ -240,18 +290,20 @@ class SpecialLayout:
             input_ids=np.concatenate([p, ids, s]).astype(np.int32),
             special=np.concatenate([np.ones(len(p), bool), np.zeros(len(ids), bool), np.ones(len(s), bool)]),
             word_start=np.concatenate([np.ones(len(p), bool), word_start, np.ones(len(s), bool)]),
-            token_type_ids=np.zeros(len(p) + len(ids) + len(s), np.int8), doc=doc)
+            token_type_ids=np.zeros(len(p) + len(ids) + len(s), np.int8),
+            doc=doc,
+        )
 
     def pair(self, a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray, label: int, doc: int = -1) -> Example:
         p, m, s = (np.asarray(x, np.int32) for x in (self.prefix, self.middle, self.suffix))
         wa, wb = wa.copy(), wb.copy()
         wa[0] = wb[0] = True
         ids = np.concatenate([p, a, m, b, s]).astype(np.int32)
-        special = np.concatenate([np.ones(len(p), bool), np.zeros(len(a), bool), np.ones(len(m), bool),
-                                  np.zeros(len(b), bool), np.ones(len(s), bool)])
+        special = np.concatenate(
+            [np.ones(len(p), bool), np.zeros(len(a), bool), np.ones(len(m), bool), np.zeros(len(b), bool), np.ones(len(s), bool)]
+        )
         ws = np.concatenate([np.ones(len(p), bool), wa, np.ones(len(m), bool), wb, np.ones(len(s), bool)])
-        types = np.concatenate([np.zeros(len(p) + len(a) + len(m), np.int8),
-                                np.full(len(b) + len(s), self.type_b, np.int8)])
+        types = np.concatenate([np.zeros(len(p) + len(a) + len(m), np.int8), np.full(len(b) + len(s), self.type_b, np.int8)])
         return Example(ids, special, ws, types, nsp_label=label, doc=doc)
 
 
@@ -277,8 +329,14 @@ def _pieces(doc: TokenizedDoc, limit: int) -> list[tuple[int, int]]:
     return out
 
 
-def pack_segments(docs: Sequence[TokenizedDoc], layout: SpecialLayout, max_length: int, *,
-                  min_tokens: int = 4, doc_index: Sequence[int] | None = None) -> list[Example]:
+def pack_segments(
+    docs: Sequence[TokenizedDoc],
+    layout: SpecialLayout,
+    max_length: int,
+    *,
+    min_tokens: int = 4,
+    doc_index: Sequence[int] | None = None,
+) -> list[Example]:
     """Greedily fill sequences of at most ``max_length`` tokens (specials included) with consecutive whole
     sentences of one document (RoBERTa's DOC-SENTENCES); an over-long sentence is cut into pieces."""
     limit = max_length - layout.n_single
@@ -301,8 +359,9 @@ def pack_segments(docs: Sequence[TokenizedDoc], layout: SpecialLayout, max_lengt
     return examples
 
 
-def nsp_pairs(docs: Sequence[TokenizedDoc], layout: SpecialLayout, max_length: int, *, seed: int,
-              doc_index: Sequence[int] | None = None) -> list[Example]:
+def nsp_pairs(
+    docs: Sequence[TokenizedDoc], layout: SpecialLayout, max_length: int, *, seed: int, doc_index: Sequence[int] | None = None
+) -> list[Example]:
     """BERT's next-sentence-prediction pairs, drawn once (static) with ``seed``.
 
     Sentences of a document are grouped into chunks of up to ``max_length`` tokens; each chunk is split

@@ -100,8 +100,7 @@ def build_generator(discriminator, size: float = 0.25, layers: int | None = None
     return gen
 
 
-def sample_replacements(logits: torch.Tensor, generator: torch.Generator | None = None,
-                        temperature: float = 1.0) -> torch.Tensor:
+def sample_replacements(logits: torch.Tensor, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
     """One token per row drawn from softmax(logits / temperature), without gradient.
 
     Inverse-CDF sampling (one uniform per row, ``searchsorted`` in the cumulative distribution):

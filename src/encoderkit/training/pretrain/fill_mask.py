@@ -26,7 +26,7 @@ class FillMask:
         self.name = name
 
     @classmethod
-    def load(cls, spec: str | Path) -> "FillMask":
+    def load(cls, spec: str | Path) -> FillMask:
         from ...models.ref import resolve_model
         from ...runtime import configure_torch
         from .heads import load_mlm_model, load_tokenizer
@@ -35,9 +35,11 @@ class FillMask:
         configure_torch()
         model, info = load_mlm_model(ref.path)
         if info["head_initialized"]:
-            hint = ("this looks like an ELECTRA discriminator: use its generator, "
-                    f"--model {Path(ref.path) / 'generator'}") if (Path(ref.path) / "generator").is_dir() else \
-                "train one with `encoderkit pretrain mlm --model ... --head-only-steps N`"
+            hint = (
+                (f"this looks like an ELECTRA discriminator: use its generator, --model {Path(ref.path) / 'generator'}")
+                if (Path(ref.path) / "generator").is_dir()
+                else "train one with `encoderkit pretrain mlm --model ... --head-only-steps N`"
+            )
             raise EncoderkitError(f"model {ref.name} has no trained masked-LM head", hint=hint)
         model.eval()
         tokenizer = load_tokenizer(ref.path)
@@ -60,8 +62,13 @@ class FillMask:
             raise EncoderkitError(f"no {mask} in the text", hint=f"write {mask} where a word should be predicted")
         with torch.inference_mode():
             logits = self.model(**enc).logits[0]
-        drop = {self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, self.tokenizer.pad_token_id,
-                self.tokenizer.bos_token_id, self.tokenizer.eos_token_id} - {None}
+        drop = {
+            self.tokenizer.cls_token_id,
+            self.tokenizer.sep_token_id,
+            self.tokenizer.pad_token_id,
+            self.tokenizer.bos_token_id,
+            self.tokenizer.eos_token_id,
+        } - {None}
         results = []
         for pos in positions:
             probs = torch.softmax(logits[pos].float(), dim=-1)
@@ -70,8 +77,13 @@ class FillMask:
             for score, tid in zip(top.values.tolist(), top.indices.tolist()):
                 ids = enc["input_ids"][0].clone()
                 ids[pos] = tid
-                preds.append({"token": self.tokenizer.decode([tid]).strip(), "token_id": int(tid),
-                              "score": float(score),
-                              "sequence": self.tokenizer.decode([i for i in ids.tolist() if i not in drop])})
+                preds.append(
+                    {
+                        "token": self.tokenizer.decode([tid]).strip(),
+                        "token_id": int(tid),
+                        "score": float(score),
+                        "sequence": self.tokenizer.decode([i for i in ids.tolist() if i not in drop]),
+                    }
+                )
             results.append(preds)
         return results

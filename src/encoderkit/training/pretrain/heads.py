@@ -45,8 +45,10 @@ def transformer_dir(path: Path) -> Path:
 
     layout = read_st_layout(Path(path))
     if layout is not None and layout["unsupported"]:
-        raise EncoderkitError(f"model {path} has modules after pooling ({', '.join(layout['unsupported'])})",
-                              hint="MLM pretraining needs a plain encoder (Transformer + Pooling)")
+        raise EncoderkitError(
+            f"model {path} has modules after pooling ({', '.join(layout['unsupported'])})",
+            hint="MLM pretraining needs a plain encoder (Transformer + Pooling)",
+        )
     return Path(layout["transformer_path"]) if layout else Path(path)
 
 
@@ -69,20 +71,26 @@ def load_mlm_model(path: Path, *, nsp: bool = False, trust_remote_code: bool = F
     try:
         config = AutoConfig.from_pretrained(tdir, trust_remote_code=trust_remote_code)
         if nsp and config.model_type != "bert":
-            raise EncoderkitError(f"--nsp is implemented for BERT models, not {config.model_type}",
-                                  hint="drop --nsp (RoBERTa showed it is not needed)")
+            raise EncoderkitError(
+                f"--nsp is implemented for BERT models, not {config.model_type}",
+                hint="drop --nsp (RoBERTa showed it is not needed)",
+            )
         cls = BertForPreTraining if nsp else AutoModelForMaskedLM
         model, loading = cls.from_pretrained(tdir, output_loading_info=True, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as exc:
-        raise EncoderkitError(f"could not load {path} as a masked-LM model: {str(exc).splitlines()[0]}",
-                              hint="pass 'default', a BERT-style model folder or hub id") from None
+        raise EncoderkitError(
+            f"could not load {path} as a masked-LM model: {str(exc).splitlines()[0]}",
+            hint="pass 'default', a BERT-style model folder or hub id",
+        ) from None
     prefix = model.base_model_prefix + "."
     missing = sorted(loading["missing_keys"])
     head_new = [k for k in missing if not k.startswith(prefix)]
     body_new = [k for k in missing if k.startswith(prefix) and ".pooler." not in k]
     if body_new:
-        raise EncoderkitError(f"{path}: {len(body_new)} encoder weights missing from the checkpoint (e.g. {body_new[0]})",
-                              hint="is this the right model folder?")
+        raise EncoderkitError(
+            f"{path}: {len(body_new)} encoder weights missing from the checkpoint (e.g. {body_new[0]})",
+            hint="is this the right model folder?",
+        )
     mlm_new = [k for k in head_new if "seq_relationship" not in k]
     return model, {"head_initialized": bool(mlm_new), "new_weights": head_new, "model_type": config.model_type}
 
@@ -95,10 +103,17 @@ def scratch_model(tokenizer, size: str, *, nsp: bool = False, max_positions: int
     if size not in SIZES:
         raise EncoderkitError(f"unknown size '{size}'", hint=f"use one of: {', '.join(SIZES)}")
     hidden, layers, heads, inter = SIZES[size]
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
-                        num_attention_heads=heads, intermediate_size=inter, max_position_embeddings=max_positions,
-                        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
-                        type_vocab_size=2, tie_word_embeddings=True)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=inter,
+        max_position_embeddings=max_positions,
+        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+        type_vocab_size=2,
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(seed)
     return (BertForPreTraining if nsp else BertForMaskedLM)(config)
 

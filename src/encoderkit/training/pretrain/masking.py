@@ -124,8 +124,9 @@ def truncated_geometric(rng: np.random.Generator, p: float, max_len: int, size: 
     return rng.choice(k, size=size, p=pmf / pmf.sum())
 
 
-def select_positions(special: np.ndarray, word_start: np.ndarray | None, spec: MaskSpec,
-                     rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray]]:
+def select_positions(
+    special: np.ndarray, word_start: np.ndarray | None, spec: MaskSpec, rng: np.random.Generator
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """Choose the positions to predict. Returns (bool array, groups); each group is replaced as one unit
     (one group per token unless spans are replaced per span)."""
     n = len(special)
@@ -195,8 +196,15 @@ def _select_spans(units, special, budget, spec, rng, selected):
     return selected, _per_token_groups(groups, spec)
 
 
-def replace_selected(input_ids: np.ndarray, groups: list[np.ndarray], spec: MaskSpec, rng: np.random.Generator,
-                     *, mask_id: int, random_ids: np.ndarray) -> np.ndarray:
+def replace_selected(
+    input_ids: np.ndarray,
+    groups: list[np.ndarray],
+    spec: MaskSpec,
+    rng: np.random.Generator,
+    *,
+    mask_id: int,
+    random_ids: np.ndarray,
+) -> np.ndarray:
     """Apply [MASK] / random token / unchanged with probabilities mask_frac / random_frac / rest per group."""
     out = input_ids.copy()
     if not groups:
@@ -210,8 +218,16 @@ def replace_selected(input_ids: np.ndarray, groups: list[np.ndarray], spec: Mask
     return out
 
 
-def mask_example(input_ids: np.ndarray, special: np.ndarray, word_start: np.ndarray | None, spec: MaskSpec,
-                 rng: np.random.Generator, *, mask_id: int, random_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def mask_example(
+    input_ids: np.ndarray,
+    special: np.ndarray,
+    word_start: np.ndarray | None,
+    spec: MaskSpec,
+    rng: np.random.Generator,
+    *,
+    mask_id: int,
+    random_ids: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Mask one tokenized sequence. Returns (model input ids, labels with -100 where nothing is predicted)."""
     input_ids = np.asarray(input_ids)
     special = np.asarray(special, dtype=bool)

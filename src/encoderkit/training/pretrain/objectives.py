@@ -47,9 +47,20 @@ class MLMObjective:
     name = "mlm"
     metric = "accuracy"  # masked-token accuracy on the held-out set
 
-    def __init__(self, model, tokenizer, spec: MaskSpec, *, static: bool = False, copies: int = 1, seed: int = 0,
-                 nsp: bool = False, train: Sequence[Example] = (), eval_sets: dict | None = None,
-                 eval_batch_size: int = 64):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        spec: MaskSpec,
+        *,
+        static: bool = False,
+        copies: int = 1,
+        seed: int = 0,
+        nsp: bool = False,
+        train: Sequence[Example] = (),
+        eval_sets: dict | None = None,
+        eval_batch_size: int = 64,
+    ):
         self.train = list(train)
         self.eval_sets = {k: v for k, v in (eval_sets or {}).items() if v}
         self.eval_batch_size = eval_batch_size
@@ -66,8 +77,7 @@ class MLMObjective:
     def named_groups(self) -> dict[str, list[tuple[str, nn.Parameter]]]:
         head = head_parameter_names(self.model)
         params = list(self.model.named_parameters())
-        return {"head": [(n, p) for n, p in params if n in head],
-                "encoder": [(n, p) for n, p in params if n not in head]}
+        return {"head": [(n, p) for n, p in params if n in head], "encoder": [(n, p) for n, p in params if n not in head]}
 
     @property
     def n_examples(self) -> int:
@@ -122,8 +132,12 @@ class MLMObjective:
                 correct += int((logits.argmax(-1) == targets).sum())
                 count += len(targets)
             if count:
-                res.update(mlm_loss=total / count, perplexity=math.exp(min(total / count, 50.0)),
-                           accuracy=correct / count, masked_tokens=count)
+                res.update(
+                    mlm_loss=total / count,
+                    perplexity=math.exp(min(total / count, 50.0)),
+                    accuracy=correct / count,
+                    masked_tokens=count,
+                )
             pairs = eval_sets.get("nsp") or []
             if self.nsp and pairs:
                 hits = 0
@@ -146,9 +160,23 @@ class RTDObjective:
     name = "rtd"
     metric = "disc_accuracy"  # replaced-token detection accuracy on the held-out set
 
-    def __init__(self, discriminator, rtd_head, generator, tokenizer, spec: MaskSpec, *, static: bool = False,
-                 copies: int = 1, seed: int = 0, weight: float = RTD_WEIGHT, temperature: float = 1.0,
-                 train: Sequence[Example] = (), eval_sets: dict | None = None, eval_batch_size: int = 64):
+    def __init__(
+        self,
+        discriminator,
+        rtd_head,
+        generator,
+        tokenizer,
+        spec: MaskSpec,
+        *,
+        static: bool = False,
+        copies: int = 1,
+        seed: int = 0,
+        weight: float = RTD_WEIGHT,
+        temperature: float = 1.0,
+        train: Sequence[Example] = (),
+        eval_sets: dict | None = None,
+        eval_batch_size: int = 64,
+    ):
         self.train = list(train)
         self.eval_sets = {k: v for k, v in (eval_sets or {}).items() if v}
         self.eval_batch_size = eval_batch_size
@@ -199,8 +227,11 @@ class RTDObjective:
         gen_logits, gen_targets, disc_logits, targets = self._forward(batch)
         gen = F.cross_entropy(gen_logits.float(), gen_targets) if len(gen_targets) else gen_logits.sum() * 0.0
         disc = F.binary_cross_entropy_with_logits(disc_logits.float(), targets)
-        stats = {"gen_loss": float(gen.detach()), "disc_loss": float(disc.detach()),
-                 "replaced_fraction": float(targets.mean()) if len(targets) else 0.0}
+        stats = {
+            "gen_loss": float(gen.detach()),
+            "disc_loss": float(disc.detach()),
+            "replaced_fraction": float(targets.mean()) if len(targets) else 0.0,
+        }
         return gen + self.weight * disc, stats
 
     @torch.no_grad()
@@ -236,11 +267,17 @@ class RTDObjective:
         if not d_count:
             return {}
         g_loss = g_total / max(1, g_count)
-        return {"gen_mlm_loss": g_loss, "gen_perplexity": math.exp(min(g_loss, 50.0)),
-                "gen_accuracy": g_correct / max(1, g_count), "disc_loss": d_total / d_count,
-                "disc_accuracy": d_correct / d_count, "replaced_fraction": true_pos / d_count,
-                "replaced_precision": tp / pred_pos if pred_pos else 0.0,
-                "replaced_recall": tp / true_pos if true_pos else 0.0, "tokens": d_count}
+        return {
+            "gen_mlm_loss": g_loss,
+            "gen_perplexity": math.exp(min(g_loss, 50.0)),
+            "gen_accuracy": g_correct / max(1, g_count),
+            "disc_loss": d_total / d_count,
+            "disc_accuracy": d_correct / d_count,
+            "replaced_fraction": true_pos / d_count,
+            "replaced_precision": tp / pred_pos if pred_pos else 0.0,
+            "replaced_recall": tp / true_pos if true_pos else 0.0,
+            "tokens": d_count,
+        }
 
     def export(self, out: Path) -> None:
         from safetensors.torch import save_file

@@ -112,8 +112,10 @@ def _prepare_out(cfg: PretrainConfig, resume: bool, overwrite: bool) -> tuple[Pa
         shutil.rmtree(out)
         ckpt = None
     elif ckpt is not None and not resume:
-        raise EncoderkitError(f"'{out}' holds an unfinished run (checkpoint at step {read_state(ckpt)['step']})",
-                              hint="add --resume to continue it, or --overwrite to start again")
+        raise EncoderkitError(
+            f"'{out}' holds an unfinished run (checkpoint at step {read_state(ckpt)['step']})",
+            hint="add --resume to continue it, or --overwrite to start again",
+        )
     elif ckpt is None and finished_log(out) is not None and not resume:
         raise EncoderkitError(f"'{out}' already holds a trained model", hint="pick another --out, or add --overwrite")
     elif ckpt is None and out.is_dir() and any(out.iterdir()) and not log.is_file():
@@ -124,11 +126,16 @@ def _prepare_out(cfg: PretrainConfig, resume: bool, overwrite: bool) -> tuple[Pa
 
 def _check_resume(cfg: PretrainConfig, state: dict) -> None:
     before = state.get("pretrain") or {}
-    diffs = [f"{k}: {before.get(k)!r} -> {v!r}" for k, v in cfg.to_dict().items()
-             if k not in _RESUME_FREE and k in before and before[k] != v]
+    diffs = [
+        f"{k}: {before.get(k)!r} -> {v!r}"
+        for k, v in cfg.to_dict().items()
+        if k not in _RESUME_FREE and k in before and before[k] != v
+    ]
     if diffs:
-        raise EncoderkitError(f"--resume with different settings ({'; '.join(diffs[:4])})",
-                              hint="resume with the settings of the original run, or use --overwrite")
+        raise EncoderkitError(
+            f"--resume with different settings ({'; '.join(diffs[:4])})",
+            hint="resume with the settings of the original run, or use --overwrite",
+        )
 
 
 # ---------------------------------------------------------------------------- data
@@ -147,25 +154,34 @@ def prepare_data(cfg: PretrainConfig, tokenizer, show_progress: bool | None = No
     else:
         train = pack_segments(train_docs, layout, cfg.max_length, doc_index=train_idx)
     if not train:
-        raise EncoderkitError(f"nothing left to train on: {len(train_docs)} training document(s) give no sequence of "
-                              "4+ tokens", hint="add more text to the corpus")
+        raise EncoderkitError(
+            f"nothing left to train on: {len(train_docs)} training document(s) give no sequence of 4+ tokens",
+            hint="add more text to the corpus",
+        )
     rng = np.random.default_rng([int(cfg.split_seed), 424242])
-    eval_sets = {"mlm": _subsample(pack_segments(eval_docs, layout, cfg.max_length, doc_index=eval_idx),
-                                   cfg.max_eval_examples, rng)}
+    eval_sets = {
+        "mlm": _subsample(pack_segments(eval_docs, layout, cfg.max_length, doc_index=eval_idx), cfg.max_eval_examples, rng)
+    }
     if cfg.nsp and len(eval_docs) >= 2:
-        eval_sets["nsp"] = _subsample(nsp_pairs(eval_docs, layout, cfg.max_length, seed=cfg.split_seed,
-                                                doc_index=eval_idx), cfg.max_eval_examples, rng)
+        eval_sets["nsp"] = _subsample(
+            nsp_pairs(eval_docs, layout, cfg.max_length, seed=cfg.split_seed, doc_index=eval_idx), cfg.max_eval_examples, rng
+        )
     skipped: dict[str, int] = {}
     for s in corpus.skipped:
         reason = s.reason.split(" (")[0].split(" at byte")[0]
         reason = "document shorter than minimum" if reason.startswith("document ") and "shorter" in reason else reason
         skipped[reason] = skipped.get(reason, 0) + 1
     summary = {
-        "documents": len(corpus), "train_documents": len(train_idx), "eval_documents": len(eval_idx),
+        "documents": len(corpus),
+        "train_documents": len(train_idx),
+        "eval_documents": len(eval_idx),
         "eval_document_ids": [corpus.ids[i] for i in eval_idx][:10000],
-        "corpus_fingerprint": corpus.fingerprint(), "skipped": skipped,
-        "train_examples": len(train), "train_tokens": int(sum(len(e) for e in train)),
-        "eval_examples": len(eval_sets["mlm"]), "eval_tokens": int(sum(len(e) for e in eval_sets["mlm"])),
+        "corpus_fingerprint": corpus.fingerprint(),
+        "skipped": skipped,
+        "train_examples": len(train),
+        "train_tokens": int(sum(len(e) for e in train)),
+        "eval_examples": len(eval_sets["mlm"]),
+        "eval_tokens": int(sum(len(e) for e in eval_sets["mlm"])),
     }
     if cfg.nsp:
         summary["nsp_is_next_fraction"] = float(np.mean([e.nsp_label == 0 for e in train]))
@@ -189,8 +205,13 @@ def build_objective(cfg: PretrainConfig, ref, tokenizer, data: dict | None = Non
     from .objectives import MLMObjective, RTDObjective
 
     spec = MaskSpec(prob=cfg.mlm_prob, strategy=cfg.masking)
-    kw = dict(static=cfg.static_masking, copies=cfg.mask_copies, seed=cfg.seed,
-              train=(data or {}).get("train", ()), eval_sets=(data or {}).get("eval_sets"))
+    kw = dict(
+        static=cfg.static_masking,
+        copies=cfg.mask_copies,
+        seed=cfg.seed,
+        train=(data or {}).get("train", ()),
+        eval_sets=(data or {}).get("eval_sets"),
+    )
     if cfg.objective == "mlm":
         if cfg.from_scratch:
             model = scratch_model(tokenizer, cfg.size, nsp=cfg.nsp, max_positions=max(512, cfg.max_length), seed=cfg.seed)
@@ -212,10 +233,19 @@ def build_objective(cfg: PretrainConfig, ref, tokenizer, data: dict | None = Non
         if hidden is None:
             raise EncoderkitError(f"unknown size '{cfg.size}'", hint=f"use one of: {', '.join(SIZES)}")
         torch.manual_seed(cfg.seed)
-        disc = BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
-                                    num_attention_heads=heads, intermediate_size=inter,
-                                    max_position_embeddings=max(512, cfg.max_length), type_vocab_size=2,
-                                    pad_token_id=tokenizer.pad_token_id or 0), add_pooling_layer=False)
+        disc = BertModel(
+            BertConfig(
+                vocab_size=len(tokenizer),
+                hidden_size=hidden,
+                num_hidden_layers=layers,
+                num_attention_heads=heads,
+                intermediate_size=inter,
+                max_position_embeddings=max(512, cfg.max_length),
+                type_vocab_size=2,
+                pad_token_id=tokenizer.pad_token_id or 0,
+            ),
+            add_pooling_layer=False,
+        )
     else:
         try:
             disc = AutoModel.from_pretrained(transformer_dir(ref.path))
@@ -226,9 +256,15 @@ def build_objective(cfg: PretrainConfig, ref, tokenizer, data: dict | None = Non
     head = RTDHead(disc.config.hidden_size, getattr(disc.config, "hidden_act", "gelu"))
     gen = build_generator(disc, cfg.generator_size, cfg.generator_layers, seed=cfg.seed + 2)
     rtd = RTDObjective(disc, head, gen, tokenizer, generator_spec(cfg.mlm_prob, cfg.masking), weight=cfg.rtd_weight, **kw)
-    return rtd, {"head_initialized": True, "encoder_initialized": cfg.from_scratch,
-                 "generator": {"hidden_size": gen.config.hidden_size, "layers": gen.config.num_hidden_layers,
-                               "heads": gen.config.num_attention_heads}}
+    return rtd, {
+        "head_initialized": True,
+        "encoder_initialized": cfg.from_scratch,
+        "generator": {
+            "hidden_size": gen.config.hidden_size,
+            "layers": gen.config.num_hidden_layers,
+            "heads": gen.config.num_attention_heads,
+        },
+    }
 
 
 def _check_length(cfg: PretrainConfig, config) -> None:
@@ -253,8 +289,9 @@ def _defaults(cfg: PretrainConfig, info: dict, n_train: int) -> tuple[float, flo
 
 
 # ---------------------------------------------------------------------------- main entry
-def run_pretraining(cfg: PretrainConfig, *, resume: bool = False, overwrite: bool = False,
-                    show_progress: bool | None = None, on_step=None) -> dict:
+def run_pretraining(
+    cfg: PretrainConfig, *, resume: bool = False, overwrite: bool = False, show_progress: bool | None = None, on_step=None
+) -> dict:
     """Train and export; returns the training log (also written to ``out/train_log.json``).
     ``on_step(trainer, step)`` runs after every step (see :class:`~encoderkit.training.loop.Trainer`)."""
     from ...models.ref import resolve_model
@@ -275,17 +312,33 @@ def run_pretraining(cfg: PretrainConfig, *, resume: bool = False, overwrite: boo
     tokenizer = load_tokenizer(ref.path)
     data = prepare_data(cfg, tokenizer, show_progress)
     if state is not None and (state.get("data") or {}).get("corpus_fingerprint") != data["summary"]["corpus_fingerprint"]:
-        raise EncoderkitError("the corpus changed since the checkpoint was written",
-                              hint="resume with the same corpus files, or use --overwrite")
+        raise EncoderkitError(
+            "the corpus changed since the checkpoint was written", hint="resume with the same corpus files, or use --overwrite"
+        )
     objective, info = build_objective(cfg, ref, tokenizer, data)
     lr, head_lr, steps, every = _defaults(cfg, info, len(data["train"]))
-    tcfg = TrainConfig(max_steps=steps, epochs=cfg.epochs or 1.0, batch_size=cfg.batch_size, lr=lr, head_lr=head_lr,
-                       head_only_steps=cfg.head_only_steps, warmup_ratio=cfg.warmup_ratio,
-                       weight_decay=cfg.weight_decay, eval_every=every, log_every=cfg.log_every, seed=cfg.seed,
-                       max_minutes=cfg.max_minutes, select_best=False, keep_checkpoint=cfg.keep_checkpoint)
-    run_info = {"pretrain": cfg.to_dict(), "data": data["summary"], "masking": objective.spec.to_dict(),
-                "model": {"spec": cfg.model, "name": ref.name, "from_scratch": cfg.from_scratch, **info,
-                          "parameters": _count(objective)}}
+    tcfg = TrainConfig(
+        max_steps=steps,
+        epochs=cfg.epochs or 1.0,
+        batch_size=cfg.batch_size,
+        lr=lr,
+        head_lr=head_lr,
+        head_only_steps=cfg.head_only_steps,
+        warmup_ratio=cfg.warmup_ratio,
+        weight_decay=cfg.weight_decay,
+        eval_every=every,
+        log_every=cfg.log_every,
+        seed=cfg.seed,
+        max_minutes=cfg.max_minutes,
+        select_best=False,
+        keep_checkpoint=cfg.keep_checkpoint,
+    )
+    run_info = {
+        "pretrain": cfg.to_dict(),
+        "data": data["summary"],
+        "masking": objective.spec.to_dict(),
+        "model": {"spec": cfg.model, "name": ref.name, "from_scratch": cfg.from_scratch, **info, "parameters": _count(objective)},
+    }
     log = Trainer(objective, tcfg, out, show_progress, run_info, on_step=on_step).run(resume=state is not None)
     finish_folder(cfg, objective, ref, tokenizer, out, info, log)
     return log
@@ -304,10 +357,20 @@ def finish_folder(cfg, objective, ref, tokenizer, out: Path, info: dict, log: di
     final = log["evals"][-1] if log["evals"] else {}
     corpus_name = ", ".join(Path(c).name for c in cfg.corpus[:3])
     base = f"scratch-{cfg.size}" if cfg.from_scratch else ref.name
-    card = {"name": f"{base}+{cfg.objective}({corpus_name})", "base_model": ref.name, "base_spec": cfg.model,
-            "objective": cfg.objective, "from_scratch": cfg.from_scratch, "steps": log["step"],
-            "masking": cfg.masking, "static_masking": cfg.static_masking, "nsp": cfg.nsp, "final_eval": final,
-            "head_initialized": info.get("head_initialized"), "created_by": "encoderkit pretrain"}
+    card = {
+        "name": f"{base}+{cfg.objective}({corpus_name})",
+        "base_model": ref.name,
+        "base_spec": cfg.model,
+        "objective": cfg.objective,
+        "from_scratch": cfg.from_scratch,
+        "steps": log["step"],
+        "masking": cfg.masking,
+        "static_masking": cfg.static_masking,
+        "nsp": cfg.nsp,
+        "final_eval": final,
+        "head_initialized": info.get("head_initialized"),
+        "created_by": "encoderkit pretrain",
+    }
     dim = int(objective.module.config.hidden_size) if cfg.objective == "mlm" else int(objective.discriminator.config.hidden_size)
     finish_model_dir(out, tokenizer, dim=dim, layout=layout, max_length=cfg.max_length, card=card)
     if cfg.objective == "rtd":
