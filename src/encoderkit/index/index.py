@@ -51,7 +51,7 @@ class Index:
         self.readonly = readonly
         self._backend = backend
         self.context = IndexContext(self.path, manifest, self._load_encoder)
-        self.context._encoder = encoder
+        self.context.loaded_encoder = encoder
         self.writer = IndexWriter(self.path, store, self.context, readonly=readonly)
         self.searcher = IndexSearcher(self.path, store, self.context)
 
@@ -167,7 +167,7 @@ class Index:
         """Encode queries with another backend from now on (auto | torch | onnx | onnx-int8)."""
         resolve_backend(self.manifest["model"], backend)
         self._backend = backend
-        self.context._encoder = None
+        self.context.reset_encoder()
 
     @property
     def encoder(self):

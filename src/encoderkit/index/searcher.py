@@ -44,7 +44,7 @@ class IndexSearcher:
         if mtime != self._mtime:
             fresh = read_manifest(self.path)
             if fresh["model"]["fingerprint"] != self.context.manifest["model"]["fingerprint"]:
-                self.context._encoder = None
+                self.context.reset_encoder()
             self.context.manifest = fresh
             self._mtime = mtime
         m = self.context.manifest

@@ -125,12 +125,12 @@ class IndexWriter:
         return self._pending or self.manifest
 
     def _target_context(self) -> IndexContext:
-        ctx = IndexContext(self.path, self.target, self.context._encoder_loader)
+        ctx = IndexContext(self.path, self.target, self.context.encoder_loader)
         if self._pending_encoder is not None:
-            ctx._encoder = self._pending_encoder
+            ctx.loaded_encoder = self._pending_encoder
         elif self.target["model"]["fingerprint"] == self.manifest["model"]["fingerprint"]:
-            ctx._encoder = self.context._encoder
-            ctx._encoder_loader = lambda: self.context.encoder
+            ctx.loaded_encoder = self.context.loaded_encoder
+            ctx.encoder_loader = lambda: self.context.encoder
         return ctx
 
     # ------------------------------------------------------------------ updates
@@ -282,7 +282,7 @@ class IndexWriter:
         """Re-read the manifest: another writer may have committed since this one was opened."""
         fresh = read_manifest(self.path)
         if fresh["model"]["fingerprint"] != self.manifest["model"]["fingerprint"]:
-            self.context._encoder = None
+            self.context.reset_encoder()
         self.context.manifest = fresh
 
     def _migrate_store(self, report: UpdateReport) -> bool:
@@ -323,7 +323,7 @@ class IndexWriter:
         write_manifest(self.path, manifest)
         self.context.manifest = read_manifest(self.path)
         if self._pending_encoder is not None:
-            self.context._encoder = self._pending_encoder
+            self.context.loaded_encoder = self._pending_encoder
         self._pending, self._pending_encoder = None, None
         report.committed = True
         self.store.purge(gen)

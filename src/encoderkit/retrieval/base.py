@@ -43,19 +43,25 @@ class ChunkSet:
 
 @dataclass
 class IndexContext:
-    """What a retriever may use from the index it belongs to: the index's encoder (loaded lazily,
-    on the backend chosen for queries) and its manifest. Retrievers never touch the store."""
+    """What a retriever may use from the index it belongs to: the index's encoder (loaded lazily by
+    ``encoder_loader``, on the backend chosen for queries) and its manifest. Retrievers never touch
+    the store."""
 
     path: Path
     manifest: dict
-    _encoder_loader: Any = None
-    _encoder: Any = field(default=None, repr=False)
+    encoder_loader: Any = None
+    loaded_encoder: Any = field(default=None, repr=False)
 
     @property
     def encoder(self):
-        if self._encoder is None:
-            self._encoder = self._encoder_loader()
-        return self._encoder
+        """The index's encoder (loaded on first use)."""
+        if self.loaded_encoder is None:
+            self.loaded_encoder = self.encoder_loader()
+        return self.loaded_encoder
+
+    def reset_encoder(self) -> None:
+        """Forget the loaded encoder (the model or the query backend changed); reloaded on next use."""
+        self.loaded_encoder = None
 
 
 Hits = tuple[np.ndarray, np.ndarray]  # (chunk ids int64, scores float32), best first
