@@ -41,6 +41,23 @@ def index(
     b: Optional[float] = typer.Option(None, help="BM25 b [0.75]."),
     stem: Optional[bool] = typer.Option(None, "--stem/--no-stem", help="Stem words for BM25 [on]."),
     stopwords: Optional[bool] = typer.Option(None, "--stopwords/--no-stopwords", help="Drop English stop words [on]."),
+    classify: Optional[str] = typer.Option(
+        None,
+        "--classify",
+        help="Tag every document with this classifier's labels (annotator 'classify'); filter with `search --filter label=X`.",
+    ),
+    extract: Optional[str] = typer.Option(
+        None,
+        "--extract",
+        help="Store the entities this NER model finds in every document (annotator 'entities'); "
+        "filter with `search --filter entity=TYPE:value`.",
+    ),
+    annotator: Optional[List[str]] = typer.Option(
+        None, "--annotator", help="An index-time annotator to hold, by name (repeat). Existing index: its own unless given."
+    ),
+    annotator_setting: Optional[List[str]] = typer.Option(
+        None, "--annotator-setting", help="NAME.key=value setting of an annotator (repeat); e.g. classify.threshold=0.5."
+    ),
     max_file_mb: float = typer.Option(20.0, help="Skip files larger than this (MB)."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Re-encode everything (needed to change model/chunking)."),
     onnx: bool = typer.Option(
@@ -71,6 +88,11 @@ def index(
     if dense:
         settings["dense"] = {"kind": dense}
     names = [r.strip() for r in retrievers.split(",") if r.strip()] if retrievers else None
+    ann_settings = parse_annotator_settings(annotator_setting or [])
+    if classify:
+        ann_settings.setdefault("classify", {})["model"] = classify
+    if extract:
+        ann_settings.setdefault("entities", {})["model"] = extract
     idx = open_for_update(
         index_dir,
         model=model,
@@ -79,6 +101,8 @@ def index(
         chunk_overlap=chunk_overlap,
         retrievers=names,
         retriever_settings=settings,
+        annotators=list(annotator) if annotator else None,
+        annotator_settings=ann_settings,
         rebuild=rebuild,
     )
     with idx:
@@ -89,6 +113,25 @@ def index(
         print_json({"index": str(index_dir), **report.to_dict(), "totals": stats, "query_backend": query_backend})
         return
     _print_report(report, stats)
+
+
+def parse_annotator_settings(specs: List[str]) -> dict[str, dict]:
+    """``NAME.key=value`` strings -> {name: {key: value}} (values parsed as JSON when they are JSON)."""
+    import json
+
+    from ..errors import EncoderkitError
+
+    out: dict[str, dict] = {}
+    for spec in specs:
+        name, _, rest = spec.partition(".")
+        key, eq, value = rest.partition("=")
+        if not name or not key or not eq:
+            raise EncoderkitError(f"bad --annotator-setting {spec!r}", hint="write NAME.key=value, e.g. classify.threshold=0.5")
+        try:
+            out.setdefault(name, {})[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out.setdefault(name, {})[key] = value
+    return out
 
 
 def _print_report(report, stats) -> None:
@@ -153,6 +196,10 @@ def info(
         settings = ", ".join(f"{k}={v}" for k, v in sorted(r["settings"].items()))
         size = f"  [{sizes[r['name']] / 2**20:.1f} MB]" if r["name"] in sizes else ""
         out.print(f"{r['name']:<10} {_esc(settings)}{size}")
+    counts = stats.get("annotations") or {}
+    for a in m.get("annotators") or []:
+        settings = ", ".join(f"{k}={v}" for k, v in sorted(a["settings"].items()))
+        out.print(f"{a['name']:<10} {_esc(settings)}  [{counts.get(a['name'], 0)} documents annotated]")
     out.print(f"updated    {m['updated_at']}")
     if m.get("upgraded_from"):
         out.print(f"[yellow]format {m['upgraded_from']} index: the next `encoderkit index` run migrates it in place[/]")

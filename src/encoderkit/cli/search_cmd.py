@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -34,6 +34,12 @@ def search(
     rerank_fusion: str = typer.Option("none", help="none: reranker order | rrf: fuse it with the first stage's."),
     backend: str = typer.Option("auto", help="Query encoding: auto | torch | onnx | onnx-int8."),
     rerank_backend: str = typer.Option("torch", help="Reranker: torch | onnx | onnx-int8."),
+    filters: Optional[List[str]] = typer.Option(
+        None,
+        "--filter",
+        help="FIELD=VALUE (repeat; AND across fields, OR within one): path=GLOB, meta.KEY=VALUE, "
+        "or an annotator's field such as label=sports or entity=PER:obama.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
 ):
     """Search an index and print ranked results with a snippet of the best-matching passage."""
@@ -69,6 +75,7 @@ def search(
             reranker=reranker,
             rerank_depth=rerank_depth,
             rerank_fusion=rerank_fusion,
+            filters=filters,
         )
         stages = idx.retrievers if mode == "hybrid" else [s for s in mode.split("+")]
     if as_json:
@@ -86,6 +93,9 @@ def search(
         )
         if h.section:
             out.print(f"      § {_esc(h.section)}")
+        labels = (h.annotations.get("classify") or {}).get("labels")
+        if labels:
+            out.print("      labels: " + _esc(", ".join(map(str, labels))))
         _, _, passage = best_passage(h.text, query)
         out.print("      " + highlight(" ".join(passage.split()), query))
         if explain:

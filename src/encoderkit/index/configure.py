@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import EncoderkitError
+from .annotate import annotator_entries
 from .index import DEFAULT_RETRIEVERS, Index
 from .manifest import MANIFEST, retriever_names
 from .writer import retriever_entries
@@ -22,6 +23,8 @@ def open_for_update(
     chunk_overlap: int | None = None,
     retrievers: Sequence[str] | None = None,
     retriever_settings: dict[str, dict] | None = None,
+    annotators: Sequence[str] | None = None,
+    annotator_settings: dict[str, dict] | None = None,
     rebuild: bool = False,
 ) -> Index:
     """The index at ``index_dir``, reconfigured as asked (or created with these settings and defaults).
@@ -29,7 +32,8 @@ def open_for_update(
     On an existing index, options left as None keep its settings. A different model, pooling or chunking
     needs ``rebuild`` (everything is re-encoded; the old version stays searchable until the rebuild
     commits). Retrievers and their settings can change at any update: a new retriever is built from the
-    stored chunks, encoding only what it needs.
+    stored chunks, encoding only what it needs. Annotators (``annotators``: names to hold; settings per
+    name) likewise: a new one annotates the documents already indexed.
     """
     from ..models.encoder import Encoder
     from ..models.ref import resolve_model, weights_fingerprint
@@ -43,6 +47,8 @@ def open_for_update(
             chunk_overlap=32 if chunk_overlap is None else chunk_overlap,
             retrievers=list(retrievers or DEFAULT_RETRIEVERS),
             retriever_settings=retriever_settings,
+            annotators=list(annotators or ()),
+            annotator_settings=annotator_settings,
         )
     idx = Index.open(index_dir)
     m = idx.manifest
@@ -62,9 +68,23 @@ def open_for_update(
         )
     names = list(retrievers) if retrievers is not None else retriever_names(m)
     entries = retriever_entries(names, retriever_settings, m["retrievers"])
-    if new_model or new_pooling or new_chunks or entries != m["retrievers"]:
+    previous = m.get("annotators") or []
+    ann_names = list(annotators) if annotators is not None else [a["name"] for a in previous]
+    for name in annotator_settings or {}:
+        if name not in ann_names:
+            ann_names.append(name)
+    ann_entries = annotator_entries(ann_names, annotator_settings, previous)
+    if new_model or new_pooling or new_chunks or entries != m["retrievers"] or ann_entries != previous:
         enc = None
         if new_model or new_pooling:
             enc = Encoder.load(model or m["model"]["path"], pooling=pooling or m["model"]["pooling"])
-        idx.reconfigure(enc, chunk_size=size, chunk_overlap=overlap, retrievers=names, retriever_settings=retriever_settings)
+        idx.reconfigure(
+            enc,
+            chunk_size=size,
+            chunk_overlap=overlap,
+            retrievers=names,
+            retriever_settings=retriever_settings,
+            annotators=ann_names,
+            annotator_settings=annotator_settings,
+        )
     return idx

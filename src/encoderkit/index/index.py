@@ -28,6 +28,7 @@ from typing import Iterable, Sequence
 from ..errors import EncoderkitError
 from ..retrieval.base import IndexContext
 from ..retrieval.ranking import Hit, QueryRanking
+from .annotate import annotator_entries
 from .encoder import check_encoder, load_index_encoder, resolve_backend
 from .manifest import MANIFEST, read_manifest, retriever_names, write_manifest
 from .plan import ChunkSettings
@@ -67,11 +68,14 @@ class Index:
         title_header: bool = True,
         retrievers: Sequence[str] = DEFAULT_RETRIEVERS,
         retriever_settings: dict[str, dict] | None = None,
+        annotators: Sequence[str] = (),
+        annotator_settings: dict[str, dict] | None = None,
         bm25=None,
         dense=None,
     ) -> Index:
         """Create an empty index in a new (or empty) folder. ``retrievers``: registered retriever names;
-        ``retriever_settings``: name -> settings (``bm25``/``dense`` params objects are accepted too)."""
+        ``retriever_settings``: name -> settings (``bm25``/``dense`` params objects are accepted too);
+        ``annotators``: index-time annotators (see :mod:`encoderkit.index.annotate`) and their settings."""
         from ..models.encoder import Encoder
 
         path = Path(path)
@@ -86,10 +90,11 @@ class Index:
             if params is not None:
                 settings[name] = {**settings.get(name, {}), **params.to_dict()}
         entries = retriever_entries(list(retrievers), settings)
+        ann_entries = annotator_entries(list(annotators), annotator_settings)
         enc = encoder if isinstance(encoder, Encoder) else Encoder.load(encoder)
         path.mkdir(parents=True, exist_ok=True)
         store = Store.create(path / DB)
-        write_manifest(path, new_manifest(enc, chunking, entries))
+        write_manifest(path, new_manifest(enc, chunking, entries, ann_entries))
         return cls(path, read_manifest(path), store, enc)
 
     @classmethod
@@ -156,6 +161,8 @@ class Index:
             "size_bytes": size,
             "model": self.manifest["model"]["name"],
             "retrievers": self.retrievers,
+            "annotators": [a["name"] for a in self.manifest.get("annotators") or []],
+            "annotations": self.store.annotation_counts(self.generation),
         }
 
     # ------------------------------------------------------------------ models
@@ -186,6 +193,8 @@ class Index:
         chunk_overlap: int | None = None,
         retrievers: Sequence[str] | None = None,
         retriever_settings: dict[str, dict] | None = None,
+        annotators: Sequence[str] | None = None,
+        annotator_settings: dict[str, dict] | None = None,
         bm25=None,
         dense=None,
     ) -> None:
@@ -195,7 +204,13 @@ class Index:
             if params is not None:
                 settings[name] = {**settings.get(name, {}), **params.to_dict()}
         self.writer.reconfigure(
-            encoder, chunk_size=chunk_size, chunk_overlap=chunk_overlap, retrievers=retrievers, retriever_settings=settings
+            encoder,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            retrievers=retrievers,
+            retriever_settings=settings,
+            annotators=annotators,
+            annotator_settings=annotator_settings,
         )
 
     def add(
@@ -247,12 +262,14 @@ class Index:
         reranker=None,
         rerank_depth: int = 50,
         rerank_fusion: str = "none",
+        filters: Sequence[str] | None = None,
     ) -> list[Hit]:
         """Search one query. ``mode``: hybrid (RRF of all the index's retrievers, each ``depth`` deep) |
         one retriever (bm25, dense, ...) | several joined by "+"; ``by``: document (one hit per
         document, its best chunk) | chunk. With a ``reranker`` (:class:`encoderkit.Reranker`), the top
         ``rerank_depth`` candidates are re-scored; ``rerank_fusion="rrf"`` fuses the reranker's order with
-        the first stage's instead of replacing it."""
+        the first stage's instead of replacing it. ``filters``: ``FIELD=VALUE`` strings such as
+        ``label=sports`` or ``path=docs/*.md`` (see :mod:`encoderkit.index.filters`)."""
         return self.search_many(
             [query],
             mode=mode,
@@ -263,6 +280,7 @@ class Index:
             reranker=reranker,
             rerank_depth=rerank_depth,
             rerank_fusion=rerank_fusion,
+            filters=filters,
         )[0]
 
     def search_many(
@@ -277,6 +295,7 @@ class Index:
         reranker=None,
         rerank_depth: int = 50,
         rerank_fusion: str = "none",
+        filters: Sequence[str] | None = None,
     ) -> list[list[Hit]]:
         """Search many queries at once (batched encoding and retrieval); one hit list per query."""
         return self.searcher.search_many(
@@ -289,6 +308,7 @@ class Index:
             reranker=reranker,
             rerank_depth=rerank_depth,
             rerank_fusion=rerank_fusion,
+            filters=filters,
         )
 
     def rank_many(
@@ -302,6 +322,7 @@ class Index:
         reranker=None,
         rerank_depth: int = 50,
         rerank_fusion: str = "none",
+        filters: Sequence[str] | None = None,
     ) -> list[QueryRanking]:
         """Final ranking plus every stage's ranking and timing, per query (see :class:`IndexSearcher`)."""
         return self.searcher.rank_many(
@@ -313,6 +334,7 @@ class Index:
             reranker=reranker,
             rerank_depth=rerank_depth,
             rerank_fusion=rerank_fusion,
+            filters=filters,
         )
 
     def hits(self, ranking: QueryRanking, k: int) -> list[Hit]:

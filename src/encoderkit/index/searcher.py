@@ -7,6 +7,7 @@ reading never mixes two generations.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -14,6 +15,7 @@ from ..errors import EncoderkitError
 from ..retrieval.base import IndexContext
 from ..retrieval.pipeline import Snapshot, parse_mode, rank
 from ..retrieval.ranking import Hit, QueryRanking, stage_table
+from .filters import allowed_documents, parse_filters
 from .manifest import MANIFEST, read_manifest, retriever_names
 from .store import Store
 
@@ -73,12 +75,17 @@ class IndexSearcher:
         reranker=None,
         rerank_depth: int = 50,
         rerank_fusion: str = "none",
+        filters: Sequence[str] | None = None,
     ) -> list[QueryRanking]:
         """Final ranking plus every stage's ranking and timing, per query, as keys (document row ids or
-        chunk ids). The building block for search and evaluation."""
+        chunk ids). The building block for search and evaluation. ``filters``: ``FIELD=VALUE`` strings
+        (see :mod:`encoderkit.index.filters`)."""
         stages = parse_mode(mode, self.retrievers)
+        parsed = parse_filters(filters)
+        snap = self.snapshot()
+        allowed = allowed_documents(self.store, snap.gen, parsed) if parsed and snap is not None else None
         return rank(
-            self.snapshot(),
+            snap,
             queries,
             stages,
             depth=depth,
@@ -88,6 +95,7 @@ class IndexSearcher:
             rerank_depth=rerank_depth,
             rerank_fusion=rerank_fusion,
             chunk_texts=self.store.chunk_texts,
+            allowed_docs=allowed,
         )
 
     def search_many(self, queries: Sequence[str], *, k: int = 10, depth: int = 100, **kw) -> list[list[Hit]]:
@@ -104,6 +112,7 @@ class IndexSearcher:
         keys, scores, chunk_ids = final.keys[:k], final.scores[:k], final.best_chunk[:k]
         chunks = self.store.chunks_by_id(chunk_ids)
         docs = self.store.documents_by_rowid(sorted({c["doc"] for c in chunks.values()}))
+        annotations = self.store.annotations(list(docs))
         table = stage_table(ranking.stages)
         hits = []
         for rank_, (key, score, cid) in enumerate(zip(keys, scores, chunk_ids), start=1):
@@ -124,6 +133,8 @@ class IndexSearcher:
                     end=c["end_char"],
                     section=c["section"],
                     stages=table.get(key, {}),
+                    meta=json.loads(d["meta"] or "{}"),
+                    annotations=annotations.get(c["doc"], {}),
                 )
             )
         return hits

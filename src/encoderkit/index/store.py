@@ -21,7 +21,26 @@ from typing import Iterable, Iterator, Sequence
 
 SCHEMA_VERSION = 2
 
-_SCHEMA = """
+ANNOTATION_TABLES = """
+CREATE TABLE IF NOT EXISTS doc_annotations (
+    doc INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    annotator TEXT NOT NULL,
+    key TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (doc, annotator)
+);
+CREATE TABLE IF NOT EXISTS doc_filter_values (
+    doc INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    annotator TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS doc_filter_values_fv ON doc_filter_values(field, value);
+CREATE INDEX IF NOT EXISTS doc_filter_values_doc ON doc_filter_values(doc);
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -58,6 +77,8 @@ CREATE TABLE IF NOT EXISTS chunk_payloads (
     PRIMARY KEY (chunk, retriever)
 );
 """
+    + ANNOTATION_TABLES
+)
 
 VISIBLE = "d.added_gen <= :g AND (d.removed_gen IS NULL OR d.removed_gen > :g)"
 
@@ -106,6 +127,7 @@ class Store:
         its "dense" payload, keyed ``payload_key_for[settings_key of its document]`` (an unmatched
         key for rows of other settings, which are never reused). True if anything was migrated."""
         if self.schema_version >= SCHEMA_VERSION:
+            self.conn.executescript(ANNOTATION_TABLES)  # tables added within schema 2 (idempotent)
             return False
         with self.conn:
             self.conn.execute(
@@ -120,6 +142,7 @@ class Store:
             )
             self.conn.execute("ALTER TABLE chunks DROP COLUMN embedding")
             self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        self.conn.executescript(ANNOTATION_TABLES)
         return True
 
     # ------------------------------------------------------------------ reads
@@ -175,6 +198,72 @@ class Store:
             f"WHERE {VISIBLE} AND p.chunk IS NULL ORDER BY c.id"
         )
         return [(r[0], r[1]) for r in self.conn.execute(sql, {"g": gen, "r": retriever, "k": key})]
+
+    def has_table(self, name: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
+    def docs_missing_annotation(self, gen: int, annotator: str, key: str) -> list[int]:
+        """Row ids of documents visible at ``gen`` with no ``annotator`` annotation under ``key``."""
+        sql = (
+            f"SELECT d.id FROM documents d LEFT JOIN doc_annotations a ON a.doc = d.id AND a.annotator = :a "
+            f"AND a.key = :k WHERE {VISIBLE} AND a.doc IS NULL ORDER BY d.id"
+        )
+        return [r[0] for r in self.conn.execute(sql, {"g": gen, "a": annotator, "k": key})]
+
+    def chunk_spans(self, rowids: Sequence[int]) -> dict[int, list[tuple[int, int, str]]]:
+        """doc row id -> (start, end, text) of its chunks (offsets into the document's text)."""
+        out: dict[int, list[tuple[int, int, str]]] = {int(r): [] for r in rowids}
+        if not rowids:
+            return out
+        q = ",".join("?" * len(rowids))
+        for r in self.conn.execute(
+            f"SELECT doc, start_char, end_char, text FROM chunks WHERE doc IN ({q})", [int(x) for x in rowids]
+        ):
+            out[r[0]].append((r[1], r[2], r[3]))
+        return out
+
+    def annotations(self, rowids: Sequence[int]) -> dict[int, dict[str, dict]]:
+        """doc row id -> {annotator: its stored annotation} (documents without any are left out)."""
+        if not rowids or not self.has_table("doc_annotations"):
+            return {}
+        q = ",".join("?" * len(rowids))
+        out: dict[int, dict[str, dict]] = {}
+        for r in self.conn.execute(
+            f"SELECT doc, annotator, data FROM doc_annotations WHERE doc IN ({q})", [int(x) for x in rowids]
+        ):
+            out.setdefault(r[0], {})[r[1]] = json.loads(r[2])
+        return out
+
+    def documents_with_values(self, gen: int, field: str, values: Sequence[str]) -> set[int]:
+        """Row ids of documents visible at ``gen`` with any of ``values`` for filter ``field``."""
+        if not self.has_table("doc_filter_values"):
+            return set()
+        q = ",".join("?" * len(values))
+        sql = (
+            f"SELECT DISTINCT v.doc FROM doc_filter_values v JOIN documents d ON d.id = v.doc "
+            f"WHERE v.field = ? AND v.value IN ({q}) AND d.added_gen <= ? AND (d.removed_gen IS NULL OR d.removed_gen > ?)"
+        )
+        return {r[0] for r in self.conn.execute(sql, [field, *values, gen, gen])}
+
+    def documents_with_meta(self, gen: int, key: str, values: Sequence[str]) -> set[int]:
+        """Row ids of visible documents whose user metadata ``key`` equals (or, for a list, contains) a value."""
+        out = set()
+        wanted = {str(v).lower() for v in values}
+        for r in self.conn.execute(f"SELECT d.id, d.meta FROM documents d WHERE {VISIBLE}", {"g": gen}):
+            value = json.loads(r[1] or "{}").get(key)
+            items = value if isinstance(value, list) else [value]
+            if any(str(x).lower() in wanted for x in items if x is not None):
+                out.add(r[0])
+        return out
+
+    def annotation_counts(self, gen: int) -> dict[str, int]:
+        if not self.has_table("doc_annotations"):
+            return {}
+        sql = (
+            f"SELECT a.annotator, COUNT(*) FROM doc_annotations a JOIN documents d ON d.id = a.doc "
+            f"WHERE {VISIBLE} GROUP BY a.annotator"
+        )
+        return {r[0]: r[1] for r in self.conn.execute(sql, {"g": gen})}
 
     def count_visible(self, gen: int) -> tuple[int, int]:
         docs = self.conn.execute(f"SELECT COUNT(*) FROM documents d WHERE {VISIBLE}", {"g": gen}).fetchone()[0]
@@ -243,6 +332,27 @@ class Store:
                 "INSERT OR REPLACE INTO chunk_payloads (chunk, retriever, key, data) VALUES (?,?,?,?)",
                 [(int(c), retriever, key, data) for c, data in items],
             )
+
+    def put_annotations(self, annotator: str, key: str, items: Sequence[tuple[int, dict, dict[str, list[str]]]]) -> None:
+        """Store (or replace) ``annotator``'s annotation and filter values for documents (row id, data, values)."""
+        with self.conn:
+            for doc, data, values in items:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO doc_annotations (doc, annotator, key, data) VALUES (?,?,?,?)",
+                    (int(doc), annotator, key, json.dumps(data, ensure_ascii=False)),
+                )
+                self.conn.execute("DELETE FROM doc_filter_values WHERE doc = ? AND annotator = ?", (int(doc), annotator))
+                self.conn.executemany(
+                    "INSERT INTO doc_filter_values (doc, annotator, field, value) VALUES (?,?,?,?)",
+                    [(int(doc), annotator, f, str(v).lower()) for f, vs in values.items() for v in vs],
+                )
+
+    def drop_annotations(self, keep: Sequence[str]) -> None:
+        """Delete annotations of annotators the index no longer has."""
+        q = ",".join("?" * len(keep)) or "''"
+        with self.conn:
+            self.conn.execute(f"DELETE FROM doc_annotations WHERE annotator NOT IN ({q})", list(keep))
+            self.conn.execute(f"DELETE FROM doc_filter_values WHERE annotator NOT IN ({q})", list(keep))
 
     def drop_payloads(self, keep: Sequence[str]) -> None:
         """Delete payloads of retrievers the index no longer has."""

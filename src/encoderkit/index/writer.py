@@ -18,6 +18,7 @@ from ..data.sources import DEFAULT_MAX_BYTES, Skipped, SourceDoc, walk
 from ..errors import EncoderkitError
 from ..retrieval.base import IndexContext
 from ..retrieval.registry import get as get_retriever
+from .annotate import annotate_missing, annotator_entries, get_annotator
 from .encode import encode_documents, fill_missing_payloads
 from .encoder import check_encoder
 from .generation import build_generation, gen_dirname, remove_old_generations
@@ -93,11 +94,14 @@ class IndexWriter:
         chunk_overlap: int | None = None,
         retrievers: Sequence[str] | None = None,
         retriever_settings: dict[str, dict] | None = None,
+        annotators: Sequence[str] | None = None,
+        annotator_settings: dict[str, dict] | None = None,
     ) -> None:
-        """New model, chunking or retrievers (names, and per-retriever settings). A new model or chunking
-        takes effect with the next ``rebuild=True`` update; retriever changes at any next commit (a new
-        encoding retriever computes its payloads for the existing chunks, nothing else is re-encoded).
-        The committed generation stays searchable until then."""
+        """New model, chunking, retrievers or annotators (names, and per-name settings). A new model or
+        chunking takes effect with the next ``rebuild=True`` update; retriever and annotator changes at any
+        next commit (a new encoding retriever computes its payloads for the existing chunks, a new
+        annotator annotates the existing documents; nothing else is re-encoded). The committed generation
+        stays searchable until then."""
         from ..models.encoder import Encoder
 
         m = dict(self._pending or self.manifest)
@@ -118,6 +122,9 @@ class IndexWriter:
         if not names:
             raise EncoderkitError("an index needs at least one retriever", hint="e.g. --retrievers bm25,dense")
         m["retrievers"] = retriever_entries(names, retriever_settings, m.get("retrievers") or [])
+        previous = m.get("annotators") or []
+        ann_names = list(annotators) if annotators is not None else [a["name"] for a in previous]
+        m["annotators"] = annotator_entries(ann_names, annotator_settings, previous)
         self._pending = m
 
     @property
@@ -255,11 +262,15 @@ class IndexWriter:
                 report.payloads_filled = fill_missing_payloads(
                     self.store, encoding, gen + 1, group_chunks=write_every, progress=bar
                 )
+                annotators = [get_annotator(e["name"])(e["settings"]) for e in target.get("annotators") or []]
+                report.annotated = annotate_missing(
+                    self.store, annotators, gen + 1, {d.doc_id: d for d in plan.encode}, progress=bar
+                )
             finally:
                 if bar is not None:
                     bar.close()
             settings_changed = self._pending is not None
-            if plan.changes or rebuild or settings_changed or report.payloads_filled or migrated:
+            if plan.changes or rebuild or settings_changed or report.payloads_filled or report.annotated or migrated:
                 self._commit(gen + 1, target, retrievers, report, time.perf_counter() - t0)
             report.generation = self.manifest["generation"]
         if export_onnx and self.manifest.get("artifacts"):
@@ -328,6 +339,7 @@ class IndexWriter:
         report.committed = True
         self.store.purge(gen)
         self.store.drop_payloads([e["name"] for e in manifest["retrievers"]])
+        self.store.drop_annotations([e["name"] for e in manifest.get("annotators") or []])
         remove_old_generations(self.path, gen)
 
     def export_query_model(self) -> str:
@@ -354,7 +366,7 @@ def check_chunking(chunking: ChunkSettings) -> None:
         )
 
 
-def new_manifest(encoder, chunking: ChunkSettings, retrievers: list[dict]) -> dict:
+def new_manifest(encoder, chunking: ChunkSettings, retrievers: list[dict], annotators: list[dict] | None = None) -> dict:
     """The manifest of a new, empty index."""
     model = encoder.describe()
     return {
@@ -367,6 +379,7 @@ def new_manifest(encoder, chunking: ChunkSettings, retrievers: list[dict]) -> di
         "settings_key": settings_key(model, chunking),
         "chunking": chunking.to_dict(),
         "retrievers": retrievers,
+        "annotators": annotators or [],
         "counts": {"documents": 0, "chunks": 0},
         "build": {},
     }

@@ -90,12 +90,27 @@ def fetch_depth(depth: int, snap: Snapshot, by: str) -> int:
     return min(snap.n_chunks, int(math.ceil(depth * ratio * 1.3)) + 10)
 
 
-def stage_rankings(retriever: Retriever, queries: Sequence[str], encoded, snap: Snapshot, depth: int, by: str) -> list[Ranked]:
-    """Rank documents (or chunks) for each query with one first-stage retriever, ``depth`` deep."""
+def stage_rankings(
+    retriever: Retriever,
+    queries: Sequence[str],
+    encoded,
+    snap: Snapshot,
+    depth: int,
+    by: str,
+    allowed_docs: np.ndarray | None = None,
+) -> list[Ranked]:
+    """Rank documents (or chunks) for each query with one first-stage retriever, ``depth`` deep;
+    with ``allowed_docs`` (sorted document row ids), only chunks of those documents count."""
     fetch = fetch_depth(depth, snap, by)
     while True:
         raw = retriever.search(queries, fetch, encoded)
-        out = [collapse(ids, sc, snap.docs_of(ids), by) for ids, sc in raw]
+        out = []
+        for ids, sc in raw:
+            docs = snap.docs_of(ids)
+            if allowed_docs is not None:
+                keep = np.isin(docs, allowed_docs)
+                ids, sc, docs = ids[keep], sc[keep], docs[keep]
+            out.append(collapse(ids, sc, docs, by))
         short = [i for i, (r, (ids, _)) in enumerate(zip(out, raw)) if len(r) < depth and len(ids) >= fetch]
         if not short or fetch >= snap.n_chunks:
             break
@@ -115,10 +130,12 @@ def rank(
     rerank_depth: int = 50,
     rerank_fusion: str = "none",
     chunk_texts: Callable[[list[int]], dict[int, str]] | None = None,
+    allowed_docs: np.ndarray | None = None,
 ) -> list[QueryRanking]:
     """Run the pipeline for each query. ``stages``: retriever names (see :func:`parse_mode`); more
     than one are fused with RRF. A ``reranker`` (anything with ``score(query, passages)``) re-scores
-    the top ``rerank_depth`` candidates on their best chunk's indexed text (``chunk_texts``)."""
+    the top ``rerank_depth`` candidates on their best chunk's indexed text (``chunk_texts``).
+    ``allowed_docs``: restrict results to these document row ids (search filters)."""
     if by not in ("document", "chunk"):
         raise EncoderkitError(f"unknown result unit '{by}'", hint="use 'document' or 'chunk'")
     if rerank_fusion not in RERANK_FUSIONS:
@@ -127,7 +144,7 @@ def rank(
     for q in queries:
         if not isinstance(q, str) or not q.strip():
             raise EncoderkitError("empty query", hint="pass a non-empty query string")
-    if snap is None or snap.n_chunks == 0:
+    if snap is None or snap.n_chunks == 0 or (allowed_docs is not None and not len(allowed_docs)):
         empty = Ranked([], [], [])
         return [QueryRanking(empty, {s: empty for s in stages}, {}, snap) for _ in queries]
     timings: dict[str, float] = {"encode_query": 0.0}
@@ -138,7 +155,7 @@ def rank(
         encoded = retriever.encode_queries(queries)
         timings["encode_query"] += (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        per_stage[name] = stage_rankings(retriever, queries, encoded, snap, depth, by)
+        per_stage[name] = stage_rankings(retriever, queries, encoded, snap, depth, by, allowed_docs)
         timings[name] = (time.perf_counter() - t) * 1000
     out = []
     for i, query in enumerate(queries):

@@ -63,6 +63,7 @@ class Hit:
     section: str = ""
     stages: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    annotations: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -78,6 +79,7 @@ class Hit:
             "text": self.text,
             "stages": self.stages,
             "meta": self.meta,
+            "annotations": self.annotations,
         }
 
 
