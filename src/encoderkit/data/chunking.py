@@ -61,9 +61,9 @@ def split_sections(text: str, fmt: str) -> list[tuple[int, int, str]]:
 
 def _lines_with_offsets(text: str):
     pos = 0
-    for line in text.splitlines(keepends=True):
-        yield pos, line.rstrip("\r\n")
-        pos += len(line)
+    for line in text.split("\n"):  # Markdown/RST lines end at "\n" (CRLF handled); U+2028 etc. do not end a line
+        yield pos, line.rstrip("\r")
+        pos += len(line) + 1
 
 
 def _markdown_heading_starts(text: str) -> list[tuple[int, str]]:

@@ -12,12 +12,13 @@ Accepted inputs:
 
 from __future__ import annotations
 
-import json
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError, EncoderkitError
+from .jsonl import read_jsonl
 
 
 @dataclass
@@ -88,42 +89,37 @@ def _nonempty(value, path: Path, line: int, name: str) -> str:
 
 def _load_jsonl(path: Path) -> TrainingData:
     pairs, scored = [], []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
+    for n, rec in read_jsonl(path):  # records end at "\n" only (JSON Lines); bad JSON names file:line
+        if not isinstance(rec, dict):
+            raise DataError(path, "expected a JSON object", line=n)
+        if "score" in rec or "text1" in rec:
+            if pairs:
+                raise DataError(path, "mixes scored pairs with query/positive pairs", line=n)
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(path, f"invalid JSON ({exc.msg})", line=n) from None
-            if not isinstance(rec, dict):
-                raise DataError(path, "expected a JSON object", line=n)
-            if "score" in rec or "text1" in rec:
-                if pairs:
-                    raise DataError(path, "mixes scored pairs with query/positive pairs", line=n)
-                try:
-                    score = float(rec.get("score"))
-                except (TypeError, ValueError):
-                    raise DataError(path, "field 'score' is missing or not a number", line=n) from None
-                scored.append(
-                    Scored(_nonempty(rec.get("text1"), path, n, "text1"), _nonempty(rec.get("text2"), path, n, "text2"), score)
-                )
-                continue
-            if scored:
-                raise DataError(path, "mixes query/positive pairs with scored pairs", line=n)
-            query = rec.get("query", rec.get("anchor"))
-            positive = rec.get("positive")
-            negs = rec.get("negatives", rec.get("negative", []))
-            negs = [negs] if isinstance(negs, str) else negs
-            if not isinstance(negs, list):
-                raise DataError(path, "field 'negatives' must be a list of strings", line=n)
-            pairs.append(
-                Pair(
-                    _nonempty(query, path, n, "query"),
-                    _nonempty(positive, path, n, "positive"),
-                    [_nonempty(x, path, n, "negatives[]") for x in negs],
-                )
+                score = float(rec.get("score"))
+            except (TypeError, ValueError):
+                score = math.nan
+            if not math.isfinite(score):
+                raise DataError(path, "field 'score' is missing or not a finite number", line=n)
+            scored.append(
+                Scored(_nonempty(rec.get("text1"), path, n, "text1"), _nonempty(rec.get("text2"), path, n, "text2"), score)
             )
+            continue
+        if scored:
+            raise DataError(path, "mixes query/positive pairs with scored pairs", line=n)
+        query = rec.get("query", rec.get("anchor"))
+        positive = rec.get("positive")
+        negs = rec.get("negatives", rec.get("negative", []))
+        negs = [negs] if isinstance(negs, str) else negs
+        if not isinstance(negs, list):
+            raise DataError(path, "field 'negatives' must be a list of strings", line=n)
+        pairs.append(
+            Pair(
+                _nonempty(query, path, n, "query"),
+                _nonempty(positive, path, n, "positive"),
+                [_nonempty(x, path, n, "negatives[]") for x in negs],
+            )
+        )
     if not pairs and not scored:
         raise DataError(path, "no training examples found")
     return TrainingData("scored" if scored else "pairs", str(path), pairs=pairs, scored=scored)
@@ -134,15 +130,8 @@ def _load_beir(root: Path, split: str) -> TrainingData:
 
     data = load_beir(root, split)  # raises DataError naming file:line for unknown ids or bad JSON
     corpus: dict[str, str] = {}
-    with open(root / "corpus.jsonl", encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            rec = json.loads(line)
-            text = doc_text(str(rec.get("title") or ""), str(rec.get("text") or ""))
-            if not text.strip():
-                raise DataError(root / "corpus.jsonl", f"document {rec['_id']!r} has no text", line=n)
-            corpus[str(rec["_id"])] = text
+    for _, rec in read_jsonl(root / "corpus.jsonl"):  # validated by load_beir above
+        corpus[str(rec["_id"])] = doc_text(str(rec.get("title") or ""), str(rec.get("text") or ""))
     pairs = []
     for qid, docs in data.qrels.items():
         query = data.queries[qid]

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .jsonl import lines as jsonl_lines
+
 TEXT_FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".html": "html", ".htm": "html"}
 JSONL = ".jsonl"
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -166,9 +168,7 @@ def read_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Sou
 def _read_beir_jsonl(path: Path, text: str, max_bytes: int) -> Iterator[SourceDoc | Skipped]:
     resolved = str(path.resolve())
     seen: set[str] = set()
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for n, line in jsonl_lines(text):  # split on "\n" only: U+0085, U+2028, U+2029 are legal in JSON strings
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:

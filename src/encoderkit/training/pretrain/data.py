@@ -93,7 +93,7 @@ def _doc_texts(doc: SourceDoc, line_docs: bool) -> Iterable[tuple[str, str]]:
     if doc.fmt == "beir":
         yield doc.doc_id, (f"{doc.title}\n{doc.text}" if doc.title.strip() else doc.text)
     elif line_docs:
-        for n, line in enumerate(doc.text.splitlines(), start=1):
+        for n, line in enumerate(doc.text.split("\n"), start=1):  # "\n" only: U+2028 etc. stay inside a line
             if line.strip():
                 yield f"{doc.doc_id}:{n}", line.strip()
     else:
