@@ -78,27 +78,59 @@ def retrieval(
     console().print(f"wrote {out}/results.json, results.md, runs/, recall_at_k.png, quality_vs_latency.png")
 
 
+def _sts_options(columns: Optional[str], score_range: Optional[str]):
+    from ..errors import EncoderkitError
+
+    cols = [c.strip() for c in columns.split(",")] if columns else None
+    rng = None
+    if score_range:
+        try:
+            lo, hi = (float(x) for x in score_range.split(":"))
+        except ValueError:
+            raise EncoderkitError(f"--score-range {score_range!r} is not MIN:MAX", hint="e.g. --score-range 0:5") from None
+        rng = (lo, hi)
+    return cols, rng
+
+
 @eval_app.command("sts")
 def sts(
-    data: Path = typer.Argument(..., help="STS Benchmark folder (sts-<split>.csv) or file."),
+    data: Path = typer.Argument(..., help="STS Benchmark folder or sts-*.csv, a SICK file, or a CSV/TSV/JSONL of pairs."),
     model: List[str] = typer.Option(["default"], "--model", "-m", help="Model(s) to evaluate (repeat)."),
-    pooling: Optional[str] = typer.Option(None, help="Pooling override: mean|cls|max|weighted_mean|last."),
-    split: str = typer.Option("test", help="Split when DATA is a folder."),
+    pooling: Optional[str] = typer.Option(None, help="Pooling override: mean|cls|max|weighted_mean|last [the model's]."),
+    split: str = typer.Option("test", help="Split when DATA is a folder (sts-SPLIT.csv) or SICK.txt (TRAIN/TRIAL/TEST)."),
+    data_format: str = typer.Option("auto", "--format", help="auto | sts-b | sick | columns (a header row names the columns)."),
+    columns: Optional[str] = typer.Option(
+        None, "--columns", help="Columns holding sentence 1, sentence 2 and the score, e.g. sentence1,sentence2,score."
+    ),
+    score_range: Optional[str] = typer.Option(
+        None, "--score-range", help="Valid gold scores MIN:MAX; rows outside are errors [sts-b 0:5, sick 1:5, else any]."
+    ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write sts.json here."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ):
-    """Spearman and Pearson correlation of cosine similarity with STS gold scores."""
+    """Spearman and Pearson correlation of cosine similarity with gold similarity scores.
+
+    Every row is validated before a model is loaded: numeric scores inside the range, sentences that
+    are text (not numbers, not label columns); problems are reported with file:line.
+    """
     quiet_env(True)
     from ..evaluation.machine import machine_info
     from ..evaluation.sts import read_sts, sts_correlation
     from ..models.encoder import Encoder
 
-    pairs = read_sts(data, split)
+    cols, rng = _sts_options(columns, score_range)
+    pairs = read_sts(data, split, fmt=data_format, columns=cols, score_range=rng)
+    info = pairs.info
+    if not as_json:
+        console(stderr=True).print(
+            f"read {info['pairs']} pairs from {_esc(info['file'])} ({info['format']}: columns {', '.join(info['columns'])}; "
+            f"scores {info['score_range'][0]:g}..{info['score_range'][1]:g})"
+        )
     rows = []
     for spec in model:
         enc = Encoder.load(spec, pooling=pooling)
         rows.append({"model": enc.name, "spec": spec, "split": split, **sts_correlation(enc, pairs)})
-    payload = {"results": rows, "data": str(data), "machine": machine_info()}
+    payload = {"results": rows, "data": str(data), "input": info, "machine": machine_info()}
     if out:
         out.mkdir(parents=True, exist_ok=True)
         (out / "sts.json").write_text(json.dumps(payload, indent=2) + "\n")
@@ -107,12 +139,18 @@ def sts(
         return
     from rich.table import Table
 
-    t = Table(title=f"STS-B {split} ({len(pairs)} pairs)")
+    t = Table(title=f"{Path(info['file']).name} ({len(pairs)} pairs)")
     for c in ("model", "pooling", "Spearman", "Pearson"):
         t.add_column(c)
     for r in rows:
-        t.add_row(r["model"], r["pooling"], f"{r['spearman']:.4f}", f"{r['pearson']:.4f}")
+        t.add_row(_esc(r["model"]), r["pooling"], f"{r['spearman']:.4f}", f"{r['pearson']:.4f}")
     console().print(t)
+
+
+def _esc(s: str) -> str:
+    from rich.markup import escape
+
+    return escape(s)
 
 
 @eval_app.command("geometry")

@@ -158,9 +158,33 @@ def clip_title(title: str, tokenizer, max_tokens: int = TITLE_MAX_TOKENS) -> tup
     return title[: enc.offsets[max_tokens - 1][1]], max_tokens
 
 
-def index_text(title: str, chunk_body: str) -> str:
-    """The text that is embedded and BM25-indexed for a chunk: its document title as a header
-    (unless the chunk already starts with it), then the chunk. Keeps each chunk self-describing."""
-    if title and title not in chunk_body[: len(title) + 200]:
-        return f"{title}\n{chunk_body}"
-    return chunk_body
+TITLE_MODES = ("auto", "prefix", "none")
+WHOLE_DOCUMENT_TEXT = "title + ' ' + text"  # the BEIR / MTEB protocol, recorded in manifests
+
+
+def index_text(title: str, chunk_body: str, *, titles: str = "auto", whole_document: bool = False) -> str:
+    """The text that is embedded and BM25-indexed for a chunk.
+
+    Whole documents (chunk size 0): ``title + " " + text`` (the text alone without a title), exactly
+    as BEIR's and MTEB's evaluation code joins them; ``titles="none"`` indexes the text alone.
+
+    Chunks (``titles``): ``auto`` puts the document title on a header line before the chunk unless the
+    chunk's opening already holds it (within its first ``len(title) + 200`` characters, e.g. a Markdown
+    page whose first heading is the title); ``prefix`` always puts it there; ``none`` never does.
+
+    >>> index_text("Cats", "Cats sleep a lot.", whole_document=True)
+    'Cats Cats sleep a lot.'
+    >>> index_text("Cats", "Cats sleep a lot."), index_text("Cats", "They sleep.")
+    ('Cats sleep a lot.', 'Cats\\nThey sleep.')
+    >>> index_text("Cats", "Cats sleep a lot.", titles="prefix")
+    'Cats\\nCats sleep a lot.'
+    """
+    if titles not in TITLE_MODES:
+        raise ValueError(f"unknown title mode {titles!r}: use one of {', '.join(TITLE_MODES)}")
+    if not title or titles == "none":
+        return chunk_body
+    if whole_document:
+        return f"{title} {chunk_body}".strip()
+    if titles == "auto" and title in chunk_body[: len(title) + 200]:
+        return chunk_body
+    return f"{title}\n{chunk_body}"

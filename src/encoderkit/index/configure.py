@@ -11,6 +11,7 @@ from ..errors import EncoderkitError
 from .annotate import annotator_entries
 from .index import DEFAULT_RETRIEVERS, Index
 from .manifest import MANIFEST, retriever_names
+from .plan import ChunkSettings, settings_key
 from .writer import retriever_entries
 
 
@@ -26,6 +27,7 @@ def open_for_update(
     annotators: Sequence[str] | None = None,
     annotator_settings: dict[str, dict] | None = None,
     rebuild: bool = False,
+    titles: str | None = None,
 ) -> Index:
     """The index at ``index_dir``, reconfigured as asked (or created with these settings and defaults).
 
@@ -49,6 +51,7 @@ def open_for_update(
             retriever_settings=retriever_settings,
             annotators=list(annotators or ()),
             annotator_settings=annotator_settings,
+            titles=titles or "auto",
         )
     idx = Index.open(index_dir)
     m = idx.manifest
@@ -56,10 +59,22 @@ def open_for_update(
     new_pooling = pooling is not None and pooling != m["model"]["pooling"]
     size = m["chunking"]["size"] if chunk_size is None else chunk_size
     overlap = m["chunking"]["overlap"] if chunk_overlap is None else chunk_overlap
-    new_chunks = (size, overlap) != (m["chunking"]["size"], m["chunking"]["overlap"])
-    if (new_model or new_pooling or new_chunks) and not rebuild:
+    old_chunking = ChunkSettings.from_dict(m["chunking"])
+    mode = old_chunking.title_mode if titles is None else titles
+    new_chunks = (size, overlap, mode) != (old_chunking.size, old_chunking.overlap, old_chunking.title_mode)
+    # an index whose stored key no longer matches its own settings was built by an older chunker (e.g.
+    # whole-document text before it was exactly title + " " + text): its chunks must be rebuilt
+    stale = settings_key(m["model"], old_chunking) != m["settings_key"]
+    if (new_model or new_pooling or new_chunks or stale) and not rebuild:
         what = ", ".join(
-            w for w, changed in (("model", new_model), ("pooling", new_pooling), ("chunking", new_chunks)) if changed
+            w
+            for w, changed in (
+                ("model", new_model),
+                ("pooling", new_pooling),
+                ("chunking", new_chunks),
+                ("version of the chunker (whole documents are now indexed as title + ' ' + text)", stale),
+            )
+            if changed
         )
         idx.close()
         raise EncoderkitError(
@@ -74,7 +89,7 @@ def open_for_update(
         if name not in ann_names:
             ann_names.append(name)
     ann_entries = annotator_entries(ann_names, annotator_settings, previous)
-    if new_model or new_pooling or new_chunks or entries != m["retrievers"] or ann_entries != previous:
+    if new_model or new_pooling or new_chunks or stale or entries != m["retrievers"] or ann_entries != previous:
         enc = None
         if new_model or new_pooling:
             enc = Encoder.load(model or m["model"]["path"], pooling=pooling or m["model"]["pooling"])
@@ -86,5 +101,6 @@ def open_for_update(
             retriever_settings=retriever_settings,
             annotators=ann_names,
             annotator_settings=annotator_settings,
+            titles=mode,
         )
     return idx

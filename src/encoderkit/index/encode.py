@@ -16,8 +16,13 @@ from .store import Store
 def chunk_document(doc: SourceDoc, tokenizer, chunking: ChunkSettings, window: int, encoding=None) -> list[dict]:
     """The stored rows of one document's chunks (``index_text`` = what retrievers index)."""
     enc = encoding if encoding is not None else tokenizer.encode(doc.text, add_special_tokens=False)
-    title, title_tokens = clip_title(doc.title, tokenizer) if chunking.title_header else ("", 0)
-    if chunking.size == 0:  # whole documents: BM25 sees all of it, the encoder truncates
+    whole = chunking.size == 0
+    titles = chunking.title_mode
+    if whole:  # whole documents, the BEIR/MTEB protocol: title + " " + text, unclipped; the encoder truncates
+        title, title_tokens = (doc.title if titles != "none" else ""), 0
+    else:
+        title, title_tokens = clip_title(doc.title, tokenizer) if titles != "none" else ("", 0)
+    if whole:
         chunks = [Chunk(0, 0, len(doc.text), doc.text, len(enc.ids))] if enc.ids else []
     else:
         size = max(16, window - title_tokens)
@@ -30,7 +35,7 @@ def chunk_document(doc: SourceDoc, tokenizer, chunking: ChunkSettings, window: i
             "section": c.section,
             "text": c.text,
             "n_tokens": c.n_tokens,
-            "index_text": index_text(title, c.text),
+            "index_text": index_text(title, c.text, titles=titles, whole_document=whole),
         }
         for c in chunks
     ]

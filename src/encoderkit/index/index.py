@@ -66,6 +66,7 @@ class Index:
         chunk_size: int = 256,
         chunk_overlap: int = 32,
         title_header: bool = True,
+        titles: str = "auto",
         retrievers: Sequence[str] = DEFAULT_RETRIEVERS,
         retriever_settings: dict[str, dict] | None = None,
         annotators: Sequence[str] = (),
@@ -75,7 +76,10 @@ class Index:
     ) -> Index:
         """Create an empty index in a new (or empty) folder. ``retrievers``: registered retriever names;
         ``retriever_settings``: name -> settings (``bm25``/``dense`` params objects are accepted too);
-        ``annotators``: index-time annotators (see :mod:`encoderkit.index.annotate`) and their settings."""
+        ``annotators``: index-time annotators (see :mod:`encoderkit.index.annotate`) and their settings.
+        ``chunk_size=0`` indexes whole documents as ``title + " " + text`` (the BEIR/MTEB protocol);
+        ``titles``: how chunks carry the document title, auto | prefix | none
+        (:func:`encoderkit.data.chunking.index_text`)."""
         from ..models.encoder import Encoder
 
         path = Path(path)
@@ -83,7 +87,7 @@ class Index:
             raise EncoderkitError(f"index '{path}' already exists", hint="open it with Index.open, or pick a new folder")
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise EncoderkitError(f"'{path}' exists and is not an empty folder", hint="pick a new folder for the index")
-        chunking = ChunkSettings(chunk_size, chunk_overlap, title_header)
+        chunking = ChunkSettings(chunk_size, chunk_overlap, title_header, titles)
         check_chunking(chunking)
         settings = dict(retriever_settings or {})
         for name, params in (("bm25", bm25), ("dense", dense)):
@@ -197,6 +201,7 @@ class Index:
         annotator_settings: dict[str, dict] | None = None,
         bm25=None,
         dense=None,
+        titles: str | None = None,
     ) -> None:
         """See :meth:`IndexWriter.reconfigure`; ``bm25``/``dense`` params objects are accepted too."""
         settings = dict(retriever_settings or {})
@@ -211,6 +216,7 @@ class Index:
             retriever_settings=settings,
             annotators=annotators,
             annotator_settings=annotator_settings,
+            titles=titles,
         )
 
     def add(

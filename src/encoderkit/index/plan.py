@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from ..data.chunking import WHOLE_DOCUMENT_TEXT
 from ..data.sources import SourceDoc
 
 CHUNKER_VERSION = 1
@@ -20,18 +21,26 @@ CHUNKER_VERSION = 1
 
 @dataclass(frozen=True)
 class ChunkSettings:
-    """``size`` 0 means no chunking: one chunk per document, truncated by the encoder."""
+    """``size`` 0 means no chunking: one chunk per document (``title + " " + text``, the BEIR/MTEB
+    protocol), truncated by the encoder. ``titles``: how chunks carry their document's title (see
+    :func:`encoderkit.data.chunking.index_text`); ``title_header=False`` is the old spelling of "none"."""
 
     size: int = 256
     overlap: int = 32
     title_header: bool = True
+    titles: str = "auto"
 
     @classmethod
     def from_dict(cls, d: dict) -> ChunkSettings:
-        return cls(d["size"], d["overlap"], d.get("title_header", True))
+        titles = d.get("titles", "auto") if d.get("title_header", True) else "none"
+        return cls(d["size"], d["overlap"], d.get("title_header", True), titles)
+
+    @property
+    def title_mode(self) -> str:
+        return self.titles if self.title_header else "none"
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "size": self.size,
             "overlap": self.overlap,
             "title_header": self.title_header,
@@ -39,6 +48,11 @@ class ChunkSettings:
             "tokenizer": "model",
             "chunker_version": CHUNKER_VERSION,
         }
+        if self.title_mode != "auto":
+            d["titles"] = self.title_mode
+        if self.size == 0:  # recorded so that indexes built before the protocol was exact need a rebuild
+            d["whole_document_text"] = WHOLE_DOCUMENT_TEXT if self.title_mode != "none" else "text"
+        return d
 
 
 def settings_key(model: dict, chunking: ChunkSettings) -> str:

@@ -57,6 +57,8 @@ class IndexSearcher:
             directory = self.path / m["artifacts"]
             try:
                 self._snapshot = Snapshot.load(directory, m["generation"], m["retrievers"], self.context)
+                visible = self.store.visible_documents(m["generation"])
+                self._snapshot.set_doc_ids({row["id"]: doc_id for doc_id, row in visible.items()})
             except (OSError, ValueError, RuntimeError) as exc:
                 raise EncoderkitError(
                     f"index '{self.path}' is damaged: cannot read {directory.name} ({exc})",

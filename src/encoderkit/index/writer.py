@@ -96,6 +96,7 @@ class IndexWriter:
         retriever_settings: dict[str, dict] | None = None,
         annotators: Sequence[str] | None = None,
         annotator_settings: dict[str, dict] | None = None,
+        titles: str | None = None,
     ) -> None:
         """New model, chunking, retrievers or annotators (names, and per-name settings). A new model or
         chunking takes effect with the next ``rebuild=True`` update; retriever and annotator changes at any
@@ -113,7 +114,8 @@ class IndexWriter:
         chunking = ChunkSettings(
             chunking.size if chunk_size is None else chunk_size,
             chunking.overlap if chunk_overlap is None else chunk_overlap,
-            chunking.title_header,
+            True,
+            chunking.title_mode if titles is None else titles,
         )
         check_chunking(chunking)
         m["chunking"] = chunking.to_dict()
@@ -359,6 +361,10 @@ class IndexWriter:
 
 
 def check_chunking(chunking: ChunkSettings) -> None:
+    from ..data.chunking import TITLE_MODES
+
+    if chunking.title_mode not in TITLE_MODES:
+        raise EncoderkitError(f"unknown title mode {chunking.titles!r}", hint=f"use one of: {', '.join(TITLE_MODES)}")
     if chunking.size != 0 and (chunking.size < 16 or not 0 <= chunking.overlap <= chunking.size // 2):
         raise EncoderkitError(
             f"bad chunking: size {chunking.size}, overlap {chunking.overlap}",

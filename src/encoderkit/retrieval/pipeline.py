@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import EncoderkitError
 from .base import IndexContext, Retriever
 from .fusion import RRF_K
-from .ranking import QueryRanking, Ranked, collapse, fuse
+from .ranking import QueryRanking, Ranked, best_first, collapse, fuse, tie_keys
 from .registry import get
 
 RERANK_FUSIONS = ("none", "rrf")
@@ -56,6 +56,23 @@ class Snapshot:
     chunk_docs: np.ndarray
     retrievers: dict[str, Retriever]
     n_docs: int = 0
+    doc_rows: np.ndarray | None = None  # document row ids, ascending ...
+    doc_ties: np.ndarray | None = None  # ... and each one's place among equal scores (ranking.tie_keys)
+
+    def set_doc_ids(self, doc_ids: dict[int, str]) -> None:
+        """Document row id -> document id of this generation: equal scores are then ordered by document
+        id the way trec_eval orders them (see :mod:`encoderkit.retrieval.ranking`)."""
+        rows = np.array(sorted(doc_ids), dtype=np.int64)
+        self.doc_rows = rows
+        self.doc_ties = np.asarray(tie_keys([doc_ids[int(r)] for r in rows]), dtype=np.int64)
+
+    def ties_of(self, docs: np.ndarray) -> np.ndarray:
+        """Tie keys of document row ids (their row ids when document ids are not known)."""
+        docs = np.asarray(docs, dtype=np.int64)
+        if self.doc_rows is None or not len(self.doc_rows):
+            return docs
+        pos = np.clip(np.searchsorted(self.doc_rows, docs), 0, len(self.doc_rows) - 1)
+        return self.doc_ties[pos]
 
     @classmethod
     def load(cls, directory: Path, gen: int, retrievers: Sequence[dict], context: IndexContext) -> Snapshot:
@@ -110,7 +127,7 @@ def stage_rankings(
             if allowed_docs is not None:
                 keep = np.isin(docs, allowed_docs)
                 ids, sc, docs = ids[keep], sc[keep], docs[keep]
-            out.append(collapse(ids, sc, docs, by))
+            out.append(collapse(ids, sc, docs, by, snap.ties_of(docs)))
         short = [i for i, (r, (ids, _)) in enumerate(zip(out, raw)) if len(r) < depth and len(ids) >= fetch]
         if not short or fetch >= snap.n_chunks:
             break
@@ -179,9 +196,21 @@ def rerank_head(
     head = first.head(depth)
     texts = chunk_texts([int(c) for c in head.best_chunk])
     scores = np.asarray(reranker.score(query, [texts.get(int(c), "") for c in head.best_chunk]), dtype=np.float32)
-    order = np.argsort(-scores, kind="stable")
-    reranked = Ranked([head.keys[i] for i in order], [float(scores[i]) for i in order], [head.best_chunk[i] for i in order])
+    ties = head.ties if head.ties is not None else head.keys
+    order = best_first(scores, ties)  # equal scores: by document id, as everywhere
+    reranked = Ranked(
+        [head.keys[i] for i in order],
+        [float(scores[i]) for i in order],
+        [head.best_chunk[i] for i in order],
+        [ties[i] for i in order],
+    )
     top = fuse({"first": head, "rerank": reranked}, k=rrf_k) if fusion == "rrf" else reranked
     n = len(head)
-    final = Ranked(top.keys + first.keys[n:], top.scores + first.scores[n:], top.best_chunk + first.best_chunk[n:])
+    rest_ties = first.ties[n:] if first.ties is not None else first.keys[n:]
+    final = Ranked(
+        top.keys + first.keys[n:],
+        top.scores + first.scores[n:],
+        top.best_chunk + first.best_chunk[n:],
+        list(top.ties or top.keys) + list(rest_ties),
+    )
     return final, reranked

@@ -4,9 +4,20 @@ stage rankings are fused, and the hits a user sees. Pure data and pure functions
 Document mode (default): each stage ranks chunks, then a document takes the score and rank of its
 best chunk (max-passage), so every stage yields a ranked list of documents. Chunk mode ranks chunks.
 
+Equal scores are ordered the way trec_eval orders them (``comp_sim_docno`` in its ``form_res_rels.c``):
+scores compared in single precision, ties by document id in *descending* string order. Every ranking
+this package produces (a stage, its per-document collapse, RRF fusion, reranking) follows that rule,
+so a ranking, the run file written from it and trec_eval's reading of that file agree, and the order
+never depends on how a retriever happened to return equal scores. ``ties`` carries each key's place
+in that order (0 = first among equals); :func:`tie_keys` computes it from document ids.
+
 >>> r = collapse(np.array([7, 9, 8]), np.array([3.0, 2.0, 1.0]), np.array([1, 2, 1]), "document")
 >>> r.keys, r.best_chunk
 ([1, 2], [7, 9])
+>>> tie_keys(["d1", "d10", "d2"])        # trec_eval puts "d2" first among equal scores, then "d10", "d1"
+[2, 1, 0]
+>>> collapse(np.array([5, 6, 7]), np.array([1.0, 1.0, 1.0]), np.array([0, 1, 2]), "document", ties=[2, 1, 0]).keys
+[2, 1, 0]
 """
 
 from __future__ import annotations
@@ -27,12 +38,19 @@ class Ranked:
     keys: list
     scores: list
     best_chunk: list
+    ties: list | None = None  # each key's place among equal scores (see module docstring); None: by key
+    chunk_scores: dict | None = None  # document mode: every retrieved chunk's score (explanations)
 
     def __len__(self):
         return len(self.keys)
 
     def head(self, n: int) -> Ranked:
-        return Ranked(self.keys[:n], self.scores[:n], self.best_chunk[:n])
+        ties = self.ties[:n] if self.ties is not None else None
+        return Ranked(self.keys[:n], self.scores[:n], self.best_chunk[:n], ties, self.chunk_scores)
+
+    def tie_of(self) -> dict:
+        """key -> tie key."""
+        return dict(zip(self.keys, self.ties if self.ties is not None else self.keys))
 
 
 @dataclass
@@ -83,28 +101,59 @@ class Hit:
         }
 
 
-def collapse(chunk_ids: np.ndarray, scores: np.ndarray, docs: np.ndarray, by: str) -> Ranked:
-    """Turn a best-first chunk ranking into a ranking of documents (first chunk = best) or chunks.
-    ``docs[i]`` is the document of ``chunk_ids[i]``."""
+def tie_keys(doc_ids) -> list[int]:
+    """Place of each document id among equal scores, trec_eval's way: descending string order (0 first)."""
+    order = sorted(range(len(doc_ids)), key=lambda i: doc_ids[i], reverse=True)
+    out = [0] * len(doc_ids)
+    for place, i in enumerate(order):
+        out[i] = place
+    return out
+
+
+def best_first(scores, ties) -> np.ndarray:
+    """Indices that order items best first: score descending (compared in single precision, as trec_eval
+    does), then ``ties`` ascending."""
+    return np.lexsort((np.asarray(ties, dtype=np.int64), -np.asarray(scores, dtype=np.float32)))
+
+
+def collapse(chunk_ids: np.ndarray, scores: np.ndarray, docs: np.ndarray, by: str, ties=None) -> Ranked:
+    """Turn a chunk ranking into a ranking of documents (a document scores as its best chunk) or of
+    chunks. ``docs[i]`` is the document of ``chunk_ids[i]``, ``ties[i]`` that document's tie key
+    (default: its row id). Equal scores are ordered by tie key, then chunk id."""
     chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float64)
-    if by == "chunk":
-        return Ranked(chunk_ids.tolist(), scores.tolist(), chunk_ids.tolist())
     docs = np.asarray(docs, dtype=np.int64)
+    ties = docs if ties is None else np.asarray(ties, dtype=np.int64)
+    order = np.lexsort((chunk_ids, ties, -scores.astype(np.float32)))
+    chunk_ids, scores, docs, ties = chunk_ids[order], scores[order], docs[order], ties[order]
+    if by == "chunk":
+        return Ranked(chunk_ids.tolist(), scores.tolist(), chunk_ids.tolist(), (ties * 2**32 + chunk_ids).tolist())
     _, first = np.unique(docs, return_index=True)
     first.sort()
-    return Ranked(docs[first].tolist(), scores[first].tolist(), chunk_ids[first].tolist())
+    return Ranked(
+        docs[first].tolist(),
+        scores[first].tolist(),
+        chunk_ids[first].tolist(),
+        ties[first].tolist(),
+        dict(zip(chunk_ids.tolist(), scores.tolist())),
+    )
 
 
 def fuse(rankings: dict[str, Ranked], k: int = RRF_K) -> Ranked:
-    """RRF over stage rankings; a key's shown chunk comes from the stage that ranked it highest."""
+    """RRF over stage rankings; equal fused scores ordered by tie key; a key's shown chunk comes from
+    the stage that ranked it highest."""
     fused = rrf({name: r.keys for name, r in rankings.items()}, k=k)
+    tie: dict = {}
     best: dict = {}
     for r in rankings.values():
+        tie.update(r.tie_of())
         for rank, (key, chunk) in enumerate(zip(r.keys, r.best_chunk)):
             if key not in best or rank < best[key][0]:
                 best[key] = (rank, chunk)
-    return Ranked([key for key, _ in fused], [s for _, s in fused], [best[key][1] for key, _ in fused])
+    keys = [key for key, _ in fused]
+    order = best_first([s for _, s in fused], [tie[key] for key in keys]) if fused else []
+    keys = [keys[i] for i in order]
+    return Ranked(keys, [fused[i][1] for i in order], [best[key][1] for key in keys], [tie[key] for key in keys])
 
 
 def stage_table(rankings: dict[str, Ranked]) -> dict:
