@@ -23,21 +23,39 @@ def register(app: typer.Typer) -> None:
 def retrieval(
     data_dir: Path = typer.Argument(..., help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."),
     pipeline: List[str] = typer.Option(
-        ["bm25", "dense", "hybrid"], "--pipeline", "-p", help="Pipelines to run (repeat): bm25 | dense | hybrid [+rerank]."
+        ["bm25", "dense", "hybrid"],
+        "--pipeline",
+        "-p",
+        help="Pipelines to run (repeat): bm25 | dense | hybrid | a+b, each optionally +rerank or +rerank-rrf.",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for results.json, results.md, runs/, plots."),
-    split: str = typer.Option("test", help="Qrels split to evaluate."),
+    split: str = typer.Option("test", help="Qrels split to evaluate (qrels/SPLIT.tsv)."),
     index_dir: Optional[Path] = typer.Option(None, "--index", help="Index folder to build or reuse [OUT/index]."),
     model: Optional[str] = typer.Option(None, help="Model for a new index [default]; checked against an existing one."),
-    queries: Optional[int] = typer.Option(None, "--queries", help="Evaluate a deterministic subset of N queries."),
-    depth: int = typer.Option(100, help="Candidates per first stage (fusion input)."),
-    rrf_k: int = typer.Option(60, help="RRF constant."),
-    chunk_size: Optional[int] = typer.Option(None, help="Chunk size for a new index; 0 = whole documents [256]."),
-    chunk_overlap: Optional[int] = typer.Option(None, help="Chunk overlap for a new index [32]."),
+    queries: Optional[int] = typer.Option(None, "--queries", min=1, help="Evaluate a deterministic subset of N queries [all]."),
+    corpus_sample: Optional[int] = typer.Option(
+        None,
+        "--corpus-sample",
+        min=0,
+        help="Quick look: index only the documents judged for the evaluated queries plus N random others "
+        "(said in the report; not comparable with full-corpus figures) [whole corpus].",
+    ),
+    depth: int = typer.Option(100, min=100, help="Candidates per first stage (fusion input); >= 100 for Recall@100."),
+    rrf_k: int = typer.Option(60, min=1, help="RRF constant."),
+    chunk_size: Optional[int] = typer.Option(
+        None, min=0, help="Chunk size for a new index; 0 = whole documents, title + ' ' + text (BEIR/MTEB) [256]."
+    ),
+    chunk_overlap: Optional[int] = typer.Option(None, min=0, help="Chunk overlap for a new index [32]."),
+    titles: Optional[str] = typer.Option(
+        None, "--titles", help="Titles in chunks: auto (header line unless the chunk opens with it) | prefix | none [auto]."
+    ),
     rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild the index (e.g. with another model)."),
+    drop_unknown_ids: bool = typer.Option(
+        False, "--drop-unknown-ids", help="Leave out judgements naming unknown queries/documents (said in the report)."
+    ),
     rerank_model: Optional[str] = typer.Option(None, "--rerank-model", help="Cross-encoder for '+rerank' pipelines."),
-    rerank_depth: int = typer.Option(50, help="Candidates the reranker re-scores."),
-    rerank_max_length: Optional[int] = typer.Option(None, help="Token limit per (query, passage) pair."),
+    rerank_depth: int = typer.Option(50, min=1, help="Candidates the reranker re-scores."),
+    rerank_max_length: Optional[int] = typer.Option(None, min=8, help="Token limit per (query, passage) pair [the model's]."),
     backend: str = typer.Option("auto", help="Query encoding: auto | torch | onnx | onnx-int8."),
     rerank_backend: str = typer.Option("torch", help="Reranker: torch | onnx | onnx-int8."),
     as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
@@ -45,7 +63,8 @@ def retrieval(
 ):
     """Evaluate retrieval pipelines on a BEIR data set: quality, stage recall, latency, cost.
 
-    Pipelines: bm25, dense, hybrid, each optionally followed by +rerank (needs --rerank-model).
+    Corpus, queries and qrels are validated first (a bad file stops the run in seconds, naming
+    file:line). Pipelines: bm25, dense, hybrid, each optionally followed by +rerank (needs --rerank-model).
     """
     quiet_env(quiet or as_json)
     from ..evaluation.retrieval import evaluate_retrieval
@@ -68,6 +87,9 @@ def retrieval(
         rerank_max_length=rerank_max_length,
         backend=backend,
         rerank_backend=rerank_backend,
+        titles=titles,
+        corpus_sample=corpus_sample,
+        drop_unknown=drop_unknown_ids,
     )
     if as_json:
         print_json(res)

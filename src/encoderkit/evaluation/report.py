@@ -9,6 +9,15 @@ def _fmt(x) -> str:
     return f"{x:.3f}" if isinstance(x, float) else str(x)
 
 
+def _titles(ch: dict) -> str:
+    mode = ch.get("titles", "auto" if ch.get("title_header", True) else "none")
+    return {
+        "auto": "as a header line unless the chunk opens with the title",
+        "prefix": "as a header line on every chunk",
+        "none": "not indexed",
+    }.get(mode, mode)
+
+
 def retrieval_markdown(res: dict) -> str:
     idx = res["index"]
     m, ch = idx["model"], idx["chunking"]
@@ -22,8 +31,13 @@ def retrieval_markdown(res: dict) -> str:
         "",
         f"- model: {m['name']} ({m.get('revision') or 'local'}), pooling {m['pooling']}, "
         f"max length {m['max_length']}, L2-normalised",
-        f"- chunking: {ch['size']} tokens, overlap {ch['overlap']}, title header {ch['title_header']}; "
-        f"a document scores as its best chunk; {idx['documents']} documents, {idx['chunks']} chunks",
+        (
+            f"- whole documents ({ch.get('whole_document_text', 'text')}, the BEIR/MTEB protocol), truncated by the encoder; "
+            if ch["size"] == 0
+            else f"- chunking: {ch['size']} tokens, overlap {ch['overlap']}, titles {_titles(ch)}; "
+            "a document scores as its best chunk; "
+        )
+        + f"{idx['documents']} documents, {idx['chunks']} chunks",
         (
             f"- BM25: {bm['method']} k1={bm['k1']} b={bm['b']}, stemmer {bm['stemmer']}, stop words {bm['stopwords']}; "
             if bm
@@ -35,6 +49,9 @@ def retrieval_markdown(res: dict) -> str:
         f"peak RSS {res['peak_rss_mb']} MB; evaluation {res['eval_seconds']} s",
         f"- machine: {res['machine']['cpu']}, {res['machine']['cores_available']} cores; {res['machine']['date']}",
         f"- queries without judgements skipped: {res['skipped_queries_without_judgements']}",
+        *([f"- data: {note}" for note in res.get("data_notes") or []]),
+        *([f"- **corpus sample**: {res['corpus_sample']['note']}"] if res.get("corpus_sample") else []),
+        "- equal scores are ordered as trec_eval orders them (document id, descending)",
         "",
         "| pipeline | nDCG@10 | MRR@10 | R@10 | R@100 | MAP@100 | p50 ms | p95 ms | p99 ms |",
         "|---|---|---|---|---|---|---|---|---|",

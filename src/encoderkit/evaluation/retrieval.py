@@ -13,6 +13,7 @@ Documents score as their best chunk (max-passage); the chunking used is recorded
 from __future__ import annotations
 
 import json
+import random
 import time
 from pathlib import Path
 from typing import Sequence
@@ -68,9 +69,13 @@ def prepare_index(
     rebuild: bool = False,
     retrievers: Sequence[str] = (),
     show_progress: bool | None = None,
+    titles: str | None = None,
+    corpus_path: Path | None = None,
+    n_documents: int | None = None,
 ):
     """Open (or build) the index of ``data``'s corpus holding at least ``retrievers``; incremental, so an
-    up-to-date index costs a hash check. Returns (index, build info)."""
+    up-to-date index costs a hash check. ``corpus_path``: the corpus file to index (default: the data
+    set's own; a sample for a quick look). Returns (index, build info)."""
     from ..index.configure import open_for_update
     from ..index.index import DEFAULT_RETRIEVERS
     from ..index.manifest import MANIFEST, read_manifest, retriever_names
@@ -79,17 +84,24 @@ def prepare_index(
     have = retriever_names(read_manifest(index_dir)) if (index_dir / MANIFEST).exists() else list(DEFAULT_RETRIEVERS)
     wanted = have + [r for r in retrievers if r not in have]
     index = open_for_update(
-        index_dir, model=model, chunk_size=chunk_size, chunk_overlap=chunk_overlap, retrievers=wanted, rebuild=rebuild
+        index_dir,
+        model=model,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        retrievers=wanted,
+        rebuild=rebuild,
+        titles=titles,
     )
-    report = index.sync([data.corpus_path], rebuild=rebuild, show_progress=show_progress)
+    report = index.sync([corpus_path or data.corpus_path], rebuild=rebuild, show_progress=show_progress)
     if report.skipped:
         raise EncoderkitError(
-            f"{data.corpus_path}: {len(report.skipped)} records could not be indexed (first: {report.skipped[0]})",
+            f"{corpus_path or data.corpus_path}: {len(report.skipped)} records could not be indexed (first: {report.skipped[0]})",
             hint="fix the corpus file",
         )
-    if len(index) != len(data.doc_ids):
+    expected = len(data.doc_ids) if n_documents is None else n_documents
+    if len(index) != expected:
         raise EncoderkitError(
-            f"index '{index_dir}' holds {len(index)} documents but the corpus has {len(data.doc_ids)}",
+            f"index '{index_dir}' holds {len(index)} documents but the corpus has {expected}",
             hint="use a dedicated --index folder for evaluation",
         )
     m = index.manifest
@@ -106,6 +118,40 @@ def prepare_index(
         "retrievers": m["retrievers"],
     }
     return index, info
+
+
+def write_corpus_sample(data: BeirData, n_random: int, folder: Path, *, seed: int = 0) -> tuple[Path, dict]:
+    """Write ``folder/corpus.jsonl``: every document judged for ``data``'s queries plus ``n_random`` others
+    drawn with ``seed`` (records copied verbatim, in corpus order). Returns (path, what it holds)."""
+    from ..data.jsonl import lines, read_text
+
+    judged = data.judged_documents()
+    others = sorted(data.doc_ids - judged)
+    drawn = set(random.Random(seed).sample(others, min(n_random, len(others))))
+    keep = judged | drawn
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "corpus.jsonl"
+    kept = []
+    for _, line in lines(read_text(data.corpus_path)):
+        rec = json.loads(line)
+        if str(rec["_id"]) in keep:
+            kept.append(line + "\n")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(kept), encoding="utf-8")
+    if not path.exists() or path.read_bytes() != tmp.read_bytes():
+        tmp.replace(path)  # unchanged content keeps its mtime: the sample's index is reused
+    else:
+        tmp.unlink()
+    info = {
+        "documents": len(keep),
+        "judged": len(judged),
+        "random": len(drawn),
+        "seed": seed,
+        "of": len(data.doc_ids),
+        "note": f"quick look: {len(judged)} judged documents + {len(drawn)} random others of {len(data.doc_ids)}; "
+        "scores are higher than on the full corpus and not comparable with published figures",
+    }
+    return path, info
 
 
 def run_pipeline(
@@ -191,10 +237,32 @@ def evaluate_retrieval(
     backend: str = "auto",
     rerank_backend: str = "torch",
     show_progress: bool | None = None,
+    titles: str | None = None,
+    corpus_sample: int | None = None,
+    sample_seed: int = 0,
+    drop_unknown: bool = False,
 ) -> dict:
-    """Run the evaluation and write results.json, results.md, runs/*.trec and PNG plots to ``out_dir``."""
+    """Run the evaluation and write results.json, results.md, runs/*.trec and PNG plots to ``out_dir``.
+
+    All inputs are validated first (corpus, queries, qrels and their id overlap, see
+    :func:`encoderkit.data.beir.load_beir`): bad data stops the run in seconds, before any model is
+    loaded or anything encoded. ``corpus_sample=N`` (a quick look, with ``n_queries``) indexes only the
+    documents judged for the evaluated queries plus ``N`` others drawn at random (``sample_seed``);
+    the report says so, and its figures are not comparable with full-corpus ones."""
+    from ..data.sources import DEFAULT_MAX_BYTES
+
     t_start = time.perf_counter()
     parsed = [parse_pipeline(p) for p in pipelines]
+    if depth < 100:
+        raise EncoderkitError(f"--depth {depth} is below 100", hint="Recall@100 needs at least 100 candidates")
+    if corpus_sample is not None and corpus_sample < 0:
+        raise EncoderkitError(f"--corpus-sample {corpus_sample} is negative", hint="pass a number of documents >= 0")
+    data = load_beir(data_dir, split, drop_unknown=drop_unknown, max_bytes=DEFAULT_MAX_BYTES).subset(n_queries)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sample_info, sample_path = None, None
+    if corpus_sample is not None:
+        sample_path, sample_info = write_corpus_sample(data, corpus_sample, out / "corpus-sample", seed=sample_seed)
     reranker = None
     if any(rerank for _, rerank in parsed):
         if not rerank_model:
@@ -207,20 +275,19 @@ def evaluate_retrieval(
 
         ensure_export(rerank_model, "cross-encoder", rerank_backend)
         reranker = Reranker.load(rerank_model, max_length=rerank_max_length, backend=rerank_backend)
-    if depth < 100:
-        raise EncoderkitError(f"--depth {depth} is below 100", hint="Recall@100 needs at least 100 candidates")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    data = load_beir(data_dir, split).subset(n_queries)
+    default_index = out / ("index" if sample_path is None else f"index-sample-{corpus_sample}-seed{sample_seed}")
     index, index_info = prepare_index(
         data,
-        Path(index_dir) if index_dir else out / "index",
+        Path(index_dir) if index_dir else default_index,
         model=model,
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
         rebuild=rebuild,
         retrievers=pipeline_retrievers([first for first, _ in parsed]),
         show_progress=show_progress,
+        titles=titles,
+        corpus_path=sample_path,
+        n_documents=sample_info["documents"] if sample_info else None,
     )
     if backend != "auto":  # encode queries as asked (building the index may have loaded the torch encoder)
         from ..index.encoder import model_spec
@@ -244,6 +311,8 @@ def evaluate_retrieval(
         "query_backend": index.encoder.backend,
         "skipped_queries_without_judgements": data.skipped_queries,
         "corpus_documents": len(data.doc_ids),
+        "corpus_sample": sample_info,
+        "data_notes": data.notes,
         "depth": depth,
         "rrf_k": rrf_k,
         "scoring": "document = its best chunk (max-passage)",
