@@ -26,6 +26,7 @@ train_cmd.register(app)
 export_cmd.register(app)
 serve_cmd.register(app)
 pretrain_cmd.register(app)
+common.escape_help(app)
 
 
 def main(argv: list[str] | None = None) -> None:

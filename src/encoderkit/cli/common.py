@@ -7,9 +7,57 @@ import os
 import sys
 
 
+def _click_exceptions() -> tuple[tuple, tuple, tuple]:
+    """(usage/click errors, aborts, exits) of both the installed click and the copy typer bundles
+    (typer >= 0.26 raises ``typer._click`` exceptions, which are not click's classes)."""
+    errors, aborts, exits = [], [], []
+    try:
+        import click
+
+        errors.append(click.exceptions.ClickException)
+        aborts.append(click.exceptions.Abort)
+        exits.append(click.exceptions.Exit)
+    except ImportError:  # pragma: no cover - typer without click
+        pass
+    try:
+        from typer import _click as tclick
+
+        errors.append(tclick.exceptions.ClickException)
+        aborts.append(tclick.exceptions.Abort)
+        exits.append(tclick.exceptions.Exit)
+    except (ImportError, AttributeError):  # older typer: click itself
+        pass
+    try:
+        import typer.exceptions as texc
+
+        aborts.append(texc.Abort)
+        exits.append(texc.Exit)
+    except (ImportError, AttributeError):  # pragma: no cover
+        pass
+    return tuple(errors), tuple(aborts), tuple(exits)
+
+
+def usage_error(exc) -> tuple[str, int]:
+    """The text a usage error prints (usage line + one line naming the problem) and its exit code (2).
+
+    No arguments at all prints the command's help instead."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        return (ctx.get_help() if ctx is not None else str(exc)), 2
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    code = getattr(exc, "exit_code", 2) or 2
+    if ctx is None:
+        return f"error: {message}", code
+    usage = ctx.get_usage().strip()
+    return f"{usage}\nerror: {message}; see '{ctx.command_path} --help'", code
+
+
 def run_app(app, argv: list[str]) -> None:
+    """Run the typer app: user errors (EncoderkitError) and usage errors become a short message and exit
+    code 2, Ctrl-C exit code 130; tracebacks are kept for real bugs only."""
     from ..errors import EncoderkitError
 
+    errors, aborts, exits = _click_exceptions()
     try:
         code = app(args=argv, prog_name="encoderkit", standalone_mode=False)
         # typer turns Ctrl-C into exit code 130 and typer.Exit(n) into n when not standalone
@@ -25,17 +73,39 @@ def run_app(app, argv: list[str]) -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        import click
+    except errors as exc:
+        text, code = usage_error(exc)
+        if text:
+            print(text, file=sys.stderr)
+        sys.exit(code)
+    except aborts:
+        sys.exit(130)
+    except exits as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
+    except BrokenPipeError:  # `encoderkit search ... | head`
+        sys.stderr.close()
+        sys.exit(0)
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise
+
+def escape_help(app) -> None:
+    """Keep help texts literal: typer renders them as Rich markup, which would swallow "[new index: 256]"
+    or "[MASK]". Escapes every command's and option's help once, before the app runs."""
+    import inspect
+
+    from rich.markup import escape
+    from typer.models import ArgumentInfo, OptionInfo
+
+    if getattr(app, "_help_escaped", False):
+        return
+    app._help_escaped = True
+    for info in app.registered_commands:
+        doc = info.help or inspect.getdoc(info.callback) or ""
+        info.help = escape(doc)
+        for param in inspect.signature(info.callback).parameters.values():
+            if isinstance(param.default, (OptionInfo, ArgumentInfo)) and param.default.help:
+                param.default.help = escape(param.default.help)
+    for group in app.registered_groups:
+        escape_help(group.typer_instance)
 
 
 def quiet_env(quiet: bool) -> None:
@@ -47,9 +117,19 @@ def quiet_env(quiet: bool) -> None:
 
 
 def console(stderr: bool = False):
+    """A Rich console; output that is not a terminal (a pipe, a file) is not cut to 80 columns."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    wide = None if _isatty(stream) or os.environ.get("COLUMNS") else 400
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=wide)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def print_json(obj) -> None:

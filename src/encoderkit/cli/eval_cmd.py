@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 
 @eval_app.command("retrieval")
 def retrieval(
-    data_dir: Path = typer.Argument(..., help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."),
+    data_dir: Path = typer.Argument(..., metavar="DATA_DIR", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."),
     pipeline: List[str] = typer.Option(
         ["bm25", "dense", "hybrid"],
         "--pipeline",
@@ -116,7 +116,9 @@ def _sts_options(columns: Optional[str], score_range: Optional[str]):
 
 @eval_app.command("sts")
 def sts(
-    data: Path = typer.Argument(..., help="STS Benchmark folder or sts-*.csv, a SICK file, or a CSV/TSV/JSONL of pairs."),
+    data: Path = typer.Argument(
+        ..., metavar="DATA", help="STS Benchmark folder or sts-*.csv, a SICK file, or a CSV/TSV/JSONL of pairs."
+    ),
     model: List[str] = typer.Option(["default"], "--model", "-m", help="Model(s) to evaluate (repeat)."),
     pooling: Optional[str] = typer.Option(None, help="Pooling override: mean|cls|max|weighted_mean|last [the model's]."),
     split: str = typer.Option("test", help="Split when DATA is a folder (sts-SPLIT.csv) or SICK.txt (TRAIN/TRIAL/TEST)."),
@@ -177,7 +179,7 @@ def _esc(s: str) -> str:
 
 @eval_app.command("geometry")
 def geometry(
-    data: Path = typer.Argument(..., help="STS Benchmark folder or file."),
+    data: Path = typer.Argument(..., metavar="DATA", help="STS Benchmark folder or file."),
     model: List[str] = typer.Option(["default"], "--model", "-m", help="Model(s) to compare (repeat)."),
     random_init: bool = typer.Option(
         True, "--random-init/--no-random-init", help="Add an untrained copy of the first model's architecture."

@@ -18,10 +18,10 @@ def register(app: typer.Typer) -> None:
 @export_app.command("onnx")
 def onnx(
     model: str = typer.Option("default", help="Bi-encoder or cross-encoder: 'default', a folder or a hub id."),
-    quantize: Optional[str] = typer.Option(None, help="int8: dynamic per-channel int8 weights (faster, ~0.99 cosine)."),
+    quantize: Optional[str] = typer.Option(None, help="int8: dynamic per-channel int8 weights (faster, ~0.99 cosine) [fp32]."),
     kind: Optional[str] = typer.Option(None, help="encoder | cross-encoder (default: from the model's config)."),
     force: bool = typer.Option(False, "--force", help="Export again even if cached."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the export report as JSON."),
 ):
     """Export a model to ONNX Runtime (cached by weights fingerprint).
 

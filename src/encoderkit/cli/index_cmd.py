@@ -16,7 +16,9 @@ def register(app: typer.Typer) -> None:
 
 
 def index(
-    paths: List[Path] = typer.Argument(..., help="Files and folders to index (.txt .md .rst .html, BEIR corpus .jsonl)."),
+    paths: List[Path] = typer.Argument(
+        ..., metavar="PATHS...", help="Files and folders to index (.txt .md .rst .html, BEIR corpus .jsonl)."
+    ),
     index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder (created if missing)."),
     model: Optional[str] = typer.Option(
         None,
@@ -25,9 +27,9 @@ def index(
     ),
     pooling: Optional[str] = typer.Option(None, help="Pooling: mean|cls|max|weighted_mean|last (default: the model's)."),
     chunk_size: Optional[int] = typer.Option(
-        None, help="Chunk length in model tokens; 0 = whole documents, truncated by the encoder [new index: 256]."
+        None, min=0, help="Chunk length in model tokens; 0 = whole documents, truncated by the encoder [new index: 256]."
     ),
-    chunk_overlap: Optional[int] = typer.Option(None, help="Tokens shared by consecutive chunks [new index: 32]."),
+    chunk_overlap: Optional[int] = typer.Option(None, min=0, help="Tokens shared by consecutive chunks [new index: 32]."),
     retrievers: Optional[str] = typer.Option(
         None,
         "--retrievers",
@@ -37,8 +39,8 @@ def index(
     ),
     dense: Optional[str] = typer.Option(None, help="Dense index: flat (exact) | hnsw | ivf [new index: flat]."),
     bm25_method: Optional[str] = typer.Option(None, help="BM25 variant: lucene|robertson|atire|bm25l|bm25+ [lucene]."),
-    k1: Optional[float] = typer.Option(None, help="BM25 k1 [1.5]."),
-    b: Optional[float] = typer.Option(None, help="BM25 b [0.75]."),
+    k1: Optional[float] = typer.Option(None, min=0.0, help="BM25 k1 [1.5]."),
+    b: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="BM25 b [0.75]."),
     stem: Optional[bool] = typer.Option(None, "--stem/--no-stem", help="Stem words for BM25 [on]."),
     stopwords: Optional[bool] = typer.Option(None, "--stopwords/--no-stopwords", help="Drop English stop words [on]."),
     classify: Optional[str] = typer.Option(
@@ -58,7 +60,7 @@ def index(
     annotator_setting: Optional[List[str]] = typer.Option(
         None, "--annotator-setting", help="NAME.key=value setting of an annotator (repeat); e.g. classify.threshold=0.5."
     ),
-    max_file_mb: float = typer.Option(20.0, help="Skip files larger than this (MB)."),
+    max_file_mb: float = typer.Option(20.0, min=0.001, help="Skip files larger than this (MB)."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Re-encode everything (needed to change model/chunking)."),
     onnx: bool = typer.Option(
         True,

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 
 def search(
-    query: str = typer.Argument(..., help="What to search for."),
+    query: str = typer.Argument(..., metavar="QUERY", help="What to search for."),
     index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder."),
     mode: str = typer.Option(
         "hybrid",
@@ -24,13 +24,13 @@ def search(
         help="hybrid (RRF of all the index's retrievers) | bm25 | dense | "
         "any retriever of the index | several joined by '+', e.g. bm25+dense.",
     ),
-    k: int = typer.Option(10, "-k", help="Number of results."),
-    depth: int = typer.Option(100, help="Candidates per first-stage retriever fed to fusion."),
+    k: int = typer.Option(10, "-k", min=1, help="Number of results."),
+    depth: int = typer.Option(100, min=1, help="Candidates per first-stage retriever fed to fusion."),
     chunks: bool = typer.Option(False, "--chunks", help="List chunk-level hits instead of one per document."),
     explain: bool = typer.Option(False, "--explain", help="Show each stage's rank and score for every hit."),
     model: Optional[str] = typer.Option(None, help="Check that this model is the index's (default: use the index's)."),
     rerank: Optional[str] = typer.Option(None, "--rerank", help="Re-score the top candidates with this cross-encoder."),
-    rerank_depth: int = typer.Option(50, help="How many candidates the reranker re-scores."),
+    rerank_depth: int = typer.Option(50, min=1, help="How many candidates the reranker re-scores."),
     rerank_fusion: str = typer.Option("none", help="none: reranker order | rrf: fuse it with the first stage's."),
     backend: str = typer.Option("auto", help="Query encoding: auto | torch | onnx | onnx-int8."),
     rerank_backend: str = typer.Option("torch", help="Reranker: torch | onnx | onnx-int8."),

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
 def serve(
     index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder to serve."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8000, help="Port."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port."),
     rerank: Optional[str] = typer.Option(None, "--rerank", help="Cross-encoder for requests with rerank=true."),
     rerank_backend: str = typer.Option("torch", help="torch | onnx | onnx-int8."),
     backend: str = typer.Option("auto", help="Query encoding: auto | torch | onnx | onnx-int8."),
