@@ -100,3 +100,94 @@ def test_help_shows_every_option_with_its_text(capsys, monkeypatch, path, params
     for name, info, _ in params:
         raw = info.help.replace("\\[", "[")  # the help as written (escape_help only adds backslashes)
         assert " ".join(raw.split()) in text, (name, raw)
+
+
+@pytest.fixture
+def docs(tmp_path):
+    from conftest import write
+
+    write(tmp_path / "docs" / "a.md", "# Rivers\n\nThe Nile is the longest river in Africa.\n")
+    return tmp_path / "docs"
+
+
+def test_missing_paths_are_errors_unless_allowed(capsys, tmp_path, docs, tiny_model_dir):
+    ix = tmp_path / "ix"
+    code, _, err = run_cli(capsys, "index", tmp_path / "no-such-folder", docs, "--index", ix, "--model", tiny_model_dir)
+    assert code == 2 and err.count("\n") == 1 and "path does not exist" in err and "no-such-folder" in err
+    assert not ix.exists()  # nothing was created
+    code, out, err = run_cli(
+        capsys, "index", tmp_path / "no-such-folder", docs, "--index", ix, "--model", tiny_model_dir, "--allow-missing", "--json"
+    )
+    assert code == 0 and '"added": 1' in out
+    code, _, err = run_cli(capsys, "index", docs, "--index", ix, "--dense", "annoy")  # existing index: a clean error
+    assert code == 2 and err.count("\n") == 1 and "unknown dense index kind 'annoy'" in err
+    code, out, _ = run_cli(capsys, "info", "--index", ix)
+    assert code == 0 and not re.search(r"[{}]|None|True|False", out) and "lower=on" in out and "titles auto" in out
+
+
+def test_missing_model_folder_and_fill_mask_without_mask(capsys, tmp_path, docs):
+    (tmp_path / "runs").mkdir()
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        code, _, err = run_cli(capsys, "index", docs, "--index", tmp_path / "ix", "--model", "runs/reranker")
+    finally:
+        os.chdir(cwd)
+    assert code == 2 and "model folder 'runs/reranker' does not exist" in err and "hub" not in err
+    code, _, err = run_cli(capsys, "fill-mask", "no mask in here", "--model", tmp_path / "nothing-here")
+    assert code == 2 and "has no [MASK]" in err  # said before any model is looked for
+
+
+def test_library_chatter_is_silenced_unless_verbose(monkeypatch):
+    import logging
+
+    from encoderkit.cli.common import quiet_env
+
+    monkeypatch.delenv("ENCODERKIT_VERBOSE", raising=False)
+    for name in ("sentence_transformers", "transformers"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
+    quiet_env(False)
+    assert logging.getLogger("sentence_transformers").getEffectiveLevel() >= logging.ERROR
+    assert logging.getLogger("transformers").getEffectiveLevel() >= logging.ERROR
+    monkeypatch.setattr(logging.getLogger("sentence_transformers"), "level", logging.NOTSET)
+    monkeypatch.setenv("ENCODERKIT_VERBOSE", "1")
+    quiet_env(False)
+    assert logging.getLogger("sentence_transformers").level == logging.NOTSET
+
+
+def test_converting_to_cross_encoder_message_is_gone(tmp_path, tiny_model_dir):
+    """`train rerank` from a bi-encoder: sentence-transformers says "Converting ... to CrossEncoder"."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO, write
+
+    root = tmp_path / "beir"
+    write(
+        root / "corpus.jsonl",
+        "".join(json.dumps({"_id": f"d{i}", "text": f"text number {i} on topic {i}"}) + "\n" for i in range(30)),
+    )
+    write(root / "queries.jsonl", "".join(json.dumps({"_id": f"q{i}", "text": f"topic {i}"}) + "\n" for i in range(10)))
+    write(root / "qrels" / "train.tsv", "".join(f"q{i}\td{i}\t1\n" for i in range(10)))
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "ENCODERKIT_THREADS": "1"}
+    env.pop("ENCODERKIT_VERBOSE", None)
+    args = [sys.executable, "-m", "encoderkit", "train", "rerank", "--data", str(root), "--model", str(tiny_model_dir)]
+    args += ["--out", str(tmp_path / "ce"), "--max-steps", "1", "--negatives", "1", "--hard-negatives", "bm25", "-q"]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Converting" not in done.stderr and "LOAD REPORT" not in done.stdout + done.stderr, done.stderr
+
+
+def test_tables_are_not_cut_at_80_columns_in_a_pipe(capsys):
+    from rich.table import Table
+
+    from encoderkit.cli.common import console
+
+    t = Table("reason", "example")
+    t.add_row("unsupported type .xyz", "/a/very/long/path/" + "x" * 150 + ".xyz")
+    console().print(t)
+    assert "x" * 150 in capsys.readouterr().out

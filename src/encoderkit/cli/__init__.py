@@ -19,6 +19,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _global(
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show the messages of the libraries underneath (transformers, sentence-transformers)."
+    ),
+) -> None:
+    """Embed, search (BM25, dense, hybrid), evaluate and adapt text encoders on a CPU."""
+    if verbose:
+        import os
+
+        os.environ["ENCODERKIT_VERBOSE"] = "1"
+
+
 index_cmd.register(app)
 search_cmd.register(app)
 eval_cmd.register(app)

@@ -108,12 +108,35 @@ def escape_help(app) -> None:
         escape_help(group.typer_instance)
 
 
+def verbose() -> bool:
+    """``encoderkit --verbose`` (or ENCODERKIT_VERBOSE=1): let libraries print their own messages."""
+    return os.environ.get("ENCODERKIT_VERBOSE", "") not in ("", "0")
+
+
 def quiet_env(quiet: bool) -> None:
-    """Quiet mode: no progress bars and no library chatter."""
+    """Quiet mode: no progress bars. Library chatter (transformers' load reports and progress bars,
+    sentence-transformers' "Converting ... to CrossEncoder", their warnings) is silenced unless
+    ``--verbose``; encoderkit's own messages and errors are unaffected."""
     if quiet:
         os.environ["ENCODERKIT_QUIET"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if verbose():
+        return
+    os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    import logging
+    import warnings
+
+    for name in ("transformers", "sentence_transformers", "huggingface_hub", "torch", "onnxruntime", "bm25s", "faiss"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    for module in ("transformers", "sentence_transformers", "huggingface_hub", "torch", "onnx", "onnxruntime", "sklearn"):
+        warnings.filterwarnings("ignore", module=module)
+    if "transformers" in sys.modules:  # already imported: its verbosity was read from the environment then
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
 
 
 def console(stderr: bool = False):
@@ -130,6 +153,25 @@ def _isatty(stream) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def plain(value) -> str:
+    """A setting as a person reads it: no Python reprs (dicts, lists, None, True).
+
+    >>> plain({"k1": 1.5, "stemmer": None, "lower": True, "fields": ["a", "b"]})
+    'fields=a,b, k1=1.5, lower=on, stemmer=none'
+    """
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={plain(v)}" for k, v in sorted(value.items()))
+    if isinstance(value, (list, tuple)):
+        return ",".join(plain(v) for v in value) or "none"
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def print_json(obj) -> None:

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .common import console, print_json, quiet_env
+from .common import console, plain, print_json, quiet_env
 
 export_app = typer.Typer(help="Export models for faster CPU serving.", no_args_is_help=True)
 
@@ -32,6 +32,8 @@ def onnx(
     quiet_env(True)
     import json
 
+    from rich.markup import escape
+
     from ..models.export import export_onnx
 
     folder = export_onnx(model, kind=kind, quantize=quantize, force=force)
@@ -40,4 +42,7 @@ def onnx(
         print_json({"folder": str(folder), **info})
         return
     agree = {k: v for k, v in info.items() if k.startswith(("min_cos", "max_abs"))}
-    console().print(f"exported {info['kind']} {model} ({info['quantize'] or 'fp32'}) to {folder}  {agree}")
+    console().print(
+        f"exported {info['kind']} {escape(model)} ({info['quantize'] or 'fp32'}) to {escape(str(folder))}"
+        + (f"; agreement with torch: {plain(agree)}" if agree else "")
+    )

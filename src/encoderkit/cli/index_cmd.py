@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import console, print_json, quiet_env
+from .common import console, plain, print_json, quiet_env
 
 
 def register(app: typer.Typer) -> None:
@@ -68,6 +68,17 @@ def index(
         help="Also export the model to ONNX (cached, same vectors) so "
         "searches encode queries with ONNX Runtime: ~2x faster, ~5x faster cold start.",
     ),
+    titles: Optional[str] = typer.Option(
+        None,
+        "--titles",
+        help="How chunks carry their document's title: auto (a header line unless the chunk opens with it) | "
+        "prefix (always) | none; whole documents (--chunk-size 0) are title + ' ' + text [new index: auto].",
+    ),
+    allow_missing: bool = typer.Option(
+        False,
+        "--allow-missing",
+        help="Accept PATHS that do not exist (their documents leave the index) instead of stopping.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the run report as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
@@ -77,6 +88,14 @@ def index(
     chunking needs --rebuild (the old version stays searchable until the rebuild commits).
     """
     quiet_env(quiet or as_json)
+    missing = [str(p) for p in paths if not p.exists() and not p.is_symlink()]
+    if missing and not allow_missing:
+        from ..errors import EncoderkitError
+
+        raise EncoderkitError(
+            f"{'path does' if len(missing) == 1 else 'paths do'} not exist: {', '.join(missing)}",
+            hint="check the spelling, or pass --allow-missing to index the rest",
+        )
     from ..index.configure import open_for_update
 
     settings: dict[str, dict] = {}
@@ -106,6 +125,7 @@ def index(
         annotators=list(annotator) if annotator else None,
         annotator_settings=ann_settings,
         rebuild=rebuild,
+        titles=titles,
     )
     with idx:
         report = idx.sync(paths, rebuild=rebuild, max_bytes=int(max_file_mb * 2**20), export_onnx=onnx)
@@ -192,16 +212,19 @@ def info(
         f"model      {_esc(m['model']['name'])} ({_esc(m['model']['revision'] or 'local')}), pooling "
         f"{m['model']['pooling']}, dim {m['model']['dim']}, max length {m['model']['max_length']}, L2-normalised"
     )
-    out.print(f"chunking   {m['chunking']['size']} tokens, overlap {m['chunking']['overlap']}")
+    ch = m["chunking"]
+    titles = ch.get("titles", "auto" if ch.get("title_header", True) else "none")
+    if ch["size"] == 0:
+        out.print(f"chunking   whole documents ({ch.get('whole_document_text', 'text')}), truncated by the encoder")
+    else:
+        out.print(f"chunking   {ch['size']} tokens, overlap {ch['overlap']}, titles {titles}")
     sizes = (m.get("build") or {}).get("retriever_bytes") or {}
     for r in m["retrievers"]:
-        settings = ", ".join(f"{k}={v}" for k, v in sorted(r["settings"].items()))
-        size = f"  [{sizes[r['name']] / 2**20:.1f} MB]" if r["name"] in sizes else ""
-        out.print(f"{r['name']:<10} {_esc(settings)}{size}")
+        size = f"  ({sizes[r['name']] / 2**20:.1f} MB)" if r["name"] in sizes else ""
+        out.print(f"{r['name']:<10} {_esc(plain(r['settings']))}{size}")
     counts = stats.get("annotations") or {}
     for a in m.get("annotators") or []:
-        settings = ", ".join(f"{k}={v}" for k, v in sorted(a["settings"].items()))
-        out.print(f"{a['name']:<10} {_esc(settings)}  [{counts.get(a['name'], 0)} documents annotated]")
+        out.print(f"{a['name']:<10} {_esc(plain(a['settings']))}  ({counts.get(a['name'], 0)} documents annotated)")
     out.print(f"updated    {m['updated_at']}")
     if m.get("upgraded_from"):
         out.print(f"[yellow]format {m['upgraded_from']} index: the next `encoderkit index` run migrates it in place[/]")

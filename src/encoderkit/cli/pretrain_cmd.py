@@ -248,6 +248,12 @@ def fill_mask(
 ):
     """Predict the masked words of a text with a masked-LM model."""
     quiet_env(True)
+    if "[MASK]" not in text and "<mask>" not in text:  # checked before the model is loaded
+        from ..errors import EncoderkitError
+
+        raise EncoderkitError(
+            "the text has no [MASK]", hint='write [MASK] where a word should be predicted, e.g. "Paris is the [MASK] of France."'
+        )
     from ..training.pretrain.fill_mask import FillMask
 
     fm = FillMask.load(model)

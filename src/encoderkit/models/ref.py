@@ -71,9 +71,27 @@ def resolve_model(spec: str | Path, *, revision: str | None = None) -> ModelRef:
                 hint="pass a directory saved by sentence-transformers or transformers, 'default', or a hub id",
             )
         return ModelRef(str(local.resolve()), _local_name(local), local.resolve(), None, "local")
-    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
-        raise EncoderkitError(f"model directory '{spec}' does not exist", hint="check the path, or pass 'default'")
+    if looks_local(spec):
+        raise EncoderkitError(
+            f"model folder '{spec}' does not exist",
+            hint="check the path (a folder written by `encoderkit train ...`, sentence-transformers or transformers), "
+            "or pass 'default'",
+        )
     return _download(spec, revision)
+
+
+def looks_local(spec: str) -> bool:
+    """Whether a model name that is not an existing folder was meant as a local path: it starts with
+    ".", "/" or "~", has more than one "/", or its parent folder exists here (``runs/reranker`` when
+    ``runs/`` exists), which a hub id ``org/name`` almost never does.
+
+    >>> looks_local("./runs/x"), looks_local("BAAI/bge-small-en-v1.5"), looks_local("a/b/c")
+    (True, False, True)
+    """
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec:
+        return True
+    parent = Path(spec).expanduser().parent
+    return str(parent) not in ("", ".") and parent.is_dir()
 
 
 def _local_name(path: Path) -> str:
@@ -91,9 +109,15 @@ def _download(repo_id: str, revision: str | None) -> ModelRef:
 
         local = snapshot_download(repo_id=repo_id, revision=revision)
     except Exception as exc:  # network, auth, missing repo: all end the same way for the user
+        offline = type(exc).__name__ in ("LocalEntryNotFoundError", "OfflineModeIsEnabled")
         raise EncoderkitError(
-            f"could not fetch model '{repo_id}' from the Hugging Face hub ({type(exc).__name__})",
-            hint="check the id and your network, or pass 'default' or a local model directory",
+            f"model '{repo_id}' is not a local folder, and "
+            + (
+                "not in the local Hugging Face cache (offline)"
+                if offline
+                else f"could not be fetched from the Hugging Face hub ({type(exc).__name__})"
+            ),
+            hint="check the path or the hub id, or pass 'default' (the bundled all-MiniLM-L6-v2)",
         ) from None
     path = Path(local)
     return ModelRef(repo_id, repo_id, path, revision or path.name, "hub")
