@@ -14,7 +14,7 @@ from typing import Sequence
 from ..errors import EncoderkitError
 from ..retrieval.base import IndexContext
 from ..retrieval.pipeline import Snapshot, parse_mode, rank
-from ..retrieval.ranking import Hit, QueryRanking, stage_table
+from ..retrieval.ranking import Hit, QueryRanking, shown_chunk_scores, stage_table
 from .filters import allowed_documents, parse_filters
 from .manifest import MANIFEST, read_manifest, retriever_names
 from .store import Store
@@ -115,6 +115,7 @@ class IndexSearcher:
         chunks = self.store.chunks_by_id(chunk_ids)
         docs = self.store.documents_by_rowid(sorted({c["doc"] for c in chunks.values()}))
         annotations = self.store.annotations(list(docs))
+        before = self.store.char_before(list(chunks.values()))
         table = stage_table(ranking.stages)
         hits = []
         for rank_, (key, score, cid) in enumerate(zip(keys, scores, chunk_ids), start=1):
@@ -137,6 +138,9 @@ class IndexSearcher:
                     stages=table.get(key, {}),
                     meta=json.loads(d["meta"] or "{}"),
                     annotations=annotations.get(c["doc"], {}),
+                    stages=shown_chunk_scores(table.get(key, {}), ranking.stages, key, int(cid)),
+                    fmt=d["fmt"],
+                    mid_word=before.get(cid, "").isalnum() and c["text"][:1].isalnum(),
                 )
             )
         return hits

@@ -169,6 +169,22 @@ class Store:
         sql = f"SELECT id, doc, ord, start_char, end_char, section, text, n_tokens FROM chunks WHERE id IN ({q})"
         return {r["id"]: r for r in self.conn.execute(sql, [int(c) for c in chunk_ids])}
 
+    def char_before(self, chunks: Sequence[sqlite3.Row]) -> dict[int, str]:
+        """chunk id -> the document character just before each chunk (from the previous chunk of the same
+        document; "" when unknown or at the document start): tells whether a chunk begins inside a word."""
+        out: dict[int, str] = {}
+        for c in chunks:
+            if not c["ord"] or not c["start_char"]:
+                continue
+            prev = self.conn.execute(
+                "SELECT start_char, end_char, text FROM chunks WHERE doc = ? AND ord = ?", (c["doc"], c["ord"] - 1)
+            ).fetchone()
+            if prev is None:
+                continue
+            i = c["start_char"] - 1 - prev["start_char"]
+            out[c["id"]] = prev["text"][i] if 0 <= i < len(prev["text"]) and c["start_char"] <= prev["end_char"] else " "
+        return out
+
     def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, str]:
         """chunk id -> the text that was indexed for it (title header + chunk)."""
         if not chunk_ids:

@@ -82,6 +82,8 @@ class Hit:
     stages: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
     annotations: dict = field(default_factory=dict)
+    fmt: str = ""  # the document's format (text, markdown, rst, html, beir): where its headings are
+    mid_word: bool = False  # the chunk's text begins inside a word (a token window can)
 
     def to_dict(self) -> dict:
         return {
@@ -167,3 +169,26 @@ def stage_table(rankings: dict[str, Ranked]) -> dict:
         for rank, (key, score, chunk) in enumerate(zip(r.keys, r.scores, r.best_chunk), start=1):
             table.setdefault(key, {})[name] = {"rank": rank, "score": float(score), "chunk_id": int(chunk)}
     return table
+
+
+def shown_chunk_scores(entry: dict, rankings: dict[str, Ranked], key, shown_chunk: int) -> dict:
+    """A hit's per-stage explanation with, for each stage, the score it gave the chunk that is shown
+    (``shown_chunk_score``; None when that stage did not retrieve it) next to the chunk it preferred
+    (``chunk_id``) and that chunk's score (``score``, the document's score in that stage).
+
+    >>> r = Ranked([5], [0.9], [794], [0], {794: 0.9, 796: 0.7})
+    >>> shown_chunk_scores({"dense": {"rank": 1, "score": 0.9, "chunk_id": 794}}, {"dense": r}, 5, 796)
+    {'dense': {'rank': 1, 'score': 0.9, 'chunk_id': 794, 'shown_chunk_score': 0.7}}
+    """
+    out = {}
+    for name, st in entry.items():
+        st = dict(st)
+        r = rankings.get(name)
+        if st.get("chunk_id") == shown_chunk:
+            st["shown_chunk_score"] = st["score"]
+        elif r is not None and r.chunk_scores is not None and shown_chunk in r.chunk_scores:
+            st["shown_chunk_score"] = float(r.chunk_scores[shown_chunk])
+        else:
+            st["shown_chunk_score"] = None
+        out[name] = st
+    return out
