@@ -54,6 +54,9 @@ def chunk_document(doc: SourceDoc, tokenizer, chunking: ChunkSettings, window: i
     return rows
 
 
+GROUP_CHUNKS = 128  # chunks written per transaction: an interrupted build keeps all but the last group
+
+
 def encode_documents(
     docs: Sequence[SourceDoc],
     tokenizer,
@@ -64,7 +67,7 @@ def encode_documents(
     gen: int,
     key: str,
     chunking: ChunkSettings,
-    group_chunks: int = 512,
+    group_chunks: int = GROUP_CHUNKS,
     progress=None,
 ) -> int:
     """Chunk ``docs``, compute each encoding retriever's payloads, store everything as pending rows at
@@ -74,7 +77,7 @@ def encode_documents(
     prepared = [(doc, chunk_document(doc, tokenizer, chunking, window, enc)) for doc, enc in zip(docs, encodings)]
     total = sum(len(r) for _, r in prepared)
     if progress is not None:
-        progress.reset(total=total)
+        progress.reset(total=total * max(1, len(retrievers)))
     group: list = []
     n_group = 0
     for i, item in enumerate(prepared):
@@ -84,7 +87,7 @@ def encode_documents(
             texts = [c["index_text"] for _, rows in group for c in rows]
             payloads = {}
             for r in retrievers:
-                flat = r.encode_chunks(texts)
+                flat = _encode_with_progress(r, texts, progress)
                 per_doc, pos = [], 0
                 for _, rows in group:
                     per_doc.append(flat[pos : pos + len(rows)])
@@ -108,13 +111,36 @@ def encode_documents(
                 gen=gen,
                 settings_key=key,
             )
-            if progress is not None:
-                progress.update(len(texts))
             group, n_group = [], 0
     return total
 
 
-def fill_missing_payloads(store: Store, retrievers: Sequence, gen: int, *, group_chunks: int = 512, progress=None) -> int:
+def _encode_with_progress(retriever, texts: list[str], progress) -> list[bytes]:
+    """``retriever.encode_chunks(texts)``, moving ``progress`` after every model batch (so the bar has an
+    ETA after the first batch, not after a whole group); what the retriever did not report is added at
+    the end."""
+    if progress is None:
+        return retriever.encode_chunks(texts)
+    from ..runtime import on_batch
+
+    done = [0]
+
+    def step(n: int) -> None:
+        n = min(n, len(texts) - done[0])
+        if n > 0:
+            done[0] += n
+            progress.update(n)
+
+    with on_batch(step):
+        out = retriever.encode_chunks(texts)
+    if done[0] < len(texts):
+        progress.update(len(texts) - done[0])
+    return out
+
+
+def fill_missing_payloads(
+    store: Store, retrievers: Sequence, gen: int, *, group_chunks: int = GROUP_CHUNKS, progress=None
+) -> int:
     """Compute payloads that chunks visible at ``gen`` lack (a retriever added to an existing index, or
     one whose model changed); returns how many were computed. Saved per group: resumable."""
     missing = {r.name: store.chunks_missing_payload(gen, r.name, r.payload_key()) for r in retrievers}
@@ -128,8 +154,6 @@ def fill_missing_payloads(store: Store, retrievers: Sequence, gen: int, *, group
         rows = missing[r.name]
         for i in range(0, len(rows), group_chunks):
             part = rows[i : i + group_chunks]
-            data = r.encode_chunks([t for _, t in part])
+            data = _encode_with_progress(r, [t for _, t in part], progress)
             store.put_payloads(r.name, r.payload_key(), [(c, d) for (c, _), d in zip(part, data)])
-            if progress is not None:
-                progress.update(len(part))
     return total

@@ -220,7 +220,7 @@ class Index:
         )
 
     def add(
-        self, docs: Iterable, *, show_progress: bool | None = None, write_every: int = 512, export_onnx: bool = True
+        self, docs: Iterable, *, show_progress: bool | None = None, write_every: int = 128, export_onnx: bool = True
     ) -> UpdateReport:
         """Add or replace documents (dicts with id, text[, title, path, meta] or SourceDocs)."""
         return self.writer.add(docs, show_progress=show_progress, write_every=write_every, export_onnx=export_onnx)
@@ -236,7 +236,7 @@ class Index:
         rebuild: bool = False,
         max_bytes: int | None = None,
         show_progress: bool | None = None,
-        write_every: int = 512,
+        write_every: int = 128,
         export_onnx: bool = True,
     ) -> UpdateReport:
         """Index files and folders incrementally (what `encoderkit index` does); see :meth:`IndexWriter.sync`.

@@ -144,7 +144,7 @@ class IndexWriter:
 
     # ------------------------------------------------------------------ updates
     def add(
-        self, docs: Iterable, *, show_progress: bool | None = None, write_every: int = 512, export_onnx: bool = True
+        self, docs: Iterable, *, show_progress: bool | None = None, write_every: int = 128, export_onnx: bool = True
     ) -> UpdateReport:
         """Add or replace documents (dicts with id, text[, title, path, meta] or SourceDocs)."""
         items = [as_source_doc(d, i) for i, d in enumerate(docs)]
@@ -166,7 +166,7 @@ class IndexWriter:
         rebuild: bool = False,
         max_bytes: int = DEFAULT_MAX_BYTES,
         show_progress: bool | None = None,
-        write_every: int = 512,
+        write_every: int = 128,
         export_onnx: bool = True,
     ) -> UpdateReport:
         """Index files and folders incrementally: new and changed files are (re-)encoded, files that
@@ -207,7 +207,7 @@ class IndexWriter:
         skipped: list[Skipped] | None = None,
         rebuild: bool = False,
         show_progress: bool | None = None,
-        write_every: int = 512,
+        write_every: int = 128,
         export_onnx: bool = False,
     ) -> UpdateReport:
         """The one update path: plan, encode (saved every ``write_every`` chunks), fill payloads, commit."""

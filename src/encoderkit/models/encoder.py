@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import EncoderkitError
-from ..runtime import configure_torch, progress_enabled
+from ..runtime import batch_done, configure_torch, progress_enabled
 from .backbone import RUNTIMES, Backbone, describe_model
 from .layout import max_length_for, read_st_layout, transformer_dir
 from .pooling import POOLINGS, pool_numpy
@@ -201,6 +201,7 @@ class Encoder:
             bar = tqdm(total=len(items), desc="encoding", unit="text")
         for idx in batches:
             out[idx] = self._encode_batch([items[i] for i in idx], how, normalize, limit)
+            batch_done(len(idx))  # e.g. the indexing progress bar: it moves per batch, with an ETA from the first
             if bar is not None:
                 bar.update(len(idx))
         if bar is not None:
