@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -91,9 +92,14 @@ CURATED = [
 ]
 
 
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+
+
 def _signature(obj) -> str:
+    """The signature as text, without memory addresses (``<object object at 0x7f...>`` defaults differ
+    in every process, and would make every run's pages differ: a second `make demo` must encode nothing)."""
     try:
-        return str(inspect.signature(obj))
+        return _ADDRESS.sub("", str(inspect.signature(obj)))
     except (TypeError, ValueError):
         return "(...)"
 
@@ -147,7 +153,9 @@ def write_corpus(out_dir: Path, modules: list[str]) -> int:
     for name in modules:
         text = module_markdown(name)
         if text:
-            (out_dir / f"{name}.md").write_text(text, encoding="utf-8")
+            path = out_dir / f"{name}.md"
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:  # unchanged pages keep their mtime
+                path.write_text(text, encoding="utf-8")
             n += 1
     return n
 
