@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: install demo test test-fast doctest check format bench clean
+.PHONY: install demo test test-fast doctest check format docs bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,8 @@ install: $(VENV)/.installed
 
 demo: install
 	$(PY) examples/demo.py
+	@echo
+	@echo "encoderkit is installed in $(VENV): run '. $(VENV)/bin/activate' to put it on your PATH, or call $(VENV)/bin/encoderkit"
 
 # everything CI runs: unit + integration tests, then the doctests of the library's pure functions
 test: install
@@ -37,6 +39,15 @@ check: install
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/ruff format --check src tests benchmarks examples
 	$(VENV)/bin/lint-imports
+
+# the documentation site (tutorials + API reference generated from the docstrings) into build/site;
+# --strict: a broken reference or docstring fails the build. No network needed.
+$(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
+	$(PIP) install -q -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	$(VENV)/bin/mkdocs build --strict --quiet
 
 format: install
 	$(VENV)/bin/ruff check --fix src tests benchmarks examples
