@@ -123,6 +123,8 @@ def test_pretrain_rtd_cli(capsys, tmp_path, corpus, tiny_model_dir):
 
 def test_fill_mask_errors(capsys, tmp_path, tiny_model_dir):
     code, _, err = cli(capsys, "fill-mask", "no mask here", "--model", tiny_model_dir)
+    assert code == 2 and "has no [MASK]" in err  # checked before the model loads
+    code, _, err = cli(capsys, "fill-mask", "x [MASK]", "--model", tiny_model_dir)
     assert code == 2 and "no trained masked-LM head" in err
     code, _, err = cli(capsys, "fill-mask", "x [MASK]", "--model", tmp_path / "missing")
     assert code == 2 and "does not exist" in err
