@@ -89,7 +89,7 @@ def test_missing_model_and_unknown_pooling_are_clear_errors(tmp_path):
 
 def test_hub_id_offline_gives_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(EncoderkitError, match="model 'someone/no-such-model' is not a local folder, and not in the local Hugging Face cache"):
+    with pytest.raises(EncoderkitError, match="model 'someone/no-such-model' is not a local folder, and not in the local"):
         Encoder.load("someone/no-such-model")
 
 
