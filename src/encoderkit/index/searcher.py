@@ -135,7 +135,6 @@ class IndexSearcher:
                     start=c["start_char"],
                     end=c["end_char"],
                     section=c["section"],
-                    stages=table.get(key, {}),
                     meta=json.loads(d["meta"] or "{}"),
                     annotations=annotations.get(c["doc"], {}),
                     stages=shown_chunk_scores(table.get(key, {}), ranking.stages, key, int(cid)),
