@@ -41,6 +41,20 @@ def _corpus(root, n, tag):
         write(root / f"doc{i:03d}.txt", f"document {i} about {tag} number {i} " + "filler words " * 10)
 
 
+CHILDREN: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_orphans():
+    """A child left paused by a failing or timed-out test is killed, never left behind."""
+    yield
+    while CHILDREN:
+        proc = CHILDREN.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def _run_child(tmp_path, target, at, run, before=False):
     """Run ``run`` in a child that pauses at the ``at``-th call of ``target`` ("module:Owner.func")."""
     module, attr = target.split(":")
@@ -54,6 +68,7 @@ def _run_child(tmp_path, target, at, run, before=False):
         text=True,
         env={**os.environ, "ENCODERKIT_QUIET": "1"},
     )
+    CHILDREN.append(proc)
     line = proc.stdout.readline()
     assert line.strip() == "PAUSED", proc.stderr.read()
     return proc
