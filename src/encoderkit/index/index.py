@@ -235,18 +235,21 @@ class Index:
         *,
         rebuild: bool = False,
         max_bytes: int | None = None,
+        time_limit: float | None = None,
         show_progress: bool | None = None,
         write_every: int = 128,
         export_onnx: bool = True,
     ) -> UpdateReport:
         """Index files and folders incrementally (what `encoderkit index` does); see :meth:`IndexWriter.sync`.
+        ``max_bytes`` / ``time_limit``: per-file size cap and seconds for reading + extraction.
         ``export_onnx``: after a commit, export the model to ONNX once so queries run on ONNX Runtime."""
-        from ..data.sources import DEFAULT_MAX_BYTES
+        from ..data.sources import DEFAULT_MAX_BYTES, DEFAULT_TIME_LIMIT
 
         return self.writer.sync(
             paths,
             rebuild=rebuild,
             max_bytes=max_bytes or DEFAULT_MAX_BYTES,
+            time_limit=DEFAULT_TIME_LIMIT if time_limit is None else time_limit,
             show_progress=show_progress,
             write_every=write_every,
             export_onnx=export_onnx,
