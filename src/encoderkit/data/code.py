@@ -256,7 +256,13 @@ def _pattern_defs(lines: list[str]) -> list[tuple[int, int, str]]:
         m = _PATTERN_DEF.match(line)
         if m:
             starts.append((i, m.group(1)))
-    return [(s, starts[k + 1][0] if k + 1 < len(starts) else len(lines), name) for k, (s, name) in enumerate(starts)]
+    out = []
+    for k, (s, name) in enumerate(starts):
+        end = starts[k + 1][0] if k + 1 < len(starts) else len(lines)
+        while end - 1 > s and (not lines[end - 1].strip() or _COMMENT.match(lines[end - 1])):
+            end -= 1  # blank lines, comments and decorators above the next definition belong to it
+        out.append((s, end, name))
+    return out
 
 
 Sectioner = Callable[[str, str], tuple[list[tuple[int, int, str]], str]]

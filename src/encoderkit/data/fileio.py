@@ -208,7 +208,14 @@ def decode_text(raw: bytes) -> tuple[str, str]:
         first_bad = exc.start
     from charset_normalizer import from_bytes
 
-    best = from_bytes(raw).best()
-    if best is None:
+    matches = list(from_bytes(raw))
+    if not matches:
         raise SkipFile(f"undecodable text (invalid UTF-8 at byte {first_bad}, no other encoding fits)")
+    top = (matches[0].chaos, -matches[0].coherence)
+    tied = [m for m in matches if (m.chaos, -m.coherence) == top]
+    # equally plausible candidates (short Latin text fits cp1250 as well as cp1252): the commoner wins
+    best = min(tied, key=lambda m: _COMMON.index(m.encoding) if m.encoding in _COMMON else len(_COMMON))
     return str(best), best.encoding
+
+
+_COMMON = ["cp1252", "latin_1", "iso8859_15", "cp1251", "koi8_r", "shift_jis", "cp932", "gb18030", "big5", "euc_kr", "cp1250"]

@@ -214,6 +214,10 @@ def read_file(
     except TimeLimitExceeded:
         yield Skipped(shown, f"extraction timed out (over {time_limit:g} s)")
         return
+    except ImportError as exc:
+        extra = "code" if language_of(suffix) else "documents"
+        yield Skipped(shown, f"needs {exc.name or 'a missing package'} (pip install 'encoderkit[{extra}]')")
+        return
     except (MemoryError, RecursionError) as exc:
         yield Skipped(shown, f"extraction failed ({type(exc).__name__})")
         return
