@@ -99,7 +99,9 @@ class Index:
         path.mkdir(parents=True, exist_ok=True)
         store = Store.create(path / DB)
         write_manifest(path, new_manifest(enc, chunking, entries, ann_entries))
-        return cls(path, read_manifest(path), store, enc)
+        manifest = read_manifest(path)
+        store.save_manifest_copy(manifest)
+        return cls(path, manifest, store, enc)
 
     @classmethod
     def open(cls, path: str | Path, encoder=None, *, readonly: bool = False, backend: str = "auto") -> Index:
@@ -129,6 +131,21 @@ class Index:
         if (Path(path) / MANIFEST).exists():
             return cls.open(path)
         return cls.create(path, encoder=encoder, **settings)
+
+    @staticmethod
+    def repair(path: str | Path, *, show_progress: bool | None = None):
+        """Rebuild a damaged index's search artifacts (and a lost or malformed manifest) from its store,
+        without re-encoding; see :mod:`encoderkit.index.repair`. Returns a RepairReport."""
+        from .repair import repair
+
+        return repair(path, show_progress=show_progress)
+
+    def health(self, *, full: bool = False):
+        """Cheap checks of the live generation (``full``: checksums and the store too); see
+        :mod:`encoderkit.index.integrity`. Returns a Health (``ok``, ``problems``)."""
+        from .repair import health_of
+
+        return health_of(self.path, self.manifest, self.context, full=full, store=self.store)
 
     def close(self) -> None:
         self.store.close()

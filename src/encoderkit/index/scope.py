@@ -52,7 +52,9 @@ def path_state(path: str) -> str:
 
 
 def under(path: str, roots: Sequence[str]) -> bool:
-    """>>> under("/a/b/c.txt", ["/a/b"]), under("/a/bc.txt", ["/a/b"]), under("/a/b", ["/a/b"])
+    """Is ``path`` one of ``roots`` or inside one?
+
+    >>> under("/a/b/c.txt", ["/a/b"]), under("/a/bc.txt", ["/a/b"]), under("/a/b", ["/a/b"])
     (True, False, True)
     """
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)

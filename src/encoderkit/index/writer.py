@@ -22,6 +22,8 @@ from .annotate import annotate_missing, annotator_entries, get_annotator
 from .encode import encode_documents, fill_missing_payloads
 from .encoder import check_encoder
 from .generation import build_generation, gen_dirname, remove_old_generations
+from .integrity import check_generation
+from .ioerrors import estimate_needed, io_errors
 from .lock import writer_lock
 from .manifest import read_manifest, retriever_names, write_manifest
 from .plan import ChunkSettings, plan_update, settings_key
@@ -230,7 +232,8 @@ class IndexWriter:
             raise EncoderkitError(f"index '{self.path}' is open read-only", hint="open it without readonly=True")
         t0 = time.perf_counter()
         report = UpdateReport(skipped=skipped or [])
-        with writer_lock(self.path):
+        needed = lambda: estimate_needed(self.path, self.manifest, sum(len(d.text) for d in incoming) // 1000)
+        with writer_lock(self.path), io_errors(self.path, needed):
             self._refresh()
             migrated = self._migrate_store(report)
             target = self.target
@@ -287,7 +290,12 @@ class IndexWriter:
                 if bar is not None:
                     bar.close()
             settings_changed = self._pending is not None
-            if plan.changes or rebuild or settings_changed or report.payloads_filled or report.annotated or migrated:
+            changed = (
+                plan.changes or rebuild or settings_changed or report.payloads_filled or report.annotated or migrated
+            )
+            if not changed and self.manifest.get("artifacts"):  # nothing new: is what searches read still sound?
+                report.repaired = check_generation(self.path, self.manifest, retrievers).problems
+            if changed or report.repaired:  # a commit rebuilds every artifact from the store
                 self._commit(gen + 1, target, retrievers, report, time.perf_counter() - t0)
             report.generation = self.manifest["generation"]
         if export_onnx and self.manifest.get("artifacts"):
@@ -337,8 +345,10 @@ class IndexWriter:
         }
         build["retriever_bytes"] = counts["retriever_bytes"]
         manifest["build"] = build
+        manifest["integrity"] = counts["integrity"]
         write_manifest(self.path, manifest)
         self.context.manifest = read_manifest(self.path)
+        self.store.save_manifest_copy(self.context.manifest)  # what `--repair` recovers a lost manifest from
         if self._pending_encoder is not None:
             self.context.loaded_encoder = self._pending_encoder
         self._pending, self._pending_encoder = None, None
@@ -357,7 +367,7 @@ class IndexWriter:
         try:
             export_onnx(model_spec(self.manifest["model"]), kind="encoder")
             return "onnx"
-        except (EncoderkitError, ImportError, RuntimeError, ValueError) as exc:  # the index itself is fine either way
+        except (EncoderkitError, ImportError, RuntimeError, ValueError, OSError) as exc:  # the index is fine either way
             import sys
 
             print(f"note: ONNX export failed ({exc}); queries will be encoded with torch", file=sys.stderr)
