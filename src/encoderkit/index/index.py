@@ -116,6 +116,13 @@ class Index:
         try:
             store = Store(db, readonly=readonly or not os.access(path, os.W_OK))
             store.check()
+        except sqlite3.OperationalError as exc:  # cannot open or read it now: the disk, not the file
+            from .ioerrors import disk_full, free_bytes
+
+            free = free_bytes(path)
+            if "full" in str(exc) or (free is not None and free < 1 << 20):
+                raise disk_full(db, None) from None
+            raise EncoderkitError(f"cannot open {db} ({exc})", hint="check the disk and its permissions") from None
         except sqlite3.DatabaseError as exc:
             raise EncoderkitError(
                 f"{db} is corrupted or not an encoderkit database ({exc})",

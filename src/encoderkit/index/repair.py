@@ -29,7 +29,7 @@ from .generation import build_generation, gen_dirname, remove_old_generations
 from .integrity import Health, check_generation, check_store
 from .ioerrors import estimate_needed, io_errors
 from .lock import writer_lock
-from .manifest import manifest_problem, read_manifest, upgrade, write_manifest
+from .manifest import FORMAT_VERSION, manifest_problem, read_manifest, upgrade, write_manifest
 from .store import Store
 
 DB = "index.db"
@@ -85,6 +85,11 @@ def _manifest(index_dir: Path, store: Store, report: RepairReport) -> dict:
                 f"cannot repair '{index_dir}': {exc.message}, and {DB} keeps no copy of the manifest "
                 "(indexes made before encoderkit 0.3 do not)",
                 hint="rebuild it with `encoderkit index PATH --index DIR --rebuild`",
+            ) from None
+        if isinstance(copy.get("format_version"), int) and copy["format_version"] > FORMAT_VERSION:
+            raise EncoderkitError(
+                f"index '{index_dir}' was written by a newer encoderkit (format {copy['format_version']})",
+                hint="upgrade encoderkit (pip install -U encoderkit)",
             ) from None
         report.problems.append(exc.message)
         report.manifest_recovered = True
