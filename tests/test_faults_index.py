@@ -61,9 +61,7 @@ DAMAGE = {
     "chunk_docs zeroed": lambda g: _npy(g / "chunk_docs.npy", np.zeros_like(np.load(g / "chunk_docs.npy"))),
     "chunk_ids shuffled": lambda g: _npy(g / "chunk_ids.npy", np.load(g / "chunk_ids.npy")[::-1].copy()),
     "chunk_ids deleted": lambda g: (g / "chunk_ids.npy").unlink(),
-    "bm25 scores overwritten (same size)": lambda g: _npy(
-        g / "bm25/data.csc.index.npy", -np.load(g / "bm25/data.csc.index.npy")
-    ),
+    "bm25 scores overwritten (same size)": lambda g: _npy(g / "bm25/data.csc.index.npy", -np.load(g / "bm25/data.csc.index.npy")),
     "bm25 vocab garbage": lambda g: (g / "bm25/vocab.index.json").write_text("{not json"),
     "generation folder deleted": lambda g: shutil.rmtree(g),
 }
