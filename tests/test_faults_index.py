@@ -79,6 +79,8 @@ def test_damage_is_detected_then_repaired_without_reencoding(built, damage, caps
     assert code == 1 and "DAMAGED" in out and "--repair" in out
     code, out, _ = run_cli(capsys, "info", "--index", path)
     assert code == 0 and "DAMAGED" in out
+    code, out, _ = run_cli(capsys, "verify", "--index", path, "--json")
+    assert code == 1 and json.loads(out)["ok"] is False and json.loads(out)["problems"]
     from encoderkit.models.encoder import Encoder
 
     monkeypatch.setattr(Encoder, "encode", lambda *a, **k: pytest.fail("repair must not re-encode"))
@@ -89,6 +91,8 @@ def test_damage_is_detected_then_repaired_without_reencoding(built, damage, caps
         assert _results(index) == baseline
         assert index.health(full=True).ok
     assert run_cli(capsys, "verify", "--index", path)[0] == 0
+    code, out, _ = run_cli(capsys, "info", "--index", path, "--json")
+    assert code == 0 and json.loads(out)["health"]["ok"] is True
 
 
 def test_update_with_nothing_new_repairs_instead_of_saying_up_to_date(built, tmp_path, capsys):
