@@ -582,14 +582,8 @@ def kill_case(name, module, attr, at, code_tpl, damage=None):
 
 SYNC = "from encoderkit import Index; Index.open({ix!r}).sync([{src!r}], write_every=4, export_onnx=False)"
 kill_case("during encoding (after 2 groups)", "encoderkit.index.store", "Store.add_documents", 2, SYNC)
-kill_case(
-    "after artifacts, before the manifest switch",
-    "encoderkit.index.generation",
-    "build_generation",
-    1,
-    SYNC.replace("encoderkit.index", "encoderkit.index"),
-)
-kill_case("during commit (manifest written, before purge)", "encoderkit.index.manifest", "write_manifest", 1, SYNC)
+kill_case("after artifacts, before the manifest switch", "encoderkit.index.writer", "build_generation", 1, SYNC)
+kill_case("during commit (manifest written, before purge)", "encoderkit.index.writer", "write_manifest", 1, SYNC)
 kill_case(
     "during --repair",
     "encoderkit.index.repair",
