@@ -570,13 +570,15 @@ def kill_case(name, module, attr, at, code_tpl, damage=None):
         if line.strip() != "PAUSED":
             o.ok, o.note = False, "child did not reach the kill point"
             return
-        during = c.results()
-        o.wrong_results = 0 if during is None or during == c.baseline else 1
+        during = c.results()  # the last committed state: the old one, or the new one if the kill came after the switch
         if damage:
             ok = c.cli("index", "--index", c.ix, "--repair")[0] == 0
         else:
             ok = c.index()[0] == 0 and len(c.doc_ids()) == 15
-        o.ok = ok and (c.results() == c.baseline or not damage and c.results() is not None)
+        final = c.results()
+        o.wrong_results = 0 if during is None or during in (c.baseline, final) else 1
+        o.ok = ok and final is not None and (final == c.baseline or not damage)
+        o.note = "served the " + ("old" if during == c.baseline else "new" if during == final else "refused") + " state"
         o.data_lost = c.lost()
 
 
