@@ -147,7 +147,7 @@ def case(group: str, name: str, expected: str):
     return deco
 
 
-def hostile(name: str, expected: str, make, reason: str | None = None, args: tuple = ()):
+def hostile(name: str, expected: str, make, reason: str | None = None, args: tuple = (), shows: tuple = ()):
     """A hostile entry added to an indexed folder: the run finishes, good documents stay, and the entry
     is skipped with ``reason`` (or, when reason is None, indexed)."""
 
@@ -170,6 +170,10 @@ def hostile(name: str, expected: str, make, reason: str | None = None, args: tup
         o.data_lost = c.lost()
         if report["added"] == 0:  # the corpus did not change: results must be exactly the same
             o.wrong_results = c.wrong()
+        if shows:  # what `encoderkit search` prints for it: escaped, never raw control characters or markup
+            _, printed, _ = c.cli("search", shows[0], "--index", c.ix, "--mode", "bm25", "-k", "10")
+            o.ok = o.ok and "\x1b" not in printed and all(w in printed for w in shows[1:])
+            o.note += f"; printed as {next((w for w in shows[1:]), '')!r}"
 
     case("hostile file", name, expected)(run)
 
@@ -204,10 +208,26 @@ hostile(
     "non-UTF-8 file name",
     "indexed under an escaped name",
     lambda c: _w(Path(os.fsdecode(os.fsencode(c.src) + b"/caf\xe9.txt")), "espresso"),
+    shows=("espresso", "caf\\xe9.txt"),
 )
-hostile("escape sequence in a file name", "indexed; printed escaped", lambda c: _w(c.src / "x\x1b[2Jy.txt", "ansi name"))
-hostile("newline in a file name", "indexed; printed escaped", lambda c: _w(c.src / "a\nb.txt", "newline name"))
-hostile("Rich markup in a file name", "indexed; printed literally", lambda c: _w(c.src / "[red]x[blink].txt", "markup name"))
+hostile(
+    "escape sequence in a file name",
+    "indexed; printed escaped",
+    lambda c: _w(c.src / "x\x1b[2Jy.txt", "ansi name"),
+    shows=("ansi", "x\\x1b[2Jy.txt"),
+)
+hostile(
+    "newline in a file name",
+    "indexed; printed escaped",
+    lambda c: _w(c.src / "a\nb.txt", "newline name"),
+    shows=("newline", "a\\nb.txt"),
+)
+hostile(
+    "Rich markup in a file name",
+    "indexed; printed literally",
+    lambda c: _w(c.src / "[red]x[blink].txt", "markup name"),
+    shows=("markup", "[red]x[blink].txt"),
+)
 hostile("binary file named .txt", "skipped", lambda c: _w(c.src / "bin.txt", b"\x00\x01\x02" * 100), "binary file")
 hostile("empty file", "skipped", lambda c: _w(c.src / "empty.md", "  \n"), "empty file")
 hostile(
