@@ -71,8 +71,7 @@ def index(
     repair: bool = typer.Option(
         False,
         "--repair",
-        help="Rebuild damaged search files (and a lost manifest) from the index's store, without re-encoding; "
-        "no PATHS needed.",
+        help="Rebuild damaged search files (and a lost manifest) from the index's store, without re-encoding; no PATHS needed.",
     ),
     onnx: bool = typer.Option(
         True,
@@ -146,9 +145,7 @@ def index(
         titles=titles,
     )
     with idx:
-        report = idx.sync(
-            paths, rebuild=rebuild, max_bytes=int(max_file_mb * 2**20), time_limit=file_timeout, export_onnx=onnx
-        )
+        report = idx.sync(paths, rebuild=rebuild, max_bytes=int(max_file_mb * 2**20), time_limit=file_timeout, export_onnx=onnx)
         stats = idx.stats()
     query_backend = report.query_backend or "torch"
     if as_json:

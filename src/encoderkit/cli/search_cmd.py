@@ -335,4 +335,3 @@ def _display_path(hit) -> str:
         except ValueError:
             return hit.path
     return hit.doc_id
-

@@ -290,9 +290,7 @@ class IndexWriter:
                 if bar is not None:
                     bar.close()
             settings_changed = self._pending is not None
-            changed = (
-                plan.changes or rebuild or settings_changed or report.payloads_filled or report.annotated or migrated
-            )
+            changed = plan.changes or rebuild or settings_changed or report.payloads_filled or report.annotated or migrated
             if not changed and self.manifest.get("artifacts"):  # nothing new: is what searches read still sound?
                 report.repaired = check_generation(self.path, self.manifest, retrievers).problems
             if changed or report.repaired:  # a commit rebuilds every artifact from the store
