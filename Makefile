@@ -6,13 +6,13 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: install demo test test-fast doctest check format docs bench clean
+.PHONY: install demo test test-fast test-faults doctest check format docs bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[dev,server]"
+	$(PIP) install -q -e ".[dev,server,documents,code]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -30,6 +30,10 @@ test: install
 # the inner loop: no bundled-MiniLM / real-data integration tests
 test-fast: install
 	$(PY) -m pytest -q -m "not integration" tests
+
+# fault injection only: hostile files, damaged indexes, full disks, kills (part of `make test` too)
+test-faults: install
+	$(PY) -m pytest -q -m faults tests
 
 doctest: install
 	$(PY) -m pytest -q --doctest-modules src/encoderkit -p no:cacheprovider

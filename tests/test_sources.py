@@ -49,19 +49,18 @@ def test_every_bad_input_is_skipped_with_reason(tmp_path, monkeypatch):
     write(tmp_path / "bad.jsonl", '{"_id": "1", "text": "good"}\n{not json\n{"title": "no id"}\n')
     os.symlink(tmp_path, tmp_path / "loop")
     os.symlink(tmp_path / "missing", tmp_path / "dangling.txt")
-    real_read = Path.read_bytes
+    real_open = os.open
 
-    def read_bytes(self):
-        if self.name == "locked.txt":
-            raise PermissionError(13, "Permission denied")
-        return real_read(self)
+    def locked_open(path, flags, *args, **kw):
+        if str(path).endswith("locked.txt"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kw)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", locked_open)
     docs, skipped = _run([tmp_path], max_bytes=1000)
     reasons = {(Path(s.path).name, s.line): s.reason for s in skipped}
-    assert sorted(d.doc_id.rsplit("/", 1)[-1] for d in docs) == ["1", "ok.txt"]
+    assert sorted(d.doc_id.rsplit("/", 1)[-1] for d in docs) == ["1", "latin1.txt", "ok.txt"]  # latin-1 is detected
     assert reasons[("bin.txt", None)] == "binary file"
-    assert reasons[("latin1.txt", None)].startswith("invalid UTF-8 at byte 3")
     assert reasons[("empty.md", None)] == "empty file"
     assert reasons[("big.txt", None)].startswith("too large")
     assert reasons[("image.png", None)] == "unsupported type .png"

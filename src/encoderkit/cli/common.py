@@ -175,4 +175,15 @@ def plain(value) -> str:
 
 
 def print_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    """JSON on stdout, always valid UTF-8 whatever the data holds (lone surrogates are escaped,
+    see encoderkit.data.textsafe) and whatever the locale."""
+    from ..data.textsafe import json_safe
+
+    data = json.dumps(json_safe(obj), indent=2, ensure_ascii=False) + "\n"
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(data)
+        return
+    sys.stdout.flush()
+    buffer.write(data.encode("utf-8"))
+    buffer.flush()

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from .common import console, plain, print_json, quiet_env
+from .safe import shown
 
 
 def register(app: typer.Typer) -> None:
@@ -16,8 +17,10 @@ def register(app: typer.Typer) -> None:
 
 
 def index(
-    paths: List[Path] = typer.Argument(
-        ..., metavar="PATHS...", help="Files and folders to index (.txt .md .rst .html, BEIR corpus .jsonl)."
+    paths: Optional[List[Path]] = typer.Argument(
+        None,
+        metavar="PATHS...",
+        help="Files and folders to index (.txt .md .rst .html .pdf .docx, source code, BEIR corpus .jsonl; also .gz).",
     ),
     index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder (created if missing)."),
     model: Optional[str] = typer.Option(
@@ -61,7 +64,15 @@ def index(
         None, "--annotator-setting", help="NAME.key=value setting of an annotator (repeat); e.g. classify.threshold=0.5."
     ),
     max_file_mb: float = typer.Option(20.0, min=0.001, help="Skip files larger than this (MB)."),
+    file_timeout: float = typer.Option(
+        60.0, min=0.0, help="Skip a file whose reading + text extraction takes longer than this (seconds)."
+    ),
     rebuild: bool = typer.Option(False, "--rebuild", help="Re-encode everything (needed to change model/chunking)."),
+    repair: bool = typer.Option(
+        False,
+        "--repair",
+        help="Rebuild damaged search files (and a lost manifest) from the index's store, without re-encoding; no PATHS needed.",
+    ),
     onnx: bool = typer.Option(
         True,
         "--onnx/--no-onnx",
@@ -88,6 +99,12 @@ def index(
     chunking needs --rebuild (the old version stays searchable until the rebuild commits).
     """
     quiet_env(quiet or as_json)
+    if repair:
+        return _repair(index_dir, paths, as_json)
+    if not paths:
+        from ..errors import EncoderkitError
+
+        raise EncoderkitError("no files or folders to index", hint="give PATHS, or --repair to fix a damaged index")
     missing = [str(p) for p in paths if not p.exists() and not p.is_symlink()]
     if missing and not allow_missing:
         from ..errors import EncoderkitError
@@ -128,7 +145,7 @@ def index(
         titles=titles,
     )
     with idx:
-        report = idx.sync(paths, rebuild=rebuild, max_bytes=int(max_file_mb * 2**20), export_onnx=onnx)
+        report = idx.sync(paths, rebuild=rebuild, max_bytes=int(max_file_mb * 2**20), time_limit=file_timeout, export_onnx=onnx)
         stats = idx.stats()
     query_backend = report.query_backend or "torch"
     if as_json:
@@ -154,6 +171,28 @@ def parse_annotator_settings(specs: List[str]) -> dict[str, dict]:
         except json.JSONDecodeError:
             out.setdefault(name, {})[key] = value
     return out
+
+
+def _repair(index_dir: Path, paths, as_json: bool) -> None:
+    from ..index import Index
+
+    if paths:
+        from ..errors import EncoderkitError
+
+        raise EncoderkitError("--repair takes no PATHS", hint="run --repair alone, then index PATHS as usual")
+    r = Index.repair(index_dir)
+    if as_json:
+        print_json(r.to_dict())
+        return
+    out = console()
+    if r.manifest_recovered:
+        out.print(shown("manifest.json rewritten from the copy kept in index.db"))
+    for p in r.problems:
+        out.print(shown(f"found: {p}"))
+    filled = f", {r.payloads_filled} missing payloads re-encoded" if r.payloads_filled else ", nothing re-encoded"
+    out.print(
+        shown(f"repaired: generation {r.generation} rebuilt from the store ({r.documents} documents, {r.chunks} chunks{filled})")
+    )
 
 
 def _print_report(report, stats) -> None:
@@ -183,8 +222,10 @@ def _print_report(report, stats) -> None:
         for item in report.skipped:
             examples.setdefault(item.reason.split(" (")[0].split(" at byte")[0], str(item))
         for reason, n in skipped_summary(report.skipped).items():
-            s.add_row(reason, str(n), examples.get(reason, ""))
+            s.add_row(shown(reason), str(n), shown(examples.get(reason, "")))
         out.print(s)
+    if report.repaired:
+        out.print(shown(f"repaired: the previous search files were damaged ({report.repaired[0]}); rebuilt from the store"))
     if not report.committed:
         out.print("[green]index is up to date[/]")
 
@@ -199,8 +240,9 @@ def info(
     with Index.open(index_dir, readonly=True) as idx:
         stats = idx.stats()
         manifest = idx.manifest
+        health = idx.health()
     if as_json:
-        print_json({"stats": stats, "manifest": manifest})
+        print_json({"stats": stats, "manifest": manifest, "health": health.to_dict()})
         return
     m = manifest
     out = console()
@@ -226,6 +268,12 @@ def info(
     for a in m.get("annotators") or []:
         out.print(f"{a['name']:<10} {_esc(plain(a['settings']))}  ({counts.get(a['name'], 0)} documents annotated)")
     out.print(f"updated    {m['updated_at']}")
+    if health.ok:
+        out.print(f"health     ok (cheap checks; `encoderkit verify --index {_esc(str(index_dir))}` checks every checksum)")
+    else:
+        from ..index.integrity import repair_hint
+
+        out.print("[red]health     DAMAGED[/] ", shown(f"{health.problems[0]}; {repair_hint(index_dir)}"))
     if m.get("upgraded_from"):
         out.print(f"[yellow]format {m['upgraded_from']} index: the next `encoderkit index` run migrates it in place[/]")
 
@@ -233,4 +281,6 @@ def info(
 def _esc(s: str) -> str:
     from rich.markup import escape
 
-    return escape(s)
+    from ..data.textsafe import printable
+
+    return escape(printable(s))

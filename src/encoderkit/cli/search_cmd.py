@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import typer
 
+from ..data.textsafe import clean_text
 from .common import console, print_json, quiet_env
 
 
@@ -79,6 +80,8 @@ def search(
 
     if query is not None and queries_file is not None:
         raise EncoderkitError("give a QUERY or --queries FILE, not both", hint="use --queries for many queries")
+    if query is not None:
+        query = clean_text(query)  # invalid UTF-8 in argv arrives as lone surrogates: data.textsafe policy
     if run_file is not None and queries_file is None:
         raise EncoderkitError("--run needs --queries FILE", hint="e.g. --queries queries.tsv --run out.trec")
     if run_file is not None and _run_kind(run_file) is None:
@@ -224,13 +227,21 @@ def _interactive(idx, opts, show) -> None:
     while True:
         if tty:
             print("query> ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
+        line = _read_line()
         if not line:
             break
         text = line.strip()
         if not text:
             continue
         show(text, idx.search_many([text], **opts)[0])
+
+
+def _read_line() -> str:
+    """One line of stdin; bytes that are not valid UTF-8 become U+FFFD instead of ending the session."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:
+        return clean_text(sys.stdin.readline())
+    return buffer.readline().decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------------------- printing
@@ -247,7 +258,10 @@ class _Printer:
     def json_line(self, qid: str, query: str, hits) -> str:
         import json
 
-        return json.dumps({"query_id": qid, "query": query, "hits": self.rows(hits, query)}, ensure_ascii=False)
+        from ..data.textsafe import json_safe
+
+        row = {"query_id": qid, "query": query, "hits": self.rows(hits, query)}
+        return json.dumps(json_safe(row), ensure_ascii=False)
 
     def __call__(self, query: str, hits, single: bool = False) -> None:
         if self.as_json:
@@ -261,27 +275,26 @@ class _Printer:
 
 
 def _print_hits(query: str, hits, p: _Printer) -> None:
-    from ..retrieval.snippets import highlight, snippet
+    from ..retrieval.snippets import snippet
+    from .safe import highlighted, joined
 
     out = console()
     if not hits:
         out.print("no results")
         return
-    for h in hits:
+    for h in hits:  # user data goes out as Text with control characters made visible: never as markup
         where = _display_path(h)
         sn = snippet(h, query)
-        out.print(
-            f"[bold]{h.rank:>2}.[/] [cyan]{h.score:.4f}[/]  [bold]{_esc(where)}[/]"
-            + (f"  {_esc(h.title)}" if h.title and h.title not in where else "")
-        )
+        title = f"  {h.title}" if h.title and h.title not in where else ""
+        out.print(joined((f"{h.rank:>2}.", "bold"), " ", (f"{h.score:.4f}", "cyan"), "  ", (where, "bold"), title))
         if sn.section:
-            out.print(f"      § {_esc(sn.section)}")
+            out.print(joined("      § ", sn.section))
         labels = (getattr(h, "annotations", {}).get("classify") or {}).get("labels")
         if labels:
-            out.print("      labels: " + _esc(", ".join(map(str, labels))))
-        out.print("      " + highlight(" ".join(sn.text.split()), query))
+            out.print(joined("      labels: ", ", ".join(map(str, labels))))
+        out.print(joined("      ") + highlighted(" ".join(sn.text.split()), query))
         if p.explain:
-            out.print("      [dim]" + _esc(explain_line(h, p.stages, p.depth, p.reranked)) + "[/]")
+            out.print(joined(("      " + explain_line(h, p.stages, p.depth, p.reranked), "dim")))
 
 
 def explain_line(hit, stages, depth: int, reranked: bool) -> str:
@@ -322,9 +335,3 @@ def _display_path(hit) -> str:
         except ValueError:
             return hit.path
     return hit.doc_id
-
-
-def _esc(s: str) -> str:
-    from rich.markup import escape
-
-    return escape(s)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .extract import atx_heading  # linear time: a backtracking heading regex can take minutes on one line
+
 DEFAULT_SIZE = 256
 DEFAULT_OVERLAP = 32
 TITLE_MAX_TOKENS = 48
@@ -36,7 +38,6 @@ class Chunk:
 
 # ---------------------------------------------------------------------------- sections
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
-_ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 _RST_ADORN = re.compile(r"^([=\-`:'\"~^_*+#])\1{2,}\s*$")
 
@@ -72,10 +73,10 @@ def _markdown_heading_starts(text: str) -> list[tuple[int, str]]:
         if _FENCE.match(line):
             in_fence = not in_fence
         elif not in_fence:
-            m = _ATX.match(line)
-            if m:
-                starts.append((pos, m.group(2)))
-            elif prev is not None and prev[1].strip() and _SETEXT.match(line) and not _ATX.match(prev[1]):
+            h = atx_heading(line)
+            if h:
+                starts.append((pos, h[1]))
+            elif prev is not None and prev[1].strip() and _SETEXT.match(line) and not atx_heading(prev[1]):
                 if not starts or starts[-1][0] != prev[0]:
                     starts.append((prev[0], prev[1].strip()))
         prev = (pos, line)
@@ -99,10 +100,18 @@ def _rst_heading_starts(text: str) -> list[tuple[int, str]]:
 
 # ---------------------------------------------------------------------------- windows
 def chunk_text(
-    text: str, tokenizer, *, size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP, fmt: str = "text", encoding=None
+    text: str,
+    tokenizer,
+    *,
+    size: int = DEFAULT_SIZE,
+    overlap: int = DEFAULT_OVERLAP,
+    fmt: str = "text",
+    encoding=None,
+    sections: list[tuple[int, int, str]] | None = None,
 ) -> list[Chunk]:
     """Chunk one document. ``tokenizer`` is a ``tokenizers.Tokenizer`` (``Encoder.raw_tokenizer()``);
-    pass ``encoding`` if the text was already tokenized (batch use)."""
+    pass ``encoding`` if the text was already tokenized (batch use). ``sections``: explicit (start, end,
+    label) spans tiling the text (PDF pages, code symbols), never packed together, instead of headings."""
     if size < 1:
         raise ValueError("chunk size must be at least 1 token")
     if not 0 <= overlap < size:
@@ -111,7 +120,8 @@ def chunk_text(
     offsets = [o for o in enc.offsets if o[1] > o[0]]
     if not offsets:
         return []
-    sections = split_sections(text, fmt)
+    pack = not sections
+    sections = list(sections) if sections else split_sections(text, fmt)
     # assign tokens to sections by their start offset
     sec_tokens: list[list[tuple[int, int]]] = [[] for _ in sections]
     j = 0
@@ -125,7 +135,7 @@ def chunk_text(
     for (_, _, heading), toks in zip(sections, sec_tokens):
         if not toks:
             continue
-        if pending and len(pending) + len(toks) <= size:
+        if pending and pack and len(pending) + len(toks) <= size:
             pending.extend(toks)
             continue
         if pending:

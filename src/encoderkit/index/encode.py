@@ -26,7 +26,15 @@ def chunk_document(doc: SourceDoc, tokenizer, chunking: ChunkSettings, window: i
         chunks = [Chunk(0, 0, len(doc.text), doc.text, len(enc.ids))] if enc.ids else []
     else:
         size = max(16, window - title_tokens)
-        chunks = chunk_text(doc.text, tokenizer, size=size, overlap=min(chunking.overlap, size // 2), fmt=doc.fmt, encoding=enc)
+        chunks = chunk_text(
+            doc.text,
+            tokenizer,
+            size=size,
+            overlap=min(chunking.overlap, size // 2),
+            fmt=doc.fmt,
+            encoding=enc,
+            sections=doc.sections,
+        )
     rows = [
         {
             "ord": c.ord,

@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from ..retrieval.base import ChunkSet
+from .integrity import record_artifacts
 from .manifest import fsync_dir
 from .store import Store
 
@@ -59,29 +60,41 @@ def chunk_set(store: Store, gen: int, retriever, ids: np.ndarray, docs: np.ndarr
 
 
 def build_generation(store: Store, index_dir: Path, gen: int, retrievers: Sequence) -> dict:
-    """Write the search artifacts of generation ``gen`` into ``gen-XXXXXX`` (atomically renamed)."""
+    """Write the search artifacts of generation ``gen`` into ``gen-XXXXXX`` (atomically renamed); returns
+    counts, each retriever's bytes and the ``integrity`` record (size + sha256 per file). On any error
+    (a full disk) the temporary folder is removed and nothing else changed."""
     ids, docs, texts = live_chunks(store, gen)
     final = index_dir / gen_dirname(gen)
     tmp = index_dir / f".{gen_dirname(gen)}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    np.save(tmp / "chunk_ids.npy", ids, allow_pickle=False)
-    np.save(tmp / "chunk_docs.npy", docs, allow_pickle=False)
-    sizes = {}
-    for r in retrievers:
-        r.build(chunk_set(store, gen, r, ids, docs, texts))
-        r.save(tmp / r.name)
-        sizes[r.name] = sum(f.stat().st_size for f in (tmp / r.name).rglob("*") if f.is_file())
-    for f in tmp.rglob("*"):
-        if f.is_file():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-    if final.exists():  # left by a crash after rename but before the manifest switched
-        shutil.rmtree(final)
-    os.rename(tmp, final)
+    try:
+        tmp.mkdir(parents=True)
+        np.save(tmp / "chunk_ids.npy", ids, allow_pickle=False)
+        np.save(tmp / "chunk_docs.npy", docs, allow_pickle=False)
+        sizes = {}
+        for r in retrievers:
+            r.build(chunk_set(store, gen, r, ids, docs, texts))
+            r.save(tmp / r.name)
+            sizes[r.name] = sum(f.stat().st_size for f in (tmp / r.name).rglob("*") if f.is_file())
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        integrity = record_artifacts(tmp)
+        if final.exists():  # left by a crash after rename but before the manifest switched
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     fsync_dir(index_dir)
-    return {"chunks": int(len(ids)), "documents": int(len(set(docs.tolist()))), "retriever_bytes": sizes}
+    return {
+        "chunks": int(len(ids)),
+        "documents": int(len(set(docs.tolist()))),
+        "retriever_bytes": sizes,
+        "integrity": integrity,
+    }
 
 
 def remove_old_generations(index_dir: Path, live: int) -> None:

@@ -99,7 +99,9 @@ class Index:
         path.mkdir(parents=True, exist_ok=True)
         store = Store.create(path / DB)
         write_manifest(path, new_manifest(enc, chunking, entries, ann_entries))
-        return cls(path, read_manifest(path), store, enc)
+        manifest = read_manifest(path)
+        store.save_manifest_copy(manifest)
+        return cls(path, manifest, store, enc)
 
     @classmethod
     def open(cls, path: str | Path, encoder=None, *, readonly: bool = False, backend: str = "auto") -> Index:
@@ -114,6 +116,13 @@ class Index:
         try:
             store = Store(db, readonly=readonly or not os.access(path, os.W_OK))
             store.check()
+        except sqlite3.OperationalError as exc:  # cannot open or read it now: the disk, not the file
+            from .ioerrors import disk_full, free_bytes
+
+            free = free_bytes(path)
+            if "full" in str(exc) or (free is not None and free < 1 << 20):
+                raise disk_full(db, None) from None
+            raise EncoderkitError(f"cannot open {db} ({exc})", hint="check the disk and its permissions") from None
         except sqlite3.DatabaseError as exc:
             raise EncoderkitError(
                 f"{db} is corrupted or not an encoderkit database ({exc})",
@@ -129,6 +138,21 @@ class Index:
         if (Path(path) / MANIFEST).exists():
             return cls.open(path)
         return cls.create(path, encoder=encoder, **settings)
+
+    @staticmethod
+    def repair(path: str | Path, *, show_progress: bool | None = None):
+        """Rebuild a damaged index's search artifacts (and a lost or malformed manifest) from its store,
+        without re-encoding; see :mod:`encoderkit.index.repair`. Returns a RepairReport."""
+        from .repair import repair
+
+        return repair(path, show_progress=show_progress)
+
+    def health(self, *, full: bool = False):
+        """Cheap checks of the live generation (``full``: checksums and the store too); see
+        :mod:`encoderkit.index.integrity`. Returns a Health (``ok``, ``problems``)."""
+        from .repair import health_of
+
+        return health_of(self.path, self.manifest, self.context, full=full, store=self.store)
 
     def close(self) -> None:
         self.store.close()
@@ -235,18 +259,21 @@ class Index:
         *,
         rebuild: bool = False,
         max_bytes: int | None = None,
+        time_limit: float | None = None,
         show_progress: bool | None = None,
         write_every: int = 128,
         export_onnx: bool = True,
     ) -> UpdateReport:
         """Index files and folders incrementally (what `encoderkit index` does); see :meth:`IndexWriter.sync`.
+        ``max_bytes`` / ``time_limit``: per-file size cap and seconds for reading + extraction.
         ``export_onnx``: after a commit, export the model to ONNX once so queries run on ONNX Runtime."""
-        from ..data.sources import DEFAULT_MAX_BYTES
+        from ..data.sources import DEFAULT_MAX_BYTES, DEFAULT_TIME_LIMIT
 
         return self.writer.sync(
             paths,
             rebuild=rebuild,
             max_bytes=max_bytes or DEFAULT_MAX_BYTES,
+            time_limit=DEFAULT_TIME_LIMIT if time_limit is None else time_limit,
             show_progress=show_progress,
             write_every=write_every,
             export_onnx=export_onnx,

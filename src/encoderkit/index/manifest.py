@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -84,33 +85,99 @@ def write_manifest(index_dir: Path, manifest: dict) -> None:
     atomic_write_text(Path(index_dir) / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
+def _repair_hint(index_dir: Path) -> str:
+    if (Path(index_dir) / "index.db").is_file():
+        return f"run `encoderkit index --index {index_dir} --repair` (rewrites it from the copy kept in index.db)"
+    return "rebuild the index with `encoderkit index PATH --index DIR --rebuild`"
+
+
 def read_manifest(index_dir: Path) -> dict:
     """Read and validate a manifest (upgraded to the current format in memory); every failure is an
-    EncoderkitError naming the file."""
+    EncoderkitError naming the file and what to do."""
     index_dir = Path(index_dir)
     path = index_dir / MANIFEST
     if not index_dir.exists():
         raise EncoderkitError(f"index '{index_dir}' does not exist", hint="build it with `encoderkit index PATH --index DIR`")
     if not path.is_file():
+        if (index_dir / "index.db").is_file():
+            raise EncoderkitError(f"index '{index_dir}' has lost its {MANIFEST}", hint=_repair_hint(index_dir))
         raise EncoderkitError(
             f"'{index_dir}' is not an encoderkit index (no {MANIFEST})",
             hint="pass the folder given to `encoderkit index --index`",
         )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EncoderkitError(
-            f"{path} is corrupted ({type(exc).__name__})",
-            hint="rebuild the index with `encoderkit index PATH --index DIR --rebuild`",
-        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise EncoderkitError(f"{path} is corrupted ({type(exc).__name__})", hint=_repair_hint(index_dir)) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise EncoderkitError(f"{path} is not an encoderkit index manifest", hint="check the --index path")
+        raise EncoderkitError(f"{path} is not an encoderkit index manifest", hint=_repair_hint(index_dir))
     version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version > FORMAT_VERSION:
         raise EncoderkitError(
-            f"index '{index_dir}' has format version {version}, newer than this encoderkit understands ({FORMAT_VERSION})",
+            f"index '{index_dir}' has format version {version!r}, newer than this encoderkit understands ({FORMAT_VERSION})",
             hint="upgrade encoderkit (pip install -U encoderkit) or rebuild the index with this version",
         )
     if version < 1:
         raise EncoderkitError(f"index '{index_dir}' has unknown format version {version}", hint="rebuild it with --rebuild")
-    return upgrade(manifest)
+    manifest = upgrade(manifest)
+    problem = manifest_problem(manifest)
+    if problem:
+        raise EncoderkitError(f"{path} is damaged: {problem}", hint=_repair_hint(index_dir))
+    return manifest
+
+
+_GEN_DIR = re.compile(r"gen-\d{6}")
+_INT, _STR, _DICT, _LIST = "an integer", "a string", "an object", "a list"
+_REQUIRED = {
+    ("generation",): _INT,
+    ("settings_key",): _STR,
+    ("model",): _DICT,
+    ("model", "name"): _STR,
+    ("model", "fingerprint"): _STR,
+    ("model", "pooling"): _STR,
+    ("model", "max_length"): _INT,
+    ("model", "dim"): _INT,
+    ("chunking",): _DICT,
+    ("chunking", "size"): _INT,
+    ("chunking", "overlap"): _INT,
+    ("retrievers",): _LIST,
+    ("counts",): _DICT,
+    ("counts", "documents"): _INT,
+    ("counts", "chunks"): _INT,
+}
+
+
+def _is(value, kind: str) -> bool:
+    if kind == _INT:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, {_STR: str, _DICT: dict, _LIST: list}[kind])
+
+
+def manifest_problem(m: dict) -> str | None:
+    """The first thing wrong with a (format 2) manifest's structure, or None. Written by hand: a dozen
+    type checks do not need a schema library.
+
+    >>> manifest_problem({"generation": "3"})
+    "'generation' should be an integer, not str"
+    """
+    for keys, kind in _REQUIRED.items():
+        value, where = m, ""
+        for k in keys:
+            where = f"{where}.{k}" if where else k
+            if not isinstance(value, dict) or k not in value:
+                return f"'{where}' is missing"
+            value = value[k]
+        if not _is(value, kind):
+            return f"'{where}' should be {kind}, not {type(value).__name__}"
+    art = m.get("artifacts")
+    if art is not None and (not isinstance(art, str) or not _GEN_DIR.fullmatch(art)):
+        return f"'artifacts' should name a gen-XXXXXX folder, not {art!r}"
+    for i, r in enumerate(m["retrievers"]):
+        if not isinstance(r, dict) or not isinstance(r.get("name"), str) or not isinstance(r.get("settings", {}), dict):
+            return f"'retrievers[{i}]' should be an object with a name and settings"
+    if not m["retrievers"]:
+        return "'retrievers' is empty"
+    files = (m.get("integrity") or {}).get("files") if isinstance(m.get("integrity"), dict) else None
+    if m.get("integrity") is not None and not isinstance(files, dict):
+        return "'integrity' should hold a 'files' object"
+    return None

@@ -27,10 +27,13 @@ class UpdateReport:
     committed: bool = False
     migrated_from: int | None = None
     query_backend: str | None = None
+    repaired: list[str] = field(default_factory=list)  # damage found in the previous generation, fixed by this commit
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["skipped"] = [{"path": s.path, "reason": s.reason} for s in self.skipped]
+        d["skipped"] = [
+            {"path": s.path, "reason": s.reason, **({"line": s.line} if s.line is not None else {})} for s in self.skipped
+        ]
         d["skipped_by_reason"] = skipped_summary(self.skipped)
         return d
 

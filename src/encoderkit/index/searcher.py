@@ -11,11 +11,14 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from ..data.textsafe import clean_text
 from ..errors import EncoderkitError
 from ..retrieval.base import IndexContext
 from ..retrieval.pipeline import Snapshot, parse_mode, rank
 from ..retrieval.ranking import Hit, QueryRanking, shown_chunk_scores, stage_table
+from ..retrieval.registry import get as get_retriever
 from .filters import allowed_documents, parse_filters
+from .integrity import Health, check_files, check_generation, chunk_array_problems, damaged_error
 from .manifest import MANIFEST, read_manifest, retriever_names
 from .store import Store
 
@@ -54,17 +57,29 @@ class IndexSearcher:
             return self._snapshot
         self._snapshot = None
         if m.get("artifacts"):
-            directory = self.path / m["artifacts"]
-            try:
-                self._snapshot = Snapshot.load(directory, m["generation"], m["retrievers"], self.context)
-                visible = self.store.visible_documents(m["generation"])
-                self._snapshot.set_doc_ids({row["id"]: doc_id for doc_id, row in visible.items()})
-            except (OSError, ValueError, RuntimeError) as exc:
-                raise EncoderkitError(
-                    f"index '{self.path}' is damaged: cannot read {directory.name} ({exc})",
-                    hint="rebuild it with `encoderkit index PATH --index DIR --rebuild`",
-                ) from None
+            self._snapshot = self._load_checked(m)
         return self._snapshot
+
+    def _load_checked(self, m: dict) -> Snapshot:
+        """Load the live generation after the cheap checks (recorded sizes; shapes, counts, finite
+        values while loading); on any failure, the full checks name what is damaged, in one line."""
+        directory = self.path / m["artifacts"]
+        health = Health("cheap", m["generation"])
+        snap = None
+        if check_files(self.path, m, health) is not None and health.ok:
+            try:
+                snap = Snapshot.load(directory, m["generation"], m["retrievers"], self.context)
+                visible = self.store.visible_documents(m["generation"])
+                snap.set_doc_ids({row["id"]: doc_id for doc_id, row in visible.items()})
+                found = chunk_array_problems(snap.chunk_ids, snap.chunk_docs, m["counts"])
+                health.problems.extend(f"{directory.name}/{p}" for p in found)
+            except Exception as exc:  # whatever damaged bytes make a reader raise is a finding, not a crash
+                health.problems.append(f"cannot read {directory.name} ({type(exc).__name__}: {exc})")
+        if not health.ok:
+            retrievers = [get_retriever(e["name"])(e.get("settings") or {}, self.context) for e in m["retrievers"]]
+            full = check_generation(self.path, m, retrievers, full=True)
+            raise damaged_error(self.path, full if not full.ok else health)
+        return snap
 
     def rank_many(
         self,
@@ -88,7 +103,7 @@ class IndexSearcher:
         allowed = allowed_documents(self.store, snap.gen, parsed) if parsed and snap is not None else None
         return rank(
             snap,
-            queries,
+            [clean_text(q) if isinstance(q, str) else q for q in queries],  # invalid Unicode: data.textsafe policy
             stages,
             depth=depth,
             by=by,

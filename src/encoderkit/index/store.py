@@ -288,7 +288,31 @@ class Store:
         ).fetchone()[0]
         return docs, chunks
 
+    def manifest_copy(self) -> dict | None:
+        """The manifest as of the last commit (kept so a lost or damaged manifest.json can be rebuilt)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key='manifest'").fetchone()
+        if row is None:
+            return None
+        try:
+            value = json.loads(row[0])
+        except json.JSONDecodeError:
+            return None
+        return value if isinstance(value, dict) else None
+
     # ------------------------------------------------------------------ writes
+    def save_manifest_copy(self, manifest: dict) -> None:
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", (json.dumps(manifest, sort_keys=True),))
+
+    def defer_pending(self, gen: int) -> int:
+        """Move rows written after ``gen`` by an unfinished update one generation up, so a commit of
+        ``gen + 1`` that is not that update (a repair) neither shows nor loses them; they stay
+        resumable. Also undoes its uncommitted removal marks. Returns the number of rows moved."""
+        with self.conn:
+            self.conn.execute("UPDATE documents SET removed_gen = NULL WHERE removed_gen > ?", (gen,))
+            cur = self.conn.execute("UPDATE documents SET added_gen = added_gen + 1 WHERE added_gen > ?", (gen,))
+        return cur.rowcount
+
     def reset_pending_removals(self, gen: int) -> None:
         """Undo removal marks left by an interrupted run (they were never committed)."""
         with self.conn:

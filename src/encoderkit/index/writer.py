@@ -8,13 +8,13 @@ commit a new generation (artifacts first, manifest last). Only one process write
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from .. import __version__
-from ..data.sources import DEFAULT_MAX_BYTES, Skipped, SourceDoc, walk
+from ..data.sources import DEFAULT_MAX_BYTES, DEFAULT_TIME_LIMIT, Skipped, SourceDoc, walk
+from ..data.textsafe import clean_text, escape_name, has_surrogates
 from ..errors import EncoderkitError
 from ..retrieval.base import IndexContext
 from ..retrieval.registry import get as get_retriever
@@ -22,10 +22,13 @@ from .annotate import annotate_missing, annotator_entries, get_annotator
 from .encode import encode_documents, fill_missing_payloads
 from .encoder import check_encoder
 from .generation import build_generation, gen_dirname, remove_old_generations
+from .integrity import check_generation
+from .ioerrors import estimate_needed, io_errors
 from .lock import writer_lock
 from .manifest import read_manifest, retriever_names, write_manifest
 from .plan import ChunkSettings, plan_update, settings_key
 from .report import UpdateReport
+from .scope import failed_paths, find_vanished, sync_roots
 from .store import Store
 
 
@@ -45,15 +48,25 @@ def as_source_doc(d, i: int) -> SourceDoc:
         if not isinstance(text, str):
             raise EncoderkitError(f"document {doc_id!r} has no text", hint="give each document a 'text' string")
         doc = SourceDoc(
-            doc_id=str(doc_id),
-            text=text,
-            title=str(d.get("title") or ""),
+            doc_id=escape_name(str(doc_id)),
+            text=clean_text(text),
+            title=clean_text(str(d.get("title") or "")),
             path=str(d.get("path") or ""),
             fmt=d.get("fmt", "text"),
             meta=d.get("meta") or {},
         )
     else:
         raise EncoderkitError(f"document {i} is a {type(d).__name__}", hint="pass dicts with 'id' and 'text'")
+    if has_surrogates(doc.doc_id + doc.title + doc.text + doc.path):  # invalid Unicode: one policy (data.textsafe)
+        doc = SourceDoc(
+            doc_id=escape_name(doc.doc_id),
+            text=clean_text(doc.text),
+            title=clean_text(doc.title),
+            path=escape_name(doc.path),
+            fmt=doc.fmt,
+            meta=doc.meta,
+            sections=doc.sections,
+        )
     if not (doc.text.strip() or doc.title.strip()):
         raise EncoderkitError(f"document {doc.doc_id!r} is empty", hint="drop empty documents before adding")
     return doc
@@ -165,17 +178,19 @@ class IndexWriter:
         *,
         rebuild: bool = False,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        time_limit: float | None = DEFAULT_TIME_LIMIT,
         show_progress: bool | None = None,
         write_every: int = 128,
         export_onnx: bool = True,
     ) -> UpdateReport:
         """Index files and folders incrementally: new and changed files are (re-)encoded, files that
-        disappeared from under ``paths`` are removed, unchanged ones cost only a hash. A file that
-        exists but cannot be read now keeps its previously indexed version."""
+        disappeared from under ``paths`` are removed, unchanged ones cost only a hash. A file or folder
+        that exists but cannot be read now keeps its previously indexed version (``kept_previous``);
+        ``rebuild`` also drops documents indexed from elsewhere whose file is gone."""
         incoming: list[SourceDoc] = []
         skipped: list[Skipped] = []
         seen: set[str] = set()
-        for item in walk(paths, max_bytes=max_bytes):
+        for item in walk(paths, max_bytes=max_bytes, time_limit=time_limit):
             if isinstance(item, Skipped):
                 skipped.append(item)
             elif item.doc_id in seen:
@@ -183,8 +198,8 @@ class IndexWriter:
             else:
                 seen.add(item.doc_id)
                 incoming.append(item)
-        roots = [str(Path(p).resolve()) for p in paths]
-        failed = {str(Path(s.path).resolve()) for s in skipped}
+        roots = sync_roots(paths)
+        failed = failed_paths(skipped)
         return self.update(
             incoming,
             set(),
@@ -217,7 +232,8 @@ class IndexWriter:
             raise EncoderkitError(f"index '{self.path}' is open read-only", hint="open it without readonly=True")
         t0 = time.perf_counter()
         report = UpdateReport(skipped=skipped or [])
-        with writer_lock(self.path):
+        needed = lambda: estimate_needed(self.path, self.manifest, sum(len(d.text) for d in incoming) // 1000)
+        with writer_lock(self.path), io_errors(self.path, needed):
             self._refresh()
             migrated = self._migrate_store(report)
             target = self.target
@@ -231,7 +247,9 @@ class IndexWriter:
             self.store.reset_pending_removals(gen)
             visible = self.store.visible_documents(gen)
             if roots is not None:  # folder sync: what vanished from under the roots goes
-                self._vanished(incoming, visible, roots, failed_paths or set(), remove_ids, report)
+                gone = find_vanished(incoming, visible, roots, failed_paths or set(), rebuild=rebuild)
+                remove_ids |= gone.remove
+                report.kept_previous = gone.kept
             plan = plan_update(incoming, remove_ids, visible, self.store.pending_documents(gen), key, rebuild=rebuild)
             for name in ("added", "updated", "unchanged", "removed", "resumed"):
                 setattr(report, name, getattr(plan, name))
@@ -272,24 +290,16 @@ class IndexWriter:
                 if bar is not None:
                     bar.close()
             settings_changed = self._pending is not None
-            if plan.changes or rebuild or settings_changed or report.payloads_filled or report.annotated or migrated:
+            changed = plan.changes or rebuild or settings_changed or report.payloads_filled or report.annotated or migrated
+            if not changed and self.manifest.get("artifacts"):  # nothing new: is what searches read still sound?
+                report.repaired = check_generation(self.path, self.manifest, retrievers).problems
+            if changed or report.repaired:  # a commit rebuilds every artifact from the store
                 self._commit(gen + 1, target, retrievers, report, time.perf_counter() - t0)
             report.generation = self.manifest["generation"]
         if export_onnx and self.manifest.get("artifacts"):
             report.query_backend = self.export_query_model()  # cached by weights fingerprint: cheap once done
         report.seconds = time.perf_counter() - t0
         return report
-
-    def _vanished(self, incoming, visible, roots, failed_paths, remove_ids, report) -> None:
-        incoming_ids = {d.doc_id for d in incoming}
-        for doc_id, row in visible.items():
-            p = row["path"]
-            if not p or doc_id in incoming_ids or not any(p == r or p.startswith(r + os.sep) for r in roots):
-                continue
-            if p in failed_paths or (os.path.exists(p) and row["fmt"] != "beir"):
-                report.kept_previous.append(doc_id)
-            else:
-                remove_ids.add(doc_id)
 
     def _refresh(self) -> None:
         """Re-read the manifest: another writer may have committed since this one was opened."""
@@ -333,8 +343,10 @@ class IndexWriter:
         }
         build["retriever_bytes"] = counts["retriever_bytes"]
         manifest["build"] = build
+        manifest["integrity"] = counts["integrity"]
         write_manifest(self.path, manifest)
         self.context.manifest = read_manifest(self.path)
+        self.store.save_manifest_copy(self.context.manifest)  # what `--repair` recovers a lost manifest from
         if self._pending_encoder is not None:
             self.context.loaded_encoder = self._pending_encoder
         self._pending, self._pending_encoder = None, None
@@ -353,7 +365,7 @@ class IndexWriter:
         try:
             export_onnx(model_spec(self.manifest["model"]), kind="encoder")
             return "onnx"
-        except (EncoderkitError, ImportError, RuntimeError, ValueError) as exc:  # the index itself is fine either way
+        except (EncoderkitError, ImportError, RuntimeError, ValueError, OSError) as exc:  # the index is fine either way
             import sys
 
             print(f"note: ONNX export failed ({exc}); queries will be encoded with torch", file=sys.stderr)

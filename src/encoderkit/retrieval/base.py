@@ -118,6 +118,13 @@ class Retriever:
     def save(self, directory: Path) -> None:
         raise NotImplementedError
 
+    def verify(self, directory: Path, chunk_ids: np.ndarray) -> list[str]:
+        """Cheap structural checks of what :meth:`save` wrote for these chunks (shapes, dtypes, value
+        ranges) without building anything: a list of problems, [] when it looks sound. The index's
+        manifest records every file's size and checksum anyway; :meth:`load` should refuse the same
+        damage (raise ValueError) so a damaged generation never serves wrong results."""
+        return []
+
     # ------------------------------------------------------------------ query time
     def load(self, directory: Path, chunk_ids: np.ndarray) -> None:
         """Read what :meth:`save` wrote; ``chunk_ids`` are the generation's chunks in order."""

@@ -112,6 +112,22 @@ class BM25Index:
         return self.search_many([query], k)[0]
 
 
+def matrix_problems(scores: dict, n_chunks: int) -> list[str]:
+    """What is wrong with a bm25s score matrix (CSC: data, indices, indptr, num_docs) for ``n_chunks``."""
+    data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
+    if int(scores.get("num_docs", n_chunks)) != n_chunks:
+        return [f"built for {scores.get('num_docs')} chunks, the generation has {n_chunks}"]
+    if data.ndim != 1 or indices.shape != data.shape or indptr.ndim != 1 or len(indptr) < 1:
+        return ["score matrix arrays have inconsistent shapes"]
+    if int(indptr[0]) != 0 or int(indptr[-1]) != len(data) or (len(indptr) > 1 and bool(np.any(np.diff(indptr) < 0))):
+        return ["score matrix pointers are out of order"]
+    if len(data) and (not bool(np.isfinite(data).all()) or float(np.min(data)) < 0):
+        return ["term scores contain NaN, infinite or negative values"]
+    if len(indices) and (int(np.min(indices)) < 0 or int(np.max(indices)) >= n_chunks):
+        return ["term postings point outside the generation's chunks"]
+    return []
+
+
 @register
 class BM25Retriever(Retriever):
     """Lexical retrieval over chunk texts (title header included), bm25s underneath."""
@@ -136,9 +152,19 @@ class BM25Retriever(Retriever):
         Path(directory).mkdir(parents=True, exist_ok=True)
         self.index.save(directory)
 
+    def verify(self, directory: Path, chunk_ids: np.ndarray) -> list[str]:
+        if not len(chunk_ids):
+            return []
+        index = BM25Index.load(directory, self.params, len(chunk_ids))
+        return matrix_problems(index.retriever.scores, len(chunk_ids))
+
     def load(self, directory: Path, chunk_ids: np.ndarray) -> None:
         self.index = BM25Index.load(directory, self.params, len(chunk_ids))
         self.ids = np.asarray(chunk_ids, dtype=np.int64)
+        if self.index.retriever is not None:
+            problems = matrix_problems(self.index.retriever.scores, len(self.ids))
+            if problems:  # never serve results from a damaged matrix
+                raise ValueError(problems[0])
 
     def search(self, queries: Sequence[str], k: int, encoded: Any = None) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(self.ids[pos], sc) for pos, sc in self.index.search_many(list(queries), k)]

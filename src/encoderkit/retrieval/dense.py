@@ -94,8 +94,9 @@ class DenseIndex:
             _faiss().write_index(self.index, str(Path(directory) / "dense.faiss"))
 
     @classmethod
-    def load(cls, directory: Path, params: DenseParams) -> DenseIndex:
-        vectors = np.load(Path(directory) / "vectors.npy", allow_pickle=False)
+    def load(cls, directory: Path, params: DenseParams, vectors: np.ndarray | None = None) -> DenseIndex:
+        if vectors is None:
+            vectors = np.load(Path(directory) / "vectors.npy", allow_pickle=False)
         graph = Path(directory) / "dense.faiss"
         if params.kind != "flat" and graph.is_file():
             index = _faiss().read_index(str(graph))
@@ -116,6 +117,32 @@ class DenseIndex:
             self.index.nprobe = self.params.nprobe
         scores, positions = self.index.search(queries, k)
         return positions.astype(np.int64), scores.astype(np.float32)
+
+
+def vector_problems(vectors: np.ndarray, n: int, dim: int, *, normalized: bool = True, block: int = 65536) -> list[str]:
+    """What is wrong with stored chunk vectors: shape, dtype, non-finite values, rows that are not unit
+    length (the encoder L2-normalises; an all-zero row is allowed). Reads in blocks (mmap-friendly).
+
+    >>> vector_problems(np.eye(2, dtype="float32"), 2, 2), vector_problems(np.full((2, 2), np.nan, "float32"), 2, 2)
+    ([], ['vectors contain NaN or infinite values'])
+    """
+    if vectors.dtype != np.float32 or vectors.ndim != 2:
+        return [f"vectors are {vectors.dtype}{list(vectors.shape)}, expected float32 [{n}, {dim}]"]
+    if vectors.shape[0] != n:
+        return [f"{vectors.shape[0]} vectors for {n} chunks"]
+    if n and vectors.shape[1] != dim:
+        return [f"vectors have dimension {vectors.shape[1]}, the model {dim}"]
+    for i in range(0, n, block):
+        part = np.asarray(vectors[i : i + block])
+        if not np.isfinite(part).all():
+            return ["vectors contain NaN or infinite values"]
+        if normalized:
+            sq = np.einsum("ij,ij->i", part, part)
+            bad = (np.abs(sq - 1.0) > 1e-3) & (sq != 0.0)
+            if bad.any():
+                row, norm = i + int(np.argmax(bad)), float(np.sqrt(sq[bad][0]))
+                return [f"vector of chunk row {row} has norm {norm:.4g}, not 1 (overwritten?)"]
+    return []
 
 
 def payload_key(model: dict) -> str:
@@ -189,16 +216,24 @@ class DenseRetriever(Retriever):
     def save(self, directory: Path) -> None:
         self.index.save(directory)
 
-    def load(self, directory: Path, chunk_ids: np.ndarray) -> None:
+    @staticmethod
+    def _folder(directory: Path) -> Path:
         directory = Path(directory)
         if not (directory / "vectors.npy").is_file() and (directory.parent / "vectors.npy").is_file():
-            directory = directory.parent  # format 1: the vectors sat at the top of the generation folder
-        self.index = DenseIndex.load(directory, self.params)
+            return directory.parent  # format 1: the vectors sat at the top of the generation folder
+        return directory
+
+    def verify(self, directory: Path, chunk_ids: np.ndarray) -> list[str]:
+        vectors = np.load(self._folder(directory) / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        return vector_problems(vectors, len(chunk_ids), self.dim)
+
+    def load(self, directory: Path, chunk_ids: np.ndarray) -> None:
         self.ids = np.asarray(chunk_ids, dtype=np.int64)
-        if self.index.n != len(self.ids):
-            raise ValueError(f"{self.index.n} vectors for {len(self.ids)} chunks")
-        if self.index.n and self.index.vectors.shape[1] != self.dim:
-            raise ValueError(f"vectors have dimension {self.index.vectors.shape[1]}, the model {self.dim}")
+        vectors = np.load(self._folder(directory) / "vectors.npy", allow_pickle=False)
+        problems = vector_problems(vectors, len(self.ids), self.dim)
+        if problems:  # never serve results from damaged vectors
+            raise ValueError(problems[0])
+        self.index = DenseIndex.load(self._folder(directory), self.params, vectors=vectors)
 
     def encode_queries(self, queries: Sequence[str]) -> Any:
         return self.context.encoder.encode(list(queries), batch_size=64)

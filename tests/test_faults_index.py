@@ -1,0 +1,333 @@
+"""Fault injection, the index: damaged artifacts are detected and repaired from the store without
+re-encoding, malformed manifests are one-line errors, full disks lose nothing, kills during repair
+are safe, output is safe for terminals and JSON (issue #15, items 4-7)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import run_cli, write
+from encoderkit import Index
+from encoderkit.errors import EncoderkitError
+
+pytestmark = pytest.mark.faults
+
+DOCS = [
+    {"id": "cats", "title": "Cats", "text": "Cats purr when they are content and sleep most of the day."},
+    {"id": "dogs", "title": "Dogs", "text": "Dogs bark at strangers and love long walks in the park."},
+    {"id": "python", "title": "Python", "text": "Python is a programming language with readable syntax."},
+    {"id": "tea", "title": "Tea", "text": "Green tea is brewed at a lower temperature than black tea."},
+]
+QUERIES = ["bark park", "readable language", "green tea", "sleep"]
+
+
+def _results(index):
+    return [[h.doc_id for h in index.search(q, k=4)] for q in QUERIES]
+
+
+@pytest.fixture
+def built(tmp_path, tiny_encoder):
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, chunk_size=32, chunk_overlap=4)
+    index.add(DOCS)
+    baseline = _results(index)
+    index.close()
+    return tmp_path / "ix", baseline
+
+
+def _gen(path):
+    return path / json.loads((path / "manifest.json").read_text())["artifacts"]
+
+
+def _npy(path, array):
+    np.save(path, array, allow_pickle=False)
+
+
+DAMAGE = {
+    "vectors truncated": lambda g: (g / "dense/vectors.npy").write_bytes((g / "dense/vectors.npy").read_bytes()[:200]),
+    "vectors garbage": lambda g: (g / "dense/vectors.npy").write_bytes(os.urandom((g / "dense/vectors.npy").stat().st_size)),
+    "vectors NaN": lambda g: _npy(g / "dense/vectors.npy", np.full(np.load(g / "dense/vectors.npy").shape, np.nan, "float32")),
+    "vectors scaled (same size)": lambda g: _npy(g / "dense/vectors.npy", np.load(g / "dense/vectors.npy") * 3),
+    "vectors wrong dimension": lambda g: _npy(g / "dense/vectors.npy", np.ones((4, 7), "float32") / np.sqrt(7)),
+    "vectors deleted": lambda g: (g / "dense/vectors.npy").unlink(),
+    "chunk_docs zeroed": lambda g: _npy(g / "chunk_docs.npy", np.zeros_like(np.load(g / "chunk_docs.npy"))),
+    "chunk_ids shuffled": lambda g: _npy(g / "chunk_ids.npy", np.load(g / "chunk_ids.npy")[::-1].copy()),
+    "chunk_ids deleted": lambda g: (g / "chunk_ids.npy").unlink(),
+    "bm25 scores overwritten (same size)": lambda g: _npy(g / "bm25/data.csc.index.npy", -np.load(g / "bm25/data.csc.index.npy")),
+    "bm25 vocab garbage": lambda g: (g / "bm25/vocab.index.json").write_text("{not json"),
+    "generation folder deleted": lambda g: shutil.rmtree(g),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_damage_is_detected_then_repaired_without_reencoding(built, damage, capsys, monkeypatch):
+    path, baseline = built
+    DAMAGE[damage](_gen(path))
+    with pytest.raises(EncoderkitError) as err:
+        Index.open(path).search("bark", k=3)
+    msg = str(err.value)
+    assert "is damaged" in msg and "--repair" in msg and "\n" not in msg
+    code, out, _ = run_cli(capsys, "verify", "--index", path)
+    assert code == 1 and "DAMAGED" in out and "--repair" in out
+    code, out, _ = run_cli(capsys, "info", "--index", path)
+    assert code == 0 and "DAMAGED" in out
+    code, out, _ = run_cli(capsys, "verify", "--index", path, "--json")
+    assert code == 1 and json.loads(out)["ok"] is False and json.loads(out)["problems"]
+    from encoderkit.models.encoder import Encoder
+
+    monkeypatch.setattr(Encoder, "encode", lambda *a, **k: pytest.fail("repair must not re-encode"))
+    code, out, err_ = run_cli(capsys, "index", "--index", path, "--repair")
+    assert code == 0 and "nothing re-encoded" in out, err_
+    monkeypatch.undo()
+    with Index.open(path) as index:
+        assert _results(index) == baseline
+        assert index.health(full=True).ok
+    assert run_cli(capsys, "verify", "--index", path)[0] == 0
+    code, out, _ = run_cli(capsys, "info", "--index", path, "--json")
+    assert code == 0 and json.loads(out)["health"]["ok"] is True
+
+
+def test_update_with_nothing_new_repairs_instead_of_saying_up_to_date(built, tmp_path, capsys):
+    path, baseline = built
+    src = write(tmp_path / "docs" / "a.txt", "a note about herons")
+    with Index.open(path) as index:
+        index.sync([src.parent])
+        baseline = _results(index)
+    DAMAGE["vectors NaN"](_gen(path))
+    code, out, _ = run_cli(capsys, "index", src.parent, "--index", path, "--no-onnx")
+    assert code == 0 and "repaired" in out and "up to date" not in out
+    with Index.open(path) as index:
+        assert _results(index) == baseline
+
+
+MANIFEST_DAMAGE = {
+    "missing key": (lambda m: m.pop("counts"), "'counts' is missing"),
+    "wrong type": (lambda m: m.update(generation="3"), "'generation' should be an integer"),
+    "nested wrong type": (lambda m: m["model"].update(dim=None), "'model.dim' should be an integer"),
+    "artifacts escapes the folder": (lambda m: m.update(artifacts="../../etc"), "'artifacts' should name"),
+    "retrievers not a list": (lambda m: m.update(retrievers={"bm25": {}}), "'retrievers' should be a list"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MANIFEST_DAMAGE))
+def test_malformed_manifest_is_one_line_and_repairable(built, case, capsys):
+    path, baseline = built
+    m = json.loads((path / "manifest.json").read_text())
+    change, expected = MANIFEST_DAMAGE[case]
+    change(m)
+    (path / "manifest.json").write_text(json.dumps(m))
+    code, _, err = run_cli(capsys, "search", "bark", "--index", path)
+    assert code == 2 and expected in err and "--repair" in err and err.count("\n") == 1
+    code, out, err = run_cli(capsys, "index", "--index", path, "--repair")
+    assert code == 0 and "rewritten from the copy" in out, err
+    with Index.open(path) as index:
+        assert _results(index) == baseline
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\xff garbage \xfe", b"[1, 2, 3]", b'{"format": "encoderkit-index"'])
+def test_garbage_or_deleted_manifest_is_recovered(built, content, capsys):
+    path, baseline = built
+    (path / "manifest.json").write_bytes(content)
+    code, _, err = run_cli(capsys, "info", "--index", path)
+    assert code == 2 and "--repair" in err and "Traceback" not in err
+    (path / "manifest.json").unlink()
+    code, _, err = run_cli(capsys, "search", "bark", "--index", path)
+    assert code == 2 and "lost its manifest.json" in err
+    assert run_cli(capsys, "index", "--index", path, "--repair")[0] == 0
+    with Index.open(path) as index:
+        assert _results(index) == baseline
+
+
+def test_future_version_says_upgrade(built, capsys):
+    path, _ = built
+    m = json.loads((path / "manifest.json").read_text())
+    m["format_version"] = 99
+    (path / "manifest.json").write_text(json.dumps(m))
+    code, _, err = run_cli(capsys, "search", "bark", "--index", path)
+    assert code == 2 and "newer than this encoderkit" in err and "upgrade" in err
+
+
+def test_damaged_store_is_reported_not_repaired(built, capsys):
+    path, _ = built
+    (path / "index.db").write_bytes(b"not sqlite" * 100)
+    code, _, err = run_cli(capsys, "index", "--index", path, "--repair")
+    assert code == 2 and "index.db" in err and "--rebuild" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------- full disk
+def _enospc(*a, **k):
+    raise OSError(errno.ENOSPC, "No space left on device", "gen-000002/dense/vectors.npy")
+
+
+def _no_temp_left(path):
+    return [p.name for p in path.iterdir() if ".tmp" in p.name]
+
+
+def test_disk_full_while_building_artifacts(tmp_path, tiny_encoder, monkeypatch):
+    import encoderkit.retrieval.dense as dense
+
+    src = tmp_path / "docs"
+    for i in range(6):
+        write(src / f"d{i}.txt", f"document {i} about rivers and lakes number {i}")
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, chunk_size=32, chunk_overlap=4)
+    index.add(DOCS)
+    before = _results(index)
+    monkeypatch.setattr(dense.DenseIndex, "save", _enospc)
+    with pytest.raises(EncoderkitError, match="disk full writing") as err:
+        index.sync([src], export_onnx=False)
+    assert "free" in str(err.value) and "resumes" in str(err.value)
+    assert _no_temp_left(index.path) == [] and _results(index) == before  # previous state intact
+    monkeypatch.undo()
+    r = index.sync([src], export_onnx=False)
+    assert r.resumed == 6 and r.chunks_encoded == 0  # the encoded work was kept
+
+
+def test_disk_full_in_the_store_keeps_saved_groups(tmp_path, tiny_encoder, monkeypatch):
+    from encoderkit.index.store import Store
+
+    src = tmp_path / "docs"
+    for i in range(12):
+        write(src / f"d{i:02d}.txt", f"document {i} about mountains number {i}")
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, chunk_size=32, chunk_overlap=4)
+    real, calls = Store.add_documents, [0]
+
+    def add(self, *a, **k):
+        calls[0] += 1
+        if calls[0] == 3:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Store, "add_documents", add)
+    with pytest.raises(EncoderkitError, match="disk full writing .*index.db"):
+        index.sync([src], write_every=4, export_onnx=False)
+    monkeypatch.undo()
+    r = index.sync([src], write_every=4, export_onnx=False)
+    assert r.resumed == 8 and r.chunks_encoded == 4 and len(index) == 12
+
+
+def test_disk_full_writing_the_manifest(tmp_path, tiny_encoder, monkeypatch):
+    import encoderkit.index.manifest as manifest
+
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, chunk_size=32, chunk_overlap=4)
+    index.add(DOCS[:2])
+    before = (index.path / "manifest.json").read_text()
+    monkeypatch.setattr(manifest.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
+    with pytest.raises(EncoderkitError, match="disk full"):
+        index.add(DOCS[2:])
+    monkeypatch.undo()
+    assert (index.path / "manifest.json").read_text() == before and _no_temp_left(index.path) == []
+    assert sorted(Index.open(index.path).doc_ids().values()) == ["cats", "dogs"]
+
+
+def _mount_tmpfs(target, size_kb):
+    target.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(target)], capture_output=True)
+    return r.returncode == 0
+
+
+@pytest.mark.parametrize("free_kb", [8, 48, 160])
+def test_real_full_disk_on_a_small_tmpfs(tmp_path, tiny_model_dir, free_kb, capsys):
+    """A real ENOSPC at several levels (store, artifacts, manifest) on a 1.5 MB tmpfs, where mounting works."""
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, 1536):
+        pytest.skip("cannot mount a tmpfs here (needs root); the injected ENOSPC tests cover this")
+    try:
+        src = tmp_path / "docs"
+        for i in range(40):
+            write(src / f"d{i:02d}.txt", f"document {i} about tides and harbours, number {i}. " + "more words here " * 30)
+        ix = disk / "ix"
+        assert run_cli(capsys, "index", src / "d00.txt", "--index", ix, "--model", tiny_model_dir, "-q", "--no-onnx")[0] == 0
+        free = shutil.disk_usage(disk).free
+        (disk / "filler").write_bytes(b"\0" * max(0, free - free_kb * 1024))
+        code, out, err = run_cli(capsys, "index", src, "--index", ix, "-q", "--no-onnx")
+        assert "Traceback" not in err
+        if code != 0:
+            assert code == 2 and "disk full writing" in err and err.count("\n") == 1
+            assert _no_temp_left(ix) == []
+        (disk / "filler").unlink()
+        with Index.open(ix) as index:  # the previous committed state is intact and searchable
+            assert len(index) in (1, 40) and index.search("tides", mode="bm25")
+        code, out, err = run_cli(capsys, "index", src, "--index", ix, "-q", "--no-onnx", "--json")
+        assert code == 0, err
+        assert json.loads(out)["totals"]["documents"] == 40
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+# ---------------------------------------------------------------------------- kills and concurrency
+def test_kill_during_repair_then_repair_again(built, tmp_path):
+    from test_interrupt import _run_child
+
+    path, baseline = built
+    DAMAGE["vectors NaN"](_gen(path))
+    run = f"from encoderkit import Index; Index.repair({str(path)!r})"
+    proc = _run_child(tmp_path, "encoderkit.index.repair:build_generation", 1, run, before=False)
+    proc.kill()
+    proc.wait()
+    with pytest.raises(EncoderkitError, match="is damaged"):  # still the old (damaged) generation: reported, never served
+        Index.open(path).search("bark")
+    Index.repair(path)
+    with Index.open(path) as index:
+        assert _results(index) == baseline and index.health(full=True).ok
+
+
+def test_repair_while_another_process_writes_is_refused(built):
+    from encoderkit.index.lock import writer_lock
+
+    path, _ = built
+    with writer_lock(path):
+        code = (
+            "import sys; from encoderkit import Index\n"
+            "from encoderkit.errors import EncoderkitError\n"
+            f"try:\n    Index.repair({str(path)!r})\nexcept EncoderkitError as e:\n    print(e); sys.exit(3)\n"
+        )
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3 and "being updated by another process" in r.stdout
+
+
+# ---------------------------------------------------------------------------- safe output
+HOSTILE_NAMES = ["evil\x1b[31mred.txt", "line\nforged 1. 0.9999 fake.txt", "[red]markup[blink] name.txt", ":thumbs_up: emoji.txt"]
+
+
+def test_search_output_escapes_hostile_names(tmp_path, tiny_model_dir, capsys):
+    src = tmp_path / "docs"
+    for name in HOSTILE_NAMES:
+        write(src / name, "a note about harbours and lighthouses")
+    with open(os.fsencode(src) + b"/bad \xff name.txt", "wb") as fh:
+        fh.write(b"a note about harbours too")
+    ix = tmp_path / "ix"
+    assert run_cli(capsys, "index", src, "--index", ix, "--model", tiny_model_dir, "-q", "--no-onnx")[0] == 0
+    code, out, err = run_cli(capsys, "search", "harbours", "--index", ix, "--mode", "bm25", "-k", "10")
+    assert code == 0, err
+    assert "\x1b" not in out and "\\x1b[31mred" in out
+    assert "line\\nforged" in out and "\nforged" not in out
+    assert "[red]markup[blink] name" in out and ":thumbs_up:" in out and "\\xff" in out
+    code, out, _ = run_cli(capsys, "search", "harbours", "--index", ix, "--mode", "bm25", "--json", "-k", "10")
+    paths = {os.path.basename(h["path"]) for h in json.loads(out)["hits"]}
+    assert set(HOSTILE_NAMES) | {"bad \\xff name.txt"} == paths
+
+
+def test_invalid_utf8_query_from_the_command_line(tmp_path, tiny_model_dir, capsys):
+    write(tmp_path / "docs" / "a.txt", "caf\u00e9 notes")
+    ix = tmp_path / "ix"
+    run_cli(capsys, "index", tmp_path / "docs", "--index", ix, "--model", tiny_model_dir, "-q", "--no-onnx")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    r = subprocess.run(
+        [sys.executable.encode(), b"-m", b"encoderkit", b"search", b"caf\xe9 \xff", b"--index", os.fsencode(ix), b"--json"],
+        capture_output=True,
+        env=env,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr.decode("utf-8", "replace")
+    json.loads(r.stdout.decode("utf-8"))  # valid UTF-8 JSON
+    assert b"Traceback" not in r.stderr
