@@ -37,14 +37,16 @@ def _results(index):
 @pytest.fixture
 def built(tmp_path, tiny_encoder):
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder, chunk_size=32, chunk_overlap=4)
-    index.add(DOCS)
+    index.add(DOCS + [{"id": "gone", "text": "A document about barking parks, deleted later."}])
+    index.remove(["gone"])  # the segment gets a deletion marker (del-000002.npy)
     baseline = _results(index)
     index.close()
     return tmp_path / "ix", baseline
 
 
 def _gen(path):
-    return path / json.loads((path / "manifest.json").read_text())["artifacts"]
+    """The first segment's folder (what the damage cases below overwrite)."""
+    return path / json.loads((path / "manifest.json").read_text())["segments"][0]["name"]
 
 
 def _npy(path, array):
@@ -61,9 +63,14 @@ DAMAGE = {
     "chunk_docs zeroed": lambda g: _npy(g / "chunk_docs.npy", np.zeros_like(np.load(g / "chunk_docs.npy"))),
     "chunk_ids shuffled": lambda g: _npy(g / "chunk_ids.npy", np.load(g / "chunk_ids.npy")[::-1].copy()),
     "chunk_ids deleted": lambda g: (g / "chunk_ids.npy").unlink(),
-    "bm25 scores overwritten (same size)": lambda g: _npy(g / "bm25/data.csc.index.npy", -np.load(g / "bm25/data.csc.index.npy")),
-    "bm25 vocab garbage": lambda g: (g / "bm25/vocab.index.json").write_text("{not json"),
-    "generation folder deleted": lambda g: shutil.rmtree(g),
+    "bm25 postings overwritten (same size)": lambda g: _npy(
+        g / "bm25/postings_docs.npy", np.load(g / "bm25/postings_docs.npy") + 1000
+    ),
+    "bm25 counts overwritten (same size)": lambda g: _npy(g / "bm25/postings_tfs.npy", np.load(g / "bm25/postings_tfs.npy") * 0),
+    "bm25 vocab garbage": lambda g: (g / "bm25/terms.bin").write_text("{not json"),
+    "bm25 term hashes deleted": lambda g: (g / "bm25/term_hashes.npy").unlink(),
+    "deletion marker overwritten (same size)": lambda g: _npy(g / "del-000002.npy", np.array([0], np.int32)),
+    "segment folder deleted": lambda g: shutil.rmtree(g),
 }
 
 
@@ -271,7 +278,7 @@ def test_kill_during_repair_then_repair_again(built, tmp_path):
     path, baseline = built
     DAMAGE["vectors NaN"](_gen(path))
     run = f"from encoderkit import Index; Index.repair({str(path)!r})"
-    proc = _run_child(tmp_path, "encoderkit.index.repair:build_generation", 1, run, before=False)
+    proc = _run_child(tmp_path, "encoderkit.index.repair:write_new_segments", 1, run, before=False)
     proc.kill()
     proc.wait()
     with pytest.raises(EncoderkitError, match="is damaged"):  # still the old (damaged) generation: reported, never served

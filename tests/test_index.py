@@ -111,7 +111,8 @@ def test_folder_sync_is_incremental(tmp_path, tiny_encoder):
 def test_reopen_uses_manifest_and_checks_encoder(idx, tmp_path, tiny_model_dir):
     path = idx.path
     m = json.loads((path / "manifest.json").read_text())
-    assert m["format_version"] == 2 and m["model"]["pooling"] == "mean" and m["model"]["normalize"] is True
+    assert m["format_version"] == 3 and m["model"]["pooling"] == "mean" and m["model"]["normalize"] is True
+    assert [seg["name"] for seg in m["segments"]] == ["seg-000001"] and m["segments"][0]["chunks"] == 4
     settings = {r["name"]: r["settings"] for r in m["retrievers"]}
     assert m["chunking"]["size"] == 32 and settings["bm25"]["method"] == "lucene" and m["counts"]["documents"] == 4
     assert [r["name"] for r in m["retrievers"]] == ["bm25", "dense"] and settings["dense"]["kind"] == "flat"
@@ -145,7 +146,7 @@ def test_errors_opening_bad_indexes(tmp_path, idx):
         Index.open(tmp_path / "empty")
     manifest = idx.path / "manifest.json"
     good = manifest.read_text()
-    manifest.write_text(good.replace('"format_version": 2', '"format_version": 99'))
+    manifest.write_text(good.replace('"format_version": 3', '"format_version": 99'))
     with pytest.raises(EncoderkitError, match="format version 99, newer than"):
         Index.open(idx.path)
     manifest.write_text(good[:50])
@@ -164,7 +165,7 @@ def test_damaged_artifacts_and_missing_model(tmp_path, tiny_model_dir):
     shutil.copytree(tiny_model_dir, model)
     index = Index.create(tmp_path / "ix", encoder=Encoder.load(model))
     index.add(DOCS)
-    (index.path / index.manifest["artifacts"] / "dense" / "vectors.npy").write_bytes(b"garbage")
+    (index.path / index.manifest["segments"][0]["name"] / "dense" / "vectors.npy").write_bytes(b"garbage")
     with pytest.raises(EncoderkitError, match="damaged"):
         Index.open(index.path).search("cats")
     shutil.rmtree(model)
@@ -208,11 +209,12 @@ def test_approximate_dense_indexes(tmp_path, tiny_encoder, kind):
     rng = np.random.default_rng(0)
     words = ["alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa", "theta"]
     docs = [{"id": str(i), "text": " ".join(rng.choice(words, 12))} for i in range(200)]
-    index = Index.create(tmp_path / kind, encoder=tiny_encoder, dense=DenseParams(kind=kind, nprobe=64))
+    index = Index.create(tmp_path / kind, encoder=tiny_encoder, dense=DenseParams(kind=kind, nprobe=64, ann_min_chunks=50))
     index.add(docs)
     top = Index.open(index.path).search(docs[17]["text"], mode="dense", k=1)
     assert top[0].score == pytest.approx(1.0, abs=1e-4)  # duplicates may tie; the score must be exact
-    assert (index.path / index.manifest["artifacts"] / "dense" / "dense.faiss").is_file()
+    seg = index.path / index.manifest["segments"][0]["name"] / "dense"
+    assert (seg / "index.faiss").is_file() and json.loads((seg / "dense.json").read_text())["built"] == kind
 
 
 def test_plan_update_is_pure_and_resumes():

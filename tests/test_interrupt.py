@@ -113,15 +113,18 @@ def _assert_old_state_then_resume(path, src, expect_resumed):
 def test_kill_before_manifest_switch(tmp_path, base):
     index, src = base
     run = f"from encoderkit import Index; Index.open({str(index.path)!r}).sync([{str(src)!r}])"
-    proc = _run_child(tmp_path, "encoderkit.index.writer:write_manifest", 1, run, before=True)
+    proc = _run_child(tmp_path, "encoderkit.index.commit:write_manifest", 1, run, before=True)
     proc.kill()
     proc.wait()
-    assert (index.path / "gen-000002").is_dir()  # artifacts written, manifest not switched
+    assert (index.path / "seg-000002").is_dir()  # the new segment is written, the manifest not switched
+    assert (index.path / "seg-000001" / "del-000002.npy").is_file()  # nor are the deletions it names
     reader = Index.open(index.path)
-    assert reader.generation == 1
+    assert reader.generation == 1 and [s["name"] for s in reader.manifest["segments"]] == ["seg-000001"]
+    assert reader.manifest["segments"][0]["deleted"] == 0
     report = reader.sync([src])
     assert report.resumed == 40 and report.chunks_encoded == 0 and report.generation == 2
-    assert sorted(p.name for p in index.path.glob("gen-*")) == ["gen-000001", "gen-000002"]
+    assert sorted(p.name for p in index.path.glob("seg-*")) == ["seg-000001", "seg-000002"]
+    assert reader.search("bananas", mode="bm25", k=50) and not reader.search("apples", mode="bm25")
 
 
 def test_ctrl_c_in_cli_exits_130_and_keeps_index(tmp_path, base):

@@ -91,7 +91,7 @@ def test_extra_retriever_through_index_api(tmp_path, tiny_encoder, extra_retriev
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder, retrievers=["bm25", "dense", "hashedbow"])
     index.add(DOCS)
     assert index.retrievers == ["bm25", "dense", "hashedbow"]
-    assert (index.path / index.manifest["artifacts"] / "hashedbow" / "vectors.npy").is_file()
+    assert (index.path / index.manifest["segments"][0]["name"] / "hashedbow" / "vectors.npy").is_file()
     hits = index.search("green tea temperature", mode="hashedbow", k=2)
     assert hits[0].doc_id == "tea" and set(hits[0].stages) == {"hashedbow"}
     hybrid = index.search("mountain range countries", k=3)  # hybrid fuses all three
@@ -100,6 +100,27 @@ def test_extra_retriever_through_index_api(tmp_path, tiny_encoder, extra_retriev
     assert set(two[0].stages) == {"bm25", "hashedbow"}
     with pytest.raises(EncoderkitError, match="no 'colbert' retriever"):
         index.search("x", mode="bm25+colbert")
+
+
+def test_extra_retriever_over_segments_deletions_and_merges(tmp_path, tiny_encoder, extra_retriever):
+    """A retriever written against the single-index protocol (no ``live``, no statistics) is searched
+    per segment with deleted chunks left out, and merged segments are built from the store's payloads."""
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, retrievers=["bm25", "hashedbow"])
+    index.set_merge_policy(auto=False)
+    for d in DOCS:  # one segment per update
+        index.add([d])
+    index.add([{"id": "nile2", "text": "The Nile flows north through Egypt; a second note on the Nile."}])
+    assert len(index.manifest["segments"]) == 4
+    calls = len(extra_retriever.calls)
+    index.remove(["nile"])  # a deletion marker in the first segment; nothing encoded
+    assert len(extra_retriever.calls) == calls
+    hits = index.search("Nile Egypt", mode="hashedbow", k=5)
+    assert [h.doc_id for h in hits][0] == "nile2" and "nile" not in {h.doc_id for h in hits}
+    before = [(h.doc_id, round(h.score, 6)) for h in index.search("green tea mountains", mode="hashedbow", k=5)]
+    report = index.optimize()
+    assert report.segments_after == 1 and len(extra_retriever.calls) == calls  # merged from stored payloads
+    after = [(h.doc_id, round(h.score, 6)) for h in index.search("green tea mountains", mode="hashedbow", k=5)]
+    assert after == before and "nile" not in {h.doc_id for h in index.search("Nile Egypt", mode="hashedbow", k=5)}
 
 
 def test_adding_a_retriever_to_an_existing_index_encodes_only_its_payloads(tmp_path, tiny_encoder, extra_retriever):

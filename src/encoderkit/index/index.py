@@ -13,9 +13,11 @@ manifest. :class:`Index` opens or creates the folder and hands writing to an
 'cat'
 
 Layout of an index folder: ``manifest.json`` (format version, model, chunking, retrievers and their
-settings, live generation), ``index.db`` (SQLite: documents, chunks, per-retriever chunk payloads),
-``gen-XXXXXX/`` (artifacts of the live generation: ``chunk_ids.npy``, ``chunk_docs.npy`` and one folder
-per retriever, e.g. ``bm25/`` and ``dense/``), ``write.lock``.
+settings, live generation and its segments), ``index.db`` (SQLite: documents, chunks, per-retriever
+chunk payloads), ``seg-XXXXXX/`` (immutable segments: ``chunk_ids.npy``, ``chunk_docs.npy``, one folder
+per retriever, e.g. ``bm25/`` and ``dense/``, and deletion markers ``del-GGGGGG.npy``; see
+:mod:`encoderkit.index.segments`), ``leases/`` (which files each generation searches; readers lock
+them), ``write.lock``.
 """
 
 from __future__ import annotations
@@ -155,6 +157,7 @@ class Index:
         return health_of(self.path, self.manifest, self.context, full=full, store=self.store)
 
     def close(self) -> None:
+        self.searcher.close()
         self.store.close()
 
     def __enter__(self):
@@ -187,11 +190,19 @@ class Index:
             "generation": self.generation,
             **self.manifest["counts"],
             "size_bytes": size,
+            "segments": len(self.manifest.get("segments") or []) or int(bool(self.manifest.get("artifacts"))),
             "model": self.manifest["model"]["name"],
             "retrievers": self.retrievers,
             "annotators": [a["name"] for a in self.manifest.get("annotators") or []],
             "annotations": self.store.annotation_counts(self.generation),
         }
+
+    def footprint(self) -> dict:
+        """Disk and memory per component (the store, each retriever, the chunk arrays) and per
+        segment; see :mod:`encoderkit.index.footprint`."""
+        from .footprint import footprint
+
+        return footprint(self.path, self.manifest, self.context)
 
     # ------------------------------------------------------------------ models
     @property
@@ -252,6 +263,20 @@ class Index:
     def remove(self, ids: Iterable[str]) -> UpdateReport:
         """Remove documents by id; unknown ids are ignored (the report's ``removed`` counts real ones)."""
         return self.writer.remove(ids)
+
+    def optimize(self, max_segments: int = 1, *, show_progress: bool | None = None):
+        """Merge the segments into at most ``max_segments`` (dropping deleted chunks for good); returns
+        a MergeReport. Searches keep running on the previous generation meanwhile."""
+        return self.writer.optimize(max_segments, show_progress=show_progress)
+
+    def set_merge_policy(self, **policy) -> None:
+        """Change the automatic merge policy (factor, floor, max_deleted, max_chunks, auto); recorded in
+        the manifest at the next commit."""
+        from .merge import MergePolicy
+
+        m = dict(self.writer.target)
+        m["merge_policy"] = MergePolicy.from_dict({**(m.get("merge_policy") or {}), **policy}).to_dict()
+        self.writer._pending = m
 
     def sync(
         self,

@@ -1,8 +1,11 @@
 """The index manifest: a JSON file that says what an index is and which generation is live.
 
 Written atomically (temp file + fsync + rename); readers check ``format_version`` and refuse a newer
-one with a clear message instead of misreading it. Format 1 manifests (one ``bm25`` and one ``dense``
-section) are read as format 2 (a ``retrievers`` list) in memory; the next update writes format 2.
+one with a clear message instead of misreading it. Format 3 lists the live generation's **segments**
+(``segments``: name, chunk count, deleted count, current deletion marker, chunk id range) and the
+merge policy. Formats 1 and 2 named one ``gen-XXXXXX`` folder (``artifacts``); format 1 manifests (one
+``bm25`` and one ``dense`` section) are read as format 2 (a ``retrievers`` list) in memory. Both open
+and search as they are, and the next update migrates them in place to format 3.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 from ..errors import EncoderkitError
 
 FORMAT = "encoderkit-index"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 
 
@@ -63,7 +66,7 @@ def upgrade(manifest: dict) -> dict:
         {"name": "bm25", "settings": manifest.get("bm25") or {}},
         {"name": "dense", "settings": manifest.get("dense") or {}},
     ]
-    m["format_version"] = FORMAT_VERSION
+    m["format_version"] = 2
     m["upgraded_from"] = 1
     return m
 
@@ -127,6 +130,8 @@ def read_manifest(index_dir: Path) -> dict:
 
 
 _GEN_DIR = re.compile(r"gen-\d{6}")
+_SEG_DIR = re.compile(r"seg-\d{6}")
+_DELETES = re.compile(r"del-\d{6}\.npy")
 _INT, _STR, _DICT, _LIST = "an integer", "a string", "an object", "a list"
 _REQUIRED = {
     ("generation",): _INT,
@@ -172,12 +177,45 @@ def manifest_problem(m: dict) -> str | None:
     art = m.get("artifacts")
     if art is not None and (not isinstance(art, str) or not _GEN_DIR.fullmatch(art)):
         return f"'artifacts' should name a gen-XXXXXX folder, not {art!r}"
+    segments = m.get("segments")
+    if segments is not None:
+        if not isinstance(segments, list):
+            return "'segments' should be a list"
+        for i, seg in enumerate(segments):
+            problem = _segment_problem(seg)
+            if problem:
+                return f"'segments[{i}]' {problem}"
     for i, r in enumerate(m["retrievers"]):
         if not isinstance(r, dict) or not isinstance(r.get("name"), str) or not isinstance(r.get("settings", {}), dict):
             return f"'retrievers[{i}]' should be an object with a name and settings"
     if not m["retrievers"]:
         return "'retrievers' is empty"
     files = (m.get("integrity") or {}).get("files") if isinstance(m.get("integrity"), dict) else None
+    if isinstance(files, dict) and any(".." in str(f).split("/") or str(f).startswith("/") for f in files):
+        return "'integrity' names a file outside the index folder"
     if m.get("integrity") is not None and not isinstance(files, dict):
         return "'integrity' should hold a 'files' object"
+    return None
+
+
+def _segment_problem(seg) -> str | None:
+    """What is wrong with one ``segments`` entry, or None.
+
+    >>> ok = {"name": "seg-000001", "chunks": 3, "documents": 1, "deleted": 0, "deletes": None, "first": 1, "last": 3}
+    >>> _segment_problem(ok)
+    >>> _segment_problem({"name": "../x", "chunks": 3})
+    'should name a seg-XXXXXX folder'
+    """
+    if not isinstance(seg, dict) or not isinstance(seg.get("name"), str) or not _SEG_DIR.fullmatch(seg["name"]):
+        return "should name a seg-XXXXXX folder"
+    for key in ("chunks", "documents", "deleted", "first", "last"):
+        if not _is(seg.get(key), _INT):
+            return f"'{key}' should be {_INT}"
+    if seg["deleted"] > seg["chunks"] or seg["first"] > seg["last"]:
+        return "has inconsistent counts"
+    deletes = seg.get("deletes")
+    if deletes is not None and (not isinstance(deletes, str) or not _DELETES.fullmatch(deletes)):
+        return "'deletes' should name a del-XXXXXX.npy file"
+    if (deletes is None) != (seg["deleted"] == 0):
+        return "has deleted chunks without a deletion marker (or the reverse)"
     return None

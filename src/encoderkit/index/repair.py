@@ -1,19 +1,19 @@
-"""``encoderkit index --repair``: rebuild the live generation's search artifacts from the SQLite store.
+"""``encoderkit index --repair``: rebuild the live generation's segments from the SQLite store.
 
-The store holds every document, chunk and per-retriever payload (dense vectors, ...), so a damaged,
-missing or half-written generation is rebuilt without re-encoding anything (only chunks whose payload
+The store holds every document, chunk and per-retriever payload (dense vectors, ...), so damaged,
+missing or half-written segments are rebuilt without re-encoding anything (only chunks whose payload
 is missing from the store are encoded again, and the report says how many). A lost, truncated or
 malformed ``manifest.json`` is rewritten from the copy the store keeps of it at every commit.
 
 Rows an unfinished update had written are moved one generation up first (:meth:`Store.defer_pending`),
 so the repaired generation shows exactly the last committed state and the next update still resumes
-them. The repair is itself a commit (new ``gen-XXXXXX``, then the manifest), so it is crash-safe too.
+them. The repair is itself a commit (fresh segments, then the manifest), so it is crash-safe too; the
+damaged segments are never searched again and are deleted once no reader holds them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,13 +23,15 @@ from .. import __version__
 from ..errors import EncoderkitError
 from ..retrieval.base import IndexContext
 from ..retrieval.registry import get as get_retriever
+from .commit import FLUSH_CHUNKS, segment_sizes, switch, write_new_segments
 from .encode import fill_missing_payloads
 from .encoder import load_index_encoder
-from .generation import build_generation, gen_dirname, remove_old_generations
 from .integrity import Health, check_generation, check_store
 from .ioerrors import estimate_needed, io_errors
 from .lock import writer_lock
-from .manifest import FORMAT_VERSION, manifest_problem, read_manifest, upgrade, write_manifest
+from .manifest import FORMAT_VERSION, manifest_problem, read_manifest, upgrade
+from .merge import MergePolicy
+from .segments import entries_of
 from .store import Store
 
 DB = "index.db"
@@ -118,8 +120,9 @@ def repair(index_dir: str | Path, *, show_progress: bool | None = None) -> Repai
             _migrate(store, manifest)
             report.deferred_rows = store.defer_pending(gen)
             report.payloads_filled = fill_missing_payloads(store, [r for r in retrievers if r.encodes], gen + 1)
-            counts = build_generation(store, index_dir, gen + 1, retrievers)
-            _commit(index_dir, store, manifest, gen + 1, counts, report)
+            number = max([int(manifest.get("next_segment") or 1)] + [int(e.name[4:]) + 1 for e in entries_of(manifest)])
+            written = write_new_segments(store, index_dir, gen + 1, retrievers, number, added_at=None, flush_chunks=FLUSH_CHUNKS)
+            _commit(index_dir, store, manifest, gen + 1, written, number, report)
     finally:
         store.close()
     report.seconds = time.perf_counter() - t0
@@ -132,9 +135,11 @@ def _migrate(store: Store, manifest: dict) -> None:
     store.migrate({manifest["settings_key"]: payload_key(manifest["model"])})
 
 
-def _commit(index_dir: Path, store: Store, manifest: dict, gen: int, counts: dict, report: RepairReport) -> None:
+def _commit(index_dir: Path, store: Store, manifest: dict, gen: int, written: list, number: int, report: RepairReport) -> None:
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    m = dict(manifest)
+    m = {k: v for k, v in manifest.items() if k != "artifacts"}
+    entries = [w.entry for w in written]
+    files = {k: v for w in written for k, v in w.files.items()}
     build = dict(m.get("build") or {})
     build["last_repair"] = {
         "at": now,
@@ -142,23 +147,18 @@ def _commit(index_dir: Path, store: Store, manifest: dict, gen: int, counts: dic
         "manifest_recovered": report.manifest_recovered,
         "payloads_filled": report.payloads_filled,
     }
-    build["retriever_bytes"] = counts["retriever_bytes"]
+    build["retriever_bytes"] = segment_sizes(index_dir, entries)
     m.update(
-        generation=gen,
-        artifacts=gen_dirname(gen),
-        updated_at=now,
+        next_segment=number + len(written),
         encoderkit_version=__version__,
-        counts={"documents": counts["documents"], "chunks": counts["chunks"]},
-        integrity=counts["integrity"],
+        merge_policy=MergePolicy.from_dict(m.get("merge_policy")).to_dict(),
+        counts={"documents": store.count_documents(gen), "chunks": 0},
         build=build,
     )
-    write_manifest(index_dir, m)
-    store.save_manifest_copy(read_manifest(index_dir))
-    store.purge(gen)
-    remove_old_generations(index_dir, gen)
-    shutil.rmtree(index_dir / gen_dirname(gen - 1), ignore_errors=True)  # the damaged one: never searched again
+    written_manifest = switch(index_dir, store, m, entries, files, gen)
     report.generation = gen
-    report.documents, report.chunks = counts["documents"], counts["chunks"]
+    report.documents = int(written_manifest["counts"]["documents"])
+    report.chunks = int(written_manifest["counts"]["chunks"])
 
 
 def health_of(

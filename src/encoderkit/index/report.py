@@ -28,6 +28,11 @@ class UpdateReport:
     migrated_from: int | None = None
     query_backend: str | None = None
     repaired: list[str] = field(default_factory=list)  # damage found in the previous generation, fixed by this commit
+    full_build: bool = False  # every live chunk written into fresh segments (new settings, migration, repair)
+    segments_added: int = 0
+    chunks_deleted: int = 0  # chunks marked deleted in older segments
+    merges: list[dict] = field(default_factory=list)  # automatic merges run after the commit
+    segments: int = 0  # segments after the update
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -36,6 +41,22 @@ class UpdateReport:
         ]
         d["skipped_by_reason"] = skipped_summary(self.skipped)
         return d
+
+
+@dataclass
+class MergeReport:
+    """What ``optimize`` did: each merge (segments merged, into which, chunks, deleted chunks dropped, seconds)."""
+
+    segments_before: int = 0
+    segments_after: int = 0
+    merges: list[dict] = field(default_factory=list)
+    migrated: bool = False
+    generation: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def skipped_summary(skipped: Sequence[Skipped]) -> dict[str, int]:

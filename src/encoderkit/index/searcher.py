@@ -1,8 +1,10 @@
 """The read side of an index: load the committed generation, run the query pipeline, build hits.
 
-A searcher follows commits made by any process (it reloads when the manifest changes) and reads every
-result from the generation its ranking was computed on, so an update landing between ranking and
-reading never mixes two generations.
+A searcher follows commits made by any process (it reloads when the manifest changes, reusing the
+segments it already loaded) and reads every result from the generation its ranking was computed on,
+so an update landing between ranking and reading never mixes two generations. While it searches a
+generation it holds that generation's reader lease, so no writer deletes its files
+(:mod:`encoderkit.index.leases`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from ..retrieval.pipeline import Snapshot, parse_mode, rank
 from ..retrieval.ranking import Hit, QueryRanking, shown_chunk_scores, stage_table
 from ..retrieval.registry import get as get_retriever
 from .filters import allowed_documents, parse_filters
-from .integrity import Health, check_files, check_generation, chunk_array_problems, damaged_error
+from .integrity import Health, check_files, check_generation, damaged_error
+from .leases import Lease
 from .manifest import MANIFEST, read_manifest, retriever_names
+from .snapshot import has_data, load_snapshot
 from .store import Store
 
 
@@ -45,36 +49,53 @@ class IndexSearcher:
 
     def snapshot(self) -> Snapshot | None:
         """The loaded live generation; reloaded when a newer one has been committed (by any process)."""
-        mtime = self._manifest_mtime()
-        if mtime != self._mtime:
-            fresh = read_manifest(self.path)
-            if fresh["model"]["fingerprint"] != self.context.manifest["model"]["fingerprint"]:
-                self.context.reset_encoder()
-            self.context.manifest = fresh
-            self._mtime = mtime
-        m = self.context.manifest
-        if self._snapshot is not None and self._snapshot.gen == m["generation"]:
-            return self._snapshot
+        for _ in range(20):  # a writer may collect a generation between our reading and leasing it
+            mtime = self._manifest_mtime()
+            if mtime != self._mtime:
+                fresh = read_manifest(self.path)
+                if fresh["model"]["fingerprint"] != self.context.manifest["model"]["fingerprint"]:
+                    self.context.reset_encoder()
+                self.context.manifest = fresh
+                self._mtime = mtime
+            m = self.context.manifest
+            if self._snapshot is not None and self._snapshot.gen == m["generation"]:
+                return self._snapshot
+            if not has_data(m):
+                self._drop()
+                return None
+            lease = Lease(m["generation"]) if m.get("artifacts") else Lease.acquire(self.path, m["generation"])
+            if lease is None:  # collected already: a newer generation is live
+                self._mtime = 0
+                continue
+            try:
+                snap = self._load_checked(m)
+            except BaseException:
+                lease.release()
+                raise
+            snap.lease = lease
+            self._drop()
+            self._snapshot = snap
+            return snap
+        raise EncoderkitError(f"index '{self.path}' keeps changing under this reader", hint="search again")
+
+    def _drop(self) -> None:
+        if self._snapshot is not None and self._snapshot.lease is not None:
+            self._snapshot.lease.release()
         self._snapshot = None
-        if m.get("artifacts"):
-            self._snapshot = self._load_checked(m)
-        return self._snapshot
+
+    def close(self) -> None:
+        self._drop()
 
     def _load_checked(self, m: dict) -> Snapshot:
         """Load the live generation after the cheap checks (recorded sizes; shapes, counts, finite
         values while loading); on any failure, the full checks name what is damaged, in one line."""
-        directory = self.path / m["artifacts"]
         health = Health("cheap", m["generation"])
         snap = None
         if check_files(self.path, m, health) is not None and health.ok:
             try:
-                snap = Snapshot.load(directory, m["generation"], m["retrievers"], self.context)
-                visible = self.store.visible_documents(m["generation"])
-                snap.set_doc_ids({row["id"]: doc_id for doc_id, row in visible.items()})
-                found = chunk_array_problems(snap.chunk_ids, snap.chunk_docs, m["counts"])
-                health.problems.extend(f"{directory.name}/{p}" for p in found)
+                snap = load_snapshot(self.path, m, self.context, self.store, self._snapshot)
             except Exception as exc:  # whatever damaged bytes make a reader raise is a finding, not a crash
-                health.problems.append(f"cannot read {directory.name} ({type(exc).__name__}: {exc})")
+                health.problems.append(f"cannot read generation {m['generation']} ({type(exc).__name__}: {exc})")
         if not health.ok:
             retrievers = [get_retriever(e["name"])(e.get("settings") or {}, self.context) for e in m["retrievers"]]
             full = check_generation(self.path, m, retrievers, full=True)

@@ -39,6 +39,12 @@ CREATE INDEX IF NOT EXISTS doc_filter_values_fv ON doc_filter_values(field, valu
 CREATE INDEX IF NOT EXISTS doc_filter_values_doc ON doc_filter_values(doc);
 """
 
+# added within schema 2 (idempotent): what a segmented commit looks up by generation
+GENERATION_INDEXES = """
+CREATE INDEX IF NOT EXISTS documents_added_gen ON documents(added_gen);
+CREATE INDEX IF NOT EXISTS documents_removed_gen ON documents(removed_gen);
+"""
+
 _SCHEMA = (
     """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -78,6 +84,7 @@ CREATE TABLE IF NOT EXISTS chunk_payloads (
 );
 """
     + ANNOTATION_TABLES
+    + GENERATION_INDEXES
 )
 
 VISIBLE = "d.added_gen <= :g AND (d.removed_gen IS NULL OR d.removed_gen > :g)"
@@ -127,7 +134,7 @@ class Store:
         its "dense" payload, keyed ``payload_key_for[settings_key of its document]`` (an unmatched
         key for rows of other settings, which are never reused). True if anything was migrated."""
         if self.schema_version >= SCHEMA_VERSION:
-            self.conn.executescript(ANNOTATION_TABLES)  # tables added within schema 2 (idempotent)
+            self.conn.executescript(ANNOTATION_TABLES + GENERATION_INDEXES)  # added within schema 2 (idempotent)
             return False
         with self.conn:
             self.conn.execute(
@@ -142,14 +149,25 @@ class Store:
             )
             self.conn.execute("ALTER TABLE chunks DROP COLUMN embedding")
             self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
-        self.conn.executescript(ANNOTATION_TABLES)
+        self.conn.executescript(ANNOTATION_TABLES + GENERATION_INDEXES)
         return True
 
     # ------------------------------------------------------------------ reads
-    def visible_documents(self, gen: int) -> dict[str, sqlite3.Row]:
-        """doc_id -> row for every document visible at generation ``gen``."""
-        rows = self.conn.execute(f"SELECT * FROM documents d WHERE {VISIBLE}", {"g": gen})
-        return {r["doc_id"]: r for r in rows}
+    def visible_documents(self, gen: int, doc_ids=None) -> dict[str, sqlite3.Row]:
+        """doc_id -> row for every document visible at generation ``gen`` (only ``doc_ids`` when given)."""
+        if doc_ids is None:
+            rows = self.conn.execute(f"SELECT * FROM documents d WHERE {VISIBLE}", {"g": gen})
+            return {r["doc_id"]: r for r in rows}
+        out, wanted = {}, list(doc_ids)
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            q = ",".join("?" * len(part))
+            sql = (
+                f"SELECT * FROM documents d WHERE d.doc_id IN ({q}) AND d.added_gen <= ? "
+                "AND (d.removed_gen IS NULL OR d.removed_gen > ?)"
+            )
+            out.update({r["doc_id"]: r for r in self.conn.execute(sql, [*part, gen, gen])})
+        return out
 
     def pending_documents(self, gen: int) -> dict[tuple[str, str, str], int]:
         """(doc_id, content_hash, settings_key) -> row id of rows written after ``gen`` (resume cache)."""
@@ -197,6 +215,39 @@ class Store:
         """(id, doc, index_text) of every chunk visible at ``gen``, ordered by id."""
         sql = f"SELECT c.id, c.doc, c.index_text FROM chunks c JOIN documents d ON d.id = c.doc WHERE {VISIBLE} ORDER BY c.id"
         yield from self.conn.execute(sql, {"g": gen})
+
+    def chunk_rows(self, gen: int, *, added_at: int | None = None, after: int = 0, limit: int = 100_000) -> list[tuple]:
+        """(id, doc, index_text) of up to ``limit`` chunks visible at ``gen`` with ids above ``after``, by id;
+        ``added_at``: only those of documents added at that generation (what an update adds)."""
+        extra = " AND d.added_gen = :a" if added_at is not None else ""
+        sql = (
+            f"SELECT c.id, c.doc, c.index_text FROM chunks c JOIN documents d ON d.id = c.doc "
+            f"WHERE {VISIBLE}{extra} AND c.id > :after ORDER BY c.id LIMIT :n"
+        )
+        return self.conn.execute(sql, {"g": gen, "a": added_at, "after": after, "n": limit}).fetchall()
+
+    def removed_chunk_ids(self, gen: int) -> list[int]:
+        """Ids of the chunks of documents removed at generation ``gen`` (replaced or deleted by it)."""
+        sql = "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc WHERE d.removed_gen = ? ORDER BY c.id"
+        return [r[0] for r in self.conn.execute(sql, (gen,))]
+
+    def payloads_between(self, retriever: str, first: int, last: int) -> dict[int, tuple[str, bytes]]:
+        """chunk id -> (key, data) of ``retriever``'s payloads for chunk ids in [first, last]."""
+        sql = "SELECT chunk, key, data FROM chunk_payloads WHERE chunk BETWEEN ? AND ? AND retriever = ?"
+        return {r[0]: (r[1], r[2]) for r in self.conn.execute(sql, (int(first), int(last), retriever))}
+
+    def texts_between(self, first: int, last: int) -> dict[int, tuple[int, str]]:
+        """chunk id -> (document row id, index_text) for chunk ids in [first, last]."""
+        sql = "SELECT id, doc, index_text FROM chunks WHERE id BETWEEN ? AND ?"
+        return {r[0]: (r[1], r[2]) for r in self.conn.execute(sql, (int(first), int(last)))}
+
+    def tie_order(self, gen: int):
+        """Row ids of the documents visible at ``gen`` in descending document-id order (UTF-8 byte order
+        is code point order, the order of Python strings): trec_eval's order among equal scores."""
+        import numpy as np
+
+        sql = f"SELECT d.id FROM documents d WHERE {VISIBLE} ORDER BY d.doc_id DESC"
+        return np.fromiter((r[0] for r in self.conn.execute(sql, {"g": gen})), dtype=np.int64)
 
     def payloads(self, gen: int, retriever: str) -> Iterator[tuple[int, str, bytes]]:
         """(chunk id, key, data) of ``retriever``'s payloads for the chunks visible at ``gen``, by chunk id."""
@@ -280,6 +331,9 @@ class Store:
             f"WHERE {VISIBLE} GROUP BY a.annotator"
         )
         return {r[0]: r[1] for r in self.conn.execute(sql, {"g": gen})}
+
+    def count_documents(self, gen: int) -> int:
+        return self.conn.execute(f"SELECT COUNT(*) FROM documents d WHERE {VISIBLE}", {"g": gen}).fetchone()[0]
 
     def count_visible(self, gen: int) -> tuple[int, int]:
         docs = self.conn.execute(f"SELECT COUNT(*) FROM documents d WHERE {VISIBLE}", {"g": gen}).fetchone()[0]
@@ -408,11 +462,9 @@ class Store:
         with self.conn:
             self.conn.executemany("DELETE FROM documents WHERE id = ?", [(r,) for r in rowids])
 
-    def purge(self, committed_gen: int) -> int:
-        """Physically delete rows no longer visible at the previous generation (kept one generation
-        so a searcher still holding it finds its rows)."""
+    def purge(self, oldest_held: int) -> int:
+        """Physically delete rows no longer visible at ``oldest_held``, the oldest generation a reader
+        may still search (the live one when no reader holds an older one)."""
         with self.conn:
-            cur = self.conn.execute(
-                "DELETE FROM documents WHERE removed_gen IS NOT NULL AND removed_gen <= ?", (committed_gen - 1,)
-            )
+            cur = self.conn.execute("DELETE FROM documents WHERE removed_gen IS NOT NULL AND removed_gen <= ?", (oldest_held,))
         return cur.rowcount

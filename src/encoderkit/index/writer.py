@@ -19,16 +19,19 @@ from ..errors import EncoderkitError
 from ..retrieval.base import IndexContext
 from ..retrieval.registry import get as get_retriever
 from .annotate import annotate_missing, annotator_entries, get_annotator
+from .commit import FLUSH_CHUNKS, integrity_files, mark_deleted, merge_segments, segment_sizes, switch, write_new_segments
 from .encode import encode_documents, fill_missing_payloads
 from .encoder import check_encoder
-from .generation import build_generation, gen_dirname, remove_old_generations
 from .integrity import check_generation
 from .ioerrors import estimate_needed, io_errors
 from .lock import writer_lock
-from .manifest import read_manifest, retriever_names, write_manifest
+from .manifest import read_manifest, retriever_names
+from .merge import MergePolicy, choose, plan_optimize
 from .plan import ChunkSettings, plan_update, settings_key
-from .report import UpdateReport
+from .report import MergeReport, UpdateReport
 from .scope import failed_paths, find_vanished, sync_roots
+from .segments import entries_of
+from .snapshot import has_data
 from .store import Store
 
 
@@ -245,7 +248,8 @@ class IndexWriter:
                 )
             gen = self.manifest["generation"]
             self.store.reset_pending_removals(gen)
-            visible = self.store.visible_documents(gen)
+            wanted = None if roots is not None else {d.doc_id for d in incoming} | set(remove_ids)
+            visible = self.store.visible_documents(gen, wanted)
             if roots is not None:  # folder sync: what vanished from under the roots goes
                 gone = find_vanished(incoming, visible, roots, failed_paths or set(), rebuild=rebuild)
                 remove_ids |= gone.remove
@@ -290,16 +294,34 @@ class IndexWriter:
                 if bar is not None:
                     bar.close()
             settings_changed = self._pending is not None
-            changed = plan.changes or rebuild or settings_changed or report.payloads_filled or report.annotated or migrated
-            if not changed and self.manifest.get("artifacts"):  # nothing new: is what searches read still sound?
+            legacy = bool(self.manifest.get("artifacts"))  # a generation folder from before segments
+            full = bool(rebuild or legacy or migrated or report.payloads_filled or self._shape_changed(target))
+            changed = plan.changes or full or settings_changed or report.annotated
+            if not changed and has_data(self.manifest):  # nothing new: is what searches read still sound?
                 report.repaired = check_generation(self.path, self.manifest, retrievers).problems
-            if changed or report.repaired:  # a commit rebuilds every artifact from the store
-                self._commit(gen + 1, target, retrievers, report, time.perf_counter() - t0)
+                full = bool(report.repaired)
+            if changed or report.repaired:
+                self._commit(gen + 1, target, retrievers, report, time.perf_counter() - t0, full=full)
+                self._auto_merge(retrievers, report, show_progress)
             report.generation = self.manifest["generation"]
-        if export_onnx and self.manifest.get("artifacts"):
+            report.segments = len(self.manifest.get("segments") or [])
+        if export_onnx and has_data(self.manifest):
             report.query_backend = self.export_query_model()  # cached by weights fingerprint: cheap once done
         report.seconds = time.perf_counter() - t0
         return report
+
+    def _shape_changed(self, target: dict) -> bool:
+        """Whether the retrievers, or settings that shape their files, differ from the committed ones
+        (settings only queries read, like ``nprobe``, change without rebuilding anything)."""
+
+        def shape(m: dict) -> list:
+            out = []
+            for e in m.get("retrievers") or []:
+                skip = getattr(get_retriever(e["name"]), "search_time_settings", ())
+                out.append((e["name"], {k: v for k, v in (e.get("settings") or {}).items() if k not in skip}))
+            return out
+
+        return shape(target) != shape(self.manifest)
 
     def _refresh(self) -> None:
         """Re-read the manifest: another writer may have committed since this one was opened."""
@@ -309,25 +331,40 @@ class IndexWriter:
         self.context.manifest = fresh
 
     def _migrate_store(self, report: UpdateReport) -> bool:
-        """Format 1 -> 2 in place (store schema and manifest); vectors are moved, never re-encoded."""
-        from ..retrieval.dense import payload_key
-
-        upgraded = bool(self.manifest.get("upgraded_from"))
+        """Formats 1 and 2 -> 3 in place: the store's schema (format 1 kept one embedding column per
+        chunk: moved, never re-encoded) and, at the commit that follows, segments instead of the old
+        generation folder."""
         m = self.manifest
-        moved = self.store.migrate({m["settings_key"]: payload_key(m["model"])})
-        if upgraded or moved:
+        moved = self.store.migrate({m["settings_key"]: _payload_key(m)})
+        if m.get("upgraded_from") or moved:
             report.migrated_from = 1
-        return upgraded or moved
+        elif m.get("artifacts"):
+            report.migrated_from = 2
+        return bool(report.migrated_from)
 
-    def _commit(self, gen: int, target: dict, retrievers: list, report: UpdateReport, seconds: float) -> None:
-        counts = build_generation(self.store, self.path, gen, retrievers)
+    def _commit(self, gen: int, target: dict, retrievers: list, report: UpdateReport, seconds: float, *, full: bool) -> None:
+        """Write generation ``gen``: new segments for the chunks this update added and deletion markers
+        for those it removed (``full``: every live chunk into fresh segments), then switch."""
+        m = self.manifest
+        entries = [] if full else entries_of(m)
+        files = {} if full else integrity_files(m)
+        number = int(m.get("next_segment") or 1)
+        written = write_new_segments(
+            self.store, self.path, gen, retrievers, number, added_at=None if full else gen, flush_chunks=FLUSH_CHUNKS
+        )
+        for w in written:
+            entries.append(w.entry)
+            files.update(w.files)
+        marked = 0
+        if not full:
+            entries, recs, marked = mark_deleted(self.path, entries, self.store.removed_chunk_ids(gen), gen)
+            files.update(recs)
         manifest = dict(target)
         manifest.update(
-            generation=gen,
-            artifacts=gen_dirname(gen),
-            updated_at=now(),
+            next_segment=number + len(written),
             encoderkit_version=__version__,
-            counts={"documents": counts["documents"], "chunks": counts["chunks"]},
+            merge_policy=MergePolicy.from_dict(target.get("merge_policy") or m.get("merge_policy")).to_dict(),
+            counts={"documents": self.store.count_documents(gen), "chunks": 0},
         )
         build = dict(manifest.get("build") or {})
         if "first_build_seconds" not in build and report.chunks_encoded:
@@ -340,21 +377,112 @@ class IndexWriter:
             "resumed": report.resumed,
             "chunks_encoded": report.chunks_encoded,
             "payloads_filled": report.payloads_filled,
+            "segments_added": len(written),
+            "chunks_deleted": marked,
+            "full_build": full,
         }
-        build["retriever_bytes"] = counts["retriever_bytes"]
+        build["retriever_bytes"] = segment_sizes(self.path, entries)
         manifest["build"] = build
-        manifest["integrity"] = counts["integrity"]
-        write_manifest(self.path, manifest)
-        self.context.manifest = read_manifest(self.path)
-        self.store.save_manifest_copy(self.context.manifest)  # what `--repair` recovers a lost manifest from
+        self.context.manifest = switch(self.path, self.store, manifest, entries, files, gen)
         if self._pending_encoder is not None:
             self.context.loaded_encoder = self._pending_encoder
         self._pending, self._pending_encoder = None, None
         report.committed = True
-        self.store.purge(gen)
-        self.store.drop_payloads([e["name"] for e in manifest["retrievers"]])
-        self.store.drop_annotations([e["name"] for e in manifest.get("annotators") or []])
-        remove_old_generations(self.path, gen)
+        report.full_build = full
+        report.segments_added = len(written)
+        report.chunks_deleted = marked
+        self.store.drop_payloads([e["name"] for e in self.manifest["retrievers"]])
+        self.store.drop_annotations([e["name"] for e in self.manifest.get("annotators") or []])
+
+    # ------------------------------------------------------------------ merges
+    def _auto_merge(self, retrievers: list, report: UpdateReport, show_progress: bool | None) -> None:
+        policy = MergePolicy.from_dict(self.manifest.get("merge_policy"))
+        if not policy.auto:
+            return
+        while True:
+            entries = entries_of(self.manifest)
+            ranges = choose([(e.chunks, e.deleted) for e in entries], policy)
+            if not ranges:
+                return
+            report.merges.extend(self._merge(ranges, retrievers, show_progress))
+
+    def _merge(self, ranges: list[tuple[int, int]], retrievers: list, show_progress: bool | None) -> list[dict]:
+        """Merge each range of neighbouring segments, one commit per merge (newest range first, so the
+        other ranges' positions stay valid)."""
+        from ..runtime import progress_enabled
+
+        done = []
+        entries = entries_of(self.manifest)
+        total = sum(e.live for a, b in ranges for e in entries[a:b])
+        bar = None
+        if progress_enabled(show_progress):
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, desc=f"merging {sum(b - a for a, b in ranges)} segments", unit="chunk")
+        try:
+            for a, b in sorted(ranges, reverse=True):
+                t = time.perf_counter()
+                m = self.manifest
+                gen = int(m["generation"]) + 1
+                self.store.defer_pending(gen - 1)  # rows of an unfinished update stay pending and resumable
+                entries = entries_of(m)
+                group = entries[a:b]
+                number = int(m.get("next_segment") or 1)
+                w = merge_segments(self.store, self.path, group, retrievers, number)
+                entries[a:b] = [w.entry]
+                files = integrity_files(m)
+                files.update(w.files)
+                manifest = dict(m)
+                manifest["next_segment"] = number + 1
+                build = dict(manifest.get("build") or {})
+                info = {
+                    "at": now(),
+                    "merged": [e.name for e in group],
+                    "into": w.entry.name,
+                    "chunks": w.entry.chunks,
+                    "deleted_dropped": sum(e.deleted for e in group),
+                    "seconds": round(time.perf_counter() - t, 3),
+                }
+                build["last_merge"] = info
+                build["retriever_bytes"] = segment_sizes(self.path, entries)
+                manifest["build"] = build
+                manifest["counts"] = dict(m["counts"])
+                self.context.manifest = switch(self.path, self.store, manifest, entries, files, gen)
+                done.append(info)
+                if bar is not None:
+                    bar.update(sum(e.live for e in group))
+        finally:
+            if bar is not None:
+                bar.close()
+        return done
+
+    def optimize(self, max_segments: int = 1, *, show_progress: bool | None = None) -> MergeReport:
+        """Merge the index into at most ``max_segments`` segments, dropping every deleted chunk."""
+        if self.readonly:
+            raise EncoderkitError(f"index '{self.path}' is open read-only", hint="open it without readonly=True")
+        if max_segments < 1:
+            raise EncoderkitError(f"max_segments must be at least 1, not {max_segments}", hint="e.g. --max-segments 1")
+        t0 = time.perf_counter()
+        with writer_lock(self.path), io_errors(self.path, lambda: estimate_needed(self.path, self.manifest)):
+            self._refresh()
+            report = MergeReport(segments_before=len(self.manifest.get("segments") or []))
+            ctx = self._target_context()
+            retrievers = [get_retriever(e["name"])(e["settings"], ctx) for e in self.manifest["retrievers"]]
+            if self.manifest.get("artifacts"):  # from before segments: one full build migrates it first
+                gen = int(self.manifest["generation"])
+                self.store.migrate({self.manifest["settings_key"]: _payload_key(self.manifest)})
+                self.store.defer_pending(gen)
+                fill_missing_payloads(self.store, [r for r in retrievers if r.encodes], gen + 1)
+                self._commit(gen + 1, self.manifest, retrievers, UpdateReport(), 0.0, full=True)
+                report.migrated = True
+            entries = entries_of(self.manifest)
+            ranges = plan_optimize([(e.chunks, e.deleted) for e in entries], max_segments)
+            report.merges = self._merge(ranges, retrievers, show_progress) if ranges else []
+            report.segments_after = len(self.manifest.get("segments") or [])
+            report.generation = int(self.manifest["generation"])
+            report.chunks = int(self.manifest["counts"]["chunks"])
+        report.seconds = round(time.perf_counter() - t0, 3)
+        return report
 
     def export_query_model(self) -> str:
         """Export the index's model to fp32 ONNX once (cached by weights fingerprint) so searches encode
@@ -370,6 +498,12 @@ class IndexWriter:
 
             print(f"note: ONNX export failed ({exc}); queries will be encoded with torch", file=sys.stderr)
             return "torch"
+
+
+def _payload_key(manifest: dict) -> str:
+    from ..retrieval.dense import payload_key
+
+    return payload_key(manifest["model"])
 
 
 def check_chunking(chunking: ChunkSettings) -> None:
@@ -392,13 +526,15 @@ def new_manifest(encoder, chunking: ChunkSettings, retrievers: list[dict], annot
         "updated_at": now(),
         "encoderkit_version": __version__,
         "generation": 0,
-        "artifacts": None,
         "model": {**model, "normalize": True},
         "settings_key": settings_key(model, chunking),
         "chunking": chunking.to_dict(),
         "retrievers": retrievers,
         "annotators": annotators or [],
         "counts": {"documents": 0, "chunks": 0},
+        "segments": [],
+        "next_segment": 1,
+        "merge_policy": MergePolicy().to_dict(),
         "build": {},
     }
 

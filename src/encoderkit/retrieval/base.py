@@ -1,17 +1,34 @@
 """The Retriever protocol: what every first-stage retriever of an index implements.
 
-A retriever ranks the chunks of one committed generation for a query. Its life cycle:
+An index is a list of immutable **segments** (``seg-XXXXXX/``, see :mod:`encoderkit.index.segments`);
+one retriever instance serves one segment. Its life cycle:
 
 - at indexing time, retrievers that need model output per chunk (``encodes = True``: dense vectors,
   later token vectors) turn chunk texts into payloads (:meth:`Retriever.encode_chunks`); the index
   keeps them in its store, keyed by :meth:`Retriever.payload_key`, so a rebuild never re-encodes;
-- at commit, :meth:`Retriever.build` makes its search structure from the live chunks
-  (:class:`ChunkSet`: chunk ids, document row ids, texts, payloads) and :meth:`Retriever.save` writes
-  it into the generation's folder ``gen-XXXXXX/<name>/``;
-- :meth:`Retriever.add` / :meth:`Retriever.remove` update a built retriever in place when it
-  supports that (``incremental = True``);
-- at query time, :meth:`Retriever.load` reads it back and :meth:`Retriever.search` returns, per
-  query, chunk ids and scores, best first.
+- at commit, :meth:`Retriever.build` makes its search structure from **the segment's** chunks (the
+  chunks the update added: :class:`ChunkSet` of chunk ids, document row ids, texts, payloads) and
+  :meth:`Retriever.save` writes it into ``seg-XXXXXX/<name>/``; an update never rebuilds older segments;
+- when segments are merged, :meth:`Retriever.merge` writes the structure of the merged segment from the
+  parts' folders and live-chunk masks (the default builds it from the parts' live chunks, read back from
+  the store with their payloads: correct for every retriever, nothing re-encoded);
+- at query time, :meth:`Retriever.load` reads one segment back and :meth:`Retriever.search` returns,
+  per query, chunk ids and scores, best first. The index runs it on every segment and merges the
+  results into one ranking by score, so **scores must be comparable across segments**.
+
+Two optional capabilities (class flags), both off by default, so a retriever written against the
+single-index protocol works unchanged:
+
+- ``skips_deleted``: :meth:`Retriever.search` takes ``live`` (bool per chunk of the segment; None = all
+  live) and never returns deleted chunks. Without it, the index asks for ``k`` plus the segment's
+  deleted count and drops deleted chunks itself (exact, at some extra work);
+- ``collection_statistics``: scores depend on the whole collection (BM25's document frequencies).
+  :meth:`Retriever.statistics` returns what one segment adds (numbers and dicts of numbers, summed
+  with :func:`add_statistics` over segments, and over shards of a distributed index), and
+  :meth:`Retriever.search` gets the sum as ``stats``.
+
+:meth:`Retriever.add` / :meth:`Retriever.remove` are kept for retrievers that update a built structure
+in place (``incremental = True``); the segmented index does not need them.
 
 Adding a retriever means writing one module with a subclass and registering it
 (:func:`encoderkit.retrieval.registry.register`); the index, the CLI, the server and the evaluation
@@ -67,12 +84,60 @@ class IndexContext:
 Hits = tuple[np.ndarray, np.ndarray]  # (chunk ids int64, scores float32), best first
 
 
+@dataclass
+class SegmentPart:
+    """One segment being merged: its retriever folder, its chunk ids (ascending) and which are live
+    (None: all)."""
+
+    directory: Path
+    chunk_ids: np.ndarray
+    live: np.ndarray | None = None
+
+
+def top_k(scores: np.ndarray, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best (keys, float32 scores): score descending, equal scores by key ascending (so the
+    order never depends on how candidates were gathered).
+
+    >>> top_k(np.array([0.5, 0.9, 0.5, 0.1]), np.array([7, 3, 2, 9]), 3)
+    (array([3, 2, 7]), array([0.9, 0.5, 0.5], dtype=float32))
+    """
+    scores = np.asarray(scores, dtype=np.float32)
+    keys = np.asarray(keys, dtype=np.int64)
+    if k <= 0 or not len(scores):
+        return keys[:0], scores[:0]
+    if len(scores) > k:
+        kth = np.partition(-scores, k - 1)[k - 1]
+        sel = np.flatnonzero(-scores <= kth)  # every tie of the k-th score: the order below decides
+        scores, keys = scores[sel], keys[sel]
+    order = np.lexsort((keys, -scores))[:k]
+    return keys[order], scores[order]
+
+
+def add_statistics(parts) -> dict:
+    """Sum per-segment statistics (numbers, and dicts of numbers, nested) into the collection's.
+
+    >>> add_statistics([{"documents": 2, "df": {"cat": 1}}, {"documents": 3, "df": {"cat": 2, "dog": 1}}])
+    {'documents': 5, 'df': {'cat': 3, 'dog': 1}}
+    """
+    out: dict = {}
+    for part in parts:
+        for key, value in (part or {}).items():
+            if isinstance(value, dict):
+                out[key] = add_statistics([out.get(key) or {}, value])
+            else:
+                out[key] = out.get(key, 0) + value
+    return out
+
+
 class Retriever:
     """Base class of first-stage retrievers. Subclasses set ``name`` and implement build/save/load/search."""
 
     name: ClassVar[str] = ""
     encodes: ClassVar[bool] = False  # needs per-chunk payloads computed at indexing time
     incremental: ClassVar[bool] = False  # add/remove work on a built retriever
+    skips_deleted: ClassVar[bool] = False  # search() takes live= and leaves deleted chunks out
+    collection_statistics: ClassVar[bool] = False  # scores need statistics() summed over segments
+    search_time_settings: ClassVar[tuple] = ()  # settings only queries read: changing them rebuilds nothing
 
     def __init__(self, settings: dict, context: IndexContext):
         self.settings = dict(settings)
@@ -118,6 +183,13 @@ class Retriever:
     def save(self, directory: Path) -> None:
         raise NotImplementedError
 
+    def merge(self, parts: Sequence[SegmentPart], directory: Path, chunks) -> None:
+        """Write into ``directory`` what :meth:`build` over the parts' live chunks and :meth:`save` would.
+        ``chunks()`` returns those chunks as a ChunkSet (from the store, payloads included); this default
+        uses it. Override to merge from the parts' folders instead (faster, no store reads)."""
+        self.build(chunks())
+        self.save(directory)
+
     def verify(self, directory: Path, chunk_ids: np.ndarray) -> list[str]:
         """Cheap structural checks of what :meth:`save` wrote for these chunks (shapes, dtypes, value
         ranges) without building anything: a list of problems, [] when it looks sound. The index's
@@ -135,8 +207,15 @@ class Retriever:
         when the retriever needs none. Its result is passed to :meth:`search` as ``encoded``."""
         return None
 
+    def statistics(self, encoded: Any, live: np.ndarray | None = None) -> dict:
+        """This segment's additive share of the collection statistics for these encoded queries (only
+        with ``collection_statistics``); summed with :func:`add_statistics`."""
+        return {}
+
     def search(self, queries: Sequence[str], k: int, encoded: Any = None) -> list[Hits]:
-        """Top-``k`` (chunk ids, scores) per query, best first; chunks that do not match are left out."""
+        """Top-``k`` (chunk ids, scores) per query, best first; chunks that do not match are left out.
+        Retrievers with ``skips_deleted`` also take ``live=``, with ``collection_statistics`` ``stats=``
+        (the summed :meth:`statistics`; None: this segment alone is the collection)."""
         raise NotImplementedError
 
     def stats(self) -> dict:

@@ -1,173 +1,214 @@
-"""BM25 over chunk texts, built on bm25s (scoring, sparse index, save/load without pickle).
+"""BM25 over chunk texts: bm25s' analysis (tokenizer, stop words, stemmer), per-segment postings
+(:mod:`.postings`) scored by hand with collection-wide statistics (:mod:`.bm25_variants`).
 
 Defaults follow bm25s' BEIR setup: Lucene BM25 (k1=1.5, b=0.75), lower-casing, English stop words and
-the Snowball English stemmer (PyStemmer). Queries go through the same analysis as documents.
+the Snowball English stemmer (PyStemmer). A segmented index scores every segment with the statistics of
+all its live chunks — document frequencies, chunk count and average length summed over segments,
+deleted chunks left out — so a chunk's score is exactly what one index over the live chunks gives it,
+however the chunks are spread over segments (the "distributed frequencies" of Lucene's
+``DFS_QUERY_THEN_FETCH``): phase 1 sums :meth:`BM25Retriever.statistics` over segments (or shards),
+phase 2 scores each segment with the sum.
 
->>> idx = BM25Index.build(["the cat sat", "dogs run fast"])      # doctest: +SKIP
->>> idx.search("running dogs", k=1)                               # doctest: +SKIP
-(array([1]), array([0.46...], dtype=float32))
+Folders written before segments (bm25s' own matrices, formats 1 and 2) are still read, through
+:mod:`.bm25s_index`, until the index's next update migrates them.
+
+>>> from encoderkit.retrieval.base import ChunkSet, IndexContext
+>>> r = BM25Retriever({}, IndexContext(None, {}))
+>>> r.build(ChunkSet(np.array([10, 11]), np.array([1, 2]), ["the cat sat", "dogs run fast"]))
+>>> ids, scores = r.search(["running dogs"], k=1)[0]
+>>> ids.tolist(), round(float(scores[0]), 4)
+([11], 0.5087)
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from .base import ChunkSet, Retriever
+from . import bm25_variants as variants
+from .base import ChunkSet, Retriever, SegmentPart, top_k
+from .bm25_params import BM25Params, analyze, tokenize
+from .postings import Postings, hashes_of, merge
 from .registry import register
 
-
-@dataclass(frozen=True)
-class BM25Params:
-    """Scoring variant and text analysis. ``method``: lucene | robertson | atire | bm25l | bm25+."""
-
-    method: str = "lucene"
-    k1: float = 1.5
-    b: float = 0.75
-    delta: float = 0.5  # bm25l / bm25+ only
-    stemmer: str | None = "english"
-    stopwords: str | None = "en"
-    lower: bool = True
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> BM25Params:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+__all__ = ["BM25Params", "BM25Retriever", "analyze"]
 
 
-def _stemmer(name: str | None):
-    if not name:
-        return None
-    import Stemmer
-
-    return Stemmer.Stemmer(name)
-
-
-class BM25Index:
-    """A bm25s retriever plus the analysis settings it was built with."""
-
-    def __init__(self, retriever, params: BM25Params, n_docs: int):
-        self.retriever = retriever
-        self.params = params
-        self.n_docs = n_docs
-        self._stem = _stemmer(params.stemmer)
-
-    @classmethod
-    def build(cls, texts: Sequence[str], params: BM25Params = BM25Params()) -> BM25Index:
-        import bm25s
-
-        if not texts:
-            return cls(None, params, 0)
-        tokens = bm25s.tokenize(
-            list(texts), lower=params.lower, stopwords=params.stopwords, stemmer=_stemmer(params.stemmer), show_progress=False
-        )
-        retriever = bm25s.BM25(method=params.method, k1=params.k1, b=params.b, delta=params.delta)
-        retriever.index(tokens, show_progress=False)
-        return cls(retriever, params, len(texts))
-
-    def save(self, directory: Path) -> None:
-        if self.retriever is not None:
-            self.retriever.save(str(directory), allow_pickle=False, show_progress=False)
-
-    @classmethod
-    def load(cls, directory: Path, params: BM25Params, n_docs: int, *, mmap: bool = True) -> BM25Index:
-        import bm25s
-
-        if n_docs == 0:
-            return cls(None, params, 0)
-        retriever = bm25s.BM25.load(str(directory), mmap=mmap, allow_pickle=False, show_progress=False)
-        return cls(retriever, params, n_docs)
-
-    def analyze(self, texts: Sequence[str]) -> list[list[str]]:
-        """Query/document analysis: lower-case, split, drop stop words, stem."""
-        import bm25s
-
-        return bm25s.tokenize(
-            list(texts),
-            lower=self.params.lower,
-            stopwords=self.params.stopwords,
-            stemmer=self._stem,
-            return_ids=False,
-            show_progress=False,
-        )
-
-    def search_many(self, queries: Sequence[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Top-``k`` (positions, scores) per query; documents scoring 0 (no term match) are dropped."""
-        if self.retriever is None or not queries:
-            return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in queries]
-        k = min(k, self.n_docs)
-        docs, scores = self.retriever.retrieve(self.analyze(queries), k=k, show_progress=False, n_threads=1)
-        out = []
-        for d, s in zip(docs, scores):
-            keep = s > 0
-            out.append((d[keep].astype(np.int64), s[keep].astype(np.float32)))
-        return out
-
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.search_many([query], k)[0]
-
-
-def matrix_problems(scores: dict, n_chunks: int) -> list[str]:
-    """What is wrong with a bm25s score matrix (CSC: data, indices, indptr, num_docs) for ``n_chunks``."""
-    data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
-    if int(scores.get("num_docs", n_chunks)) != n_chunks:
-        return [f"built for {scores.get('num_docs')} chunks, the generation has {n_chunks}"]
-    if data.ndim != 1 or indices.shape != data.shape or indptr.ndim != 1 or len(indptr) < 1:
-        return ["score matrix arrays have inconsistent shapes"]
-    if int(indptr[0]) != 0 or int(indptr[-1]) != len(data) or (len(indptr) > 1 and bool(np.any(np.diff(indptr) < 0))):
-        return ["score matrix pointers are out of order"]
-    if len(data) and (not bool(np.isfinite(data).all()) or float(np.min(data)) < 0):
-        return ["term scores contain NaN, infinite or negative values"]
-    if len(indices) and (int(np.min(indices)) < 0 or int(np.max(indices)) >= n_chunks):
-        return ["term postings point outside the generation's chunks"]
-    return []
+def collection_of(stats: dict) -> tuple[int, float]:
+    """(documents, average length) of summed statistics."""
+    n = int(stats.get("documents", 0))
+    return n, (float(stats.get("length", 0)) / n if n else 0.0)
 
 
 @register
 class BM25Retriever(Retriever):
-    """Lexical retrieval over chunk texts (title header included), bm25s underneath."""
+    """Lexical retrieval over chunk texts (title header included)."""
 
     name = "bm25"
+    collection_statistics = True
+    skips_deleted = True
 
     def __init__(self, settings: dict, context):
         super().__init__(settings, context)
         self.params = BM25Params.from_dict(self.settings)
-        self.index: BM25Index | None = None
+        variants.check_method(self.params.method)
+        self.postings: Postings | None = None
+        self.legacy = None  # a bm25s index from before segments
         self.ids = np.zeros(0, np.int64)
 
     @classmethod
     def default_settings(cls) -> dict:
         return BM25Params().to_dict()
 
+    @classmethod
+    def check_settings(cls, settings: dict) -> dict:
+        checked = super().check_settings(settings)
+        if checked["method"] not in variants.METHODS:
+            from ..errors import EncoderkitError
+
+            raise EncoderkitError(
+                f"unknown BM25 variant '{checked['method']}'", hint=f"use one of: {', '.join(variants.METHODS)}"
+            )
+        return checked
+
+    # ------------------------------------------------------------------ indexing time
     def build(self, chunks: ChunkSet) -> None:
-        self.index = BM25Index.build(chunks.texts, self.params)
+        tok = tokenize(chunks.texts, self.params, return_ids=True) if len(chunks) else None
+        if tok is None:
+            self.postings = Postings.from_ids([], [])
+        else:
+            vocab = [""] * len(tok.vocab)
+            for term, i in tok.vocab.items():
+                vocab[i] = term
+            self.postings = Postings.from_ids(tok.ids, vocab)
         self.ids = np.asarray(chunks.ids, dtype=np.int64)
 
     def save(self, directory: Path) -> None:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        self.index.save(directory)
+        self.postings.save(directory)
+
+    def merge(self, parts: Sequence[SegmentPart], directory: Path, chunks) -> None:
+        """Join the segments' postings (live chunks only) without re-tokenizing anything."""
+        loaded = []
+        for part in parts:
+            r = BM25Retriever(self.settings, self.context)
+            r.load(part.directory, part.chunk_ids)
+            if r.legacy is not None:  # bm25s matrices hold no term counts: analyse the texts again
+                return super().merge(parts, directory, chunks)
+            loaded.append((r.postings, part.live))
+        merge(loaded, directory)
 
     def verify(self, directory: Path, chunk_ids: np.ndarray) -> list[str]:
-        if not len(chunk_ids):
-            return []
-        index = BM25Index.load(directory, self.params, len(chunk_ids))
-        return matrix_problems(index.retriever.scores, len(chunk_ids))
+        from .bm25s_index import BM25Index, is_bm25s_folder, matrix_problems
 
+        if is_bm25s_folder(directory):
+            if not len(chunk_ids):
+                return []
+            return matrix_problems(BM25Index.load(directory, self.params, len(chunk_ids)).retriever.scores, len(chunk_ids))
+        p = Postings.load(directory, deep=True)
+        if p.n_docs != len(chunk_ids):
+            return [f"postings hold {p.n_docs} chunks, the segment {len(chunk_ids)}"]
+        return []
+
+    # ------------------------------------------------------------------ query time
     def load(self, directory: Path, chunk_ids: np.ndarray) -> None:
-        self.index = BM25Index.load(directory, self.params, len(chunk_ids))
-        self.ids = np.asarray(chunk_ids, dtype=np.int64)
-        if self.index.retriever is not None:
-            problems = matrix_problems(self.index.retriever.scores, len(self.ids))
-            if problems:  # never serve results from a damaged matrix
-                raise ValueError(problems[0])
+        from .bm25s_index import BM25Index, is_bm25s_folder, matrix_problems
 
-    def search(self, queries: Sequence[str], k: int, encoded: Any = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [(self.ids[pos], sc) for pos, sc in self.index.search_many(list(queries), k)]
+        self.ids = np.asarray(chunk_ids, dtype=np.int64)
+        directory = Path(directory)
+        if is_bm25s_folder(directory) or (not len(self.ids) and not (directory / "postings.json").is_file()):
+            self.legacy = BM25Index.load(directory, self.params, len(self.ids))
+            if self.legacy.retriever is not None:
+                problems = matrix_problems(self.legacy.retriever.scores, len(self.ids))
+                if problems:  # never serve results from a damaged matrix
+                    raise ValueError(problems[0])
+            return
+        self.postings = Postings.load(directory)
+        if self.postings.n_docs != len(self.ids):
+            raise ValueError(f"postings hold {self.postings.n_docs} chunks, the segment {len(self.ids)}")
+
+    def encode_queries(self, queries: Sequence[str]) -> Any:
+        return analyze(queries, self.params)
+
+    def statistics(self, encoded: Any, live: np.ndarray | None = None) -> dict:
+        """What this segment adds to the collection's statistics for these analysed queries: live chunks,
+        their total length, and each query term's live document frequency (all additive)."""
+        p = self.postings
+        if p is None:  # a pre-segment index: one segment, its own statistics are the collection's
+            return {}
+        terms = sorted({t for q in encoded for t in q})
+        found = p.lookup(terms, hashes_of(terms))
+        df = {}
+        for term, t in zip(terms, found.tolist()):
+            if t >= 0:
+                n = p.df(t, live)
+                if n:
+                    df[term] = n
+        if live is None:
+            return {"documents": p.n_docs, "length": p.total_length, "df": df}
+        return {
+            "documents": int(np.count_nonzero(live)),
+            "length": int(np.asarray(p.lengths)[live].sum(dtype=np.int64)),
+            "df": df,
+        }
+
+    def search(
+        self, queries: Sequence[str], k: int, encoded: Any = None, *, live: np.ndarray | None = None, stats: dict | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self.legacy is not None:
+            return [(self.ids[pos], sc) for pos, sc in self.legacy.search_many(list(queries), k)]
+        encoded = encoded if encoded is not None else self.encode_queries(queries)
+        if stats is None:  # this segment alone is the collection
+            stats = self.statistics(encoded, live)
+        return [self._search_one(q, k, live, stats) for q in encoded]
+
+    def _search_one(self, terms: list[str], k: int, live, stats: dict) -> tuple[np.ndarray, np.ndarray]:
+        p, prm = self.postings, self.params
+        n, avgdl = collection_of(stats)
+        dfs = stats.get("df") or {}
+        present = [t for t in terms if dfs.get(t, 0) > 0]  # terms of the collection, in query order, repeats kept
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+        if not present or not p.n_docs:
+            return empty
+        idf = {t: variants.idf32(prm.method, dfs[t], n) for t in set(present)}
+        absent = {
+            t: variants.absent_score(prm.method, dfs[t], n, avgdl, k1=prm.k1, b=prm.b, delta=prm.delta) for t in set(present)
+        }
+        acc = np.zeros(p.n_docs, dtype=np.float32)
+        unique = sorted(set(present))
+        where = dict(zip(unique, p.lookup(unique).tolist()))
+        cache: dict[str, tuple] = {}
+        lengths = p.lengths
+        for t in present:  # float32 accumulation in query order, like bm25s
+            if where[t] < 0:
+                continue
+            if t not in cache:
+                docs, tfs = p.postings(where[t])
+                docs = np.asarray(docs)
+                s = variants.term_scores(
+                    prm.method, idf[t], absent[t], np.asarray(tfs), lengths[docs], avgdl, k1=prm.k1, b=prm.b, delta=prm.delta
+                )
+                cache[t] = (docs, s)
+            docs, s = cache[t]
+            acc[docs] += s
+        base = np.array([absent[t] for t in present], dtype=np.float32).sum()
+        if base != 0:
+            acc += base
+            cand = np.arange(p.n_docs) if live is None else np.flatnonzero(live)
+        else:
+            cand = np.flatnonzero(acc)
+            if live is not None:
+                cand = cand[live[cand]]
+        scores = acc[cand]
+        keep = scores > 0
+        cand, scores = cand[keep], scores[keep]
+        pos, sc = top_k(scores, cand, k)
+        return self.ids[pos], sc
 
     def stats(self) -> dict:
-        return {"chunks": int(len(self.ids)), "params": self.params.to_dict()}
+        n = self.postings.n_docs if self.postings is not None else int(len(self.ids))
+        out = {"chunks": n, "params": self.params.to_dict()}
+        if self.postings is not None:
+            out.update(terms=self.postings.n_terms, postings=int(len(self.postings.docs)))
+        return out

@@ -49,7 +49,8 @@ def parse_mode(mode: str, available: Sequence[str]) -> list[str]:
 @dataclass
 class Snapshot:
     """The loaded search artifacts of one generation: its chunks (ids ascending, with their document
-    row ids) and one loaded retriever per name."""
+    row ids; deleted chunks of segments included, ``live`` counts the others) and one loaded retriever
+    per name (for a segmented index, a :class:`~encoderkit.retrieval.segmented.SegmentedRetriever`)."""
 
     gen: int
     chunk_ids: np.ndarray
@@ -58,6 +59,16 @@ class Snapshot:
     n_docs: int = 0
     doc_rows: np.ndarray | None = None  # document row ids, ascending ...
     doc_ties: np.ndarray | None = None  # ... and each one's place among equal scores (ranking.tie_keys)
+    live: int | None = None  # chunks searchable (None: all of chunk_ids)
+    lease: object = None  # the generation's reader lease (see encoderkit.index.leases), held while in use
+    segments: list = None  # the loaded segments (index layer), for reuse by the next snapshot
+
+    def set_tie_order(self, rows: np.ndarray) -> None:
+        """Document row ids in trec_eval's order among equal scores (descending document id)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        order = np.argsort(rows, kind="stable")
+        self.doc_rows = rows[order]
+        self.doc_ties = order.astype(np.int64)
 
     def set_doc_ids(self, doc_ids: dict[int, str]) -> None:
         """Document row id -> document id of this generation: equal scores are then ordered by document
@@ -92,7 +103,7 @@ class Snapshot:
 
     @property
     def n_chunks(self) -> int:
-        return int(len(self.chunk_ids))
+        return int(len(self.chunk_ids)) if self.live is None else int(self.live)
 
     def docs_of(self, chunk_ids: np.ndarray) -> np.ndarray:
         """Document row ids of chunks of this generation."""
