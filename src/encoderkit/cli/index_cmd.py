@@ -40,7 +40,27 @@ def index(
         "e.g. bm25,dense [new index: bm25,dense]; adding one to an existing index "
         "encodes only what it needs.",
     ),
-    dense: Optional[str] = typer.Option(None, help="Dense index: flat (exact) | hnsw | ivf [new index: flat]."),
+    dense: Optional[str] = typer.Option(
+        None, help="Dense search per segment: flat (exact) | hnsw | ivf | ivfpq [new index: flat; small segments stay exact]."
+    ),
+    vectors: Optional[str] = typer.Option(
+        None,
+        "--vectors",
+        help="Embeddings the dense search reads: float32 | int8 (4x smaller) | binary (32x smaller, top "
+        "candidates rescored from the float vectors on disk) [new index: float32].",
+    ),
+    rescore: Optional[str] = typer.Option(
+        None, "--rescore", help="Rescore int8/binary/PQ candidates with: auto | float | int8 | none."
+    ),
+    nprobe: Optional[int] = typer.Option(
+        None, "--nprobe", min=1, help="IVF cells searched per query [16]; changes nothing on disk."
+    ),
+    ef_search: Optional[int] = typer.Option(
+        None, "--ef-search", min=1, help="HNSW search breadth [128]; changes nothing on disk."
+    ),
+    auto_merge: Optional[bool] = typer.Option(
+        None, "--auto-merge/--no-auto-merge", help="Merge segments automatically after updates [on]; see `encoderkit optimize`."
+    ),
     bm25_method: Optional[str] = typer.Option(None, help="BM25 variant: lucene|robertson|atire|bm25l|bm25+ [lucene]."),
     k1: Optional[float] = typer.Option(None, min=0.0, help="BM25 k1 [1.5]."),
     b: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="BM25 b [0.75]."),
@@ -123,8 +143,13 @@ def index(
         bm25["stopwords"] = "en" if stopwords else None
     if bm25:
         settings["bm25"] = bm25
-    if dense:
-        settings["dense"] = {"kind": dense}
+    dense_settings = {
+        k: v for k, v in (("kind", dense), ("rescore", rescore), ("nprobe", nprobe), ("ef_search", ef_search)) if v is not None
+    }
+    if vectors is not None:
+        dense_settings["quantization"] = {"float32": "none"}.get(vectors, vectors)
+    if dense_settings:
+        settings["dense"] = dense_settings
     names = [r.strip() for r in retrievers.split(",") if r.strip()] if retrievers else None
     ann_settings = parse_annotator_settings(annotator_setting or [])
     if classify:
@@ -144,6 +169,8 @@ def index(
         rebuild=rebuild,
         titles=titles,
     )
+    if auto_merge is not None:
+        idx.set_merge_policy(auto=auto_merge)
     with idx:
         report = idx.sync(paths, rebuild=rebuild, max_bytes=int(max_file_mb * 2**20), time_limit=file_timeout, export_onnx=onnx)
         stats = idx.stats()
@@ -204,11 +231,19 @@ def _print_report(report, stats) -> None:
         t.add_row(name.replace("_", " "), str(getattr(report, name)))
     t.add_row("kept previous version", str(len(report.kept_previous)))
     t.add_row("skipped", str(len(report.skipped)))
+    if report.committed:
+        how = (
+            "all chunks rewritten"
+            if report.full_build
+            else f"{report.segments_added} new, {report.chunks_deleted} chunks deleted"
+        )
+        merged = f"; {len(report.merges)} merges" if report.merges else ""
+        t.add_row("segments", f"{how}{merged}")
     t.add_row("time", f"{report.seconds:.1f} s")
     t.add_row(
         "index",
-        f"{stats['documents']} documents, {stats['chunks']} chunks, generation {stats['generation']}, "
-        f"{stats['size_bytes'] / 2**20:.1f} MB",
+        f"{stats['documents']} documents, {stats['chunks']} chunks in {stats['segments']} segments, "
+        f"generation {stats['generation']}, {stats['size_bytes'] / 2**20:.1f} MB",
     )
     out.print(t)
     if report.skipped:
@@ -241,14 +276,16 @@ def info(
         stats = idx.stats()
         manifest = idx.manifest
         health = idx.health()
+        fp = idx.footprint()
     if as_json:
-        print_json({"stats": stats, "manifest": manifest, "health": health.to_dict()})
+        print_json({"stats": stats, "manifest": manifest, "health": health.to_dict(), "footprint": fp})
         return
     m = manifest
     out = console()
     out.print(
         f"[bold]{_esc(str(index_dir))}[/]  format v{m['format_version']}, generation {m['generation']}, "
-        f"{stats['documents']} documents, {stats['chunks']} chunks, {stats['size_bytes'] / 2**20:.1f} MB"
+        f"{stats['documents']} documents, {stats['chunks']} chunks in {stats['segments']} segments, "
+        f"{stats['size_bytes'] / 2**20:.1f} MB"
     )
     out.print(
         f"model      {_esc(m['model']['name'])} ({_esc(m['model']['revision'] or 'local')}), pooling "
@@ -260,10 +297,16 @@ def info(
         out.print(f"chunking   whole documents ({ch.get('whole_document_text', 'text')}), truncated by the encoder")
     else:
         out.print(f"chunking   {ch['size']} tokens, overlap {ch['overlap']}, titles {titles}")
-    sizes = (m.get("build") or {}).get("retriever_bytes") or {}
+    precision = m["model"].get("encode_precision") or "fp32"
+    gate = m["model"].get("quality_gate") or {}
+    if precision != "fp32":
+        figures = ", ".join(f"{k} {v}" for k, v in gate.items() if isinstance(v, (int, float)))
+        out.print(f"encoder    chunks encoded with the {precision} encoder (passed the quality gate: {_esc(figures)})")
+    else:
+        out.print("encoder    fp32 (nothing quantized)")
     for r in m["retrievers"]:
-        size = f"  ({sizes[r['name']] / 2**20:.1f} MB)" if r["name"] in sizes else ""
-        out.print(f"{r['name']:<10} {_esc(plain(r['settings']))}{size}")
+        out.print(f"{r['name']:<10} {_esc(plain(r['settings']))}")
+    _print_footprint(out, fp)
     counts = stats.get("annotations") or {}
     for a in m.get("annotators") or []:
         out.print(f"{a['name']:<10} {_esc(plain(a['settings']))}  ({counts.get(a['name'], 0)} documents annotated)")
@@ -276,6 +319,24 @@ def info(
         out.print("[red]health     DAMAGED[/] ", shown(f"{health.problems[0]}; {repair_hint(index_dir)}"))
     if m.get("upgraded_from"):
         out.print(f"[yellow]format {m['upgraded_from']} index: the next `encoderkit index` run migrates it in place[/]")
+
+
+def _print_footprint(out, fp: dict) -> None:
+    from rich.table import Table
+
+    mb = lambda n: f"{n / 2**20:.1f} MB"
+    t = Table(title="disk and memory (warm search)", show_header=True, box=None)
+    for col in ("component", "disk", "resident", "memory-mapped", "notes"):
+        t.add_column(col, justify="left" if col in ("component", "notes") else "right")
+    for name, c in fp["components"].items():
+        notes = []
+        if c.get("kinds"):
+            notes.append("search " + "/".join(c["kinds"]))
+        if c.get("quantizations"):
+            notes.append("vectors " + "/".join({"none": "float32"}.get(q, q) for q in c["quantizations"]))
+        t.add_row(_esc(name), mb(c["disk"]), mb(c["memory"]), mb(c["mapped"]), _esc(", ".join(notes)))
+    t.add_row("total", mb(fp["disk_total"]), mb(fp["memory_total"]), mb(fp["mapped_total"]), f"{fp['segments']} segments")
+    out.print(t)
 
 
 def _esc(s: str) -> str:

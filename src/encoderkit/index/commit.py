@@ -151,9 +151,11 @@ def live_files(entries: Sequence[SegmentEntry], files: dict) -> dict:
     return out
 
 
-def switch(index_dir: Path, store: Store, manifest: dict, entries: Sequence[SegmentEntry], files: dict, gen: int) -> dict:
+def switch(
+    index_dir: Path, store: Store, manifest: dict, entries: Sequence[SegmentEntry], files: dict, gen: int, before_collect=None
+) -> dict:
     """Steps 3 and 4: lease file, manifest, store copy, purge, garbage collection. Returns the manifest
-    as read back."""
+    as read back. ``before_collect(gen)``: lets this process's own readers drop older generations first."""
     files = live_files(entries, files)
     manifest = {k: v for k, v in manifest.items() if k != "artifacts"}
     manifest.update(
@@ -167,6 +169,8 @@ def switch(index_dir: Path, store: Store, manifest: dict, entries: Sequence[Segm
     write_manifest(index_dir, manifest)
     written = read_manifest(index_dir)
     store.save_manifest_copy(written)  # what `--repair` recovers a lost manifest from
+    if before_collect is not None:
+        before_collect(gen)
     _, oldest = collect(index_dir, files, gen)
     store.purge(oldest)
     return written

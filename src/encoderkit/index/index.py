@@ -57,6 +57,7 @@ class Index:
         self.context.loaded_encoder = encoder
         self.writer = IndexWriter(self.path, store, self.context, readonly=readonly)
         self.searcher = IndexSearcher(self.path, store, self.context)
+        self.writer.before_collect = self.searcher.release_before
 
     # ------------------------------------------------------------------ construction
     @classmethod

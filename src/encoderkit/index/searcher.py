@@ -86,6 +86,15 @@ class IndexSearcher:
     def close(self) -> None:
         self._drop()
 
+    def release_before(self, gen: int) -> None:
+        """Let go of the lease of a loaded generation older than ``gen`` (a commit in this process made
+        it stale; its files are open already, so collecting them cannot disturb a search in flight).
+        The loaded segments stay for reuse by the next snapshot."""
+        snap = self._snapshot
+        if snap is not None and snap.gen < gen and snap.lease is not None:
+            snap.lease.release()
+            snap.lease = None
+
     def _load_checked(self, m: dict) -> Snapshot:
         """Load the live generation after the cheap checks (recorded sizes; shapes, counts, finite
         values while loading); on any failure, the full checks name what is damaged, in one line."""

@@ -24,6 +24,7 @@ from .encode import encode_documents, fill_missing_payloads
 from .encoder import check_encoder
 from .integrity import check_generation
 from .ioerrors import estimate_needed, io_errors
+from .leases import collect
 from .lock import writer_lock
 from .manifest import read_manifest, retriever_names
 from .merge import MergePolicy, choose, plan_optimize
@@ -96,6 +97,7 @@ class IndexWriter:
         self.readonly = readonly
         self._pending: dict | None = None  # manifest with new settings, applied at the next commit
         self._pending_encoder = None
+        self.before_collect = None  # set by Index: its own searcher lets go of older generations
 
     @property
     def manifest(self) -> dict:
@@ -383,7 +385,7 @@ class IndexWriter:
         }
         build["retriever_bytes"] = segment_sizes(self.path, entries)
         manifest["build"] = build
-        self.context.manifest = switch(self.path, self.store, manifest, entries, files, gen)
+        self.context.manifest = switch(self.path, self.store, manifest, entries, files, gen, self.before_collect)
         if self._pending_encoder is not None:
             self.context.loaded_encoder = self._pending_encoder
         self._pending, self._pending_encoder = None, None
@@ -447,7 +449,7 @@ class IndexWriter:
                 build["retriever_bytes"] = segment_sizes(self.path, entries)
                 manifest["build"] = build
                 manifest["counts"] = dict(m["counts"])
-                self.context.manifest = switch(self.path, self.store, manifest, entries, files, gen)
+                self.context.manifest = switch(self.path, self.store, manifest, entries, files, gen, self.before_collect)
                 done.append(info)
                 if bar is not None:
                     bar.update(sum(e.live for e in group))
@@ -478,6 +480,11 @@ class IndexWriter:
             entries = entries_of(self.manifest)
             ranges = plan_optimize([(e.chunks, e.deleted) for e in entries], max_segments)
             report.merges = self._merge(ranges, retrievers, show_progress) if ranges else []
+            if self.before_collect is not None:
+                self.before_collect(int(self.manifest["generation"]))
+            files = integrity_files(self.manifest)  # leftovers of killed writers, files readers let go of
+            _, oldest = collect(self.path, files, int(self.manifest["generation"]))
+            self.store.purge(oldest)
             report.segments_after = len(self.manifest.get("segments") or [])
             report.generation = int(self.manifest["generation"])
             report.chunks = int(self.manifest["counts"]["chunks"])

@@ -222,5 +222,12 @@ class Retriever:
         """Sizes for ``encoderkit info`` (counts, bytes)."""
         return {}
 
+    def footprint(self, directory: Path) -> dict:
+        """Bytes of one saved segment folder: ``disk``, ``memory`` (what a warm search keeps resident)
+        and ``mapped`` (memory-mapped, paged in only where a search reads). The default assumes
+        :meth:`load` reads every file into memory."""
+        size = sum(f.stat().st_size for f in Path(directory).rglob("*") if f.is_file())
+        return {"disk": size, "memory": size, "mapped": 0}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.settings})"

@@ -206,6 +206,14 @@ class BM25Retriever(Retriever):
         pos, sc = top_k(scores, cand, k)
         return self.ids[pos], sc
 
+    def footprint(self, directory: Path) -> dict:
+        """Postings are memory-mapped (paged in per query term); lengths and the vocabulary are read."""
+        directory = Path(directory)
+        sizes = {f.name: f.stat().st_size for f in directory.iterdir() if f.is_file()}
+        mapped = sum(sizes.get(n, 0) for n in ("postings_docs.npy", "postings_tfs.npy", "term_hashes.npy"))
+        disk = sum(sizes.values())
+        return {"disk": disk, "memory": disk - mapped, "mapped": mapped}
+
     def stats(self) -> dict:
         n = self.postings.n_docs if self.postings is not None else int(len(self.ids))
         out = {"chunks": n, "params": self.params.to_dict()}

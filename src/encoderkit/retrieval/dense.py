@@ -126,7 +126,8 @@ def make_structure(vectors: np.ndarray, params: DenseParams, kind: str):
         index = faiss.index_factory(d, f"IVF{nlist},{'SQ8' if q == 'int8' else 'Flat'}", ip)
     elif kind == "ivfpq":
         pq_m = params.pq_m or max(1, d // 8)
-        index = faiss.index_factory(d, f"IVF{nlist},PQ{pq_m}x8", ip)
+        bits = max(4, min(8, int(math.log2(max(2, n // 39)))))  # 256 codes need ~10k training points
+        index = faiss.index_factory(d, f"IVF{nlist},PQ{pq_m}x{bits}", ip)
     else:
         raise ValueError(f"unknown dense index kind {kind!r}; use one of {KINDS}")
     if not index.is_trained:
@@ -134,6 +135,17 @@ def make_structure(vectors: np.ndarray, params: DenseParams, kind: str):
     for i in range(0, n, BLOCK):
         index.add(np.ascontiguousarray(vectors[i : i + BLOCK], dtype=np.float32))
     return index
+
+
+def dot_rows(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Inner products of rows with one query, each computed the same way wherever the row sits (BLAS'
+    matrix-vector kernels round differently with the row's offset and the block's size; einsum does
+    not), so a chunk's exact score does not depend on how chunks are spread over segments.
+
+    >>> dot_rows(np.eye(3, dtype="float32"), np.array([1, 2, 3], "float32")).tolist()
+    [1.0, 2.0, 3.0]
+    """
+    return np.einsum("ij,j->i", rows, np.asarray(q, dtype=np.float32))
 
 
 def _sample(x: np.ndarray, nlist: int) -> np.ndarray:
@@ -165,7 +177,8 @@ class DenseIndex:
         kind = params.built_kind(len(vectors))
         int8 = None
         if params.quantization == "binary" and params.rescoring == "int8" and len(vectors):
-            codec = make_structure(vectors[:0], DenseParams(quantization="int8"), "flat")
+            faiss = _faiss()
+            codec = faiss.IndexScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
             codec.train(_sample(np.asarray(vectors), 1))
             int8 = (codec, codec.sa_encode(np.ascontiguousarray(vectors, dtype=np.float32)))
         return cls(vectors, params, make_structure(vectors, params, kind), kind, int8)
@@ -252,9 +265,9 @@ class DenseIndex:
                 ok = live[p]
                 p, s = p[ok], s[ok]
             if rescore == "float" and len(p):
-                s = self._rows(p) @ q
+                s = dot_rows(self._rows(p), q)
             elif rescore == "int8" and len(p) and self.int8 is not None:
-                s = self.int8[0].sa_decode(np.ascontiguousarray(self.int8[1][p])) @ q
+                s = dot_rows(self.int8[0].sa_decode(np.ascontiguousarray(self.int8[1][p])), q)
                 release_pages(self.int8[1])
             out.append(top_k(s, p, k))
         return out
@@ -271,7 +284,7 @@ class DenseIndex:
         best: list[list] = [[] for _ in queries]
         for a in range(0, self.n, BLOCK):
             block = np.asarray(self.vectors[a : a + BLOCK])
-            sc = block @ queries.T  # [rows, m]
+            sc = np.stack([dot_rows(block, q) for q in queries], axis=1)  # [rows, m]
             keys = np.arange(a, a + len(block))
             if live is not None:
                 ok = live[a : a + len(block)]
@@ -365,9 +378,13 @@ class DenseRetriever(Retriever):
         from ..errors import EncoderkitError
 
         checked = super().check_settings(settings)
-        for key, allowed in (("kind", KINDS), ("quantization", QUANTIZATIONS), ("rescore", RESCORES)):
+        for key, what, allowed in (
+            ("kind", "index kind", KINDS),
+            ("quantization", "quantization", QUANTIZATIONS),
+            ("rescore", "rescoring", RESCORES),
+        ):
             if checked[key] not in allowed:
-                raise EncoderkitError(f"unknown dense {key} '{checked[key]}'", hint=f"use one of: {', '.join(allowed)}")
+                raise EncoderkitError(f"unknown dense {what} '{checked[key]}'", hint=f"use one of: {', '.join(allowed)}")
         if checked["kind"] == "ivfpq" and checked["quantization"] != "none":
             raise EncoderkitError("ivfpq quantizes vectors itself", hint="use --dense ivfpq without --quantize")
         for key in ("oversample", "m", "ef_construction", "ef_search", "nprobe"):
@@ -460,6 +477,35 @@ class DenseRetriever(Retriever):
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         qvecs = encoded if encoded is not None else self.encode_queries(queries)
         return [(self.ids[p], s) for p, s in self.index.search(qvecs, k, live)]
+
+    def footprint(self, directory: Path) -> dict:
+        """The float vectors are memory-mapped: searched directly (exact) they are paged in whole, read
+        only for rescoring they stay on disk; quantized codes and graphs are what a warm search keeps."""
+        directory = self._folder(directory)
+        sizes = {f.name: f.stat().st_size for f in directory.iterdir() if f.is_file()}
+        disk = sum(sizes.values())
+        meta_path = directory / "dense.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"built": "flat", "quantization": "none"}
+        vectors = sizes.get("vectors.npy", 0)
+        structure = sizes.get("index.faiss", 0) + sizes.get("dense.faiss", 0)
+        if structure == 0:  # exact search over the float vectors
+            return {
+                "disk": disk,
+                "memory": vectors,
+                "mapped": 0,
+                "vectors": vectors,
+                "kind": meta["built"],
+                "quantization": "none",
+            }
+        searched = structure  # codes (+ graph / lists) are read by every search
+        return {
+            "disk": disk,
+            "memory": searched,
+            "mapped": vectors + sizes.get("int8_codes.npy", 0),
+            "vectors": searched,
+            "kind": meta["built"],
+            "quantization": meta.get("quantization", "none"),
+        }
 
     def stats(self) -> dict:
         n = self.index.n if self.index is not None else 0
