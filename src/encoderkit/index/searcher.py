@@ -2,12 +2,14 @@
 
 A searcher follows commits made by any process (it reloads when the manifest changes) and reads every
 result from the generation its ranking was computed on, so an update landing between ranking and
-reading never mixes two generations.
+reading never mixes two generations. It is safe to share between threads: reloading a generation
+is serialised, and every caller gets a complete snapshot object (never a half-loaded one).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -31,13 +33,17 @@ class IndexSearcher:
         self.store = store
         self.context = context
         self._snapshot: Snapshot | None = None
+        self._reload = threading.Lock()
         self._mtime = self._manifest_mtime()
 
-    def _manifest_mtime(self) -> int:
+    def _manifest_mtime(self) -> tuple:
+        """What changes when a commit replaces the manifest (it is renamed into place: a new inode), even
+        when two commits land within the file system's timestamp granularity."""
         try:
-            return (self.path / MANIFEST).stat().st_mtime_ns
+            st = (self.path / MANIFEST).stat()
         except OSError:
-            return 0
+            return (0, 0, 0)
+        return (st.st_mtime_ns, st.st_ino, st.st_size)
 
     @property
     def retrievers(self) -> list[str]:
@@ -46,6 +52,13 @@ class IndexSearcher:
     def snapshot(self) -> Snapshot | None:
         """The loaded live generation; reloaded when a newer one has been committed (by any process)."""
         mtime = self._manifest_mtime()
+        snap = self._snapshot
+        if mtime == self._mtime and snap is not None and snap.gen == self.context.manifest["generation"]:
+            return snap  # the common case: no lock taken
+        with self._reload:
+            return self._load_snapshot(self._manifest_mtime())
+
+    def _load_snapshot(self, mtime: tuple) -> Snapshot | None:
         if mtime != self._mtime:
             fresh = read_manifest(self.path)
             if fresh["model"]["fingerprint"] != self.context.manifest["model"]["fingerprint"]:
@@ -55,10 +68,11 @@ class IndexSearcher:
         m = self.context.manifest
         if self._snapshot is not None and self._snapshot.gen == m["generation"]:
             return self._snapshot
-        self._snapshot = None
+        snap = None
         if m.get("artifacts"):
-            self._snapshot = self._load_checked(m)
-        return self._snapshot
+            snap = self._load_checked(m)
+        self._snapshot = snap
+        return snap
 
     def _load_checked(self, m: dict) -> Snapshot:
         """Load the live generation after the cheap checks (recorded sizes; shapes, counts, finite

@@ -1,0 +1,132 @@
+"""The models a server runs besides the index: its encoder behind the micro-batcher, an optional
+reranker (cross-encoder or ColBERT), classifier and extractor. Task packages are imported only when the
+option that needs them is given."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import EncoderkitError
+
+
+class BatchedEncoder:
+    """Stands in for the index's :class:`~encoderkit.models.encoder.Encoder`: ``encode`` goes through the
+    server's micro-batcher (so concurrent searches and embedding requests share forward passes); every
+    other attribute is the encoder's own."""
+
+    def __init__(self, encoder, batcher, timeout: float = 30.0):
+        self._encoder = encoder
+        self._batcher = batcher
+        self._timeout = timeout
+
+    def __getattr__(self, name):
+        return getattr(self._encoder, name)
+
+    @property
+    def unwrapped(self):
+        return self._encoder
+
+    def encode(self, texts, *, pooling=None, normalize=True, max_length=None, **_ignored) -> np.ndarray:
+        single = isinstance(texts, str)
+        items = [texts] if single else list(texts)
+        if not items:
+            return self._encoder.encode(items, pooling=pooling, normalize=normalize)
+        limit = max_length or self._encoder.max_length
+        cost = sum(min(limit, len(t) // 3 + 2) for t in items)
+        fut = self._batcher.submit(items, key=(self._encoder, pooling, normalize, max_length), cost=cost)
+        try:
+            vecs = np.stack(fut.result(timeout=self._timeout))
+        except FutureTimeout:
+            raise TimeoutError(f"the encoder did not answer within {self._timeout:.0f} s") from None
+        return vecs[0] if single else vecs
+
+
+def run_encoder_batch(items: list, key) -> list:
+    """The micro-batcher's function for encoders: one ``encode`` call for the whole batch."""
+    encoder, pooling, normalize, max_length = key
+    vecs = encoder.encode(items, pooling=pooling, normalize=normalize, max_length=max_length, batch_size=len(items))
+    return list(vecs)
+
+
+class BiEncoderScorer:
+    """Reranking without a reranker: cosine similarity of the query's and each document's embedding
+    under the index's bi-encoder (what ``/v1/rerank`` uses when the server has no ``--rerank`` model)."""
+
+    kind = "bi-encoder"
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+
+    @property
+    def name(self) -> str:
+        return self.encoder.name
+
+    def describe(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "scoring": "cosine similarity of embeddings"}
+
+    def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
+        vecs = self.encoder.encode([query, *passages])
+        return (vecs[1:] @ vecs[0]).astype(np.float32)
+
+
+def model_kind(path: str | Path) -> str | None:
+    """The ``kind`` an encoderkit-saved model records in ``encoderkit_model.json`` (None if absent)."""
+    meta = Path(path) / "encoderkit_model.json"
+    if meta.is_file():
+        try:
+            return json.loads(meta.read_text()).get("kind")
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def load_reranker(spec: str, backend: str = "torch"):
+    """A cross-encoder, or a ColBERT model (late-interaction MaxSim scores) when the folder says so."""
+    kind = model_kind(spec) if Path(spec).is_dir() else None
+    if kind and "colbert" in str(kind).lower():
+        try:
+            from ..models import colbert
+        except ImportError:
+            raise EncoderkitError(
+                f"{spec} is a ColBERT model, and this version of encoderkit has no ColBERT support",
+                hint="upgrade encoderkit, or pass a cross-encoder to --rerank",
+            ) from None
+        loader = getattr(colbert, "load_reranker", None) or getattr(getattr(colbert, "ColbertReranker", None), "load", None)
+        if loader is None:
+            raise EncoderkitError(f"{spec}: encoderkit.models.colbert has no reranker loader", hint="pass a cross-encoder")
+        return loader(spec)
+    from ..models.cross_encoder import Reranker
+    from ..models.export import ensure_export
+
+    ensure_export(spec, "cross-encoder", backend)
+    return Reranker.load(spec, backend=backend)
+
+
+def load_classifier(spec: str):
+    try:
+        from ..tasks.classify import Classifier
+    except ImportError:
+        raise EncoderkitError("this version of encoderkit has no classifier support", hint="drop --classify") from None
+    return Classifier.load(spec)
+
+
+def load_extractor(spec: str):
+    try:
+        from ..tasks.extract import Extractor
+    except ImportError:
+        raise EncoderkitError("this version of encoderkit has no extraction support", hint="drop --extract") from None
+    return Extractor.load(spec)
+
+
+def describe(model) -> dict:
+    try:
+        d = dict(model.describe())
+    except Exception:  # a model without describe(): still listed by name
+        d = {}
+    d.setdefault("name", getattr(model, "name", type(model).__name__))
+    return d
