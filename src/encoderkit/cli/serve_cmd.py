@@ -21,7 +21,8 @@ def serve(
     rerank: Optional[str] = typer.Option(
         None,
         "--rerank",
-        help="Cross-encoder or ColBERT model for /v1/rerank and search rerank=true [default: none: the index's bi-encoder scores /v1/rerank].",
+        help="Cross-encoder or ColBERT model for /v1/rerank and search rerank=true "
+        "[default: none; /v1/rerank then uses the index's bi-encoder].",
     ),
     rerank_backend: str = typer.Option("torch", help="Reranker runtime: torch | onnx | onnx-int8."),
     classify: Optional[str] = typer.Option(None, "--classify", help="Classifier model for /v1/classify [default: none]."),
