@@ -6,6 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+# Pages may load only what this server serves: nothing reaches a CDN even where a bundle links one
+# (ReDoc's logo), and an injected script could not send data elsewhere.
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'"
+)
+PAGE_CSP = "default-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
 
 
 def docs_assets() -> Path:
@@ -27,7 +34,7 @@ def router(app):
 
     @r.get("/")
     def page():
-        return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
+        return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache", "content-security-policy": PAGE_CSP})
 
     @r.get("/favicon.ico")
     def favicon():
@@ -35,7 +42,7 @@ def router(app):
 
     @r.get("/docs")
     def swagger() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url="/openapi.json",
             title="encoderkit API",
             swagger_js_url="/static/docs/swagger-ui-bundle.js",
@@ -43,15 +50,19 @@ def router(app):
             swagger_favicon_url="/favicon.ico",
             swagger_ui_parameters={"persistAuthorization": True},
         )
+        page.headers["content-security-policy"] = CSP
+        return page
 
     @r.get("/redoc")
     def redoc() -> HTMLResponse:
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url="/openapi.json",
             title="encoderkit API",
             redoc_js_url="/static/docs/redoc.standalone.js",
             redoc_favicon_url="/favicon.ico",
             with_google_fonts=False,
         )
+        page.headers["content-security-policy"] = CSP
+        return page
 
     return r
