@@ -22,39 +22,44 @@ def serve(
         None,
         "--rerank",
         help="Cross-encoder or ColBERT model for /v1/rerank and search rerank=true "
-        "[default: none; /v1/rerank then uses the index's bi-encoder].",
+        "(default: none; /v1/rerank then uses the index's bi-encoder).",
     ),
     rerank_backend: str = typer.Option("torch", help="Reranker runtime: torch | onnx | onnx-int8."),
-    classify: Optional[str] = typer.Option(None, "--classify", help="Classifier model for /v1/classify [default: none]."),
-    extract: Optional[str] = typer.Option(None, "--extract", help="Extraction model for /v1/extract [default: none]."),
+    classify: Optional[str] = typer.Option(None, "--classify", help="Classifier model for /v1/classify (default: none)."),
+    extract: Optional[str] = typer.Option(None, "--extract", help="Extraction model for /v1/extract (default: none)."),
     backend: str = typer.Option("auto", help="Query encoding: auto | torch | onnx | onnx-int8."),
     allow_writes: bool = typer.Option(
         False, "--allow-writes", help="Enable POST /v1/documents and /v1/documents/delete (requires API keys)."
     ),
     api_key_file: Optional[Path] = typer.Option(
-        None, "--api-key-file", help="File with API keys, one per line [default: none; also read from ENCODERKIT_API_KEYS]."
+        None, "--api-key-file", help="File with API keys, one per line (default: none; also read from ENCODERKIT_API_KEYS)."
     ),
     allowed_host: List[str] = typer.Option(
         [],
         "--allowed-host",
-        help="Host header to accept (repeatable; '*' for any) [default: loopback names on loopback, any host otherwise].",
+        help="Host header to accept (repeatable; '*' for any) (default: loopback names on loopback, any host otherwise).",
     ),
     cors_origin: List[str] = typer.Option(
-        [], "--cors-origin", help="Browser origin allowed to call the API (repeatable) [default: none, CORS off]."
+        [], "--cors-origin", help="Browser origin allowed to call the API (repeatable) (default: none, CORS off)."
     ),
-    max_body_bytes: Optional[int] = typer.Option(None, help="Largest request body [default: 4194304]."),
-    max_inputs: Optional[int] = typer.Option(None, help="Texts per embeddings/classify/extract request [default: 256]."),
-    max_documents: Optional[int] = typer.Option(None, help="Documents per rerank or write request [default: 1000]."),
-    max_input_chars: Optional[int] = typer.Option(None, help="Characters per input text [default: 32768]."),
-    max_input_tokens: Optional[int] = typer.Option(None, help="Tokens per input text [default: 8192]."),
-    max_query_chars: Optional[int] = typer.Option(None, help="Characters per query [default: 4096]."),
-    max_k: Optional[int] = typer.Option(None, help="Largest k [default: 100]."),
-    max_depth: Optional[int] = typer.Option(None, help="Largest search depth [default: 1000]."),
-    request_timeout: Optional[float] = typer.Option(None, help="Seconds a request may take [default: 30]."),
+    max_body_bytes: Optional[int] = typer.Option(None, help="Largest request body (default: 4194304)."),
+    max_inputs: Optional[int] = typer.Option(None, help="Texts per embeddings/classify/extract request (default: 256)."),
+    max_documents: Optional[int] = typer.Option(None, help="Documents per rerank or write request (default: 1000)."),
+    max_input_chars: Optional[int] = typer.Option(None, help="Characters per input text (default: 32768)."),
+    max_input_tokens: Optional[int] = typer.Option(None, help="Tokens per input text (default: 8192)."),
+    max_query_chars: Optional[int] = typer.Option(None, help="Characters per query (default: 4096)."),
+    max_k: Optional[int] = typer.Option(None, help="Largest k (default: 100)."),
+    max_depth: Optional[int] = typer.Option(None, help="Largest search depth (default: 1000)."),
+    request_timeout: Optional[float] = typer.Option(None, help="Seconds a request may take (default: 30)."),
     max_connections: Optional[int] = typer.Option(
-        None, help="Open connections; past it the longest-idle one is closed [default: 1000]."
+        None, help="Open connections; past it the longest-idle one is closed (default: 1000)."
     ),
-    header_timeout: Optional[float] = typer.Option(None, help="Seconds a connection has to send a request head [default: 10]."),
+    header_timeout: Optional[float] = typer.Option(None, help="Seconds a connection has to send a request head (default: 10)."),
+    keep_alive_timeout: Optional[float] = typer.Option(
+        None,
+        help="Seconds an idle keep-alive connection stays open; behind a load balancer set it above the "
+        "balancer's idle timeout (default: 5).",
+    ),
     batch_wait_ms: float = typer.Option(
         2.0, help="Micro-batching: longest wait for more requests to join a forward pass, in ms."
     ),
@@ -93,6 +98,7 @@ def serve(
         request_timeout_s=request_timeout,
         max_connections=max_connections,
         header_timeout_s=header_timeout,
+        keep_alive_s=keep_alive_timeout,
     )
     config = ServerConfig(
         host=host,
