@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from encoderkit import Index
-from server_helpers import cli_server, server_log
+from server_helpers import cli_server, server_log, thread_server
 
 KEY = "live-test-key-0123456789"
 DOCS = [
@@ -164,3 +164,26 @@ def test_access_log_is_structured_without_bodies(live):
     req = [x for x in lines if x.get("event") == "request" and x.get("route") == "/v1/search"]
     assert req and {"request_id", "client", "method", "path", "status", "ms", "bytes"} <= set(req[-1])
     assert secret not in log and KEY not in log and "token=abc" not in log
+
+
+@pytest.mark.parametrize("parser", ["h11", "httptools"])
+def test_both_http_parsers_cut_slow_heads_and_refuse_bad_targets(parser, tmp_path, tiny_encoder):
+    pytest.importorskip(parser)
+    from encoderkit.server.app import create_app
+    from encoderkit.server.config import Limits, ServerConfig
+
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    index.add(DOCS[:1], export_onnx=False)
+    index.close()
+    app = create_app(tmp_path / "ix", ServerConfig(limits=Limits(header_timeout_s=1.0)))
+    with thread_server(app, parser=parser) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert s.recv(1000).startswith(b"HTTP/1.1 200")
+            t = time.monotonic()
+            s.sendall(b"GET /health HTTP/1.1\r\n")  # a second, unfinished head on the kept-alive connection
+            assert s.recv(100) == b"" and 0.5 < time.monotonic() - t < 5
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert s.recv(200).startswith(b"HTTP/1.1 400")

@@ -42,7 +42,7 @@ def connection_cap(max_connections: int, fd_limit: int, in_use: int = 0, reserve
     return max(16, min(max_connections, fd_limit - in_use - BACKLOG - reserve))
 
 
-def make_server(app, *, host: str, port: int, limits, log_level: str = "info", configure_logs: bool = True):
+def make_server(app, *, host: str, port: int, limits, log_level: str = "info", configure_logs: bool = True, parser: str = "auto"):
     """A ``uvicorn.Server`` for ``app`` with the connection limits, header timeout and JSON logs; returns
     (server, connection cap, descriptor limit)."""
     import uvicorn
@@ -59,7 +59,7 @@ def make_server(app, *, host: str, port: int, limits, log_level: str = "info", c
         app,
         host=host,
         port=port,
-        http=guarded_protocol(cap, limits.header_timeout_s, state.metrics),
+        http=guarded_protocol(cap, limits.header_timeout_s, state.metrics, parser=parser),
         timeout_keep_alive=max(1, int(round(limits.keep_alive_s))),
         access_log=False,
         log_config=None,
