@@ -162,3 +162,25 @@ def test_no_reader_sees_half_a_commit(index_dir):
             t.join(30)
     assert not problems, problems[:3]
     assert n_reads[0] > 20 and len(seen_versions) >= 3  # readers really ran across several commits
+
+
+def test_busy_server_answers_429(index_dir):
+    from encoderkit.server.config import Limits
+
+    app = create_app(index_dir, ServerConfig(limits=Limits(max_in_flight=1)))
+    state = app.state.ek
+    real = state.index.rank_many
+    state.index.rank_many = lambda *a, **kw: time.sleep(1.0) or real(*a, **kw)
+    with thread_server(app) as base, httpx.Client(base_url=base, timeout=30) as c:
+        slow = threading.Thread(target=lambda: c.post("/v1/search", json={"query": "shared"}))
+        slow.start()
+        time.sleep(0.3)
+        r = c.post("/v1/search", json={"query": "shared"})
+        slow.join()
+        assert r.status_code == 429 and r.headers["retry-after"] == "1"
+        assert r.json()["error"]["code"] == "too_many_requests"
+        assert c.post("/v1/search", json={"query": "shared"}).status_code == 200  # and serving again
+    full = create_app(index_dir, ServerConfig(batching=BatchSettings(max_queue=0)))
+    with thread_server(full) as base, httpx.Client(base_url=base, timeout=30) as c:
+        r = c.post("/v1/embeddings", json={"input": "x"})
+        assert r.status_code == 429 and "waiting for the model" in r.json()["error"]["message"]

@@ -164,6 +164,8 @@ def test_access_log_is_structured_without_bodies(live):
     req = [x for x in lines if x.get("event") == "request" and x.get("route") == "/v1/search"]
     assert req and {"request_id", "client", "method", "path", "status", "ms", "bytes"} <= set(req[-1])
     assert secret not in log and KEY not in log and "token=abc" not in log
+    for line in log.splitlines():  # nothing but the start line and JSON records: no library chatter
+        assert line.startswith(("{", "encoderkit: serving")), line
 
 
 @pytest.mark.parametrize("parser", ["h11", "httptools"])
