@@ -4,9 +4,7 @@ option that needs them is given."""
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import TimeoutError as FutureTimeout
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -74,32 +72,16 @@ class BiEncoderScorer:
         return (vecs[1:] @ vecs[0]).astype(np.float32)
 
 
-def model_kind(path: str | Path) -> str | None:
-    """The ``kind`` an encoderkit-saved model records in ``encoderkit_model.json`` (None if absent)."""
-    meta = Path(path) / "encoderkit_model.json"
-    if meta.is_file():
-        try:
-            return json.loads(meta.read_text()).get("kind")
-        except (OSError, ValueError):
-            return None
-    return None
-
-
 def load_reranker(spec: str, backend: str = "torch"):
-    """A cross-encoder, or a ColBERT model (late-interaction MaxSim scores) when the folder says so."""
-    kind = model_kind(spec) if Path(spec).is_dir() else None
-    if kind and "colbert" in str(kind).lower():
-        try:
-            from ..models import colbert
-        except ImportError:
-            raise EncoderkitError(
-                f"{spec} is a ColBERT model, and this version of encoderkit has no ColBERT support",
-                hint="upgrade encoderkit, or pass a cross-encoder to --rerank",
-            ) from None
-        loader = getattr(colbert, "load_reranker", None) or getattr(getattr(colbert, "ColbertReranker", None), "load", None)
-        if loader is None:
-            raise EncoderkitError(f"{spec}: encoderkit.models.colbert has no reranker loader", hint="pass a cross-encoder")
-        return loader(spec)
+    """The ``--rerank`` model: a cross-encoder, or a ColBERT model (late-interaction MaxSim), told apart by
+    :func:`encoderkit.models.rerankers.load_reranker` where this version has it; else a cross-encoder."""
+    try:
+        from ..models import rerankers
+    except ImportError:
+        rerankers = None
+    if rerankers is not None:
+        rerankers.ensure_reranker_export(spec, backend)
+        return rerankers.load_reranker(spec, backend=backend)
     from ..models.cross_encoder import Reranker
     from ..models.export import ensure_export
 
