@@ -6,7 +6,7 @@ from typing import List, Optional, Union
 
 from pydantic import BaseModel, Field
 
-from .common import as_list, check_count, check_model, check_texts
+from .common import as_list, check_count, check_model, check_texts, served_names
 
 
 class ClassifyRequest(BaseModel):
@@ -24,7 +24,7 @@ def router(state):
     @r.post("/v1/classify", summary="Classify texts")
     def classify(req: ClassifyRequest):
         clf = state.classifier
-        check_model(req.model, [n for n in (getattr(clf, "name", None), state.config.classifier) if n], "classification")
+        check_model(req.model, served_names(clf, state.config.classifier), "classification")
         texts = as_list(req.input)
         check_count(len(texts), lim.max_inputs, "input", "input", "--max-inputs")
         check_texts(texts, lim.max_input_chars, "input")
@@ -37,6 +37,6 @@ def router(state):
             }
             for i, labels in enumerate(preds)
         ]
-        return {"object": "list", "model": getattr(clf, "name", state.config.classifier), "data": data}
+        return {"object": "list", "model": served_names(clf, state.config.classifier)[0], "data": data}
 
     return r

@@ -65,6 +65,15 @@ def check_model(requested: str | None, served: Sequence[str], what: str) -> None
     )
 
 
+def served_names(model, spec: str | None) -> list[str]:
+    """Names a request's ``model`` may use for a task model: its own name, then the path or id it was
+    loaded from and that path's last part."""
+    from pathlib import PurePath
+
+    names = [getattr(model, "name", None), PurePath(spec).name if spec else None, spec]
+    return [n for i, n in enumerate(names) if n and n not in names[:i]] or ["model"]
+
+
 def as_list(value: Union[str, list]) -> list:
     return [value] if isinstance(value, str) else list(value)
 

@@ -7,7 +7,7 @@ from typing import List, Optional, Union
 
 from pydantic import BaseModel, Field
 
-from .common import as_list, check_count, check_model, check_texts
+from .common import as_list, check_count, check_model, check_texts, served_names
 
 
 class ExtractRequest(BaseModel):
@@ -25,12 +25,12 @@ def router(state):
     @r.post("/v1/extract", summary="Extract entities and relations")
     def extract(req: ExtractRequest):
         ext = state.extractor
-        check_model(req.model, [n for n in (getattr(ext, "name", None), state.config.extractor) if n], "extraction")
+        check_model(req.model, served_names(ext, state.config.extractor), "extraction")
         texts = as_list(req.input)
         check_count(len(texts), lim.max_inputs, "input", "input", "--max-inputs")
         check_texts(texts, lim.max_input_chars, "input")
         results = ext.extract(texts, min_confidence=req.min_confidence)
         data = [{"object": "extraction", "index": i, **dict(res)} for i, res in enumerate(results)]
-        return {"object": "list", "model": getattr(ext, "name", state.config.extractor), "data": data}
+        return {"object": "list", "model": served_names(ext, state.config.extractor)[0], "data": data}
 
     return r
