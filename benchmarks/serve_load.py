@@ -195,6 +195,7 @@ def run_endpoint(server: Server, client: str, path: str, bodies: Path, levels, d
     for c in levels:
         s0, n0 = server.batch_stats()
         row = load(client, server.base + path, bodies, c, duration)
+        row["loadavg_1m_after"] = round(os.getloadavg()[0], 2)  # other work on the machine shows here
         s1, n1 = server.batch_stats()
         row["mean_batch"] = round((s1 - s0) / (n1 - n0), 2) if n1 > n0 else None
         print(f"  {path} c={c}: {row}", flush=True)
@@ -291,7 +292,15 @@ def write_outputs(result: dict, levels) -> None:
         f"Server RSS (MB), batching on: {result['batched']['rss_mb']['before']} before -> {result['batched']['rss_mb']['after']} "
         f"after all runs; batching off: {result['unbatched']['rss_mb']['before']} -> {result['unbatched']['rss_mb']['after']}.",
         "",
-        "Command: `python benchmarks/serve_load.py --index build/bench-scifact` (under /work/bin/heavy here).",
+        "Command: `python benchmarks/serve_load.py --index build/bench-scifact` (under /work/bin/heavy here). "
+        "1-minute load average after each row: "
+        + ", ".join(
+            str(r.get("loadavg_1m_after"))
+            for mode in ("batched", "unbatched")
+            for ep in ("embeddings", "search")
+            for r in result.get(mode, {}).get(ep, [])
+        )
+        + " (2 would mean only this benchmark ran).",
     ]
     (OUT / "results.md").write_text("\n".join(lines) + "\n")
     try:
