@@ -3,8 +3,9 @@
 On two cores a transformer forward pass over one short sentence costs nearly as much as over thirty:
 the fixed cost per call (thread hand-offs, kernel launches, Python) dominates. A :class:`MicroBatcher`
 owns one worker thread; callers :meth:`~MicroBatcher.submit` their items and get a future. The worker
-takes the first waiting job, adds every job already queued and, if the batch is still small, waits at
-most ``max_wait_ms`` for more, up to a budget of (padded) tokens and items; it then runs one call for
+takes the first waiting job, adds every job already queued and, when requests have lately been arriving
+together, waits at most ``max_wait_ms`` for more (a lone client never waits), up to a budget of
+(padded) tokens and items; it then runs one call for
 each group of jobs with the same key (e.g. the same pooling) and hands every caller exactly its own
 results, in its own order. While a batch runs, new jobs queue and form the next one, so under load the
 batch size follows the arrival rate, and at low load the added latency is at most ``max_wait_ms``.
@@ -65,6 +66,7 @@ class MicroBatcher:
         self._q: queue.Queue = queue.Queue()
         self._carry: _Job | None = None
         self._closed = False
+        self._last_jobs = 2  # jobs in the previous batch: 1 means a lone client, who should not wait
         self._thread = threading.Thread(target=self._loop, name=f"encoderkit-batcher-{name}", daemon=True)
         self._thread.start()
 
@@ -104,7 +106,8 @@ class MicroBatcher:
             if first is None:
                 return
             batch, tokens, n = [first], first.cost, len(first.items)
-            deadline = time.monotonic() + self.max_wait
+            together = self._last_jobs > 1 or not self._q.empty()
+            deadline = time.monotonic() + (self.max_wait if together else 0.0)
             stop = False
             while tokens < self.max_batch_tokens and n < self.max_batch_items:
                 job = self._next(deadline - time.monotonic())
@@ -119,6 +122,7 @@ class MicroBatcher:
                 batch.append(job)
                 tokens += job.cost
                 n += len(job.items)
+            self._last_jobs = len(batch)
             self._execute(batch, tokens)
             if stop:
                 return

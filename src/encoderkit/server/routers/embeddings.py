@@ -94,7 +94,12 @@ def router(state):
                     param="dimensions",
                     code="invalid_value",
                 )
-        counts = state.count_tokens(texts)
+        if sum(len(t) for t in texts) < 20_000:
+            counts = state.count_tokens(texts)
+        else:  # long inputs: tokenize off the event loop, which must keep answering other requests
+            from starlette.concurrency import run_in_threadpool
+
+            counts = await run_in_threadpool(state.count_tokens, texts)
         room = enc.max_length - 2  # [CLS] and [SEP]
         for i, c in enumerate(counts):
             if c > lim.max_input_tokens:
