@@ -88,6 +88,28 @@ def test_search_and_explain(client):
     assert set(slim["hits"][0]) == {"doc_id", "score"}
 
 
+def test_search_filters(tmp_path, tiny_encoder):
+    index = Index.create(tmp_path / "fx", encoder=tiny_encoder)
+    index.add(
+        [
+            {"id": "a", "text": "Night birds hunt mice.", "path": "birds/owls.md", "meta": {"lang": "en"}},
+            {"id": "b", "text": "Night walks with the dog.", "path": "pets/dogs.md", "meta": {"lang": "de"}},
+        ],
+        export_onnx=False,
+    )
+    index.close()
+    with client_for(tmp_path / "fx") as c:
+        both = c.post("/v1/search", json={"query": "night", "mode": "bm25"}).json()["hits"]
+        assert {h["doc_id"] for h in both} == {"a", "b"}
+        birds = c.post("/v1/search", json={"query": "night", "mode": "bm25", "filters": ["path=birds/*"]}).json()["hits"]
+        assert [h["doc_id"] for h in birds] == ["a"]
+        de = c.post("/v1/search", json={"query": "night", "filters": ["meta.lang=de"]}).json()["hits"]
+        assert [h["doc_id"] for h in de] == ["b"]
+        ctx = c.post("/v1/context", json={"query": "night", "mode": "bm25", "filters": ["path=pets/*"]}).json()
+        assert [x["doc_id"] for x in ctx["citations"]] == ["b"]
+        assert err(c.post("/v1/search", json={"query": "night", "filters": ["nonsense"]}), 400)
+
+
 def test_document_view(client):
     hit = client.post("/v1/search", json={"query": "silent flight feathers", "mode": "bm25"}).json()["hits"][0]
     doc = client.get(f"/v1/documents/{hit['doc_id']}").json()
