@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
 def serve(
     index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder to serve."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on; anything but loopback requires API keys."),
-    port: int = typer.Option(8000, help="Port."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port."),
     rerank: Optional[str] = typer.Option(
         None,
         "--rerank",
@@ -42,26 +42,29 @@ def serve(
     cors_origin: List[str] = typer.Option(
         [], "--cors-origin", help="Browser origin allowed to call the API (repeatable) (default: none, CORS off)."
     ),
-    max_body_bytes: Optional[int] = typer.Option(None, help="Largest request body (default: 4194304)."),
-    max_inputs: Optional[int] = typer.Option(None, help="Texts per embeddings/classify/extract request (default: 256)."),
-    max_documents: Optional[int] = typer.Option(None, help="Documents per rerank or write request (default: 1000)."),
-    max_input_chars: Optional[int] = typer.Option(None, help="Characters per input text (default: 32768)."),
-    max_input_tokens: Optional[int] = typer.Option(None, help="Tokens per input text (default: 8192)."),
-    max_query_chars: Optional[int] = typer.Option(None, help="Characters per query (default: 4096)."),
-    max_k: Optional[int] = typer.Option(None, help="Largest k (default: 100)."),
-    max_depth: Optional[int] = typer.Option(None, help="Largest search depth (default: 1000)."),
-    request_timeout: Optional[float] = typer.Option(None, help="Seconds a request may take (default: 30)."),
+    max_body_bytes: Optional[int] = typer.Option(None, min=1, help="Largest request body (default: 4194304)."),
+    max_inputs: Optional[int] = typer.Option(None, min=1, help="Texts per embeddings/classify/extract request (default: 256)."),
+    max_documents: Optional[int] = typer.Option(None, min=1, help="Documents per rerank or write request (default: 1000)."),
+    max_input_chars: Optional[int] = typer.Option(None, min=1, help="Characters per input text (default: 32768)."),
+    max_input_tokens: Optional[int] = typer.Option(None, min=1, help="Tokens per input text (default: 8192)."),
+    max_query_chars: Optional[int] = typer.Option(None, min=1, help="Characters per query (default: 4096)."),
+    max_k: Optional[int] = typer.Option(None, min=1, help="Largest k (default: 100)."),
+    max_depth: Optional[int] = typer.Option(None, min=1, help="Largest search depth (default: 1000)."),
+    request_timeout: Optional[float] = typer.Option(None, min=0.1, help="Seconds a request may take (default: 30)."),
     max_connections: Optional[int] = typer.Option(
-        None, help="Open connections; past it the longest-idle one is closed (default: 1000)."
+        None, min=1, help="Open connections; past it the longest-idle one is closed (default: 1000)."
     ),
-    header_timeout: Optional[float] = typer.Option(None, help="Seconds a connection has to send a request head (default: 10)."),
+    header_timeout: Optional[float] = typer.Option(
+        None, min=0.1, help="Seconds a connection has to send a request head (default: 10)."
+    ),
     keep_alive_timeout: Optional[float] = typer.Option(
         None,
+        min=0.1,
         help="Seconds an idle keep-alive connection stays open; behind a load balancer set it above the "
         "balancer's idle timeout (default: 5).",
     ),
     batch_wait_ms: float = typer.Option(
-        2.0, help="Micro-batching: longest wait for more requests to join a forward pass, in ms."
+        2.0, min=0.0, max=1000.0, help="Micro-batching: longest wait for more requests to join a forward pass, in ms."
     ),
     no_batching: bool = typer.Option(
         False, "--no-batching", help="Run every request's forward pass on its own (for comparison)."
