@@ -188,4 +188,9 @@ def test_both_http_parsers_cut_slow_heads_and_refuse_bad_targets(parser, tmp_pat
             assert s.recv(100) == b"" and 0.5 < time.monotonic() - t < 5
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
             s.sendall(b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            assert s.recv(200).startswith(b"HTTP/1.1 400")
+            answer = s.recv(1000)
+            assert answer.startswith(b"HTTP/1.1 400") and b'"code":"bad_http_request"' in answer
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+            answer = s.recv(1000)
+            assert answer.startswith(b"HTTP/1.1 400") and b'"type":"invalid_request_error"' in answer

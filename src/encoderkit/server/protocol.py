@@ -77,6 +77,19 @@ class _Guarded:
         if not self._busy():
             self._arm_head_timer()
 
+    def send_400_response(self, msg: str) -> None:
+        """A request the HTTP parser rejects: the API's JSON error shape too, then the connection closes."""
+        from .errors import error_body, safe_json
+
+        body = safe_json(error_body(400, f"malformed HTTP request: {msg}", code="bad_http_request"))
+        head = (
+            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+            + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+        )
+        if not self.transport.is_closing():
+            self.transport.write(head + body)
+            self.transport.close()
+
     # ------------------------------------------------------------------ connection cap
     def _evict_idle(self) -> None:
         idle = [c for c in self.connections if c is not self and not c._busy() and not c.transport.is_closing()]
