@@ -2,31 +2,16 @@
 several joined by '+'), optional reranking and filters; hits carry the best-matching passage
 (``snippet``) with the spans of the matched query terms (``highlights``) and where each stage ranked
 them (``stages``).
-
->>> highlight_spans("Dogs bark at night.", "why do dogs bark")
-[[0, 4], [5, 9]]
 """
 
 # No `from __future__ import annotations`: FastAPI must see the request models as real classes.
 
 import inspect
-import re
 from typing import List, Literal, Optional
 
 from pydantic import BaseModel, Field
 
 from .common import ApiError, check_query, check_range
-
-_WORD = re.compile(r"\w\w+")
-
-
-def highlight_spans(passage: str, query: str) -> list:
-    """[start, end] of each word of ``passage`` that matches a query term (same analysis as BM25:
-    lower-cased, stop words dropped, stemmed)."""
-    from ...retrieval.snippets import terms
-
-    q = terms(query)
-    return [[m.start(), m.end()] for m in _WORD.finditer(passage) if terms(m.group()) & q]
 
 
 class SearchRequest(BaseModel):
@@ -97,11 +82,7 @@ def router(state):
         ranking, hits = search_hits(state, req)
         rows = []
         for h in hits:
-            row = hit_row(h, req.query)
-            row["highlights"] = highlight_spans(row["snippet"], req.query)
-            if req.fields:
-                row = {k: v for k, v in row.items() if k in req.fields}
-            rows.append(row)
+            rows.append(hit_row(h, req.query, fields=req.fields or None))
         snap = ranking.snapshot
         return {
             "query": req.query,
