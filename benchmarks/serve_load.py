@@ -219,6 +219,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--concurrency", default="1,8,32")
     ap.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    ap.add_argument("--out", type=Path, default=OUT, help="where results go (default: benchmarks/results/serve-load)")
     args = ap.parse_args()
     client = ("wrk" if shutil.which("wrk") else "python") if args.client == "auto" else args.client
     levels = [int(x) for x in args.concurrency.split(",")]
@@ -261,12 +262,12 @@ def main() -> None:
     b32 = next(r for r in result["batched"]["embeddings"] if r["concurrency"] == max(levels))
     u32 = next(r for r in result["unbatched"]["embeddings"] if r["concurrency"] == max(levels))
     result["speedup_embeddings_at_max_concurrency"] = round(b32["rps"] / u32["rps"], 2)
-    write_outputs(result, levels)
+    write_outputs(result, levels, args.out)
 
 
-def write_outputs(result: dict, levels) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+def write_outputs(result: dict, levels, out: Path = OUT) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     m = result["machine"]
     lines = [
         "# encoderkit serve under load",
@@ -302,7 +303,7 @@ def write_outputs(result: dict, levels) -> None:
         )
         + " (2 would mean only this benchmark ran).",
     ]
-    (OUT / "results.md").write_text("\n".join(lines) + "\n")
+    (out / "results.md").write_text("\n".join(lines) + "\n")
     try:
         import matplotlib
 
@@ -327,10 +328,10 @@ def write_outputs(result: dict, levels) -> None:
         axes[0].legend(fontsize=8)
         fig.suptitle(f"encoderkit serve, {m['cores_available']} cores ({m['date']})")
         fig.tight_layout()
-        fig.savefig(OUT / "serve_load.png", dpi=120)
+        fig.savefig(out / "serve_load.png", dpi=120)
     except ImportError:
         pass
-    print((OUT / "results.md").read_text())
+    print((out / "results.md").read_text())
 
 
 if __name__ == "__main__":

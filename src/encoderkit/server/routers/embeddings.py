@@ -52,7 +52,15 @@ def matryoshka_dims(model: dict) -> list[int]:
 
 
 def served_names(model: dict) -> list[str]:
-    return [n for n in (model.get("name"), model.get("spec"), Path(model.get("path") or "x").name) if n]
+    """Names a request's ``model`` may use: the model's name (e.g. ``sentence-transformers/all-MiniLM-L6-v2``),
+    its last part (``all-MiniLM-L6-v2``), how it was given (``default``) and its folder's name.
+
+    >>> served_names({"name": "sentence-transformers/all-MiniLM-L6-v2", "spec": "default", "path": "/m/x"})
+    ['sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2', 'default', 'x']
+    """
+    name = model.get("name") or ""
+    names = [name, name.rsplit("/", 1)[-1], model.get("spec"), Path(model.get("path") or "").name]
+    return [n for i, n in enumerate(names) if n and n not in names[:i]]
 
 
 def router(state):
