@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from . import common, eval_cmd, export_cmd, index_cmd, pretrain_cmd, search_cmd, serve_cmd, train_cmd
+from . import classify_cmd, cluster_cmd, common, eval_cmd, export_cmd, index_cmd, pretrain_cmd, search_cmd, serve_cmd, train_cmd
 
 app = typer.Typer(
     name="encoderkit",
@@ -41,6 +41,8 @@ train_cmd.register(app)
 export_cmd.register(app)
 serve_cmd.register(app)
 pretrain_cmd.register(app)
+classify_cmd.register(app)
+cluster_cmd.register(app)
 common.escape_help(app)
 
 
