@@ -43,11 +43,11 @@ def binary_to_softmax(coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarr
     return np.concatenate([-w / 2, w / 2]), np.concatenate([-b / 2, b / 2])
 
 
-def logistic_regression(C: float, class_weight=None, seed: int = 0):
+def logistic_regression(C: float, class_weight=None, seed: int = 0, warm_start: bool = False):
     """scikit-learn's LogisticRegression as every probe and few-shot head here uses it."""
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=C, max_iter=2000, class_weight=class_weight, random_state=seed)
+    return LogisticRegression(C=C, max_iter=1000, class_weight=class_weight, random_state=seed, warm_start=warm_start)
 
 
 def single_head(model, k: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +66,8 @@ def single_head(model, k: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
     return w, b
 
 
-def _multi_head(X: np.ndarray, Y: np.ndarray, C: float, class_weight, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _multi_head(X: np.ndarray, Y: np.ndarray, C: float, class_weight, seed: int, models: dict) -> tuple[np.ndarray, np.ndarray]:
+    """One binary model per label (``models`` keeps them between calls: warm starts along the C grid)."""
     k, dim = Y.shape[1], X.shape[1]
     w = np.zeros((k, dim), dtype=np.float32)
     b = np.zeros(k, dtype=np.float32)
@@ -75,7 +76,8 @@ def _multi_head(X: np.ndarray, Y: np.ndarray, C: float, class_weight, seed: int)
         if col.min() == col.max():  # a label always (never) present: a constant logit
             b[j] = -MISSING_BIAS if col[0] else MISSING_BIAS
             continue
-        m = logistic_regression(C, class_weight, seed).fit(X, col)
+        m = models.setdefault(j, logistic_regression(C, class_weight, seed, warm_start=True))
+        m.set_params(C=C).fit(X, col)
         w[j], b[j] = m.coef_[0], m.intercept_[0]
     return w, b
 
@@ -104,22 +106,24 @@ def fit_probe(
     class_weight=None,
     seed: int = 0,
 ) -> ProbeFit:
-    """Fit one logistic regression per C on (X, y); keep the best on (X_dev, y_dev) by ``metric``
-    (ties: the smaller C). Without dev data, ``Cs[0]`` only. ``y``: label indices (single-label) or a
-    0/1 matrix [n, k] (multi-label)."""
+    """Fit one logistic regression per C on (X, y), in increasing C, each warm-started from the previous
+    solution; keep the best on (X_dev, y_dev) by ``metric`` (ties: the smaller C). Without dev data,
+    the smallest C only. ``y``: label indices (single-label) or a 0/1 matrix [n, k] (multi-label)."""
     import time
 
     t0 = time.perf_counter()
-    Cs = list(Cs) if X_dev is not None and len(X_dev) else [list(Cs)[0]]
+    Cs = sorted(Cs) if X_dev is not None and len(X_dev) else [min(Cs)]
     best: ProbeFit | None = None
-    scores = {}
+    scores: dict = {}
+    single = logistic_regression(Cs[0], class_weight, seed, warm_start=True)
+    per_label: dict = {}
     for C in Cs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notes at large C: the dev score judges the fit
             if multi_label:
-                w, b = _multi_head(X, np.asarray(y), C, class_weight, seed)
+                w, b = _multi_head(X, np.asarray(y), C, class_weight, seed, per_label)
             else:
-                w, b = single_head(logistic_regression(C, class_weight, seed).fit(X, np.asarray(y)), k, X.shape[1])
+                w, b = single_head(single.set_params(C=C).fit(X, np.asarray(y)), k, X.shape[1])
         score = dev_metric(logits_of(X_dev, w, b), y_dev, multi_label, metric) if len(Cs) > 1 else float("nan")
         scores[str(C)] = score
         if best is None or score > best.scores[str(best.C)] + 1e-12:
