@@ -75,7 +75,8 @@ def load_collection(paths: Sequence[str | Path], *, text_col: str | None = None,
     for item in walk(paths):
         if isinstance(item, SourceDoc):
             ids.append(item.doc_id)
-            texts.append(f"{item.title}\n{item.text}" if item.title and not item.text.startswith(item.title) else item.text)
+            # a BEIR record's title is part of its content; a file's title is its name or first heading
+            texts.append(f"{item.title}\n{item.text}" if item.fmt == "beir" and item.title else item.text)
             where.append(item.path or item.doc_id)
         else:
             skipped.append(str(item))

@@ -76,8 +76,9 @@ def similar_pairs(vectors: np.ndarray, threshold: float) -> dict[int, dict[int, 
 
 
 def preference(texts: list[str]) -> list[int]:
-    """Indices in keep-preference order: longest text first, then input order."""
-    return sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))
+    """Indices in keep-preference order: longest (normalised) text first, then input order."""
+    lengths = [len(normalize_text(t)) for t in texts]
+    return sorted(range(len(texts)), key=lambda i: (-lengths[i], i))
 
 
 def find_duplicates(
@@ -141,11 +142,12 @@ def find_duplicates(
 
 def _describe(lead: int, members: list, docs: Collection) -> dict:
     texts = docs.texts
-    longer = all(len(texts[lead]) > len(texts[m]) for m, *_ in members)
+    size = {i: len(normalize_text(texts[i])) for i in [lead] + [m for m, *_ in members]}
+    longer = all(size[lead] > size[m] for m, *_ in members)
     reason = (
-        f"longest text ({len(texts[lead])} characters)"
+        f"longest text ({size[lead]} characters)"
         if longer
-        else f"first in input order of the longest copies ({len(texts[lead])} characters)"
+        else f"first in input order of the longest copies ({size[lead]} characters)"
     )
 
     def ref(i: int) -> dict:
