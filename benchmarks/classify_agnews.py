@@ -9,10 +9,9 @@ the same examples for comparison).
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-from classify_common import DATA, bar_plot, fewshot, log, write
+from classify_common import DATA, bar_plot, embed_cached, fewshot, log, write, zero_shot_logits
 from encoderkit.data.labeled import read_labeled
 from encoderkit.tasks.classify import Classifier
 from encoderkit.training.classify import summary_metrics, targets_of
@@ -29,13 +28,11 @@ if __name__ == "__main__":
     data = read_labeled(DATA / "ag_news")
     test = data.split("test")
     zs = {}
+    emb, _, secs = embed_cached(a.model, test.texts)  # shared with cluster_agnews.py
     for tmpl in TEMPLATES:  # both reported: there is no dev split to choose on
         clf = Classifier.zero_shot(data.labels, model=a.model, template=tmpl)
-        t0 = time.perf_counter()
-        z = clf.logits(test.texts, batch_size=64)
-        zs[tmpl] = summary_metrics(z, targets_of(test, clf.labels, False), False) | {
-            "seconds": round(time.perf_counter() - t0, 1)
-        }
+        z = zero_shot_logits(clf, emb)
+        zs[tmpl] = summary_metrics(z, targets_of(test, clf.labels, False), False) | {"encode_seconds": round(secs, 1)}
         log("zero-shot", tmpl, zs[tmpl])
     few = fewshot(data, Path(a.runs) / f"{name}-fewshot", a.model, seeds=a.seeds)["fewshot"]
     acc, probe = few["accuracy"], few["frozen_probe_accuracy"]

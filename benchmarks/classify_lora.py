@@ -43,15 +43,17 @@ if __name__ == "__main__":
     ap.add_argument("--runs", default="runs/bench")
     ap.add_argument("--ranks", default="8")
     ap.add_argument("--reuse-full", default=None, help="a full fine-tune's folder from classify_sst2.py (same settings)")
+    ap.add_argument("--max-minutes", type=float, default=None, help="training-time budget of each fine-tune")
     a = ap.parse_args()
     runs = Path(a.runs)
+    budget = ["--max-minutes", str(a.max_minutes)] if a.max_minutes else []
     results = {}
     if a.reuse_full and (Path(a.reuse_full) / "train_summary.json").is_file():
         results["full"] = json.loads((Path(a.reuse_full) / "train_summary.json").read_text()) | {"reused_from": a.reuse_full}
     else:
-        results["full"] = run(runs / "sst2-full", [])
+        results["full"] = run(runs / "sst2-full", budget)
     for r in [int(x) for x in a.ranks.split(",")]:
-        results[f"lora-r{r}"] = run(runs / f"sst2-lora-r{r}", ["--lora", str(r)])
+        results[f"lora-r{r}"] = run(runs / f"sst2-lora-r{r}", ["--lora", str(r), *budget])
     rows = {}
     for name, s in results.items():
         f = s["finetune"]

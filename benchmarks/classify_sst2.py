@@ -26,8 +26,19 @@ if __name__ == "__main__":
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--head-lr", type=float, default=5e-4)
     ap.add_argument("--epochs", type=float, default=4.0)
+    ap.add_argument("--max-minutes", type=float, default=None, help="training-time budget of the fine-tune")
     a = ap.parse_args()
     name = "classify-sst2" + ("" if a.model == "default" else "-" + Path(a.model).name)
     supervised_dataset(
-        name, DATA / "sst2", Path(a.runs), a.model, DESCRIPTIONS, TEMPLATES, 0.915, lr=a.lr, head_lr=a.head_lr, epochs=a.epochs
+        name,
+        DATA / "sst2",
+        Path(a.runs),
+        a.model,
+        DESCRIPTIONS,
+        TEMPLATES,
+        0.915,
+        lr=a.lr,
+        head_lr=a.head_lr,
+        epochs=a.epochs,
+        max_minutes=a.max_minutes,
     )

@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from classify_common import DATA, log, out_dir, write
+from classify_common import DATA, embed_cached, log, out_dir, write
 from encoderkit.evaluation.classification import mean_std
-from encoderkit.models.encoder import Encoder
 from encoderkit.tasks.cluster import agreement, cluster_collection, kmeans
 from encoderkit.tasks.collection import load_collection
 
@@ -23,11 +22,8 @@ if __name__ == "__main__":
     a = ap.parse_args()
     docs = load_collection([DATA / "ag_news"])
     k = len(set(docs.gold))
-    t0 = time.perf_counter()
-    enc = Encoder.load(a.model)
-    emb = docs.vectors(enc, batch_size=64)
+    emb, enc, embed_s = embed_cached(a.model, docs.texts)  # shared with classify_agnews.py
     docs.model = enc.name
-    embed_s = time.perf_counter() - t0
     log("embedded", emb.shape, embed_s)
     from sklearn.feature_extraction.text import TfidfVectorizer
 

@@ -349,3 +349,15 @@ def test_probe_beats_chance_on_real_sst2(minilm, tmp_path):
         )
     s = train_classify(folder, tmp_path / "p", options=ClassifyOptions(method="probe", Cs=(0.1, 1.0, 10.0)))
     assert s["probe"]["test"]["accuracy"] > 0.7  # chance is 0.5
+
+
+def test_classifier_head_reads_the_encoder_embedding(tiny):
+    """The zero-shot head scores Encoder.encode's normalised vectors: precomputed embeddings x head
+    weights give the classifier's logits (what the benchmarks use to share one encoding pass)."""
+    from encoderkit.models.encoder import Encoder
+
+    zs = Classifier.zero_shot("cats,dogs,cars", model=tiny)
+    texts = ["a cat on a mat", "the dog barks", "a red car", "short"]
+    emb = Encoder.load(tiny).encode(texts)
+    w, b = zs.module.head.weight.detach().numpy(), zs.module.head.bias.detach().numpy()
+    np.testing.assert_allclose(emb @ w.T + b, zs.logits(texts), atol=1e-4)
