@@ -102,7 +102,7 @@ def wrap_lora(body, rank: int, alpha: float | None = None, dropout: float = 0.1)
     except ImportError:  # pragma: no cover - peft is a declared extra
         from ..errors import EncoderkitError
 
-        raise EncoderkitError("--lora needs peft", hint="pip install 'encoderkit[train]' (or peft)") from None
+        raise EncoderkitError("--lora needs peft", hint="pip install 'encoderkit[lora]' (peft)") from None
     targets = [n for n, m in body.named_modules() if isinstance(m, torch.nn.Linear) and "pooler" not in n]
     settings = {"r": int(rank), "lora_alpha": float(alpha or 2 * rank), "lora_dropout": dropout, "target_modules": len(targets)}
     cfg = LoraConfig(r=int(rank), lora_alpha=settings["lora_alpha"], lora_dropout=dropout, target_modules=targets, bias="none")
