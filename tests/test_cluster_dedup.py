@@ -117,3 +117,26 @@ def test_cli_cluster_and_dedup(tiny_model_dir, tmp_path, capsys):
     res = json.loads(out)
     assert res["exact_duplicates"] == 1 and res["groups"][0]["duplicates"][0]["path"].endswith("b.txt")
     assert (tmp_path / "dd" / "dedup.md").is_file()
+
+
+def test_cluster_and_dedup_an_index_use_its_stored_vectors(tiny_encoder, tmp_path, capsys):
+    from encoderkit import Index
+    from encoderkit.tasks.collection import index_collection
+
+    docs = [{"id": f"d{i}", "title": f"T{i}", "text": f"note number {i} about {'keys' if i % 2 else 'cats'}"} for i in range(8)]
+    docs.append({"id": "copy", "title": "T1", "text": "note number 1 about keys"})
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    index.add(docs, export_onnx=False)
+    index.close()
+    col = index_collection(tmp_path / "ix")
+    assert len(col) == 9 and col.stored_vectors.shape == (9, tiny_encoder.dim)
+    np.testing.assert_allclose(np.linalg.norm(col.stored_vectors, axis=1), 1.0, atol=1e-5)
+    code, out, err = run_cli(capsys, "dedup", "--index", tmp_path / "ix", "--json", "--threshold", "0.99999")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["exact_duplicates"] == 1 and {res["groups"][0]["kept"]["id"], res["groups"][0]["duplicates"][0]["id"]} == {
+        "d1",
+        "copy",
+    }
+    code, out, err = run_cli(capsys, "cluster", "--index", tmp_path / "ix", "--k", "2", "--out", tmp_path / "c", "--json")
+    assert code == 0, err and json.loads(out)["documents"] == 9
