@@ -79,8 +79,8 @@ def train_classify_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Output classifier folder."),
     method: str = typer.Option("probe", help="probe | finetune | fewshot."),
     model: str = typer.Option("default", help="Encoder: 'default', a folder or a hub id."),
-    shots: int = typer.Option(8, help="fewshot: examples per class."),
-    seeds: int = typer.Option(5, help="fewshot: independent draws (reported as mean ± std)."),
+    shots: int = typer.Option(8, min=1, help="fewshot: examples per class."),
+    seeds: int = typer.Option(5, min=1, help="fewshot: independent draws (reported as mean ± std)."),
     lora: Optional[int] = typer.Option(None, "--lora", help="finetune: train LoRA adapters of rank R instead of all weights."),
     lora_alpha: Optional[float] = typer.Option(None, help="LoRA alpha [2 x rank]."),
     epochs: Optional[float] = typer.Option(None, help="Passes over the training data [finetune 4, fewshot 1]."),
@@ -101,7 +101,7 @@ def train_classify_cmd(
     init_head: str = typer.Option("probe", help="finetune: start from the probe's head (probe) or a random one."),
     pair_iterations: int = typer.Option(20, help="fewshot: SetFit pair-generation rounds."),
     head_c: float = typer.Option(1.0, help="fewshot: C of the logistic-regression head."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Random seed (batches, dropout, dev split, few-shot draws: seeds SEED, SEED+1, ...)."),
     bf16: bool = typer.Option(False, "--bf16", help="Mixed-precision training (bfloat16 autocast)."),
     resume: bool = typer.Option(False, "--resume", help="finetune: continue from the checkpoint in --out."),
     fmt: str = typer.Option("auto", "--format", help="auto | csv | tsv | jsonl | sst2 | trec | agnews."),
@@ -110,8 +110,8 @@ def train_classify_cmd(
     label_sep: Optional[str] = typer.Option(None, help="Separator of several labels in one field (multi-label)."),
     multi_label: bool = typer.Option(False, "--multi-label", help="Multi-label data (labels split on --label-sep, ',')."),
     label_level: str = typer.Option("coarse", help="TREC: coarse (6) or fine (50) labels."),
-    as_json: bool = typer.Option(False, "--json"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    as_json: bool = typer.Option(False, "--json", help="Print the training summary as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or stage lines."),
 ):
     """Train a text classifier: linear probe, full / LoRA fine-tune (probe first), or few-shot SetFit."""
     quiet_env(quiet or as_json)
@@ -230,11 +230,11 @@ def classify(
     none_threshold: Optional[float] = typer.Option(None, help="'None of these' below this score (zero-shot: top cosine)."),
     calibrate: Optional[Path] = typer.Option(None, help="Zero-shot: labelled data to fit the temperature and none-threshold on."),
     save: Optional[Path] = typer.Option(None, help="Zero-shot: save the (calibrated) classifier as a folder."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="Labels per text (single-label: best k)."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", min=1, help="Labels per text (single-label: best k)."),
     backend: str = typer.Option("torch", help="torch | onnx | onnx-int8 (after `encoderkit export onnx --model M`)."),
-    batch_size: int = typer.Option(32),
-    as_json: bool = typer.Option(False, "--json"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    batch_size: int = typer.Option(32, min=1, help="Texts per forward pass."),
+    as_json: bool = typer.Option(False, "--json", help="Print the predictions as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No calibration / save messages."),
 ):
     """Classify texts with a trained classifier, or zero-shot against label names / descriptions."""
     quiet_env(True)
@@ -283,15 +283,15 @@ def eval_classify(
     labels_file: Optional[Path] = typer.Option(None, "--labels-file", help="Zero-shot: labels with descriptions."),
     template: List[str] = typer.Option([], "--template", help="Zero-shot prompt template(s)."),
     backend: str = typer.Option("torch", help="torch | onnx | onnx-int8."),
-    batch_size: int = typer.Option(32),
+    batch_size: int = typer.Option(32, min=1, help="Texts per forward pass (throughput is measured with it)."),
     limit: Optional[int] = typer.Option(None, help="Evaluate the first N texts only."),
-    fmt: str = typer.Option("auto", "--format"),
-    text_col: Optional[str] = typer.Option(None),
-    label_col: Optional[str] = typer.Option(None),
-    label_sep: Optional[str] = typer.Option(None),
-    multi_label: bool = typer.Option(False, "--multi-label"),
-    label_level: str = typer.Option("coarse"),
-    as_json: bool = typer.Option(False, "--json"),
+    fmt: str = typer.Option("auto", "--format", help="auto | csv | tsv | jsonl | sst2 | trec | agnews."),
+    text_col: Optional[str] = typer.Option(None, help="Text column(s), e.g. 'title,description'."),
+    label_col: Optional[str] = typer.Option(None, help="Label column."),
+    label_sep: Optional[str] = typer.Option(None, help="Separator of several labels in one field (multi-label)."),
+    multi_label: bool = typer.Option(False, "--multi-label", help="Multi-label data (labels split on --label-sep, ',')."),
+    label_level: str = typer.Option("coarse", help="TREC: coarse (6) or fine (50) labels."),
+    as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
 ):
     """Accuracy, macro-F1, per-class P/R/F1, confusion matrix, calibration (ECE) and throughput."""
     quiet_env(True)
