@@ -10,7 +10,19 @@ import sys
 
 import typer
 
-from . import common, eval_cmd, export_cmd, index_cmd, pretrain_cmd, search_cmd, serve_cmd, train_cmd, verify_cmd
+from . import (
+    classify_cmd,
+    cluster_cmd,
+    common,
+    eval_cmd,
+    export_cmd,
+    index_cmd,
+    pretrain_cmd,
+    search_cmd,
+    serve_cmd,
+    train_cmd,
+    verify_cmd,
+)
 
 app = typer.Typer(
     name="encoderkit",
@@ -42,6 +54,8 @@ export_cmd.register(app)
 serve_cmd.register(app)
 pretrain_cmd.register(app)
 verify_cmd.register(app)
+classify_cmd.register(app)
+cluster_cmd.register(app)
 common.escape_help(app)
 
 

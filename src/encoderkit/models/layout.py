@@ -101,6 +101,9 @@ def activation_of(path: Path) -> str:
 
 
 def kind_of(path: Path) -> str:
-    """ "cross-encoder" for a sequence-classification model, else "encoder"."""
+    """ "classifier" for an encoderkit classifier folder, "cross-encoder" for a sequence-classification
+    model, else "encoder"."""
+    if (Path(path) / "classifier.json").is_file():
+        return "classifier"
     archs = read_json(transformer_dir(path) / "config.json").get("architectures") or []
     return "cross-encoder" if any(a.endswith("ForSequenceClassification") for a in archs) else "encoder"

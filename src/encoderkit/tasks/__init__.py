@@ -1,0 +1,2 @@
+"""Capabilities built on models + training: classification (probe, fine-tune, few-shot, zero-shot),
+clustering and de-duplication."""
