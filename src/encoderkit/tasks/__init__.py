@@ -1,0 +1,1 @@
+"""Capabilities built on the models and the training loop (extraction, classification, clustering)."""
