@@ -154,6 +154,13 @@ class SpanPairClassifier:
 
         return cls(tokenizer, torch_runner(module, INPUTS), **settings)
 
+    @property
+    def fingerprint(self) -> str | None:
+        """sha256 (16 hex digits) of the saved weights and head (None for a model that is not saved)."""
+        if self.path is not None and getattr(self, "_fingerprint", None) is None:
+            self._fingerprint = head_fingerprint(self.path)
+        return getattr(self, "_fingerprint", None)
+
     def describe(self) -> dict:
         c = self.card
         return {
@@ -167,7 +174,7 @@ class SpanPairClassifier:
             "markers": list(MARKERS),
             "negative_label": c.get("negative_label"),
             "base_model": c.get("base_model"),
-            "fingerprint": head_fingerprint(self.path) if self.path else None,
+            "fingerprint": self.fingerprint,
             "metrics": c.get("metrics"),
         }
 

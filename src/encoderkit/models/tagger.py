@@ -183,6 +183,13 @@ class Tagger:
             }
         return cls(tokenizer, torch_runner(module, INPUTS), crf=crf, **settings)
 
+    @property
+    def fingerprint(self) -> str | None:
+        """sha256 (16 hex digits) of the saved weights and head (None for a model that is not saved)."""
+        if self.path is not None and getattr(self, "_fingerprint", None) is None:
+            self._fingerprint = head_fingerprint(self.path)
+        return getattr(self, "_fingerprint", None)
+
     def describe(self) -> dict:
         """Settings and provenance of the model (what ``encoderkit_model.json`` records)."""
         c = self.card
@@ -197,7 +204,7 @@ class Tagger:
             "max_length": self.max_length,
             "stride": self.stride,
             "base_model": c.get("base_model"),
-            "fingerprint": head_fingerprint(self.path) if self.path else None,
+            "fingerprint": self.fingerprint,
             "metrics": c.get("metrics"),
         }
 

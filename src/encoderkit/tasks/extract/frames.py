@@ -3,7 +3,9 @@
 For each frame type, every argument that can anchor it is a candidate: a text span tagged
 ``frame.anchor`` (span anchors: always a frame), or an entity of the anchor's types whose presence
 probability (attribute head ``frame.__present__``) is at least 0.5. The frame's confidence is the
-anchor's confidence times that probability. Fields:
+anchor's confidence times that probability. A frame whose other fields all come from relations
+(``via``) needs no presence head: it exists where a relation fills one of them (confidence: the
+lower of the anchor's and the best field's). Fields:
 
 * entity/span fields with a link head: the candidate in the anchor's sentence with the highest
   probability of the link ``frame.field`` (anchor = head), if that link is the pair's best label;
@@ -44,8 +46,13 @@ def assemble(
             else:
                 if a["type"] not in schema.entities or (a_field.entity_types and a["type"] not in a_field.entity_types):
                     continue
-                p = attributes.get(i, {}).get(f"{fr.name}.{PRESENT}")
-                present = (p[1] if p[0] == "yes" else 1 - p[1]) if p else 0.0
+                if schema.derived(fr):
+                    present = 1.0  # decided below: a derived frame exists where a relation fills a field
+                    p = None
+                else:
+                    p = attributes.get(i, {}).get(f"{fr.name}.{PRESENT}")
+                if not schema.derived(fr):
+                    present = (p[1] if p[0] == "yes" else 1 - p[1]) if p else 0.0
                 if present < 0.5:
                     continue
             conf = a["confidence"] * present
@@ -87,6 +94,10 @@ def assemble(
                         fields[f.name] = _value(best[0], best[1], evidence)
             if any(f.required and f.name not in fields for f in fr.fields.values()):
                 continue
+            if schema.derived(fr):
+                if len(fields) < 2:
+                    continue
+                conf = min(conf, max(v["confidence"] for k, v in fields.items() if k != fr.anchor))
             out.append({"type": fr.name, "confidence": round(conf, 4), "fields": fields})
     return out
 

@@ -111,11 +111,18 @@ class Schema:
         """Undirected labels of the relation head: relation types, then ``frame.field`` links."""
         return sorted(self.relations) + [f"{fr.name}.{f.name}" for fr, f in self.link_fields()]
 
+    @staticmethod
+    def derived(frame: FrameSpec) -> bool:
+        """A frame on an entity anchor whose other fields all come from relations (``via``): it exists
+        wherever one of them is filled, so no presence classifier is trained for it."""
+        others = [f for f in frame.fields.values() if f.name != frame.anchor]
+        return frame.anchor_field.kind == "entity" and bool(others) and all(f.via for f in others)
+
     def attribute_heads(self) -> dict[str, list[str]]:
         """Heads of the attribute classifier: frame presence (entity anchors) and enum fields."""
         heads: dict[str, list[str]] = {}
         for fr in self.frames.values():
-            if fr.anchor_field.kind == "entity":
+            if fr.anchor_field.kind == "entity" and not self.derived(fr):
                 heads[f"{fr.name}.{PRESENT}"] = ["no", "yes"]
             for f in fr.fields.values():
                 if f.kind == "enum":
