@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, machine  # noqa: E402
+from _common import RESULTS, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,7 +81,8 @@ def main() -> None:
         "# End-to-end schema extraction (examples/extract/news.yaml)",
         "",
         f"Components: tagger {args.ner}, relations {args.relations}; {len(docs)} real documents, "
-        f"{summary['entities']} entities, {summary['relations']} relations, {summary['frames']} frames at confidence >= {args.min_confidence}; "
+        f"{summary['entities']} entities, {summary['relations']} relations, {summary['frames']} frames "
+        f"at confidence >= {args.min_confidence}; "
         f"{summary['words_per_s']} words/s (torch). Every record validated against the schema's JSON Schema.",
         "",
         f"First record ({docs[0][0]}):",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, machine  # noqa: E402
+from _common import RESULTS, machine
 
 VARIANTS = {
     "minilm-case": ("all-MiniLM-L6-v2", "case features", "runs/ner-minilm-case"),
@@ -64,8 +64,14 @@ def main() -> None:
                 "test_words_per_s_torch": res["words_per_s"],
             }
         )
-    payload = {"task": "CoNLL-2003 English NER, eng.testb", "metric": "entity F1 (seqeval strict IOB2 = conlleval)",
-               "target": 0.90, "anchors": ANCHORS, "rows": rows, "machine": machine()}  # fmt: skip
+    payload = {
+        "task": "CoNLL-2003 English NER, eng.testb",
+        "metric": "entity F1 (seqeval strict IOB2 = conlleval)",
+        "target": 0.90,
+        "anchors": ANCHORS,
+        "rows": rows,
+        "machine": machine(),
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
     md = [

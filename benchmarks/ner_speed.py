@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, machine  # noqa: E402
+from _common import RESULTS, machine
 
 
 def main() -> None:
@@ -52,28 +52,47 @@ def main() -> None:
             secs = time.perf_counter() - t
             best = secs if best is None else min(best, secs)
         s = ner_scores([d.tags for d in docs], [p[0] for p in pred])
-        rows.append({"backend": backend, "words_per_s": round(n_words / best, 1), "seconds": round(best, 2), "f1": s["f1"],
-                     "precision": s["precision"], "recall": s["recall"]})  # fmt: skip
+        rows.append(
+            {
+                "backend": backend,
+                "words_per_s": round(n_words / best, 1),
+                "seconds": round(best, 2),
+                "f1": s["f1"],
+                "precision": s["precision"],
+                "recall": s["recall"],
+            }
+        )
     base = rows[0]["f1"]
     for r in rows:
         r["f1_delta_vs_torch"] = round(r["f1"] - base, 4)
         r["speedup_vs_torch"] = round(r["words_per_s"] / rows[0]["words_per_s"], 2)
-    payload = {"model": args.model, "data": f"{args.data} eng.testb", "words": n_words, "documents": len(docs), "threads": n_threads(),
-               "batch_size": args.batch_size, "export_seconds": round(export_s, 1), "target_words_per_s": 5000, "rows": rows,
-               "machine": machine()}  # fmt: skip
+    payload = {
+        "model": args.model,
+        "data": f"{args.data} eng.testb",
+        "words": n_words,
+        "documents": len(docs),
+        "threads": n_threads(),
+        "batch_size": args.batch_size,
+        "export_seconds": round(export_s, 1),
+        "target_words_per_s": 5000,
+        "rows": rows,
+        "machine": machine(),
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
     md = [
         f"# NER inference speed ({args.model}, CoNLL-2003 eng.testb: {len(docs)} documents, {n_words} words)",
         "",
-        f"{payload['threads']} threads, batches of {args.batch_size} windows (256 tokens, 32 shared), best of {args.repeats} passes; "
+        f"{payload['threads']} threads, batches of {args.batch_size} windows (256 tokens, 32 shared), "
+        f"best of {args.repeats} passes; "
         f"{payload['machine']['cpu']}, {payload['machine']['date']}. Target >= 5,000 words/s.",
         "",
         "| backend | words/s | vs torch | test F1 | F1 change |",
         "|---|---|---|---|---|",
         *[
-            f"| {r['backend']} | {r['words_per_s']:.0f} | {r['speedup_vs_torch']}x | {r['f1']:.4f} | {r['f1_delta_vs_torch']:+.4f} |"
+            f"| {r['backend']} | {r['words_per_s']:.0f} | {r['speedup_vs_torch']}x | {r['f1']:.4f} "
+            f"| {r['f1_delta_vs_torch']:+.4f} |"
             for r in rows
         ],
         "",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, machine  # noqa: E402
+from _common import RESULTS, machine
 
 RUNS = {"minilm": ("all-MiniLM-L6-v2", "runs/re-minilm"), "mpnet": ("all-mpnet-base-v2", "runs/re-mpnet")}
 ANCHORS = {
@@ -58,23 +58,32 @@ def main() -> None:
                 "examples_per_s": res["examples_per_s"],
             }
         )
-    payload = {"task": "SemEval-2010 Task 8 test (2,717 examples)", "metric": "official macro-F1, (9+1)-way with direction, Other excluded",
-               "target": 0.85, "anchors": ANCHORS, "rows": rows, "machine": machine()}  # fmt: skip
+    payload = {
+        "task": "SemEval-2010 Task 8 test (2,717 examples)",
+        "metric": "official macro-F1, (9+1)-way with direction, Other excluded",
+        "target": 0.85,
+        "anchors": ANCHORS,
+        "rows": rows,
+        "machine": machine(),
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
     md = [
         "# SemEval-2010 Task 8 relation classification (test, 2,717 examples)",
         "",
         f"Official score: {payload['metric']}. Labels with direction from TEST_FILE_FULL.TXT. "
-        f"Machine: {payload['machine']['cpu']}, {payload['machine']['cores_available']} cores; {payload['machine']['date']}. Target 0.85.",
+        f"Machine: {payload['machine']['cpu']}, {payload['machine']['cores_available']} cores; "
+        f"{payload['machine']['date']}. Target 0.85.",
         "",
         "| backbone | macro-F1 | P | R | accuracy (19-way) | dev macro-F1 | epochs | train time | peak RSS | examples/s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         md.append(
-            f"| {r['backbone']} | **{r['macro_f1']:.4f}** | {r['macro_precision']:.4f} | {r['macro_recall']:.4f} | {r['accuracy']:.4f} | "
-            f"{r['dev_macro_f1_best']} | {r['epochs_done']} | {round((r['wall_seconds'] or 0) / 60, 1)} min | {r['peak_rss_mb']} MB | "
+            f"| {r['backbone']} | **{r['macro_f1']:.4f}** | {r['macro_precision']:.4f} | {r['macro_recall']:.4f} "
+            f"| {r['accuracy']:.4f} | "
+            f"{r['dev_macro_f1_best']} | {r['epochs_done']} | {round((r['wall_seconds'] or 0) / 60, 1)} min "
+            f"| {r['peak_rss_mb']} MB | "
             f"{r['examples_per_s']} |"
         )
     md += ["", "Published (same split): " + "; ".join(f"{k} {v}" for k, v in ANCHORS.items()), ""]

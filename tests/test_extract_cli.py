@@ -45,8 +45,26 @@ def setup(tmp_path_factory):
 
 def test_ner_train_extract_eval(setup, capsys):
     d, tiny, conll, _ = setup
-    code, out, err = run_cli(capsys, "train", "ner", "--data", conll, "--out", d / "ner", "--model", tiny, "--max-steps", "3",
-                             "--batch-size", "2", "--max-length", "32", "--stride", "4", "--json")  # fmt: skip
+    code, out, err = run_cli(
+        capsys,
+        "train",
+        "ner",
+        "--data",
+        conll,
+        "--out",
+        d / "ner",
+        "--model",
+        tiny,
+        "--max-steps",
+        "3",
+        "--batch-size",
+        "2",
+        "--max-length",
+        "32",
+        "--stride",
+        "4",
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["total_steps"] == 3
     code, out, err = run_cli(capsys, "extract", "entities", "Peter  Blackburn visited\nBrussels.", "--model", d / "ner", "--json")

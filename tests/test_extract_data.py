@@ -111,8 +111,11 @@ def test_parse_marked_keeps_offsets():
 
 
 def test_semeval_file_and_jsonl(tmp_path):
-    f = write(tmp_path / "T.TXT", '1\t"The <e1>company</e1> makes <e2>chairs</e2>."\nProduct-Producer(e2,e1)\nComment:\n\n'
-              '2\t"An <e1>x</e1> and <e2>y</e2>."\nOther\nComment: none\n\n')  # fmt: skip
+    f = write(
+        tmp_path / "T.TXT",
+        '1\t"The <e1>company</e1> makes <e2>chairs</e2>."\nProduct-Producer(e2,e1)\nComment:\n\n'
+        '2\t"An <e1>x</e1> and <e2>y</e2>."\nOther\nComment: none\n\n',
+    )
     ex = read_semeval(f)
     assert [e.label for e in ex] == ["Product-Producer(e2,e1)", "Other"] and ex[0].id == "1"
     bad = write(tmp_path / "B.TXT", '1\t"The <e1>company</e1> makes chairs."\nOther\n')

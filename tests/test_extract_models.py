@@ -48,8 +48,16 @@ def tiny_tagger_dir(tiny_dir, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("xm") / "ner"
     docs = _docs()
-    train_tagger(docs[:10], docs[10:], out, model=str(tiny_dir), max_length=32, stride=8,
-                 train_config=TrainConfig(max_steps=6, batch_size=4, lr=1e-3), show_progress=False)  # fmt: skip
+    train_tagger(
+        docs[:10],
+        docs[10:],
+        out,
+        model=str(tiny_dir),
+        max_length=32,
+        stride=8,
+        train_config=TrainConfig(max_steps=6, batch_size=4, lr=1e-3),
+        show_progress=False,
+    )
     return out
 
 
@@ -64,8 +72,18 @@ def tiny_relation_dir(tiny_dir, tmp_path_factory):
         SpanItem(("A cat and a dog.", (2, 5), (12, 15)), {"relation": "Other"}),
     ] * 4
     labels = ["Other", "Cause-Effect(e1,e2)", "Cause-Effect(e2,e1)", "Content-Container(e1,e2)"]
-    train_span_pair(items, items[:3], out, heads={"relation": labels}, n_args=2, task="relations", model=str(tiny_dir),
-                    max_length=64, train_config=TrainConfig(max_steps=4, batch_size=4, lr=1e-3), show_progress=False)  # fmt: skip
+    train_span_pair(
+        items,
+        items[:3],
+        out,
+        heads={"relation": labels},
+        n_args=2,
+        task="relations",
+        model=str(tiny_dir),
+        max_length=64,
+        train_config=TrainConfig(max_steps=4, batch_size=4, lr=1e-3),
+        show_progress=False,
+    )
     return out
 
 
@@ -184,8 +202,17 @@ def test_crf_decoding_is_valid_bio(tiny_dir, tmp_path):
     from encoderkit.training.tagging import train_tagger
 
     docs = _docs()
-    train_tagger(docs[:6], docs[6:8], tmp_path / "crf", model=str(tiny_dir), crf=True, max_length=32, stride=8,
-                 train_config=TrainConfig(max_steps=3, batch_size=4, lr=1e-3), show_progress=False)  # fmt: skip
+    train_tagger(
+        docs[:6],
+        docs[6:8],
+        tmp_path / "crf",
+        model=str(tiny_dir),
+        crf=True,
+        max_length=32,
+        stride=8,
+        train_config=TrainConfig(max_steps=3, batch_size=4, lr=1e-3),
+        show_progress=False,
+    )
     tagger = Tagger.load(tmp_path / "crf")
     assert tagger.crf is not None
     for tags, conf in tagger.predict_words([d.words for d in docs]):

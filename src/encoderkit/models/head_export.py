@@ -113,8 +113,16 @@ def export_head_onnx(spec: str | Path, *, quantize: str | None = None, force: bo
     axes["logits"] = {0: "batch", 1: "sequence"} if kind == "tagger" else {0: "batch"}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, sample, str(fp32), input_names=names, output_names=["logits"], dynamic_axes=axes,
-                          opset_version=opset, dynamo=False)  # fmt: skip
+        torch.onnx.export(
+            module,
+            sample,
+            str(fp32),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
+        )
     if quantize:
         import logging
 

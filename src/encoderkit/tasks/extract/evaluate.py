@@ -44,8 +44,17 @@ def _per_type_md(per: dict, keys: tuple) -> list[str]:
     return lines
 
 
-def evaluate_ner(data: str | Path, model: str | Path, out: str | Path, *, split: str = "test", backend: str = "torch",
-                 batch_size: int = 16, scheme: str = "auto", show_progress: bool | None = None) -> dict:  # fmt: skip
+def evaluate_ner(
+    data: str | Path,
+    model: str | Path,
+    out: str | Path,
+    *,
+    split: str = "test",
+    backend: str = "torch",
+    batch_size: int = 16,
+    scheme: str = "auto",
+    show_progress: bool | None = None,
+) -> dict:
     out = Path(out)
     tagger = Tagger.load(model, backend=backend)
     docs = load_ner_split(data, split, scheme=scheme)
@@ -102,8 +111,9 @@ def _mk(out: Path) -> Path:
     return out
 
 
-def evaluate_relations(data: str | Path, model: str | Path, out: str | Path, *, split: str = "test", backend: str = "torch",
-                       batch_size: int = 32) -> dict:  # fmt: skip
+def evaluate_relations(
+    data: str | Path, model: str | Path, out: str | Path, *, split: str = "test", backend: str = "torch", batch_size: int = 32
+) -> dict:
     out = Path(out)
     clf = SpanPairClassifier.load(model, backend=backend)
     examples = load_relation_split(data, split)
@@ -160,12 +170,23 @@ def _prf(gold: set, pred: set) -> dict:
     tp = len(gold & pred)
     p = tp / len(pred) if pred else 0.0
     r = tp / len(gold) if gold else 0.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
-            "gold": len(gold), "predicted": len(pred)}  # fmt: skip
+    return {
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
+        "gold": len(gold),
+        "predicted": len(pred),
+    }
 
 
-def evaluate_extraction(model: str | Path, docs: list[AnnotatedDoc], *, out: str | Path | None = None, backend: str = "torch",
-                        show_progress: bool | None = None) -> dict:  # fmt: skip
+def evaluate_extraction(
+    model: str | Path,
+    docs: list[AnnotatedDoc],
+    *,
+    out: str | Path | None = None,
+    backend: str = "torch",
+    show_progress: bool | None = None,
+) -> dict:
     """Scores of an extraction model (or any Extractor folder) on annotated documents."""
     ext = Extractor.load(model, backend=backend)
     schema = ext.schema or Schema(entities={t: "" for t in ext.entity_types()}, relations={}, frames={})

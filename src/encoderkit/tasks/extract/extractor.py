@@ -86,8 +86,14 @@ class Extractor:
         )
 
     @classmethod
-    def compose(cls, *, ner: str | Path | None = None, relations: str | Path | None = None, schema: Schema | None = None,
-                backend: str = "torch") -> Extractor:  # fmt: skip
+    def compose(
+        cls,
+        *,
+        ner: str | Path | None = None,
+        relations: str | Path | None = None,
+        schema: Schema | None = None,
+        backend: str = "torch",
+    ) -> Extractor:
         """A pipeline of separately trained models (e.g. NER output feeding a relation classifier)."""
         return cls(
             tagger=Tagger.load(ner, backend=backend) if ner else None,

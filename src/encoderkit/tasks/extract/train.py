@@ -102,9 +102,17 @@ def train_extract(
             dv = [tagged_doc(r) for r in dev_docs if r.doc.complete_entities]
             labels = ["O"] + [f"{p}-{t}" for t in tag_types for p in "BI"]
             logs["ner"] = train_tagger(
-                tr, dv, out / "ner", model=model, labels=labels, case_features=case_features, context="document",
-                card={"data": str(data), "schema": schema.name}, train_config=tagger_config, show_progress=show_progress,
-            )  # fmt: skip
+                tr,
+                dv,
+                out / "ner",
+                model=model,
+                labels=labels,
+                case_features=case_features,
+                context="document",
+                card={"data": str(data), "schema": schema.name},
+                train_config=tagger_config,
+                show_progress=show_progress,
+            )
         components["ner"] = "ner"
     if schema.relations:
         if relations:
@@ -116,9 +124,13 @@ def train_extract(
                 relation_items(dev_docs, schema, neg_ratio=0),
                 out / "relations",
                 heads={"relation": _directed_labels(list(schema.relations))},
-                n_args=2, task="relations", model=model, card={"data": str(data), "schema": schema.name},
-                train_config=pair_config, show_progress=show_progress,
-            )  # fmt: skip
+                n_args=2,
+                task="relations",
+                model=model,
+                card={"data": str(data), "schema": schema.name},
+                train_config=pair_config,
+                show_progress=show_progress,
+            )
         components["relations"] = "relations"
     if schema.link_fields():
         need_data("links")
@@ -127,9 +139,13 @@ def train_extract(
             link_items(dev_docs, schema, neg_ratio=0),
             out / "links",
             heads={"link": _directed_labels([lab for lab in schema.link_labels() if "." in lab])},
-            n_args=2, task="links", model=model, card={"data": str(data), "schema": schema.name},
-            train_config=pair_config, show_progress=show_progress,
-        )  # fmt: skip
+            n_args=2,
+            task="links",
+            model=model,
+            card={"data": str(data), "schema": schema.name},
+            train_config=pair_config,
+            show_progress=show_progress,
+        )
         components["links"] = "links"
     if schema.attribute_heads():
         need_data("attributes")
@@ -138,9 +154,13 @@ def train_extract(
             attribute_items(dev_docs, schema),
             out / "attributes",
             heads=schema.attribute_heads(),
-            n_args=1, task="attributes", model=model, card={"data": str(data), "schema": schema.name},
-            train_config=pair_config, show_progress=show_progress,
-        )  # fmt: skip
+            n_args=1,
+            task="attributes",
+            model=model,
+            card={"data": str(data), "schema": schema.name},
+            train_config=pair_config,
+            show_progress=show_progress,
+        )
         components["attributes"] = "attributes"
     (out / "schema.json").write_text(json.dumps(schema.to_dict(), indent=1, ensure_ascii=False))
     card = {
