@@ -10,8 +10,8 @@ PY=${PY:-/work/main/.venv/bin/python}
 export PYTHONPATH=src
 CONLL=${CONLL:-../shared/data/conll2003}
 SEMEVAL=${SEMEVAL:-../shared/data/semeval2010_task8}
-NER_ARGS="--data $CONLL --epochs ${NER_EPOCHS:-4} --batch-size 8 --lr 1e-4 --bf16 --max-minutes ${NER_MINUTES:-40} -q"
-RE_ARGS="--data $SEMEVAL --epochs ${RE_EPOCHS:-3} --batch-size 16 --lr 8e-5 --bf16 --max-minutes ${RE_MINUTES:-30} -q"
+NER_ARGS="--data $CONLL --epochs ${NER_EPOCHS:-3} --batch-size 8 --lr 1e-4 --bf16 --max-minutes ${NER_MINUTES:-30} -q"
+RE_ARGS="--data $SEMEVAL --epochs ${RE_EPOCHS:-3} --batch-size 16 --lr 8e-5 --bf16 --max-minutes ${RE_MINUTES:-25} -q"
 mkdir -p runs/logs
 phases=${*:-ner re report}
 t() { ENCODERKIT_THREADS=1 $PY benchmarks/extract_train.py "$@"; }
