@@ -140,7 +140,7 @@ def relations(
 ):
     """Relations between given spans or the NER model's entities, with evidence sentence and confidence."""
     quiet_env(quiet or as_json)
-    from ..errors import EncoderkitError
+    from ..errors import DataError, EncoderkitError
     from ..tasks.extract import Extractor
 
     base = Extractor.load(model, backend=backend)
@@ -157,10 +157,19 @@ def relations(
         given.append(spans)
     for f in (f for f in file if f.suffix == ".jsonl"):
         for n, line in enumerate(f.read_text(encoding="utf-8").split("\n"), start=1):
-            if line.strip():
+            if not line.strip():
+                continue
+            try:
                 rec = json.loads(line)
-                docs.append((str(rec.get("id", f"{f}:{n}")), rec["text"]))
-                given.append(rec.get("entities"))
+            except json.JSONDecodeError as exc:
+                raise DataError(f, f"invalid JSON ({exc.msg})", line=n) from None
+            if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
+                raise DataError(f, "expected an object with a 'text' string", line=n)
+            ents = rec.get("entities")
+            if ents is not None and not (isinstance(ents, list) and all(isinstance(e, dict) for e in ents)):
+                raise DataError(f, "'entities' must be a list of {start, end[, type]} objects", line=n)
+            docs.append((str(rec.get("id", f"{f}:{n}")), rec["text"]))
+            given.append(ents)
     out = []
     for (doc_id, t), spans in zip(docs, given):
         if spans is None and tagger is None:

@@ -118,7 +118,9 @@ def evaluate_relations(
     clf = SpanPairClassifier.load(model, backend=backend)
     examples = load_relation_split(data, split)
     if any(e.label is None for e in examples):
-        raise ValueError("evaluation needs labelled examples")
+        from ...errors import EncoderkitError
+
+        raise EncoderkitError(f"'{data}' has examples without labels", hint="evaluate on labelled data (TEST_FILE_FULL.TXT)")
     neg = clf.card.get("negative_label") or "Other"
     t0 = time.perf_counter()
     pred = clf.predict([(e.text, e.e1, e.e2) for e in examples], batch_size=batch_size)
