@@ -40,6 +40,12 @@ def search(
         help="FIELD=VALUE (repeat; AND across fields, OR within one): path=GLOB, meta.KEY=VALUE, "
         "or an annotator's field such as label=sports or entity=PER:obama.",
     ),
+    entity: Optional[List[str]] = typer.Option(
+        None,
+        "--entity",
+        help="TYPE:value (repeat): documents mentioning this entity; alias of --filter entity=TYPE:value "
+        "(an index built with --extract runs/ner).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
 ):
     """Search an index and print ranked results with a snippet of the best-matching passage."""
@@ -47,6 +53,8 @@ def search(
     from ..index import Index
     from ..models.export import ensure_export
     from ..retrieval.snippets import best_passage, highlight, hit_row
+
+    filters = [*(filters or []), *_entity_filters(entity)]
 
     encoder = None
     if model is not None:
@@ -123,3 +131,16 @@ def _esc(s: str) -> str:
     from rich.markup import escape
 
     return escape(s)
+
+
+def _entity_filters(entities: Optional[List[str]]) -> list[str]:
+    """``--entity TYPE:value`` as ``entity=TYPE:value`` filters."""
+    from ..errors import EncoderkitError
+
+    out = []
+    for e in entities or []:
+        typ, sep, value = e.partition(":")
+        if not sep or not typ.strip() or not value.strip():
+            raise EncoderkitError(f"--entity {e!r} is not TYPE:value", hint="e.g. --entity PER:obama or --entity LOC:paris")
+        out.append(f"entity={typ.strip()}:{value.strip()}")
+    return out

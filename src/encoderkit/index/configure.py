@@ -40,6 +40,8 @@ def open_for_update(
 
     index_dir = Path(index_dir)
     if not (index_dir / MANIFEST).exists():
+        # settings for an annotator (e.g. --extract / --classify) also ask for it, as on an existing index
+        new_names = list(annotators or ()) + [n for n in annotator_settings or {} if n not in (annotators or ())]
         return Index.create(
             index_dir,
             encoder=Encoder.load(model or "default", pooling=pooling),
@@ -47,7 +49,7 @@ def open_for_update(
             chunk_overlap=32 if chunk_overlap is None else chunk_overlap,
             retrievers=list(retrievers or DEFAULT_RETRIEVERS),
             retriever_settings=retriever_settings,
-            annotators=list(annotators or ()),
+            annotators=new_names,
             annotator_settings=annotator_settings,
         )
     idx = Index.open(index_dir)
