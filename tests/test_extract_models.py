@@ -256,3 +256,30 @@ def test_relation_pair_too_long_is_reported_not_cut(tiny_relation_dir):
     assert p is None  # the two arguments do not fit in one window: reported, never silently truncated
     (q,) = clf.predict([(near, (len(near) - 21, len(near) - 17), (len(near) - 6, len(near) - 1))])
     assert q is not None  # a long text is cropped around the arguments
+
+
+def test_extractor_api_on_each_model_kind(tiny_tagger_dir, tiny_relation_dir):
+    from encoderkit.errors import EncoderkitError
+    from encoderkit.tasks.extract import Extractor
+
+    ner = Extractor.load(tiny_tagger_dir)
+    info = ner.describe()
+    assert info["kind"] == "ner" and info["provides"] == {"entities": True, "relations": False, "frames": False}
+    assert info["entity_types"] == ["LOC", "ORG", "PER"] and info["components"]["ner"]["fingerprint"]
+    (rec,) = ner.extract(["Merkel met Smith in Paris."])
+    assert set(rec) == {"entities", "relations", "frames"} and rec["relations"] == [] and rec["frames"] == []
+    for e in rec["entities"]:
+        assert set(e) == {"type", "text", "start", "end", "confidence", "sentence"}
+    rel = Extractor.load(tiny_relation_dir)
+    assert rel.describe()["relation_types"] == ["Cause-Effect", "Content-Container"]
+    with pytest.raises(EncoderkitError, match="entity spans"):
+        rel.extract(["Smoke came from the fire."])
+    (rec,) = rel.extract(["Smoke came from the fire."], entities=[[{"start": 20, "end": 24}, {"start": 0, "end": 5}]])
+    for r in rec["relations"]:
+        assert {r["head"]["text"], r["tail"]["text"]} == {"Smoke", "fire"} and r["evidence"][
+            "text"
+        ] == "Smoke came from the fire."
+    with pytest.raises(EncoderkitError, match="min_confidence"):
+        ner.extract(["x"], min_confidence=2.0)
+    both = Extractor.compose(ner=tiny_tagger_dir, relations=tiny_relation_dir)
+    assert both.describe()["provides"]["relations"] and len(both.extract(["Merkel met Smith.", ""])) == 2
