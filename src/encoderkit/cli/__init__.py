@@ -16,6 +16,8 @@ from . import (
     common,
     eval_cmd,
     export_cmd,
+    extract_cmd,
+    extract_train_cmd,
     index_cmd,
     pretrain_cmd,
     search_cmd,
@@ -56,6 +58,8 @@ pretrain_cmd.register(app)
 verify_cmd.register(app)
 classify_cmd.register(app)
 cluster_cmd.register(app)
+extract_train_cmd.register(app)
+extract_cmd.register(app)
 common.escape_help(app)
 
 

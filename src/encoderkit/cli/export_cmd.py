@@ -17,7 +17,10 @@ def register(app: typer.Typer) -> None:
 
 @export_app.command("onnx")
 def onnx(
-    model: str = typer.Option("default", help="Bi-encoder, cross-encoder or classifier: 'default', a folder or a hub id."),
+    model: str = typer.Option(
+        "default",
+        help="Bi-encoder, cross-encoder, classifier, tagger, relation or extraction model (folder, hub id, 'default').",
+    ),
     quantize: Optional[str] = typer.Option(None, help="int8: dynamic per-channel int8 weights (faster, ~0.99 cosine) [fp32]."),
     kind: Optional[str] = typer.Option(None, help="encoder | cross-encoder | classifier (default: from the model's folder)."),
     force: bool = typer.Option(False, "--force", help="Export again even if cached."),

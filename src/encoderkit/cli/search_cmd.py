@@ -57,6 +57,12 @@ def search(
         help="Comma-separated keys JSON hits carry, from: rank, doc_id, chunk_id, score, title, path, start, end, "
         "section, stages, meta, annotations, text, snippet, snippet_start, snippet_end, highlights [all but text].",
     ),
+    entity: Optional[List[str]] = typer.Option(
+        None,
+        "--entity",
+        help="TYPE:value (repeat): documents mentioning this entity; alias of --filter entity=TYPE:value "
+        "(an index built with --extract runs/ner).",
+    ),
     model: Optional[str] = typer.Option(None, help="Check that this model is the index's (default: use the index's)."),
     rerank: Optional[str] = typer.Option(None, "--rerank", help="Re-score the top candidates with this cross-encoder."),
     rerank_depth: int = typer.Option(50, min=1, help="How many candidates the reranker re-scores."),
@@ -93,6 +99,7 @@ def search(
         if unknown:
             raise EncoderkitError(f"unknown --fields {', '.join(unknown)}", hint=f"choose from: {', '.join(ALL_FIELDS)}")
     batch = _read_queries(queries_file) if queries_file is not None else None
+    filters = [*(filters or []), *_entity_filters(entity)]
     encoder = None
     if model is not None:
         from ..index.manifest import read_manifest
@@ -335,3 +342,16 @@ def _display_path(hit) -> str:
         except ValueError:
             return hit.path
     return hit.doc_id
+
+
+def _entity_filters(entities: Optional[List[str]]) -> list[str]:
+    """``--entity TYPE:value`` as ``entity=TYPE:value`` filters."""
+    from ..errors import EncoderkitError
+
+    out = []
+    for e in entities or []:
+        typ, sep, value = e.partition(":")
+        if not sep or not typ.strip() or not value.strip():
+            raise EncoderkitError(f"--entity {e!r} is not TYPE:value", hint="e.g. --entity PER:obama or --entity LOC:paris")
+        out.append(f"entity={typ.strip()}:{value.strip()}")
+    return out

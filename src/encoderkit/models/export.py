@@ -114,6 +114,11 @@ def export_onnx(
     its probe texts, else the export is refused."""
     if quantize not in (None, "int8"):
         raise EncoderkitError(f"unknown quantization '{quantize}'", hint="use int8 or leave it out")
+    from .head_export import HEAD_KINDS, export_head_onnx
+    from .head_io import read_card
+
+    if read_card(resolve_model(spec).path).get("kind") in HEAD_KINDS:  # extraction heads: tagger, span-pair
+        return export_head_onnx(spec, quantize=quantize, force=force, opset=opset)
     model_path, out, kind = export_dir(spec, kind, quantize)
     if (out / "model.onnx").is_file() and not force:
         return out
