@@ -10,7 +10,19 @@ import sys
 
 import typer
 
-from . import common, eval_cmd, export_cmd, index_cmd, pretrain_cmd, search_cmd, serve_cmd, train_cmd
+from . import (
+    common,
+    compress_cmd,
+    eval_cmd,
+    export_cmd,
+    index_cmd,
+    pretrain_cmd,
+    robustness_cmd,
+    search_cmd,
+    serve_cmd,
+    tradeoff_cmd,
+    train_cmd,
+)
 
 app = typer.Typer(
     name="encoderkit",
@@ -41,6 +53,9 @@ train_cmd.register(app)
 export_cmd.register(app)
 serve_cmd.register(app)
 pretrain_cmd.register(app)
+compress_cmd.register(app)
+robustness_cmd.register(app)
+tradeoff_cmd.register(app)
 common.escape_help(app)
 
 
