@@ -22,7 +22,11 @@ DOCS = {
     "d9": ("Aspirin", "Aspirin lowers the risk of colorectal cancer after long use."),
     "d10": ("Obesity", "Obesity in childhood increases adult blood pressure."),
     "d11": ("Antibiotics", "Antibiotics alter the gut microbiome of infants for months."),
-    "d12": ("Telomeres", "Short telomeres are associated with cellular aging and senescence."),
+    "d12": (
+        "Telomeres",
+        "Cells divide many times over a lifetime and every division copies the genome. " * 12
+        + "Short telomeres are associated with cellular aging and senescence.",  # beyond the tiny model's 128 tokens
+    ),
 }
 QUERIES = {
     "q1": ("vitamin D deficiency and multiple sclerosis risk", ["d1"]),
@@ -118,7 +122,8 @@ def test_synonyms_rare_terms_and_truncation(tiny_beir, tiny_index, tmp_path):
     rare = res["slices"]["rare"]
     assert rare["n"] >= 1 and set(rare["pipelines"]) == {"bm25", "dense"}
     tr = res["truncation"]
-    assert tr["token_limit"] == 128 and tr["queries_with_long_relevant_docs"] == 0
+    assert tr["token_limit"] == 128 and tr["queries_with_long_relevant_docs"] == 1  # q7 -> d12
+    assert tr["pipelines"]["bm25"]["truncated_long"] is not None and tr["whole_index"]["chunks"] == len(DOCS)
     assert tr["pipelines"]["bm25"]["chunked"] == res["baseline"]["bm25"]
     md = (tmp_path / "r" / "results.md").read_text()
     assert "Rare terms" in md and "Long documents" in md and "synonym" in md

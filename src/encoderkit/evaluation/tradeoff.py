@@ -86,6 +86,20 @@ def single_latencies(encode_one: Callable[[str], object], texts: Sequence[str]) 
     return out
 
 
+def _time_variants(encoders, sample, queries, batch_size: int, repeats: int):
+    """Per encoder: seconds to encode ``sample`` in each round, and single-query milliseconds."""
+    for enc in encoders:
+        enc.encode(sample[:batch_size], batch_size=batch_size)  # warm-up
+    seconds: list[list[float]] = [[] for _ in encoders]
+    lat: list[list[float]] = [[] for _ in encoders]
+    share = queries[: max(1, len(queries) // max(1, repeats))]
+    for _ in range(max(1, repeats)):
+        for k, enc in enumerate(encoders):
+            seconds[k].append(time_encode(lambda t, e=enc: e.encode(t, batch_size=batch_size), sample))
+            lat[k].extend(single_latencies(lambda q, e=enc: e.encode([q]), share))
+    return seconds, lat
+
+
 def _pcts(ms: Sequence[float]) -> dict:
     a = np.asarray(ms, dtype=float)
     return {"p50": round(float(np.percentile(a, 50)), 2), "p95": round(float(np.percentile(a, 95)), 2)}
@@ -107,8 +121,11 @@ def evaluate_tradeoff(
     repeats: int = 3,
     latency_queries: int = 200,
     show_progress: bool | None = None,
+    before_timing: Callable[[], object] | None = None,
+    after_timing: Callable[[], object] | None = None,
 ) -> dict:
-    """Measure every variant on a BEIR set; writes results.json, results.md and tradeoff.png."""
+    """Measure every variant on a BEIR set; writes results.json, results.md and tradeoff.png.
+    ``before_timing`` / ``after_timing``: called around the timing rounds (e.g. to quiet the machine)."""
     from ..data.beir import load_beir
     from ..data.sources import SourceDoc, read_file
     from ..index.index import DEFAULT_RETRIEVERS, Index
@@ -138,11 +155,17 @@ def evaluate_tradeoff(
         from ..data.sts import read_sts
 
         sts_pairs = read_sts(sts, "test")
-    rows, encoders = [], []
-    for model, backend in variants:
+    rows: list = [None] * len(variants)
+    encoders: list = [None] * len(variants)
+    # torch variants first, so an fp32 ONNX variant can share its model's torch index; rows keep the given order
+    for k in sorted(range(len(variants)), key=lambda i: variants[i][1] == "onnx"):
+        model, backend = variants[k]
         ensure_export(model, "encoder", backend)
         enc = Encoder.load(model, backend=backend)
         folder = roots / slug(f"{model}@{backend}")
+        shared = roots / slug(f"{model}@torch")
+        if backend == "onnx" and (shared / MANIFEST).exists():
+            folder = shared  # fp32 ONNX reproduces torch (cosine >= 0.9999, checked at export): same documents
         if not (folder / MANIFEST).exists():  # documents encoded by this variant, as it would serve them
             names = list(dict.fromkeys([*DEFAULT_RETRIEVERS, *pipeline_retrievers([first])]))
             ix = Index.create(folder, encoder=enc, retrievers=names)
@@ -167,22 +190,21 @@ def evaluate_tradeoff(
             "pipeline": pipeline,
             "pipeline_p50_ms": _pcts(r["latencies_ms"])["p50"],
             "index_documents": info["documents"],
+            "index": str(folder),
         }
         if sts_pairs is not None:
             from .sts import sts_correlation
 
             row["sts_spearman"] = round(sts_correlation(enc, sts_pairs)["spearman"], 4)
-        rows.append(row)
-        encoders.append(enc)
+        rows[k], encoders[k] = row, enc
     # timing: every variant in this process and with these threads, interleaved rounds, median kept
-    for enc in encoders:
-        enc.encode(sample[:batch_size], batch_size=batch_size)  # warm-up
-    seconds: list[list[float]] = [[] for _ in encoders]
-    lat: list[list[float]] = [[] for _ in encoders]
-    for _ in range(max(1, repeats)):
-        for k, enc in enumerate(encoders):
-            seconds[k].append(time_encode(lambda t, e=enc: e.encode(t, batch_size=batch_size), sample))
-            lat[k].extend(single_latencies(lambda q, e=enc: e.encode([q]), queries[: max(1, len(queries) // max(1, repeats))]))
+    if before_timing is not None:
+        before_timing()
+    try:
+        seconds, lat = _time_variants(encoders, sample, queries, batch_size, repeats)
+    finally:
+        if after_timing is not None:
+            after_timing()
     tokens = int(np.mean(encoders[0].count_tokens(sample))) if sample else 0
     for row, secs, ms in zip(rows, seconds, lat):
         row["passages_per_s"] = round(len(sample) / float(np.median(secs)), 1)
