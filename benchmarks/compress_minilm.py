@@ -37,6 +37,12 @@ def sentences_file(data: Path, dest: Path) -> Path:
     return dest
 
 
+def res_threads() -> int:
+    from encoderkit.runtime import n_threads
+
+    return n_threads()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
@@ -93,10 +99,15 @@ def main() -> None:
         show_progress=False,
     )
     wall = time.perf_counter() - t0
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = ru.ru_utime + ru.ru_stime  # core-seconds: on a shared machine, what the run itself consumed
     res = {
         "command": "python benchmarks/compress_minilm.py "
         + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None),
         "wall_seconds_total": round(wall, 1),
+        "cpu_seconds_total": round(cpu, 1),
         "train_seconds": log["train_seconds"],
         "steps": log["step"],
         "total_steps": log["total_steps"],
@@ -115,7 +126,8 @@ def main() -> None:
         "",
         f"- command: `{res['command']}`",
         f"- wall time, teacher vectors + training + validation + export: {wall / 60:.1f} min "
-        f"(training steps {log['train_seconds'] / 60:.1f} min, {log['step']}/{log['total_steps']} steps)",
+        f"(training steps {log['train_seconds'] / 60:.1f} min, {log['step']}/{log['total_steps']} steps); "
+        f"CPU time {cpu / 60:.1f} core-minutes ({cpu / 60 / max(1, res_threads()):.1f} min on {res_threads()} cores)",
         f"- texts: {log['card']['n_train_texts']} train, {log['card']['n_val_texts']} held out; layers kept "
         f"{log['card']['plan']['layers']}; parameters {log['card']['parameters']:,} (teacher "
         f"{log['card']['teacher_parameters'] or 0:,})",

@@ -361,6 +361,7 @@ def train_compress(
     configure_torch()
     hf_logging.disable_progress_bar()  # no "Writing model shards" bar at every export
     cfg = train_config or TrainConfig(lr=1e-4, batch_size=32, epochs=1.0, warmup_ratio=0.05)
+    torch.manual_seed(cfg.seed)  # a projection into another model's space starts random: reproducibly
     out = Path(out)
     terms = parse_loss(loss)
     if token_weight < 0 or attention_weight < 0:
