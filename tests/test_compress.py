@@ -280,7 +280,12 @@ def test_compress_errors(teacher_dir, corpus, tmp_path, capsys):
     code, _, err = run_cli(
         capsys, "compress", "--teacher", teacher_dir, "--corpus", tmp_path / "missing.txt", "--out", tmp_path / "y", "-q"
     )
-    assert code == 2 and "no documents found" in err and "Traceback" not in err
+    assert code == 2 and "missing.txt: path does not exist" in err and "Traceback" not in err
+    write(tmp_path / "empty.txt", "")
+    code, _, err = run_cli(
+        capsys, "compress", "--teacher", teacher_dir, "--corpus", tmp_path / "empty.txt", "--out", tmp_path / "y", "-q"
+    )
+    assert code == 2 and "no documents found" in err and "empty file" in err
     code, _, err = run_cli(
         capsys, "compress", "--teacher", teacher_dir, "--corpus", corpus / "a.txt", "--layers", "9", "--out", tmp_path / "z", "-q"
     )

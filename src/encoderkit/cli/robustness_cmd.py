@@ -43,15 +43,15 @@ def robustness(
     task: str = typer.Option("retrieval", help="retrieval | classify."),
     split: str = typer.Option("test", help="Qrels split (retrieval)."),
     index_dir: Optional[Path] = typer.Option(None, "--index", help="Index folder to build or reuse [OUT/index]."),
-    queries: Optional[int] = typer.Option(None, "--queries", help="A deterministic subset of N queries."),
+    queries: Optional[int] = typer.Option(None, "--queries", min=1, help="A deterministic subset of N queries."),
     metric: str = typer.Option("ndcg@10", help="Retrieval metric."),
     synonyms: Optional[Path] = typer.Option(
         None, help="Swap list (TSV term<TAB>replacement or JSON) [abbreviations mined from the corpus]."
     ),
-    rare_df: int = typer.Option(3, help="'rare': a query term found in at most N documents."),
+    rare_df: int = typer.Option(3, min=1, help="'rare': a query term found in at most N documents."),
     rerank_model: Optional[str] = typer.Option(None, "--rerank-model", help="Cross-encoder for '+rerank' pipelines."),
-    as_json: bool = typer.Option(False, "--json"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    as_json: bool = typer.Option(False, "--json", help="Print the results (without per-condition rows) as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
     """Quality under controlled perturbations, per level and pipeline (or classifier), with plots.
 

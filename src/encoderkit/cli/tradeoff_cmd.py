@@ -23,15 +23,15 @@ def tradeoff(
     backends: str = typer.Option("torch", help="Backends for models given without @BACKEND, comma-separated."),
     pipeline: str = typer.Option("dense", "--pipeline", "-p", help="Retrieval pipeline that measures quality."),
     task: str = typer.Option("retrieval", help="retrieval | classify."),
-    split: str = typer.Option("test"),
-    queries: Optional[int] = typer.Option(None, "--queries", help="A deterministic subset of N queries."),
+    split: str = typer.Option("test", help="Qrels split (retrieval)."),
+    queries: Optional[int] = typer.Option(None, "--queries", min=1, help="A deterministic subset of N queries."),
     sts: Optional[Path] = typer.Option(None, help="STS Benchmark folder: add test Spearman per variant."),
     index_root: Optional[Path] = typer.Option(None, help="Where the per-variant indexes live [OUT/indexes]."),
-    throughput_texts: int = typer.Option(256, help="Corpus documents (or texts) timed per round."),
-    batch_size: int = typer.Option(32),
-    repeats: int = typer.Option(3, help="Interleaved timing rounds (median kept)."),
-    as_json: bool = typer.Option(False, "--json"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    throughput_texts: int = typer.Option(256, min=1, help="Corpus documents (or texts) timed per round."),
+    batch_size: int = typer.Option(32, min=1, help="Batch size of the throughput runs."),
+    repeats: int = typer.Option(3, min=1, help="Interleaved timing rounds (median kept)."),
+    as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ):
     """Quality (nDCG@10 or accuracy) vs encode throughput and query latency, one table and one scatter PNG.
 

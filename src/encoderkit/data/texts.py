@@ -46,6 +46,8 @@ def read_documents(paths: Iterable[str | Path], *, lines: bool = False) -> tuple
     walk_paths = []
     for p in paths:
         p = Path(p)
+        if not p.exists():
+            raise DataError(p, "path does not exist", hint="check the --corpus paths")
         if lines and p.is_file() and p.suffix.lower() == ".txt":
             docs.extend(("", line) for line in read_lines(p))
         else:
