@@ -14,14 +14,17 @@ from . import (
     classify_cmd,
     cluster_cmd,
     common,
+    compress_cmd,
     eval_cmd,
     export_cmd,
     extract_cmd,
     extract_train_cmd,
     index_cmd,
     pretrain_cmd,
+    robustness_cmd,
     search_cmd,
     serve_cmd,
+    tradeoff_cmd,
     train_cmd,
     verify_cmd,
 )
@@ -60,6 +63,9 @@ classify_cmd.register(app)
 cluster_cmd.register(app)
 extract_train_cmd.register(app)
 extract_cmd.register(app)
+compress_cmd.register(app)
+robustness_cmd.register(app)
+tradeoff_cmd.register(app)
 common.escape_help(app)
 
 
