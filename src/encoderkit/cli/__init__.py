@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from . import common, eval_cmd, export_cmd, index_cmd, pretrain_cmd, search_cmd, serve_cmd, train_cmd
+from . import colbert_cmd, common, eval_cmd, export_cmd, index_cmd, pretrain_cmd, search_cmd, serve_cmd, train_cmd
 
 app = typer.Typer(
     name="encoderkit",
@@ -26,6 +26,7 @@ train_cmd.register(app)
 export_cmd.register(app)
 serve_cmd.register(app)
 pretrain_cmd.register(app)
+colbert_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,11 @@ def register(app: typer.Typer) -> None:
 def retrieval(
     data_dir: Path = typer.Argument(..., help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."),
     pipeline: List[str] = typer.Option(
-        ["bm25", "dense", "hybrid"], "--pipeline", "-p", help="Pipelines to run (repeat): bm25 | dense | hybrid [+rerank]."
+        ["bm25", "dense", "hybrid"],
+        "--pipeline",
+        "-p",
+        help="Pipelines to run (repeat): bm25 | dense | colbert | hybrid | retrievers joined by '+' "
+        "(e.g. bm25+dense+colbert), optionally followed by +rerank or +rerank-rrf.",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for results.json, results.md, runs/, plots."),
     split: str = typer.Option("test", help="Qrels split to evaluate."),
@@ -32,10 +36,17 @@ def retrieval(
     queries: Optional[int] = typer.Option(None, "--queries", help="Evaluate a deterministic subset of N queries."),
     depth: int = typer.Option(100, help="Candidates per first stage (fusion input)."),
     rrf_k: int = typer.Option(60, help="RRF constant."),
+    fusion: str = typer.Option("rrf", help="Fusion of several retrievers: rrf | weighted (score-normalised)."),
+    weights: Optional[str] = typer.Option(None, help="Fusion weights, e.g. bm25=1,dense=1,colbert=2 [1 each]."),
+    colbert_model: Optional[str] = typer.Option(
+        None, "--colbert-model", help="ColBERT model for '-p colbert' pipelines ['default' = zero-training MiniLM MaxSim]."
+    ),
     chunk_size: Optional[int] = typer.Option(None, help="Chunk size for a new index; 0 = whole documents [256]."),
     chunk_overlap: Optional[int] = typer.Option(None, help="Chunk overlap for a new index [32]."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild the index (e.g. with another model)."),
-    rerank_model: Optional[str] = typer.Option(None, "--rerank-model", help="Cross-encoder for '+rerank' pipelines."),
+    rerank_model: Optional[str] = typer.Option(
+        None, "--rerank-model", help="Cross-encoder or ColBERT model for '+rerank' pipelines (detected from the folder)."
+    ),
     rerank_depth: int = typer.Option(50, help="Candidates the reranker re-scores."),
     rerank_max_length: Optional[int] = typer.Option(None, help="Token limit per (query, passage) pair."),
     backend: str = typer.Option("auto", help="Query encoding: auto | torch | onnx | onnx-int8."),
@@ -45,10 +56,12 @@ def retrieval(
 ):
     """Evaluate retrieval pipelines on a BEIR data set: quality, stage recall, latency, cost.
 
-    Pipelines: bm25, dense, hybrid, each optionally followed by +rerank (needs --rerank-model).
+    Pipelines: bm25, dense, colbert, hybrid or several retrievers joined by '+', each optionally followed
+    by +rerank (needs --rerank-model).
     """
     quiet_env(quiet or as_json)
     from ..evaluation.retrieval import evaluate_retrieval
+    from .search_cmd import parse_weights
 
     res = evaluate_retrieval(
         data_dir,
@@ -60,6 +73,9 @@ def retrieval(
         n_queries=queries,
         depth=depth,
         rrf_k=rrf_k,
+        fusion=fusion,
+        weights=parse_weights(weights),
+        colbert_model=colbert_model,
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
         rebuild=rebuild,

@@ -67,10 +67,12 @@ def prepare_index(
     chunk_overlap: int | None = None,
     rebuild: bool = False,
     retrievers: Sequence[str] = (),
+    retriever_settings: dict[str, dict] | None = None,
     show_progress: bool | None = None,
 ):
-    """Open (or build) the index of ``data``'s corpus holding at least ``retrievers``; incremental, so an
-    up-to-date index costs a hash check. Returns (index, build info)."""
+    """Open (or build) the index of ``data``'s corpus holding at least ``retrievers`` (with
+    ``retriever_settings``, e.g. the ColBERT model); incremental, so an up-to-date index costs a hash
+    check. Returns (index, build info)."""
     from ..index.configure import open_for_update
     from ..index.index import DEFAULT_RETRIEVERS
     from ..index.manifest import MANIFEST, read_manifest, retriever_names
@@ -79,7 +81,13 @@ def prepare_index(
     have = retriever_names(read_manifest(index_dir)) if (index_dir / MANIFEST).exists() else list(DEFAULT_RETRIEVERS)
     wanted = have + [r for r in retrievers if r not in have]
     index = open_for_update(
-        index_dir, model=model, chunk_size=chunk_size, chunk_overlap=chunk_overlap, retrievers=wanted, rebuild=rebuild
+        index_dir,
+        model=model,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        retrievers=wanted,
+        retriever_settings=retriever_settings,
+        rebuild=rebuild,
     )
     report = index.sync([data.corpus_path], rebuild=rebuild, show_progress=show_progress)
     if report.skipped:
@@ -104,6 +112,7 @@ def prepare_index(
         "model": m["model"],
         "chunking": m["chunking"],
         "retrievers": m["retrievers"],
+        "retriever_stats": (m.get("build") or {}).get("retriever_stats"),
     }
     return index, info
 
@@ -116,6 +125,8 @@ def run_pipeline(
     depth: int,
     rrf_k: int,
     doc_ids: dict[int, str],
+    fusion: str = "rrf",
+    weights: dict[str, float] | None = None,
     reranker=None,
     rerank_depth: int = 50,
     rerank_fusion: str = "none",
@@ -138,6 +149,8 @@ def run_pipeline(
             mode=first,
             depth=depth,
             rrf_k=rrf_k,
+            fusion=fusion,
+            weights=weights,
             reranker=reranker,
             rerank_depth=rerank_depth,
             rerank_fusion=rerank_fusion,
@@ -182,9 +195,13 @@ def evaluate_retrieval(
     n_queries: int | None = None,
     depth: int = 100,
     rrf_k: int = 60,
+    fusion: str = "rrf",
+    weights: dict[str, float] | None = None,
     chunk_size: int | None = None,
     chunk_overlap: int | None = None,
     rebuild: bool = False,
+    colbert_model: str | None = None,
+    retriever_settings: dict[str, dict] | None = None,
     rerank_model: str | None = None,
     rerank_depth: int = 50,
     rerank_max_length: int | None = None,
@@ -192,21 +209,23 @@ def evaluate_retrieval(
     rerank_backend: str = "torch",
     show_progress: bool | None = None,
 ) -> dict:
-    """Run the evaluation and write results.json, results.md, runs/*.trec and PNG plots to ``out_dir``."""
+    """Run the evaluation and write results.json, results.md, runs/*.trec and PNG plots to ``out_dir``.
+    ``colbert_model``: the model of the index's colbert retriever (``-p colbert``); ``rerank_model``: a
+    cross-encoder or a ColBERT model for ``+rerank`` pipelines; ``fusion``/``weights``: how pipelines
+    with several retrievers fuse them."""
     t_start = time.perf_counter()
     parsed = [parse_pipeline(p) for p in pipelines]
     reranker = None
     if any(rerank for _, rerank in parsed):
         if not rerank_model:
             raise EncoderkitError(
-                "a '+rerank' pipeline needs a cross-encoder",
-                hint="pass --rerank-model DIR (e.g. one trained with `encoderkit train rerank`)",
+                "a '+rerank' pipeline needs a reranker",
+                hint="pass --rerank-model DIR (a cross-encoder from `encoderkit train rerank` or a ColBERT model)",
             )
-        from ..models.cross_encoder import Reranker
-        from ..models.export import ensure_export
+        from ..models.rerankers import ensure_reranker_export, load_reranker
 
-        ensure_export(rerank_model, "cross-encoder", rerank_backend)
-        reranker = Reranker.load(rerank_model, max_length=rerank_max_length, backend=rerank_backend)
+        ensure_reranker_export(rerank_model, rerank_backend)
+        reranker = load_reranker(rerank_model, max_length=rerank_max_length, backend=rerank_backend)
     if depth < 100:
         raise EncoderkitError(f"--depth {depth} is below 100", hint="Recall@100 needs at least 100 candidates")
     out = Path(out_dir)
@@ -220,6 +239,7 @@ def evaluate_retrieval(
         chunk_overlap=chunk_overlap,
         rebuild=rebuild,
         retrievers=pipeline_retrievers([first for first, _ in parsed]),
+        retriever_settings=_settings_with_colbert(retriever_settings, colbert_model),
         show_progress=show_progress,
     )
     if backend != "auto":  # encode queries as asked (building the index may have loaded the torch encoder)
@@ -246,6 +266,7 @@ def evaluate_retrieval(
         "corpus_documents": len(data.doc_ids),
         "depth": depth,
         "rrf_k": rrf_k,
+        "fusion": {"method": fusion, "weights": weights},
         "scoring": "document = its best chunk (max-passage)",
         "reranker": ({**reranker.describe(), "depth": rerank_depth} if reranker else None),
         "index": index_info,
@@ -268,6 +289,8 @@ def evaluate_retrieval(
             first,
             depth=depth,
             rrf_k=rrf_k,
+            fusion=fusion,
+            weights=weights,
             doc_ids=doc_ids,
             reranker=memo if rerank else None,
             rerank_depth=rerank_depth,
@@ -307,6 +330,16 @@ def evaluate_retrieval(
     plot_quality_latency(results, out / "quality_vs_latency.png")
     index.close()
     return results
+
+
+def _settings_with_colbert(settings: dict[str, dict] | None, colbert_model: str | None) -> dict[str, dict] | None:
+    if colbert_model is None:
+        return settings
+    from ..retrieval.colbert.retriever import record_model
+
+    out = {k: dict(v) for k, v in (settings or {}).items()}
+    out.setdefault("colbert", {})["model"] = record_model(colbert_model)
+    return out
 
 
 class _MemoReranker:

@@ -19,6 +19,7 @@ class UpdateReport:
     resumed: int = 0
     chunks_encoded: int = 0
     payloads_filled: int = 0
+    incremental: list[str] = field(default_factory=list)  # retrievers updated in place (not rebuilt)
     kept_previous: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     generation: int = 0

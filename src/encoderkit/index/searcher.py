@@ -34,6 +34,10 @@ class IndexSearcher:
         except OSError:
             return 0
 
+    def forget_snapshot(self) -> None:
+        """Drop the loaded generation (reloaded on the next search)."""
+        self._snapshot = None
+
     @property
     def retrievers(self) -> list[str]:
         return retriever_names(self.context.manifest)
@@ -70,6 +74,8 @@ class IndexSearcher:
         depth: int = 100,
         by: str = "document",
         rrf_k: int = 60,
+        fusion: str = "rrf",
+        weights: dict[str, float] | None = None,
         reranker=None,
         rerank_depth: int = 50,
         rerank_fusion: str = "none",
@@ -84,6 +90,8 @@ class IndexSearcher:
             depth=depth,
             by=by,
             rrf_k=rrf_k,
+            fusion=fusion,
+            weights=weights,
             reranker=reranker,
             rerank_depth=rerank_depth,
             rerank_fusion=rerank_fusion,

@@ -1,5 +1,9 @@
-"""ONNX export of encoders and cross-encoders (run them with ONNX Runtime: faster on small CPU batches,
-and no torch import at start-up, so a CLI search starts in about a second instead of four).
+"""ONNX export of encoders, cross-encoders and ColBERT models (run them with ONNX Runtime: faster on small
+CPU batches, and no torch import at start-up, so a CLI search starts in about a second instead of four).
+
+For ColBERT (``kind="colbert"``) the graph is the transformer's token states; the projection and the
+L2 normalisation (a 384 x 128 matrix product) run in numpy on either runtime, and the gate compares the
+final token vectors of queries (with their [MASK] augmentation) and documents with torch's.
 
 The route that works with this stack (see STACK-NOTES: optimum's exporter does not install with
 transformers 5): ``torch.onnx.export`` with the TorchScript exporter (``dynamo=False``) of the model
@@ -71,6 +75,8 @@ def export_onnx(
     if layout is not None and layout["unsupported"]:
         raise EncoderkitError(f"{model_path} has modules ONNX export does not cover ({', '.join(layout['unsupported'])})")
     tok = AutoTokenizer.from_pretrained(tpath)
+    if kind not in ("encoder", "cross-encoder", "colbert"):
+        raise EncoderkitError(f"unknown model kind '{kind}' for export", hint="use encoder, cross-encoder or colbert")
     cls = AutoModelForSequenceClassification if kind == "cross-encoder" else AutoModel
     model = cls.from_pretrained(tpath, attn_implementation="eager").eval()
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in tok.model_input_names]
@@ -167,6 +173,16 @@ def agreement_with_torch(model_path: Path, folder: Path, kind: str) -> dict:
         pairs = [(PROBES[1], p) for p in PROBES]
         diff = np.abs(ref.score_pairs(pairs, raw=True) - got.score_pairs(pairs, raw=True))
         return {"max_abs_logit_diff": float(diff.max())}
+    if kind == "colbert":
+        from .colbert import ColBERT
+
+        ref = ColBERT.load(model_path)
+        got = ColBERT.load(model_path, backend="onnx", onnx_folder=folder)
+        qa, mask = ref.encode_queries(PROBES)
+        qb, _ = got.encode_queries(PROBES)
+        cos = [(qa * qb).sum(-1)[mask]]
+        cos += [(a * b).sum(-1) for a, b in zip(ref.encode_documents(PROBES), got.encode_documents(PROBES))]
+        return {"min_cosine_to_torch": float(np.concatenate(cos).min())}
     from .encoder import Encoder
 
     ref = Encoder.load(model_path)

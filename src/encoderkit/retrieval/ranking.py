@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .fusion import RRF_K, rrf
+from .fusion import RRF_K, rrf, weighted
 
 
 @dataclass
@@ -94,9 +94,13 @@ def collapse(chunk_ids: np.ndarray, scores: np.ndarray, docs: np.ndarray, by: st
     return Ranked(docs[first].tolist(), scores[first].tolist(), chunk_ids[first].tolist())
 
 
-def fuse(rankings: dict[str, Ranked], k: int = RRF_K) -> Ranked:
-    """RRF over stage rankings; a key's shown chunk comes from the stage that ranked it highest."""
-    fused = rrf({name: r.keys for name, r in rankings.items()}, k=k)
+def fuse(rankings: dict[str, Ranked], k: int = RRF_K, *, method: str = "rrf", weights: dict | None = None) -> Ranked:
+    """Fuse stage rankings (``method``: rrf | weighted, see :mod:`.fusion`); a key's shown chunk comes
+    from the stage that ranked it highest."""
+    if method == "weighted":
+        fused = weighted({name: list(zip(r.keys, r.scores)) for name, r in rankings.items()}, weights)
+    else:
+        fused = rrf({name: r.keys for name, r in rankings.items()}, k=k, weights=weights)
     best: dict = {}
     for r in rankings.values():
         for rank, (key, chunk) in enumerate(zip(r.keys, r.best_chunk)):
