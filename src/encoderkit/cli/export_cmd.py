@@ -17,9 +17,9 @@ def register(app: typer.Typer) -> None:
 
 @export_app.command("onnx")
 def onnx(
-    model: str = typer.Option("default", help="Bi-encoder or cross-encoder: 'default', a folder or a hub id."),
+    model: str = typer.Option("default", help="Bi-encoder, cross-encoder or ColBERT model: 'default', a folder or a hub id."),
     quantize: Optional[str] = typer.Option(None, help="int8: dynamic per-channel int8 weights (faster, ~0.99 cosine)."),
-    kind: Optional[str] = typer.Option(None, help="encoder | cross-encoder (default: from the model's config)."),
+    kind: Optional[str] = typer.Option(None, help="encoder | cross-encoder | colbert (default: from the model's folder)."),
     force: bool = typer.Option(False, "--force", help="Export again even if cached."),
     as_json: bool = typer.Option(False, "--json"),
 ):

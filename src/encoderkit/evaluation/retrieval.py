@@ -219,8 +219,8 @@ def evaluate_retrieval(
     if any(rerank for _, rerank in parsed):
         if not rerank_model:
             raise EncoderkitError(
-                "a '+rerank' pipeline needs a reranker",
-                hint="pass --rerank-model DIR (a cross-encoder from `encoderkit train rerank` or a ColBERT model)",
+                "a '+rerank' pipeline needs a cross-encoder or a ColBERT model",
+                hint="pass --rerank-model DIR (from `encoderkit train rerank` or `encoderkit train colbert`)",
             )
         from ..models.rerankers import ensure_reranker_export, load_reranker
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -114,13 +115,15 @@ def build_generation(store: Store, index_dir: Path, gen: int, retrievers: Sequen
     tmp.mkdir(parents=True)
     np.save(tmp / "chunk_ids.npy", ids, allow_pickle=False)
     np.save(tmp / "chunk_docs.npy", docs, allow_pickle=False)
-    sizes, stats, incremental = {}, {}, []
+    sizes, stats, incremental, seconds = {}, {}, [], {}
     for r in retrievers:
+        t = time.perf_counter()
         if previous is not None and update_previous(store, index_dir, previous, r, ids, docs, texts):
             incremental.append(r.name)
         else:
             r.build(chunk_set(store, gen, r, ids, docs, texts))
         r.save(tmp / r.name)
+        seconds[r.name] = round(time.perf_counter() - t, 3)
         sizes[r.name] = sum(f.stat().st_size for f in (tmp / r.name).rglob("*") if f.is_file())
         stats[r.name] = r.stats()
     for f in tmp.rglob("*"):
@@ -136,6 +139,7 @@ def build_generation(store: Store, index_dir: Path, gen: int, retrievers: Sequen
         "documents": int(len(set(docs.tolist()))),
         "retriever_bytes": sizes,
         "retriever_stats": stats,
+        "retriever_seconds": seconds,
         "incremental": incremental,
     }
 

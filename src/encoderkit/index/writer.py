@@ -267,10 +267,11 @@ class IndexWriter:
                         chunking=ChunkSettings.from_dict(target["chunking"]),
                         group_chunks=write_every,
                         progress=bar,
+                        seconds=report.encode_seconds,
                     )
                 self.store.mark_removed(plan.remove_rows, gen + 1)
                 report.payloads_filled = fill_missing_payloads(
-                    self.store, encoding, gen + 1, group_chunks=write_every, progress=bar
+                    self.store, encoding, gen + 1, group_chunks=write_every, progress=bar, seconds=report.encode_seconds
                 )
             finally:
                 if bar is not None:
@@ -339,6 +340,8 @@ class IndexWriter:
             "chunks_encoded": report.chunks_encoded,
             "payloads_filled": report.payloads_filled,
             "incremental": counts["incremental"],
+            "retriever_seconds": counts["retriever_seconds"],
+            "encode_seconds": report.encode_seconds,
         }
         build["retriever_bytes"] = counts["retriever_bytes"]
         build["retriever_stats"] = counts["retriever_stats"]

@@ -77,6 +77,8 @@ def export_onnx(
     tok = AutoTokenizer.from_pretrained(tpath)
     if kind not in ("encoder", "cross-encoder", "colbert"):
         raise EncoderkitError(f"unknown model kind '{kind}' for export", hint="use encoder, cross-encoder or colbert")
+    if kind == "colbert" and quantize:
+        raise EncoderkitError("ColBERT models export in fp32 only", hint="leave out --quantize")
     cls = AutoModelForSequenceClassification if kind == "cross-encoder" else AutoModel
     model = cls.from_pretrained(tpath, attn_implementation="eager").eval()
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in tok.model_input_names]
