@@ -197,7 +197,7 @@ def main() -> None:
     ap.add_argument("--index", type=Path, default=Path("build/colbert-scifact"))
     ap.add_argument("--baseline-index", type=Path, default=Path("build/colbert-scifact-baseline"))
     ap.add_argument("--seed-index", type=Path, default=None)
-    ap.add_argument("--steps", nargs="*", default=["index", "eval", "fusion"])
+    ap.add_argument("--steps", nargs="*", default=["index", "fusion", "eval"])
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     res = json.loads((OUT / "results.json").read_text()) if (OUT / "results.json").is_file() else {}
@@ -212,15 +212,19 @@ def main() -> None:
         res["baseline_index"] = build(args.baseline_index, args.data, "default", args.seed_index)
         save()
         print("index", res["index"]["seconds"], res["baseline_index"]["seconds"], flush=True)
+    if "fusion" in args.steps:
+        fusion_step(args, res)
+        save()
+        print(json.dumps(res["fusion"]["chosen"]), flush=True)
     if "eval" in args.steps:
         pipes = ["bm25", "dense", "colbert", "bm25+dense", "bm25+colbert", "dense+colbert", "bm25+dense+colbert"]
         ev = evaluate(args.index, args.data, pipes, OUT / "eval-rrf")
-        ev.update(
-            {
-                f"{k} (weighted)": v
-                for k, v in evaluate(args.index, args.data, pipes[3:], OUT / "eval-weighted", fusion="weighted").items()
-            }
-        )
+        chosen = (res.get("fusion") or {}).get("chosen")  # the rule chosen on dev queries (step "fusion")
+        if chosen and (chosen["method"] != "rrf" or chosen["weights"]):
+            fused = evaluate(
+                args.index, args.data, pipes[3:], OUT / "eval-default-fusion", fusion=chosen["method"], weights=chosen["weights"]
+            )
+            ev.update({f"{k} ({chosen['method']} {chosen['weights']})": v for k, v in fused.items()})
         rr = evaluate(
             args.index,
             args.data,
@@ -235,10 +239,6 @@ def main() -> None:
         res["eval"] = ev
         save()
         print(json.dumps(ev, indent=1), flush=True)
-    if "fusion" in args.steps:
-        fusion_step(args, res)
-        save()
-        print(json.dumps(res["fusion"]["chosen"]), flush=True)
     print("wrote", OUT)
 
 

@@ -115,3 +115,7 @@ def test_onnx_export_gated_by_agreement_and_reranker_loader(tiny_colbert_dir, ti
     assert rr.kind == "colbert" and rr.describe()["kind"] == "colbert" and rr.score("q", ["a", "b"]).shape == (2,)
     ce = load_reranker(tiny_cross_encoder_dir)
     assert ce.kind == "cross-encoder" and ce.score("q", ["a"]).shape == (1,)
+    from encoderkit.models.cross_encoder import Reranker
+
+    with pytest.raises(EncoderkitError, match="is a ColBERT model, not a cross-encoder"):
+        Reranker.load(tiny_colbert_dir)  # never a randomly initialised classification head on ColBERT weights

@@ -32,7 +32,8 @@ def test_fuse_rankings_and_pipeline_option(tmp_path, tiny_encoder):
     assert hits and all(0 <= h.score <= 1 for h in hits)
     with pytest.raises(EncoderkitError, match="unknown fusion"):
         index.search("cats", fusion="max")
-    with pytest.raises(EncoderkitError, match="does not run"):
-        index.search("cats", mode="bm25+dense", weights={"colbert": 1})
+    assert index.search("cats", mode="bm25+dense", fusion="weighted", weights={"colbert": 1})  # not run here: ignored
+    with pytest.raises(EncoderkitError, match="unknown retriever 'bm52'"):
+        index.search("cats", weights={"bm52": 1})
     with pytest.raises(EncoderkitError, match="not a number"):
         index.search("cats", weights={"bm25": -1})

@@ -129,11 +129,8 @@ def rank(
         raise EncoderkitError(f"unknown rerank fusion '{rerank_fusion}'", hint="use none or rrf")
     if fusion not in FUSIONS:
         raise EncoderkitError(f"unknown fusion '{fusion}'", hint=f"use one of: {', '.join(FUSIONS)}")
-    for name, w in (weights or {}).items():
-        if name not in stages and name != "rerank":
-            raise EncoderkitError(
-                f"fusion weight for '{name}', which this search does not run", hint=f"stages: {', '.join(stages)}"
-            )
+    for name, w in (weights or {}).items():  # weights of retrievers a search does not run are ignored
+        get(name)  # ... but a name that is no retriever at all is an error (a typo)
         if not isinstance(w, (int, float)) or w < 0:
             raise EncoderkitError(f"fusion weight {name}={w!r} is not a number >= 0")
     queries = list(queries)
