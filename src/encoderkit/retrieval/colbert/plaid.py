@@ -16,7 +16,7 @@ Search for a query ``Q`` [Lq, dim]:
    lower. For a token whose probed centroids the document does not have, the (nprobe+1)-th best
    centroid score of that token is used: an upper bound of the centroid interaction. Documents hit by no
    probed centroid are not candidates;
-3. exact MaxSim on the decompressed vectors of the ``ncandidates`` best candidates.
+3. exact MaxSim on the decompressed vectors of the best ``max(k, ncandidates)`` candidates.
 
 The exhaustive mode (small indexes) scores every document exactly. Both are pure functions of the
 stored arrays, so an index updated in place and one rebuilt with the same centroids return the same
@@ -222,7 +222,7 @@ class PlaidIndex:
             positions = np.arange(self.n_docs, dtype=np.int64)
         else:
             positions, approx = self.candidates(q, nprobe)
-            m = ncandidates or max(4 * k, 256)
+            m = max(k, ncandidates)
             if len(positions) > m:
                 keep = np.argsort(-approx, kind="stable")[:m]
                 positions = np.sort(positions[keep])

@@ -15,7 +15,8 @@ squared residual of the tokens added since training relative to the one measured
 Settings (``encoderkit index --retrievers ...,colbert --colbert-model DIR``): ``model`` (a ColBERT folder,
 or ``default`` for the zero-training MiniLM baseline), ``nbits`` (0 = float16, 1, 2, 4), ``pool_factor``,
 ``n_centroids`` (0 = auto), ``kmeans_niter``, ``sample_tokens`` (k-means sample, 0 = auto), ``seed``;
-search: ``search`` (auto | plaid | exhaustive), ``nprobe``, ``ncandidates`` (0 = auto),
+search: ``search`` (auto | plaid | exhaustive), ``nprobe`` (centroids probed per query token),
+``ncandidates`` (candidates scored exactly: at least k),
 ``exhaustive_tokens`` (auto mode searches exhaustively up to this many tokens).
 """
 
@@ -75,7 +76,7 @@ class ColBERTRetriever(Retriever):
             "seed": 0,
             "search": "auto",
             "nprobe": 16,
-            "ncandidates": 0,
+            "ncandidates": 256,
             "exhaustive_tokens": 100_000,
             "recluster_growth": 2.0,
         }
