@@ -36,7 +36,9 @@ def retrieval(
     queries: Optional[int] = typer.Option(None, "--queries", help="Evaluate a deterministic subset of N queries."),
     depth: int = typer.Option(100, help="Candidates per first stage (fusion input)."),
     rrf_k: int = typer.Option(60, help="RRF constant."),
-    fusion: str = typer.Option("rrf", help="Fusion of several retrievers: rrf | weighted (score-normalised)."),
+    fusion: Optional[str] = typer.Option(
+        None, help="Fusion of several retrievers: rrf | weighted (score-normalised) [the library default]."
+    ),
     weights: Optional[str] = typer.Option(None, help="Fusion weights, e.g. bm25=1,dense=1,colbert=2 [1 each]."),
     colbert_model: Optional[str] = typer.Option(
         None, "--colbert-model", help="ColBERT model for '-p colbert' pipelines ['default' = zero-training MiniLM MaxSim]."

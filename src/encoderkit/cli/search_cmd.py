@@ -24,7 +24,9 @@ def search(
         help="hybrid (all the index's retrievers, fused) | bm25 | dense | colbert | "
         "any retriever of the index | several joined by '+', e.g. bm25+dense+colbert.",
     ),
-    fusion: str = typer.Option("rrf", help="How several retrievers are fused: rrf | weighted (score-normalised)."),
+    fusion: Optional[str] = typer.Option(
+        None, help="How several retrievers are fused: rrf | weighted (score-normalised) [the library default]."
+    ),
     weights: Optional[str] = typer.Option(None, help="Fusion weights, e.g. bm25=1,dense=1,colbert=2 [1 each]."),
     k: int = typer.Option(10, "-k", help="Number of results."),
     depth: int = typer.Option(100, help="Candidates per first-stage retriever fed to fusion."),

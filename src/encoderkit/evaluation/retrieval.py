@@ -21,6 +21,7 @@ import numpy as np
 
 from ..data.beir import BeirData, load_beir
 from ..errors import EncoderkitError
+from ..retrieval.fusion import DEFAULT_FUSION
 from .machine import machine_info, peak_rss_mb
 from .metrics import CURVE_KS, candidate_recall, evaluate, recall_curve, write_run
 
@@ -125,7 +126,7 @@ def run_pipeline(
     depth: int,
     rrf_k: int,
     doc_ids: dict[int, str],
-    fusion: str = "rrf",
+    fusion: str | None = None,
     weights: dict[str, float] | None = None,
     reranker=None,
     rerank_depth: int = 50,
@@ -195,7 +196,7 @@ def evaluate_retrieval(
     n_queries: int | None = None,
     depth: int = 100,
     rrf_k: int = 60,
-    fusion: str = "rrf",
+    fusion: str | None = None,
     weights: dict[str, float] | None = None,
     chunk_size: int | None = None,
     chunk_overlap: int | None = None,
@@ -266,7 +267,7 @@ def evaluate_retrieval(
         "corpus_documents": len(data.doc_ids),
         "depth": depth,
         "rrf_k": rrf_k,
-        "fusion": {"method": fusion, "weights": weights},
+        "fusion": {"method": fusion or DEFAULT_FUSION, "weights": weights or "each retriever's default"},
         "scoring": "document = its best chunk (max-passage)",
         "reranker": ({**reranker.describe(), "depth": rerank_depth} if reranker else None),
         "index": index_info,

@@ -74,7 +74,7 @@ class IndexSearcher:
         depth: int = 100,
         by: str = "document",
         rrf_k: int = 60,
-        fusion: str = "rrf",
+        fusion: str | None = None,
         weights: dict[str, float] | None = None,
         reranker=None,
         rerank_depth: int = 50,

@@ -87,6 +87,7 @@ class Retriever:
     name: ClassVar[str] = ""
     encodes: ClassVar[bool] = False  # needs per-chunk payloads computed at indexing time
     incremental: ClassVar[bool] = False  # add/remove work on a built retriever
+    fusion_weight: ClassVar[float] = 1.0  # its weight when fused with others, unless a search gives weights
 
     def __init__(self, settings: dict, context: IndexContext):
         self.settings = dict(settings)

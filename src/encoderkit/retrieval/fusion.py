@@ -21,6 +21,7 @@ from typing import Hashable, Mapping, Sequence
 
 RRF_K = 60
 FUSIONS = ("rrf", "weighted")
+DEFAULT_FUSION = "rrf"  # the default and each retriever's ``fusion_weight``: see docs/late-interaction.md
 
 
 def rrf(

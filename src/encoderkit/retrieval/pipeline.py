@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import EncoderkitError
 from .base import IndexContext, Retriever
-from .fusion import FUSIONS, RRF_K
+from .fusion import DEFAULT_FUSION, FUSIONS, RRF_K
 from .ranking import QueryRanking, Ranked, collapse, fuse
 from .registry import get
 
@@ -111,7 +111,7 @@ def rank(
     depth: int = 100,
     by: str = "document",
     rrf_k: int = RRF_K,
-    fusion: str = "rrf",
+    fusion: str | None = None,
     weights: dict[str, float] | None = None,
     reranker=None,
     rerank_depth: int = 50,
@@ -119,7 +119,8 @@ def rank(
     chunk_texts: Callable[[list[int]], dict[int, str]] | None = None,
 ) -> list[QueryRanking]:
     """Run the pipeline for each query. ``stages``: retriever names (see :func:`parse_mode`); more
-    than one are fused (``fusion``: rrf | weighted, with per-retriever ``weights``, default 1). A
+    than one are fused (``fusion``: rrf | weighted, default :data:`~.fusion.DEFAULT_FUSION`; per-retriever
+    ``weights``, default each retriever's ``fusion_weight``). A
     ``reranker`` (anything with ``score(query, passages)``) re-scores the top ``rerank_depth``
     candidates: from vectors a retriever stores when one can (:meth:`Retriever.rerank_scores`, e.g. a
     ColBERT model over its own index), otherwise on their best chunk's indexed text (``chunk_texts``)."""
@@ -127,8 +128,11 @@ def rank(
         raise EncoderkitError(f"unknown result unit '{by}'", hint="use 'document' or 'chunk'")
     if rerank_fusion not in RERANK_FUSIONS:
         raise EncoderkitError(f"unknown rerank fusion '{rerank_fusion}'", hint="use none or rrf")
+    fusion = fusion or DEFAULT_FUSION
     if fusion not in FUSIONS:
         raise EncoderkitError(f"unknown fusion '{fusion}'", hint=f"use one of: {', '.join(FUSIONS)}")
+    if weights is None:  # each retriever's default weight (see retrieval.fusion for how they were chosen)
+        weights = {name: float(get(name).fusion_weight) for name in stages}
     for name, w in (weights or {}).items():  # weights of retrievers a search does not run are ignored
         get(name)  # ... but a name that is no retriever at all is an error (a typo)
         if not isinstance(w, (int, float)) or w < 0:
