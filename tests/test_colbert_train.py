@@ -20,7 +20,7 @@ def beir(tmp_path_factory):
     docs = [
         {
             "_id": f"d{i}",
-            "title": f"{WORDS[i % 10]} note",
+            "title": f"a short note on {WORDS[i % 10]}",
             "text": f"all about {WORDS[i % 10]} and {WORDS[(i * 7) % 10]} case {i}",
         }
         for i in range(40)
@@ -157,10 +157,12 @@ def test_train_colbert_cli(tiny_model_dir, beir, tmp_path, capsys):
         "40",
         "--train-doc-length",
         "32",
+        "--add-titles",
+        "6",
         "--json",
     )
     assert code == 0, err
     res = json.loads(out)
-    assert res["total_steps"] == 2 and res["card"]["task"] == "colbert"
+    assert res["total_steps"] == 2 and res["card"]["task"] == "colbert" and res["card"]["extra_pairs"] == 6
     code, out, err = run_cli(capsys, "train", "colbert", "--data", tmp_path / "nowhere", "--out", tmp_path / "x")
     assert code == 2 and "does not exist" in err

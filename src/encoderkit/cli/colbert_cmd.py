@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from .common import quiet_env
-from .train_cmd import _config, _mining, _report, train_app
+from .train_cmd import _config, _corpus_extra, _mining, _report, train_app
 
 
 def register(app: typer.Typer) -> None:  # the command hangs off `encoderkit train` (train_app)
@@ -36,6 +36,8 @@ def colbert(
     distill_loss: str = typer.Option("kl", help="kl (ColBERTv2) | margin-mse."),
     teacher_temperature: Optional[float] = typer.Option(None, help="Teacher softmax temperature (fused: 0.1, otherwise 1)."),
     init_projection: str = typer.Option("pca", help="pca (top directions of the backbone's token states) | random."),
+    add_titles: int = typer.Option(0, help="Add up to N (title -> text) pairs from the corpus (weak supervision)."),
+    add_ict: int = typer.Option(0, help="Add up to N inverse-cloze (sentence -> rest of document) pairs from the corpus."),
     epochs: float = typer.Option(4.0),
     batch_size: int = typer.Option(32, help="Queries per step (each brings its positive and negatives)."),
     lr: float = typer.Option(3e-5, help="Encoder learning rate."),
@@ -72,6 +74,7 @@ def colbert(
         distill_loss=distill_loss,
         teacher_temperature=teacher_temperature,
         init_projection=init_projection,
+        extra_pairs=_corpus_extra(data, add_ict, add_titles, seed),
         val_fraction=val_fraction,
         val_corpus_size=val_corpus_size,
         train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16, head_lr_mult),

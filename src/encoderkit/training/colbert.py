@@ -46,6 +46,7 @@ class Example:
     query: str
     positive_id: str
     pool: list[str]  # mined negatives (corpus ids)
+    positive: str | None = None  # the positive's text when it is not the corpus text (e.g. a title pair)
 
 
 def pca_projection(token_states: np.ndarray, dim: int) -> np.ndarray:
@@ -149,8 +150,9 @@ class ColBERTObjective:
         ex = [self.examples[i] for i in batch]
         groups = [[e.positive_id] + self.negatives_of(i, epoch) for i, e in zip(batch, ex)]
         doc_ids = [d for g in groups for d in g]
+        texts = [t for e, g in zip(ex, groups) for t in [e.positive or self.corpus[g[0]], *(self.corpus[x] for x in g[1:])]]
         q, q_mask = self._encode(self.colbert.query_features([e.query for e in ex]))
-        d, d_mask = self._encode(self.colbert.document_features([self.corpus[x] for x in doc_ids], self.doc_max_length))
+        d, d_mask = self._encode(self.colbert.document_features(texts, self.doc_max_length))
         with torch.autocast(q.device.type, enabled=False):  # sums of cosines need float32
             scores = maxsim_torch(q.float(), q_mask, d.float(), d_mask)  # [B, N]
         starts = np.cumsum([0] + [len(g) for g in groups[:-1]])
@@ -245,14 +247,16 @@ def train_colbert(
     distill_loss: str = "kl",
     teacher_temperature: float | None = None,
     init_projection: str = "pca",
+    extra_pairs: list | None = None,
     val_fraction: float = 0.1,
     val_corpus_size: int = 1000,
     train_config: TrainConfig | None = None,
     resume: bool = False,
     show_progress: bool | None = None,
 ) -> dict:
-    """Train a ColBERT model from ``model``'s backbone on a BEIR folder's training qrels; the best
-    checkpoint by validation nDCG@10 is saved to ``out`` (loads with :meth:`ColBERT.load`)."""
+    """Train a ColBERT model from ``model``'s backbone on a BEIR folder's training qrels (plus
+    ``extra_pairs``, e.g. title or inverse-cloze pairs from the corpus, with negatives mined the same
+    way); the best checkpoint by validation nDCG@10 is saved to ``out`` (loads with :meth:`ColBERT.load`)."""
     import torch
 
     from ..models.backbone import Backbone
@@ -322,10 +326,11 @@ def train_colbert(
         linear.weight.copy_(torch.from_numpy(proj))
     module = torch.nn.ModuleDict({"bert": bert, "linear": linear})
 
+    pairs = list(train.pairs) + list(extra_pairs or [])
     positives: dict[str, set[str]] = {}
-    for p in labelled.pairs:
+    for p in list(labelled.pairs) + list(extra_pairs or []):
         positives.setdefault(p.query_id, set()).add(p.positive_id)
-    queries = {p.query_id: p.query for p in train.pairs}
+    queries = {p.query_id: p.query for p in pairs}
     enc = None
     if mining.method in ("dense", "both"):
         from ..models.encoder import Encoder
@@ -342,7 +347,16 @@ def train_colbert(
     )
     out.mkdir(parents=True, exist_ok=True)
     save_negatives(out / "negatives.json", negs, mining)
-    examples = [Example(p.query_id, p.query, p.positive_id, list(negs.get(p.query_id, []))) for p in train.pairs]
+    examples = [
+        Example(
+            p.query_id,
+            p.query,
+            p.positive_id,
+            list(negs.get(p.query_id, [])),
+            None if p.positive == corpus.get(p.positive_id) else p.positive,
+        )
+        for p in pairs
+    ]
     teacher_map: dict[str, dict[str, float]] = {}
     if teacher_kind != "none":
         groups: dict[str, list[str]] = {}
@@ -351,7 +365,7 @@ def train_colbert(
         raw = teacher_scores(
             teacher,
             groups,
-            train.queries,
+            queries,
             corpus,
             cache=out / "teacher_scores.json",
             cache_dir=cache_dir(),
@@ -379,6 +393,7 @@ def train_colbert(
         "teacher_temperature": teacher_temperature,
         "init_projection": init_projection,
         "n_train_examples": len(examples),
+        "extra_pairs": len(extra_pairs or []),
     }
 
     def export(folder: Path) -> None:
