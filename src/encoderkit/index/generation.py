@@ -96,10 +96,13 @@ def update_previous(store: Store, index_dir: Path, previous: dict, retriever, id
     removed = prev_ids[~np.isin(prev_ids, ids)]
     if not retriever.can_update(old, int(len(prev_ids)), int(len(added)), int(len(removed))):
         return False
-    if len(removed):
-        retriever.remove(removed)
-    if len(added):
-        retriever.add(chunk_subset(store, retriever, added, ids, docs, texts))
+    try:
+        if len(removed):
+            retriever.remove(removed)
+        if len(added):
+            retriever.add(chunk_subset(store, retriever, added, ids, docs, texts))
+    except RuntimeError:  # the retriever cannot take this change in place: the caller builds in full
+        return False
     return True
 
 
