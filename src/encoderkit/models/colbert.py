@@ -99,13 +99,24 @@ def is_colbert_folder(path: str | Path) -> bool:
 _FINGERPRINTS: dict[tuple, str] = {}
 
 
+def backbone_fingerprint(path: Path) -> str:
+    """:func:`weights_fingerprint` of a model folder, remembered per (path, size, mtime) of its weights so
+    that a search process hashes the weights once."""
+    files = sorted(Path(path).glob("*.safetensors")) + sorted(Path(path).glob("*.bin"))
+    stamp = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    key = ("weights", str(path), stamp)
+    if key not in _FINGERPRINTS:
+        _FINGERPRINTS[key] = weights_fingerprint(Path(path))
+    return _FINGERPRINTS[key]
+
+
 def colbert_fingerprint(ref: ModelRef, config: ColBERTConfig) -> str:
     """Identifies the token vectors a ColBERT model produces: backbone weights, projection, head settings.
     Computed from the files alone (no model is loaded)."""
     proj = ref.path / PROJECTION
     key = (str(ref.path), proj.stat().st_mtime_ns if proj.is_file() else 0, json.dumps(config.to_dict(), sort_keys=True))
     if key not in _FINGERPRINTS:
-        h = hashlib.sha256(weights_fingerprint(ref.path).encode())
+        h = hashlib.sha256(backbone_fingerprint(ref.path).encode())
         if config.projection and proj.is_file():
             h.update(proj.read_bytes())
         h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
@@ -194,7 +205,7 @@ class ColBERT:
                 raise EncoderkitError(f"{ref.path} has no {PROJECTION}", hint="the ColBERT folder is incomplete; train it again")
             projection = load_file(str(ref.path / PROJECTION))["weight"].astype(np.float32)
         if backend == "onnx":
-            onnx_folder = onnx_folder or export_folder(weights_fingerprint(ref.path), "colbert")
+            onnx_folder = onnx_folder or export_folder(backbone_fingerprint(ref.path), "colbert")
             if not (Path(onnx_folder) / "model.onnx").is_file():
                 raise EncoderkitError(
                     f"no ONNX export of {ref.name} for ColBERT yet",

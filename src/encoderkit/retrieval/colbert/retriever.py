@@ -141,10 +141,10 @@ class ColBERTRetriever(Retriever):
         info = self.model_info()  # a clear error if the model folder is gone
         backend = getattr(self.context, "backend", "auto")
         if backend == "auto":
-            from ...models.ref import resolve_model, weights_fingerprint
+            from ...models.colbert import backbone_fingerprint
 
-            ref = resolve_model(self.model_spec)
-            backend = "onnx" if (export_folder(weights_fingerprint(ref.path), "colbert") / "model.onnx").is_file() else "torch"
+            folder = export_folder(backbone_fingerprint(Path(info["path"])), "colbert")
+            backend = "onnx" if (folder / "model.onnx").is_file() else "torch"
         elif backend == "onnx-int8":
             backend = "onnx"  # no int8 ColBERT export: fp32 ONNX Runtime
         key = ("colbert", info["fingerprint"], backend)
