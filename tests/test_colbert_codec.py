@@ -91,3 +91,14 @@ def test_token_pooling():
     # identical tokens merge first: two copies of a vector pool into that vector
     dup = np.concatenate([v[:1], v[1:2], v[1:2], v[2:3], v[2:3]])
     assert np.allclose(sorted(map(tuple, pool_tokens(dup, 2)[1:])), sorted(map(tuple, v[1:3])), atol=1e-6)
+
+
+def test_retriever_trains_its_codec_on_a_seeded_sample_of_tokens():
+    from encoderkit.retrieval.base import IndexContext
+    from encoderkit.retrieval.colbert.retriever import ColBERTRetriever
+
+    docs = clustered_docs(200, 16, seed=1)
+    r = ColBERTRetriever(ColBERTRetriever.check_settings({"sample_tokens": 500, "n_centroids": 32}), IndexContext(".", {}))
+    a, b = r.train_codec(docs), r.train_codec(docs)
+    assert a.stats["trained_on_tokens"] == 500 and a.n_centroids == 32
+    assert np.array_equal(a.centroids, b.centroids)
