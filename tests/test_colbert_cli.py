@@ -49,6 +49,8 @@ def test_index_search_rerank_recluster_info(tmp_path, capsys, tiny_model_dir, ti
     assert code == 0, err and 0 <= json.loads(out)["hits"][0]["score"] <= 1
     code, out, err = run_cli(capsys, "search", "tea", "--index", ix, "--mode", "bm25", "--rerank", tiny_colbert_dir, "--explain")
     assert code == 0, err and "rerank: rank" in out
+    code, out, err = run_cli(capsys, "search", "tea " * 50, "--index", ix, "--mode", "colbert", "-k", "1")
+    assert code == 0 and "reads the first 32 tokens" in err
     code, out, err = run_cli(capsys, "search", "tea", "--index", ix, "--weights", "colbert=x")
     assert code == 2 and "bad fusion weight" in err
     code, out, err = run_cli(capsys, "search", "tea", "--index", ix, "--rerank", tiny_model_dir)

@@ -83,6 +83,11 @@ def search(
             rerank_fusion=rerank_fusion,
         )
         stages = idx.retrievers if mode == "hybrid" else [s for s in mode.split("+")]
+        colbert = idx.snapshot().retrievers.get("colbert") if "colbert" in stages and idx.snapshot() else None
+        if colbert is not None and colbert.model.truncated_queries([query])[0]:
+            console(stderr=True).print(
+                f"note: ColBERT reads the first {colbert.model.query_length} tokens of the query; the rest was ignored"
+            )
     if as_json:
         print_json({"query": query, "mode": mode, "index": str(index_dir), "hits": [hit_row(h, query) for h in hits]})
         return
