@@ -13,6 +13,7 @@ import typer
 from . import (
     classify_cmd,
     cluster_cmd,
+    colbert_cmd,
     common,
     compress_cmd,
     eval_cmd,
@@ -66,6 +67,7 @@ extract_cmd.register(app)
 compress_cmd.register(app)
 robustness_cmd.register(app)
 tradeoff_cmd.register(app)
+colbert_cmd.register(app)
 common.escape_help(app)
 
 

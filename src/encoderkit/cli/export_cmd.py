@@ -19,10 +19,12 @@ def register(app: typer.Typer) -> None:
 def onnx(
     model: str = typer.Option(
         "default",
-        help="Bi-encoder, cross-encoder, classifier, tagger, relation or extraction model (folder, hub id, 'default').",
+        help="Bi-encoder, cross-encoder, classifier, ColBERT, tagger, relation or extraction model (folder, hub id, 'default').",
     ),
     quantize: Optional[str] = typer.Option(None, help="int8: dynamic per-channel int8 weights (faster, ~0.99 cosine) [fp32]."),
-    kind: Optional[str] = typer.Option(None, help="encoder | cross-encoder | classifier (default: from the model's folder)."),
+    kind: Optional[str] = typer.Option(
+        None, help="encoder | cross-encoder | classifier | colbert (default: from the model's folder)."
+    ),
     force: bool = typer.Option(False, "--force", help="Export again even if cached."),
     as_json: bool = typer.Option(False, "--json", help="Print the export report as JSON."),
 ):

@@ -37,8 +37,26 @@ def index(
         None,
         "--retrievers",
         help="Comma-separated retrievers the index holds, "
-        "e.g. bm25,dense [new index: bm25,dense]; adding one to an existing index "
+        "e.g. bm25,dense or bm25,dense,colbert [new index: bm25,dense]; adding one to an existing index "
         "encodes only what it needs.",
+    ),
+    colbert_model: Optional[str] = typer.Option(
+        None,
+        "--colbert-model",
+        help="ColBERT model of the colbert retriever (a folder from `encoderkit train colbert`; "
+        "'default' = MaxSim over the bundled MiniLM's own token vectors, no training) [default].",
+    ),
+    colbert_nbits: Optional[int] = typer.Option(
+        None, "--colbert-nbits", help="ColBERT residual bits per dimension: 1 | 2 | 4, or 0 for float16 [2]."
+    ),
+    colbert_pool_factor: Optional[int] = typer.Option(
+        None, "--colbert-pool-factor", help="Merge similar document tokens: 2 halves ColBERT's storage [1 = off]."
+    ),
+    recluster: bool = typer.Option(
+        False,
+        "--recluster",
+        help="Rebuild every retriever from the stored vectors at this run (ColBERT retrains its centroids, e.g. "
+        "after the data drifted; see `encoderkit info`); nothing is re-encoded.",
     ),
     dense: Optional[str] = typer.Option(None, help="Dense index: flat (exact) | hnsw | ivf [new index: flat]."),
     bm25_method: Optional[str] = typer.Option(None, help="BM25 variant: lucene|robertson|atire|bm25l|bm25+ [lucene]."),
@@ -125,12 +143,30 @@ def index(
         settings["bm25"] = bm25
     if dense:
         settings["dense"] = {"kind": dense}
+    colbert = {
+        k: v
+        for k, v in (("model", colbert_model), ("nbits", colbert_nbits), ("pool_factor", colbert_pool_factor))
+        if v is not None
+    }
     names = [r.strip() for r in retrievers.split(",") if r.strip()] if retrievers else None
     ann_settings = parse_annotator_settings(annotator_setting or [])
     if classify:
         ann_settings.setdefault("classify", {})["model"] = classify
     if extract:
         ann_settings.setdefault("entities", {})["model"] = extract
+    if colbert:
+        from ..errors import EncoderkitError
+        from ..index.manifest import MANIFEST, read_manifest, retriever_names
+        from ..retrieval.colbert.retriever import record_model
+
+        have = retriever_names(read_manifest(index_dir)) if (index_dir / MANIFEST).exists() else []
+        if "colbert" not in (names if names is not None else have):
+            raise EncoderkitError(
+                "--colbert-* options need the colbert retriever", hint="add it: --retrievers bm25,dense,colbert"
+            )
+        if "model" in colbert:
+            colbert["model"] = record_model(colbert["model"])
+        settings["colbert"] = colbert
     idx = open_for_update(
         index_dir,
         model=model,
@@ -145,13 +181,27 @@ def index(
         titles=titles,
     )
     with idx:
-        report = idx.sync(paths, rebuild=rebuild, max_bytes=int(max_file_mb * 2**20), time_limit=file_timeout, export_onnx=onnx)
+        report = idx.sync(
+            paths,
+            rebuild=rebuild,
+            max_bytes=int(max_file_mb * 2**20),
+            time_limit=file_timeout,
+            export_onnx=onnx,
+            recluster=recluster,
+        )
         stats = idx.stats()
+        retriever_stats = (idx.manifest.get("build") or {}).get("retriever_stats") or {}
     query_backend = report.query_backend or "torch"
     if as_json:
         print_json({"index": str(index_dir), **report.to_dict(), "totals": stats, "query_backend": query_backend})
         return
     _print_report(report, stats)
+    drift = (retriever_stats.get("colbert") or {}).get("drift") or {}
+    if drift.get("recluster_recommended"):
+        console().print(
+            f"[yellow]colbert: the centroids fit the data added since they were trained {drift['drift']:.0%} worse; "
+            "run again with --recluster[/]"
+        )
 
 
 def parse_annotator_settings(specs: List[str]) -> dict[str, dict]:
@@ -261,9 +311,19 @@ def info(
     else:
         out.print(f"chunking   {ch['size']} tokens, overlap {ch['overlap']}, titles {titles}")
     sizes = (m.get("build") or {}).get("retriever_bytes") or {}
+    rstats = (m.get("build") or {}).get("retriever_stats") or {}
     for r in m["retrievers"]:
         size = f"  ({sizes[r['name']] / 2**20:.1f} MB)" if r["name"] in sizes else ""
         out.print(f"{r['name']:<10} {_esc(plain(r['settings']))}{size}")
+        st = rstats.get(r["name"]) or {}
+        if "bytes_per_token" in st:
+            d = st.get("drift") or {}
+            out.print(
+                f"           {st['tokens']:,} token vectors, {st['bytes_per_token']} bytes/token "
+                f"({st['total_bytes_per_token']} with centroids and inverted file), {st['centroids']} centroids; "
+                f"drift {d.get('drift', 0):+.1%} over {d.get('share_added_since_training', 0):.1%} of tokens added since "
+                f"training{' — run `encoderkit index ... --recluster`' if d.get('recluster_recommended') else ''}"
+            )
     counts = stats.get("annotations") or {}
     for a in m.get("annotators") or []:
         out.print(f"{a['name']:<10} {_esc(plain(a['settings']))}  ({counts.get(a['name'], 0)} documents annotated)")

@@ -45,6 +45,10 @@ class IndexSearcher:
             return (0, 0, 0)
         return (st.st_mtime_ns, st.st_ino, st.st_size)
 
+    def forget_snapshot(self) -> None:
+        """Drop the loaded generation (reloaded on the next search)."""
+        self._snapshot = None
+
     @property
     def retrievers(self) -> list[str]:
         return retriever_names(self.context.manifest)
@@ -103,6 +107,8 @@ class IndexSearcher:
         depth: int = 100,
         by: str = "document",
         rrf_k: int = 60,
+        fusion: str | None = None,
+        weights: dict[str, float] | None = None,
         reranker=None,
         rerank_depth: int = 50,
         rerank_fusion: str = "none",
@@ -122,6 +128,8 @@ class IndexSearcher:
             depth=depth,
             by=by,
             rrf_k=rrf_k,
+            fusion=fusion,
+            weights=weights,
             reranker=reranker,
             rerank_depth=rerank_depth,
             rerank_fusion=rerank_fusion,

@@ -147,7 +147,9 @@ class IndexWriter:
         return self._pending or self.manifest
 
     def _target_context(self) -> IndexContext:
-        ctx = IndexContext(self.path, self.target, self.context.encoder_loader)
+        ctx = IndexContext(
+            self.path, self.target, self.context.encoder_loader, backend=self.context.backend, models=self.context.models
+        )
         if self._pending_encoder is not None:
             ctx.loaded_encoder = self._pending_encoder
         elif self.target["model"]["fingerprint"] == self.manifest["model"]["fingerprint"]:
@@ -157,7 +159,13 @@ class IndexWriter:
 
     # ------------------------------------------------------------------ updates
     def add(
-        self, docs: Iterable, *, show_progress: bool | None = None, write_every: int = 128, export_onnx: bool = True
+        self,
+        docs: Iterable,
+        *,
+        show_progress: bool | None = None,
+        write_every: int = 128,
+        export_onnx: bool = True,
+        full_build: bool = False,
     ) -> UpdateReport:
         """Add or replace documents (dicts with id, text[, title, path, meta] or SourceDocs)."""
         items = [as_source_doc(d, i) for i, d in enumerate(docs)]
@@ -166,7 +174,9 @@ class IndexWriter:
             if d.doc_id in seen:
                 raise EncoderkitError(f"duplicate document id {d.doc_id!r} in input", hint="make ids unique")
             seen.add(d.doc_id)
-        return self.update(items, set(), show_progress=show_progress, write_every=write_every, export_onnx=export_onnx)
+        return self.update(
+            items, set(), show_progress=show_progress, write_every=write_every, export_onnx=export_onnx, full_build=full_build
+        )
 
     def remove(self, ids: Iterable[str]) -> UpdateReport:
         """Remove documents by id; unknown ids are ignored (the report's ``removed`` counts real ones)."""
@@ -182,11 +192,14 @@ class IndexWriter:
         show_progress: bool | None = None,
         write_every: int = 128,
         export_onnx: bool = True,
+        full_build: bool = False,
     ) -> UpdateReport:
         """Index files and folders incrementally: new and changed files are (re-)encoded, files that
         disappeared from under ``paths`` are removed, unchanged ones cost only a hash. A file or folder
         that exists but cannot be read now keeps its previously indexed version (``kept_previous``);
-        ``rebuild`` also drops documents indexed from elsewhere whose file is gone."""
+        ``rebuild`` also drops documents indexed from elsewhere whose file is gone. ``full_build``: rebuild
+        every retriever's artifacts from the stored payloads (no re-encoding), e.g. to retrain ColBERT's
+        centroids (``--recluster``)."""
         incoming: list[SourceDoc] = []
         skipped: list[Skipped] = []
         seen: set[str] = set()
@@ -210,6 +223,7 @@ class IndexWriter:
             show_progress=show_progress,
             write_every=write_every,
             export_onnx=export_onnx,
+            full_build=full_build,
         )
 
     def update(
@@ -224,8 +238,11 @@ class IndexWriter:
         show_progress: bool | None = None,
         write_every: int = 128,
         export_onnx: bool = False,
+        full_build: bool = False,
     ) -> UpdateReport:
-        """The one update path: plan, encode (saved every ``write_every`` chunks), fill payloads, commit."""
+        """The one update path: plan, encode (saved every ``write_every`` chunks), fill payloads, commit.
+        Incremental retrievers update the previous generation's artifacts unless ``rebuild`` or
+        ``full_build`` (then every retriever is built from all live chunks)."""
         from ..runtime import progress_enabled
 
         if self.readonly:
@@ -277,10 +294,11 @@ class IndexWriter:
                         chunking=ChunkSettings.from_dict(target["chunking"]),
                         group_chunks=write_every,
                         progress=bar,
+                        seconds=report.encode_seconds,
                     )
                 self.store.mark_removed(plan.remove_rows, gen + 1)
                 report.payloads_filled = fill_missing_payloads(
-                    self.store, encoding, gen + 1, group_chunks=write_every, progress=bar
+                    self.store, encoding, gen + 1, group_chunks=write_every, progress=bar, seconds=report.encode_seconds
                 )
                 annotators = [get_annotator(e["name"])(e["settings"]) for e in target.get("annotators") or []]
                 report.annotated = annotate_missing(
@@ -290,11 +308,22 @@ class IndexWriter:
                 if bar is not None:
                     bar.close()
             settings_changed = self._pending is not None
-            changed = plan.changes or rebuild or settings_changed or report.payloads_filled or report.annotated or migrated
+            changed = (
+                plan.changes
+                or rebuild
+                or settings_changed
+                or report.payloads_filled
+                or report.annotated
+                or migrated
+                or full_build
+            )
             if not changed and self.manifest.get("artifacts"):  # nothing new: is what searches read still sound?
                 report.repaired = check_generation(self.path, self.manifest, retrievers).problems
-            if changed or report.repaired:  # a commit rebuilds every artifact from the store
-                self._commit(gen + 1, target, retrievers, report, time.perf_counter() - t0)
+            if changed or report.repaired:
+                previous = None  # incremental retrievers update the previous generation's artifacts when sound
+                if not (rebuild or full_build or migrated or report.repaired) and self.manifest.get("artifacts"):
+                    previous = {"gen": gen, "settings": {e["name"]: e.get("settings") or {} for e in self.manifest["retrievers"]}}
+                self._commit(gen + 1, target, retrievers, report, time.perf_counter() - t0, previous)
             report.generation = self.manifest["generation"]
         if export_onnx and self.manifest.get("artifacts"):
             report.query_backend = self.export_query_model()  # cached by weights fingerprint: cheap once done
@@ -319,8 +348,9 @@ class IndexWriter:
             report.migrated_from = 1
         return upgraded or moved
 
-    def _commit(self, gen: int, target: dict, retrievers: list, report: UpdateReport, seconds: float) -> None:
-        counts = build_generation(self.store, self.path, gen, retrievers)
+    def _commit(self, gen: int, target: dict, retrievers: list, report: UpdateReport, seconds: float, previous=None) -> None:
+        counts = build_generation(self.store, self.path, gen, retrievers, previous=previous)
+        report.incremental = counts["incremental"]
         manifest = dict(target)
         manifest.update(
             generation=gen,
@@ -340,8 +370,12 @@ class IndexWriter:
             "resumed": report.resumed,
             "chunks_encoded": report.chunks_encoded,
             "payloads_filled": report.payloads_filled,
+            "incremental": counts["incremental"],
+            "retriever_seconds": counts["retriever_seconds"],
+            "encode_seconds": report.encode_seconds,
         }
         build["retriever_bytes"] = counts["retriever_bytes"]
+        build["retriever_stats"] = counts["retriever_stats"]
         manifest["build"] = build
         manifest["integrity"] = counts["integrity"]
         write_manifest(self.path, manifest)
@@ -359,17 +393,27 @@ class IndexWriter:
     def export_query_model(self) -> str:
         """Export the index's model to fp32 ONNX once (cached by weights fingerprint) so searches encode
         queries with ONNX Runtime (same vectors, checked at export); returns the query backend."""
+        import sys
+
         from ..models.export import export_onnx
         from .encoder import model_spec
 
+        backend = "onnx"
         try:
             export_onnx(model_spec(self.manifest["model"]), kind="encoder")
-            return "onnx"
         except (EncoderkitError, ImportError, RuntimeError, ValueError, OSError) as exc:  # the index is fine either way
-            import sys
-
             print(f"note: ONNX export failed ({exc}); queries will be encoded with torch", file=sys.stderr)
-            return "torch"
+            backend = "torch"
+        for entry in self.manifest["retrievers"]:  # retrievers with their own query model (e.g. ColBERT)
+            r = get_retriever(entry["name"])(entry.get("settings") or {}, self.context)
+            hook = getattr(r, "export_query_model", None)
+            if hook is None:
+                continue
+            try:
+                hook()
+            except (EncoderkitError, ImportError, RuntimeError, ValueError) as exc:
+                print(f"note: ONNX export for {entry['name']} failed ({exc}); its queries use torch", file=sys.stderr)
+        return backend
 
 
 def check_chunking(chunking: ChunkSettings) -> None:

@@ -132,6 +132,11 @@ class Backbone:
         return self.ref.name
 
     @property
+    def pad_id(self) -> int:
+        """Id of the padding token."""
+        return self._pad_id
+
+    @property
     def hidden_size(self) -> int:
         return int(self.config["hidden_size"])
 

@@ -1,5 +1,10 @@
-"""ONNX export of encoders, cross-encoders and classifiers (run them with ONNX Runtime: faster on small CPU batches,
-and no torch import at start-up, so a CLI search starts in about a second instead of four).
+"""ONNX export of encoders, cross-encoders, classifiers and ColBERT models (run them with ONNX Runtime:
+faster on small CPU batches, and no torch import at start-up, so a CLI search starts in about a second
+instead of four).
+
+For ColBERT (``kind="colbert"``) the graph is the transformer's token states; the projection and the
+L2 normalisation (a 384 x 128 matrix product) run in numpy on either runtime, and the gate compares the
+final token vectors of queries (with their [MASK] augmentation) and documents with torch's.
 
 The route that works with this stack (see STACK-NOTES: optimum's exporter does not install with
 transformers 5): ``torch.onnx.export`` with the TorchScript exporter (``dynamo=False``) of the model
@@ -87,7 +92,7 @@ def _graph(model_path: Path, kind: str):
     else:
         cls = AutoModelForSequenceClassification if kind == "cross-encoder" else AutoModel
         model = cls.from_pretrained(tpath, attn_implementation="eager").eval()
-    output = "last_hidden_state" if kind == "encoder" else "logits"
+    output = "last_hidden_state" if kind in ("encoder", "colbert") else "logits"
 
     class Wrapper(torch.nn.Module):
         def __init__(self, m):
@@ -120,6 +125,10 @@ def export_onnx(
     if read_card(resolve_model(spec).path).get("kind") in HEAD_KINDS:  # extraction heads: tagger, span-pair
         return export_head_onnx(spec, quantize=quantize, force=force, opset=opset)
     model_path, out, kind = export_dir(spec, kind, quantize)
+    if kind not in ("encoder", "cross-encoder", "classifier", "colbert"):
+        raise EncoderkitError(f"unknown model kind '{kind}' for export", hint="use encoder, cross-encoder, classifier or colbert")
+    if kind == "colbert" and quantize:
+        raise EncoderkitError("ColBERT models export in fp32 only", hint="leave out --quantize")
     if (out / "model.onnx").is_file() and not force:
         return out
     import torch
@@ -225,6 +234,16 @@ def agreement_with_torch(model_path: Path, folder: Path, kind: str) -> dict:
         pairs = [(PROBES[1], p) for p in PROBES]
         diff = np.abs(ref.score_pairs(pairs, raw=True) - got.score_pairs(pairs, raw=True))
         return {"max_abs_logit_diff": float(diff.max())}
+    if kind == "colbert":
+        from .colbert import ColBERT
+
+        ref = ColBERT.load(model_path)
+        got = ColBERT.load(model_path, backend="onnx", onnx_folder=folder)
+        qa, mask = ref.encode_queries(PROBES)
+        qb, _ = got.encode_queries(PROBES)
+        cos = [(qa * qb).sum(-1)[mask]]
+        cos += [(a * b).sum(-1) for a, b in zip(ref.encode_documents(PROBES), got.encode_documents(PROBES))]
+        return {"min_cosine_to_torch": float(np.concatenate(cos).min())}
     from .encoder import Encoder
 
     ref = Encoder.load(model_path)

@@ -9,9 +9,12 @@ A retriever ranks the chunks of one committed generation for a query. Its life c
   (:class:`ChunkSet`: chunk ids, document row ids, texts, payloads) and :meth:`Retriever.save` writes
   it into the generation's folder ``gen-XXXXXX/<name>/``;
 - :meth:`Retriever.add` / :meth:`Retriever.remove` update a built retriever in place when it
-  supports that (``incremental = True``);
+  supports that (``incremental = True``): at commit the index loads the previous generation's
+  artifacts and hands over only the chunks that changed, unless :meth:`Retriever.can_update` asks for
+  a full build (e.g. a setting that shapes the artifacts changed);
 - at query time, :meth:`Retriever.load` reads it back and :meth:`Retriever.search` returns, per
-  query, chunk ids and scores, best first.
+  query, chunk ids and scores, best first; :meth:`Retriever.rerank_scores` may re-score given chunks
+  from what it stores (a late-interaction model reranking with its own indexed vectors).
 
 Adding a retriever means writing one module with a subclass and registering it
 (:func:`encoderkit.retrieval.registry.register`); the index, the CLI, the server and the evaluation
@@ -51,6 +54,8 @@ class IndexContext:
     manifest: dict
     encoder_loader: Any = None
     loaded_encoder: Any = field(default=None, repr=False)
+    backend: str = "auto"  # how queries are encoded: auto | torch | onnx | onnx-int8
+    models: dict = field(default_factory=dict, repr=False)  # other models retrievers load (cached)
 
     @property
     def encoder(self):
@@ -60,8 +65,17 @@ class IndexContext:
         return self.loaded_encoder
 
     def reset_encoder(self) -> None:
-        """Forget the loaded encoder (the model or the query backend changed); reloaded on next use."""
+        """Forget the loaded encoder and models (the model or the query backend changed); reloaded on
+        next use."""
         self.loaded_encoder = None
+        self.models.clear()
+
+    def model(self, key, loader):
+        """A model a retriever needs besides the index's encoder (e.g. ColBERT), loaded once per ``key``
+        and shared by the retrievers of every generation loaded in this process."""
+        if key not in self.models:
+            self.models[key] = loader()
+        return self.models[key]
 
 
 Hits = tuple[np.ndarray, np.ndarray]  # (chunk ids int64, scores float32), best first
@@ -73,6 +87,7 @@ class Retriever:
     name: ClassVar[str] = ""
     encodes: ClassVar[bool] = False  # needs per-chunk payloads computed at indexing time
     incremental: ClassVar[bool] = False  # add/remove work on a built retriever
+    fusion_weight: ClassVar[float] = 1.0  # its weight when fused with others, unless a search gives weights
 
     def __init__(self, settings: dict, context: IndexContext):
         self.settings = dict(settings)
@@ -115,6 +130,12 @@ class Retriever:
     def remove(self, chunk_ids: np.ndarray) -> None:
         raise NotImplementedError(f"retriever {self.name!r} is rebuilt, not updated in place")
 
+    def can_update(self, old_settings: dict, n_before: int, n_added: int, n_removed: int) -> bool:
+        """Called on a retriever loaded from the previous generation (built with ``old_settings``, holding
+        ``n_before`` chunks): True if :meth:`remove` / :meth:`add` of the changed chunks give what a full
+        :meth:`build` would; False asks for a full build."""
+        return old_settings == self.settings
+
     def save(self, directory: Path) -> None:
         raise NotImplementedError
 
@@ -138,6 +159,11 @@ class Retriever:
     def search(self, queries: Sequence[str], k: int, encoded: Any = None) -> list[Hits]:
         """Top-``k`` (chunk ids, scores) per query, best first; chunks that do not match are left out."""
         raise NotImplementedError
+
+    def rerank_scores(self, query: str, chunk_ids: Sequence[int], reranker) -> np.ndarray | None:
+        """Scores of ``reranker`` for ``query`` against ``chunk_ids`` computed from what this retriever
+        stores, or None (the pipeline then runs ``reranker.score`` on the chunk texts)."""
+        return None
 
     def stats(self) -> dict:
         """Sizes for ``encoderkit info`` (counts, bytes)."""
