@@ -115,3 +115,44 @@ def test_without_task_models_the_routes_are_absent(tmp_path, tiny_encoder):
     with TestClient(create_app(tmp_path / "ix2"), base_url="http://localhost") as c:
         assert c.post("/v1/classify", json={"input": "x"}).status_code == 404
         assert c.post("/v1/extract", json={"input": "x"}).status_code == 404
+
+
+def test_real_task_models_behind_the_routes(tmp_path, tiny_encoder, tiny_model_dir):
+    """The routers with the project's own model classes loaded from folders, as `encoderkit serve
+    --classify/--extract/--rerank` loads them: a zero-shot classifier, a (briefly trained) tagger and
+    a ColBERT model over the tiny backbone."""
+    from colbert_fixtures import make_tiny_colbert
+    from encoderkit.data.conll import TaggedDoc
+    from encoderkit.tasks.classify import Classifier
+    from encoderkit.training.loop import TrainConfig
+    from encoderkit.training.tagging import train_tagger
+
+    Classifier.zero_shot({"pets": "cats and dogs", "tax": "tax forms"}, model=tiny_model_dir, template="{label}.").save(
+        tmp_path / "zs"
+    )
+    words = "Merkel met Smith in Paris and Berlin . the said".split()
+    tags = ["B-PER", "O", "B-PER", "O", "B-LOC", "O", "B-LOC", "O", "O", "O"]
+    docs = [TaggedDoc(words * 2, tags * 2, [0, 10]) for _ in range(4)]
+    train_tagger(
+        docs[:3], docs[3:], tmp_path / "ner", model=str(tiny_model_dir), max_length=32, stride=8,
+        train_config=TrainConfig(max_steps=2, batch_size=2, lr=1e-3), show_progress=False,
+    )  # fmt: skip
+    make_tiny_colbert(tmp_path / "colbert", tiny_model_dir)
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    index.add([{"id": "a", "text": "Cats purr."}, {"id": "b", "text": "Dogs bark loudly at night."}], export_onnx=False)
+    index.close()
+    cfg = ServerConfig(classifier=str(tmp_path / "zs"), extractor=str(tmp_path / "ner"), reranker=str(tmp_path / "colbert"))
+    with TestClient(create_app(tmp_path / "ix", cfg), base_url="http://localhost") as c:
+        r = c.post("/v1/classify", json={"input": ["a cat", "my tax form"], "top_k": 2}).json()
+        assert [sorted(x["label"] for x in d["labels"]) for d in r["data"]] == [["pets", "tax"]] * 2
+        assert all(abs(sum(x["score"] for x in d["labels"]) - 1) < 1e-4 for d in r["data"])  # probabilities
+        text = "Merkel met Smith in Paris ."
+        ex = c.post("/v1/extract", json={"input": [text]}).json()["data"][0]
+        assert isinstance(ex["entities"], list)
+        for e in ex["entities"]:  # whatever a 2-step tagger finds, its offsets are the text's own
+            assert text[e["start"] : e["end"]] == e["text"]
+        rr = c.post("/v1/rerank", json={"query": "dogs bark", "documents": ["cats purr", "dogs bark loudly"]}).json()
+        assert sorted(x["index"] for x in rr["results"]) == [0, 1] and all(
+            np.isfinite(x["relevance_score"]) for x in rr["results"]
+        )
+        assert {m["kind"] for m in c.get("/v1/models").json()["data"]} == {"embedding", "rerank", "classify", "extract"}
