@@ -140,3 +140,13 @@ def test_cluster_and_dedup_an_index_use_its_stored_vectors(tiny_encoder, tmp_pat
     }
     code, out, err = run_cli(capsys, "cluster", "--index", tmp_path / "ix", "--k", "2", "--out", tmp_path / "c", "--json")
     assert code == 0, err and json.loads(out)["documents"] == 9
+
+
+def test_kmeans_takes_sparse_tfidf_vectors():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from encoderkit.tasks.cluster import kmeans
+
+    texts = [f"cats purr and sleep {i}" for i in range(6)] + [f"tax forms are due {i}" for i in range(6)]
+    labels = kmeans(TfidfVectorizer().fit_transform(texts), 2, seed=0)
+    assert len(set(labels[:6])) == 1 and len(set(labels[6:])) == 1 and labels[0] != labels[6]

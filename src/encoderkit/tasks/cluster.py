@@ -31,10 +31,12 @@ ALGORITHMS = ("kmeans", "hdbscan")
 
 
 def kmeans(vectors: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """k-means labels of the rows of ``vectors`` (dense or a scipy sparse matrix such as TF-IDF), 10 seeded restarts."""
     from sklearn.cluster import KMeans
 
-    if not 2 <= k <= len(vectors):
-        raise EncoderkitError(f"k={k} for {len(vectors)} documents", hint="k must be between 2 and the number of documents")
+    n = vectors.shape[0]
+    if not 2 <= k <= n:
+        raise EncoderkitError(f"k={k} for {n} documents", hint="k must be between 2 and the number of documents")
     return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(vectors).astype(int)
 
 
