@@ -14,7 +14,8 @@ from conftest import write
 from encoderkit import Index
 
 CHILD = textwrap.dedent("""
-    import importlib, time
+    import importlib, signal, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if the parent ignores SIGINT
     owner = importlib.import_module("{module}")
     for part in "{owner}".split(".") if "{owner}" else []:
         owner = getattr(owner, part)
