@@ -114,6 +114,20 @@ def save_head_model(folder: Path, module, tokenizer, card: dict, base: str | Pat
     (folder / CARD).write_text(json.dumps({"format": FORMAT, **card}, indent=1, ensure_ascii=False))
 
 
+def onnx_head_runner(path: str | Path, kind: str, backend: str):
+    """The ONNX Runtime ``run`` of a head model's export (``backend``: onnx | onnx-int8); a clear error
+    naming the export command when it has not been made."""
+    from ..runtime.onnx import OnnxRunner, export_folder
+
+    folder = export_folder(head_fingerprint(path), kind, "int8" if backend == "onnx-int8" else None)
+    if not (folder / "model.onnx").is_file():
+        raise EncoderkitError(
+            f"no ONNX export ({backend}) of {path} yet",
+            hint=f"run `encoderkit export onnx --model {path}{' --quantize int8' if 'int8' in backend else ''}`",
+        )
+    return OnnxRunner(folder).run
+
+
 def load_head_tensors(folder: Path, *, numpy: bool = False) -> dict:
     """The head's tensors (torch, or numpy arrays without importing torch)."""
     f = Path(folder) / HEAD_FILE

@@ -31,7 +31,7 @@ from ..data.conll import entity_spans
 from ..data.words import words as split_words
 from ..errors import EncoderkitError
 from .casing import case_id
-from .head_io import head_card, head_fingerprint, load_head_tensors, load_tokenizer, special_ids
+from .head_io import head_card, head_fingerprint, load_head_tensors, load_tokenizer, onnx_head_runner, special_ids
 from .ref import resolve_model
 from .sequence import argmax_decode, crf_decode
 from .windows import owned_ranges, plan_windows
@@ -144,15 +144,7 @@ class Tagger:
             module.eval()
             run = torch_runner(module, INPUTS)
         elif backend in ("onnx", "onnx-int8"):
-            from ..runtime.onnx import OnnxRunner, export_folder
-
-            folder = export_folder(head_fingerprint(ref.path), KIND, "int8" if backend == "onnx-int8" else None)
-            if not (folder / "model.onnx").is_file():
-                raise EncoderkitError(
-                    f"no ONNX export ({backend}) of {ref.path} yet",
-                    hint=f"run `encoderkit export onnx --model {ref.path}{' --quantize int8' if 'int8' in backend else ''}`",
-                )
-            run = OnnxRunner(folder).run
+            run = onnx_head_runner(ref.path, KIND, backend)
         else:
             raise EncoderkitError(f"unknown backend '{backend}'", hint="use torch, onnx or onnx-int8")
         return cls(
