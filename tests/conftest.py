@@ -188,6 +188,21 @@ def scifact_slice_index(scifact_slice, minilm, tmp_path_factory):
     return index
 
 
+@pytest.fixture(scope="session")
+def tiny_colbert_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """A ColBERT folder: the tiny BERT with a random 16-dim projection (see colbert_fixtures.py)."""
+    from colbert_fixtures import make_tiny_colbert
+
+    return make_tiny_colbert(tmp_path_factory.mktemp("models") / "tiny-colbert", tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_colbert(tiny_colbert_dir):
+    from encoderkit.models.colbert import ColBERT
+
+    return ColBERT.load(tiny_colbert_dir)
+
+
 INTEGRATION_FIXTURES = {"minilm", "scifact_dir", "scifact_slice", "scifact_train_slice", "scifact_slice_index"}
 
 

@@ -69,5 +69,5 @@ def test_eval_retrieval_bad_input(tmp_path, capsys):
         main(["eval", "retrieval", str(tmp_path / "beir"), "--out", str(tmp_path / "o"), "-q"])
     assert info.value.code == 2 and "corpus.jsonl: file not found" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
-        main(["eval", "retrieval", str(tmp_path / "beir"), "--out", str(tmp_path / "o"), "-p", "colbert"])
-    assert info.value.code == 2 and "unknown pipeline 'colbert'" in capsys.readouterr().err
+        main(["eval", "retrieval", str(tmp_path / "beir"), "--out", str(tmp_path / "o"), "-p", "splade"])
+    assert info.value.code == 2 and "unknown pipeline 'splade'" in capsys.readouterr().err

@@ -140,8 +140,14 @@ def test_time_limit_works_off_the_main_thread_too(tmp_path, monkeypatch):
     import encoderkit.data.sources as sources
 
     write(tmp_path / "slow.md", "# slow")
-    monkeypatch.setattr(sources, "extract", lambda text, fmt: time.sleep(30))
-    docs, skipped = _walk([tmp_path], time_limit=0.5)  # _walk runs it in a worker thread
+    import threading
+
+    release = threading.Event()  # the stuck extraction blocks until the test is done, not on a clock
+    monkeypatch.setattr(sources, "extract", lambda text, fmt: release.wait())
+    try:
+        docs, skipped = _walk([tmp_path], time_limit=0.5)  # _walk runs it in a worker thread
+    finally:
+        release.set()
     assert docs == [] and skipped[0].reason.startswith("extraction timed out")
 
 

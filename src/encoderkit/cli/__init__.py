@@ -10,7 +10,26 @@ import sys
 
 import typer
 
-from . import common, eval_cmd, export_cmd, index_cmd, optimize_cmd, pretrain_cmd, search_cmd, serve_cmd, train_cmd, verify_cmd
+from . import (
+    classify_cmd,
+    cluster_cmd,
+    colbert_cmd,
+    common,
+    compress_cmd,
+    eval_cmd,
+    export_cmd,
+    extract_cmd,
+    extract_train_cmd,
+    index_cmd,
+    optimize_cmd,
+    pretrain_cmd,
+    robustness_cmd,
+    search_cmd,
+    serve_cmd,
+    tradeoff_cmd,
+    train_cmd,
+    verify_cmd,
+)
 
 app = typer.Typer(
     name="encoderkit",
@@ -43,6 +62,14 @@ serve_cmd.register(app)
 pretrain_cmd.register(app)
 verify_cmd.register(app)
 optimize_cmd.register(app)
+classify_cmd.register(app)
+cluster_cmd.register(app)
+extract_train_cmd.register(app)
+extract_cmd.register(app)
+compress_cmd.register(app)
+robustness_cmd.register(app)
+tradeoff_cmd.register(app)
+colbert_cmd.register(app)
 common.escape_help(app)
 
 

@@ -26,7 +26,8 @@ def retrieval(
         ["bm25", "dense", "hybrid"],
         "--pipeline",
         "-p",
-        help="Pipelines to run (repeat): bm25 | dense | hybrid | a+b, each optionally +rerank or +rerank-rrf.",
+        help="Pipelines to run (repeat): bm25 | dense | colbert | hybrid | retrievers joined by '+' "
+        "(e.g. bm25+dense+colbert), optionally followed by +rerank or +rerank-rrf.",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for results.json, results.md, runs/, plots."),
     split: str = typer.Option("test", help="Qrels split to evaluate (qrels/SPLIT.tsv)."),
@@ -42,6 +43,13 @@ def retrieval(
     ),
     depth: int = typer.Option(100, min=100, help="Candidates per first stage (fusion input); >= 100 for Recall@100."),
     rrf_k: int = typer.Option(60, min=1, help="RRF constant."),
+    fusion: Optional[str] = typer.Option(
+        None, help="Fusion of several retrievers: rrf | weighted (score-normalised) [the library default]."
+    ),
+    weights: Optional[str] = typer.Option(None, help="Fusion weights, e.g. bm25=1,dense=1,colbert=2 [1 each]."),
+    colbert_model: Optional[str] = typer.Option(
+        None, "--colbert-model", help="ColBERT model for '-p colbert' pipelines ['default' = zero-training MiniLM MaxSim]."
+    ),
     chunk_size: Optional[int] = typer.Option(
         None, min=0, help="Chunk size for a new index; 0 = whole documents, title + ' ' + text (BEIR/MTEB) [256]."
     ),
@@ -53,7 +61,9 @@ def retrieval(
     drop_unknown_ids: bool = typer.Option(
         False, "--drop-unknown-ids", help="Leave out judgements naming unknown queries/documents (said in the report)."
     ),
-    rerank_model: Optional[str] = typer.Option(None, "--rerank-model", help="Cross-encoder for '+rerank' pipelines."),
+    rerank_model: Optional[str] = typer.Option(
+        None, "--rerank-model", help="Cross-encoder or ColBERT model for '+rerank' pipelines (detected from the folder)."
+    ),
     rerank_depth: int = typer.Option(50, min=1, help="Candidates the reranker re-scores."),
     rerank_max_length: Optional[int] = typer.Option(None, min=8, help="Token limit per (query, passage) pair [the model's]."),
     backend: str = typer.Option("auto", help="Query encoding: auto | torch | onnx | onnx-int8."),
@@ -64,10 +74,12 @@ def retrieval(
     """Evaluate retrieval pipelines on a BEIR data set: quality, stage recall, latency, cost.
 
     Corpus, queries and qrels are validated first (a bad file stops the run in seconds, naming
-    file:line). Pipelines: bm25, dense, hybrid, each optionally followed by +rerank (needs --rerank-model).
+    file:line). Pipelines: bm25, dense, colbert, hybrid or several retrievers joined by '+', each
+    optionally followed by +rerank (needs --rerank-model).
     """
     quiet_env(quiet or as_json)
     from ..evaluation.retrieval import evaluate_retrieval
+    from .search_cmd import parse_weights
 
     res = evaluate_retrieval(
         data_dir,
@@ -79,6 +91,9 @@ def retrieval(
         n_queries=queries,
         depth=depth,
         rrf_k=rrf_k,
+        fusion=fusion,
+        weights=parse_weights(weights),
+        colbert_model=colbert_model,
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
         rebuild=rebuild,

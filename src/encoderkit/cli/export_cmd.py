@@ -17,9 +17,14 @@ def register(app: typer.Typer) -> None:
 
 @export_app.command("onnx")
 def onnx(
-    model: str = typer.Option("default", help="Bi-encoder or cross-encoder: 'default', a folder or a hub id."),
+    model: str = typer.Option(
+        "default",
+        help="Bi-encoder, cross-encoder, classifier, ColBERT, tagger, relation or extraction model (folder, hub id, 'default').",
+    ),
     quantize: Optional[str] = typer.Option(None, help="int8: dynamic per-channel int8 weights (faster, ~0.99 cosine) [fp32]."),
-    kind: Optional[str] = typer.Option(None, help="encoder | cross-encoder (default: from the model's config)."),
+    kind: Optional[str] = typer.Option(
+        None, help="encoder | cross-encoder | classifier | colbert (default: from the model's folder)."
+    ),
     force: bool = typer.Option(False, "--force", help="Export again even if cached."),
     as_json: bool = typer.Option(False, "--json", help="Print the export report as JSON."),
 ):
@@ -41,7 +46,7 @@ def onnx(
     if as_json:
         print_json({"folder": str(folder), **info})
         return
-    agree = {k: v for k, v in info.items() if k.startswith(("min_cos", "max_abs"))}
+    agree = {k: v for k, v in info.items() if k.startswith(("min_cos", "max_abs", "prediction_agreement"))}
     console().print(
         f"exported {info['kind']} {escape(model)} ({info['quantize'] or 'fp32'}) to {escape(str(folder))}"
         + (f"; agreement with torch: {plain(agree)}" if agree else "")

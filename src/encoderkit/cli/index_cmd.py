@@ -37,7 +37,7 @@ def index(
         None,
         "--retrievers",
         help="Comma-separated retrievers the index holds, "
-        "e.g. bm25,dense [new index: bm25,dense]; adding one to an existing index "
+        "e.g. bm25,dense or bm25,dense,colbert [new index: bm25,dense]; adding one to an existing index "
         "encodes only what it needs.",
     ),
     dense: Optional[str] = typer.Option(
@@ -60,6 +60,24 @@ def index(
     ),
     auto_merge: Optional[bool] = typer.Option(
         None, "--auto-merge/--no-auto-merge", help="Merge segments automatically after updates [on]; see `encoderkit optimize`."
+    ),
+    colbert_model: Optional[str] = typer.Option(
+        None,
+        "--colbert-model",
+        help="ColBERT model of the colbert retriever (a folder from `encoderkit train colbert`; "
+        "'default' = MaxSim over the bundled MiniLM's own token vectors, no training) [default].",
+    ),
+    colbert_nbits: Optional[int] = typer.Option(
+        None, "--colbert-nbits", help="ColBERT residual bits per dimension: 1 | 2 | 4, or 0 for float16 [2]."
+    ),
+    colbert_pool_factor: Optional[int] = typer.Option(
+        None, "--colbert-pool-factor", help="Merge similar document tokens: 2 halves ColBERT's storage [1 = off]."
+    ),
+    recluster: bool = typer.Option(
+        False,
+        "--recluster",
+        help="Rebuild every retriever from the stored vectors at this run (ColBERT retrains its centroids, e.g. "
+        "after the data drifted; see `encoderkit info`); nothing is re-encoded.",
     ),
     bm25_method: Optional[str] = typer.Option(None, help="BM25 variant: lucene|robertson|atire|bm25l|bm25+ [lucene]."),
     k1: Optional[float] = typer.Option(None, min=0.0, help="BM25 k1 [1.5]."),
@@ -150,12 +168,30 @@ def index(
         dense_settings["quantization"] = {"float32": "none"}.get(vectors, vectors)
     if dense_settings:
         settings["dense"] = dense_settings
+    colbert = {
+        k: v
+        for k, v in (("model", colbert_model), ("nbits", colbert_nbits), ("pool_factor", colbert_pool_factor))
+        if v is not None
+    }
     names = [r.strip() for r in retrievers.split(",") if r.strip()] if retrievers else None
     ann_settings = parse_annotator_settings(annotator_setting or [])
     if classify:
         ann_settings.setdefault("classify", {})["model"] = classify
     if extract:
         ann_settings.setdefault("entities", {})["model"] = extract
+    if colbert:
+        from ..errors import EncoderkitError
+        from ..index.manifest import MANIFEST, read_manifest, retriever_names
+        from ..retrieval.colbert.retriever import record_model
+
+        have = retriever_names(read_manifest(index_dir)) if (index_dir / MANIFEST).exists() else []
+        if "colbert" not in (names if names is not None else have):
+            raise EncoderkitError(
+                "--colbert-* options need the colbert retriever", hint="add it: --retrievers bm25,dense,colbert"
+            )
+        if "model" in colbert:
+            colbert["model"] = record_model(colbert["model"])
+        settings["colbert"] = colbert
     idx = open_for_update(
         index_dir,
         model=model,
@@ -172,13 +208,27 @@ def index(
     if auto_merge is not None:
         idx.set_merge_policy(auto=auto_merge)
     with idx:
-        report = idx.sync(paths, rebuild=rebuild, max_bytes=int(max_file_mb * 2**20), time_limit=file_timeout, export_onnx=onnx)
+        report = idx.sync(
+            paths,
+            rebuild=rebuild,
+            max_bytes=int(max_file_mb * 2**20),
+            time_limit=file_timeout,
+            export_onnx=onnx,
+            recluster=recluster,
+        )
         stats = idx.stats()
+        retriever_stats = (idx.manifest.get("build") or {}).get("retriever_stats") or {}
     query_backend = report.query_backend or "torch"
     if as_json:
         print_json({"index": str(index_dir), **report.to_dict(), "totals": stats, "query_backend": query_backend})
         return
     _print_report(report, stats)
+    drift = (retriever_stats.get("colbert") or {}).get("drift") or {}
+    if drift.get("recluster_recommended"):
+        console().print(
+            f"[yellow]colbert: the centroids fit the data added since they were trained {drift['drift']:.0%} worse; "
+            "run again with --recluster[/]"
+        )
 
 
 def parse_annotator_settings(specs: List[str]) -> dict[str, dict]:
@@ -304,8 +354,18 @@ def info(
         out.print(f"encoder    chunks encoded with the {precision} encoder (passed the quality gate: {_esc(figures)})")
     else:
         out.print("encoder    fp32 (nothing quantized)")
+    rstats = (m.get("build") or {}).get("retriever_stats") or {}
     for r in m["retrievers"]:
         out.print(f"{r['name']:<10} {_esc(plain(r['settings']))}")
+        st = rstats.get(r["name"]) or {}
+        if "bytes_per_token" in st:
+            d = st.get("drift") or {}
+            out.print(
+                f"           {st['tokens']:,} token vectors, {st['bytes_per_token']} bytes/token "
+                f"({st['total_bytes_per_token']} with centroids and inverted file), {st['centroids']} centroids; "
+                f"drift {d.get('drift', 0):+.1%} over {d.get('share_added_since_training', 0):.1%} of tokens added since "
+                f"training{' — run `encoderkit index ... --recluster`' if d.get('recluster_recommended') else ''}"
+            )
     _print_footprint(out, fp)
     counts = stats.get("annotations") or {}
     for a in m.get("annotators") or []:

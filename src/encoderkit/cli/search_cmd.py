@@ -36,9 +36,13 @@ def search(
         "hybrid",
         "--mode",
         "-m",
-        help="hybrid (RRF of all the index's retrievers) | bm25 | dense | "
-        "any retriever of the index | several joined by '+', e.g. bm25+dense.",
+        help="hybrid (all the index's retrievers, fused) | bm25 | dense | colbert | "
+        "any retriever of the index | several joined by '+', e.g. bm25+dense+colbert.",
     ),
+    fusion: Optional[str] = typer.Option(
+        None, help="How several retrievers are fused: rrf | weighted (score-normalised) [the library default]."
+    ),
+    weights: Optional[str] = typer.Option(None, help="Fusion weights, e.g. bm25=1,dense=1,colbert=2 [1 each]."),
     k: int = typer.Option(10, "-k", min=1, help="Number of results (per query)."),
     depth: int = typer.Option(100, min=1, help="Candidates per first-stage retriever fed to fusion."),
     chunks: bool = typer.Option(False, "--chunks", help="List chunk-level hits instead of one per document."),
@@ -57,8 +61,19 @@ def search(
         help="Comma-separated keys JSON hits carry, from: rank, doc_id, chunk_id, score, title, path, start, end, "
         "section, stages, meta, annotations, text, snippet, snippet_start, snippet_end, highlights [all but text].",
     ),
+    entity: Optional[List[str]] = typer.Option(
+        None,
+        "--entity",
+        help="TYPE:value (repeat): documents mentioning this entity; alias of --filter entity=TYPE:value "
+        "(an index built with --extract runs/ner).",
+    ),
     model: Optional[str] = typer.Option(None, help="Check that this model is the index's (default: use the index's)."),
-    rerank: Optional[str] = typer.Option(None, "--rerank", help="Re-score the top candidates with this cross-encoder."),
+    rerank: Optional[str] = typer.Option(
+        None,
+        "--rerank",
+        help="Re-score the top candidates with this cross-encoder or ColBERT model (detected from the folder; a "
+        "ColBERT model re-scores from the index's stored vectors when they are its own).",
+    ),
     rerank_depth: int = typer.Option(50, min=1, help="How many candidates the reranker re-scores."),
     rerank_fusion: str = typer.Option("none", help="none: reranker order | rrf: fuse it with the first stage's."),
     backend: str = typer.Option("auto", help="Query encoding: auto | torch | onnx | onnx-int8."),
@@ -93,6 +108,7 @@ def search(
         if unknown:
             raise EncoderkitError(f"unknown --fields {', '.join(unknown)}", hint=f"choose from: {', '.join(ALL_FIELDS)}")
     batch = _read_queries(queries_file) if queries_file is not None else None
+    filters = [*(filters or []), *_entity_filters(entity)]
     encoder = None
     if model is not None:
         from ..index.manifest import read_manifest
@@ -102,10 +118,11 @@ def search(
         encoder = Encoder.load(model, pooling=m["pooling"], max_length=m["max_length"])
     reranker = None
     if rerank:
-        from ..models.cross_encoder import Reranker
+        from ..models.rerankers import ensure_reranker_export, load_reranker
 
-        ensure_export(rerank, "cross-encoder", rerank_backend)
-        reranker = Reranker.load(rerank, backend=rerank_backend)
+        ensure_reranker_export(rerank, rerank_backend)
+        reranker = load_reranker(rerank, backend=rerank_backend)
+    fusion_weights = parse_weights(weights)
     with Index.open(index_dir, encoder=encoder, backend=backend) as idx:
         if backend in ("onnx", "onnx-int8") and encoder is None:
             from ..index.encoder import model_spec
@@ -116,6 +133,8 @@ def search(
             k=k,
             depth=depth,
             by="chunk" if chunks else "document",
+            fusion=fusion,
+            weights=fusion_weights,
             reranker=reranker,
             rerank_depth=rerank_depth,
             rerank_fusion=rerank_fusion,
@@ -123,6 +142,11 @@ def search(
         if filters:
             opts["filters"] = list(filters)
         stages = idx.retrievers if mode == "hybrid" else [s for s in mode.split("+")]
+        colbert = idx.snapshot().retrievers.get("colbert") if "colbert" in stages and idx.snapshot() else None
+        if colbert is not None and query is not None and colbert.model.truncated_queries([query])[0]:
+            console(stderr=True).print(
+                f"note: ColBERT reads the first {colbert.model.query_length} tokens of the query; the rest was ignored"
+            )
         show = _Printer(index_dir, mode, keys, explain, stages, depth, reranker is not None, as_json)
         if batch is not None:
             _batch(idx, batch, opts, run_file, show, batch_size, quiet)
@@ -324,6 +348,28 @@ def explain_line(hit, stages, depth: int, reranked: bool) -> str:
     return " | ".join(parts)
 
 
+def parse_weights(spec: str | None) -> dict[str, float] | None:
+    """``bm25=1,colbert=2`` -> {"bm25": 1.0, "colbert": 2.0}; None stays None.
+
+    >>> parse_weights("bm25=1, colbert=2.5")
+    {'bm25': 1.0, 'colbert': 2.5}
+    """
+    if not spec:
+        return None
+    from ..errors import EncoderkitError
+
+    out = {}
+    for part in spec.split(","):
+        name, _, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise EncoderkitError(
+                f"bad fusion weight '{part.strip()}'", hint="write NAME=NUMBER, e.g. bm25=1,colbert=2"
+            ) from None
+    return out
+
+
 def _display_path(hit) -> str:
     import os
 
@@ -335,3 +381,16 @@ def _display_path(hit) -> str:
         except ValueError:
             return hit.path
     return hit.doc_id
+
+
+def _entity_filters(entities: Optional[List[str]]) -> list[str]:
+    """``--entity TYPE:value`` as ``entity=TYPE:value`` filters."""
+    from ..errors import EncoderkitError
+
+    out = []
+    for e in entities or []:
+        typ, sep, value = e.partition(":")
+        if not sep or not typ.strip() or not value.strip():
+            raise EncoderkitError(f"--entity {e!r} is not TYPE:value", hint="e.g. --entity PER:obama or --entity LOC:paris")
+        out.append(f"entity={typ.strip()}:{value.strip()}")
+    return out

@@ -44,7 +44,12 @@ def retrieval_markdown(res: dict) -> str:
             else "- "
         )
         + (f"{others}; " if others else "")
-        + f"fusion: RRF k={res['rrf_k']} over the top {res['depth']} of each stage",
+        + (
+            f"fusion: RRF k={res['rrf_k']} over the top {res['depth']} of each stage"
+            if (res.get("fusion") or {}).get("method", "rrf") == "rrf"
+            else f"fusion: score-normalised weighted ({res['fusion'].get('weights') or 'equal weights'}) over the top "
+            f"{res['depth']} of each stage"
+        ),
         f"- index: {idx['size_mb']} MB, first build {idx['build_seconds']} s, reused: {idx['reused']}; "
         f"peak RSS {res['peak_rss_mb']} MB; evaluation {res['eval_seconds']} s",
         f"- machine: {res['machine']['cpu']}, {res['machine']['cores_available']} cores; {res['machine']['date']}",
@@ -64,7 +69,13 @@ def retrieval_markdown(res: dict) -> str:
         )
     if res.get("reranker"):
         rr = res["reranker"]
-        lines += ["", f"Reranker: {rr['name']} (top {rr['depth']}, max length {rr['max_length']})."]
+        if rr.get("kind") == "colbert":
+            lines += [
+                "",
+                f"Reranker: {rr['name']}, ColBERT MaxSim (top {rr['depth']}; stored vectors when the index has its own).",
+            ]
+        else:
+            lines += ["", f"Reranker: {rr['name']} (top {rr['depth']}, max length {rr['max_length']})."]
     lines += [
         "",
         "Median time per stage (ms): "

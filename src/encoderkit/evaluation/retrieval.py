@@ -22,6 +22,7 @@ import numpy as np
 
 from ..data.beir import BeirData, load_beir
 from ..errors import EncoderkitError
+from ..retrieval.fusion import DEFAULT_FUSION
 from .machine import machine_info, peak_rss_mb
 from .metrics import CURVE_KS, candidate_recall, evaluate, recall_curve, write_run
 
@@ -68,14 +69,16 @@ def prepare_index(
     chunk_overlap: int | None = None,
     rebuild: bool = False,
     retrievers: Sequence[str] = (),
+    retriever_settings: dict[str, dict] | None = None,
     show_progress: bool | None = None,
     titles: str | None = None,
     corpus_path: Path | None = None,
     n_documents: int | None = None,
 ):
-    """Open (or build) the index of ``data``'s corpus holding at least ``retrievers``; incremental, so an
-    up-to-date index costs a hash check. ``corpus_path``: the corpus file to index (default: the data
-    set's own; a sample for a quick look). Returns (index, build info)."""
+    """Open (or build) the index of ``data``'s corpus holding at least ``retrievers`` (with
+    ``retriever_settings``, e.g. the ColBERT model); incremental, so an up-to-date index costs a hash
+    check. ``corpus_path``: the corpus file to index (default: the data set's own; a sample for a quick
+    look). Returns (index, build info)."""
     from ..index.configure import open_for_update
     from ..index.index import DEFAULT_RETRIEVERS
     from ..index.manifest import MANIFEST, read_manifest, retriever_names
@@ -89,6 +92,7 @@ def prepare_index(
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
         retrievers=wanted,
+        retriever_settings=retriever_settings,
         rebuild=rebuild,
         titles=titles,
     )
@@ -116,6 +120,7 @@ def prepare_index(
         "model": m["model"],
         "chunking": m["chunking"],
         "retrievers": m["retrievers"],
+        "retriever_stats": (m.get("build") or {}).get("retriever_stats"),
     }
     return index, info
 
@@ -162,6 +167,8 @@ def run_pipeline(
     depth: int,
     rrf_k: int,
     doc_ids: dict[int, str],
+    fusion: str | None = None,
+    weights: dict[str, float] | None = None,
     reranker=None,
     rerank_depth: int = 50,
     rerank_fusion: str = "none",
@@ -184,6 +191,8 @@ def run_pipeline(
             mode=first,
             depth=depth,
             rrf_k=rrf_k,
+            fusion=fusion,
+            weights=weights,
             reranker=reranker,
             rerank_depth=rerank_depth,
             rerank_fusion=rerank_fusion,
@@ -228,9 +237,13 @@ def evaluate_retrieval(
     n_queries: int | None = None,
     depth: int = 100,
     rrf_k: int = 60,
+    fusion: str | None = None,
+    weights: dict[str, float] | None = None,
     chunk_size: int | None = None,
     chunk_overlap: int | None = None,
     rebuild: bool = False,
+    colbert_model: str | None = None,
+    retriever_settings: dict[str, dict] | None = None,
     rerank_model: str | None = None,
     rerank_depth: int = 50,
     rerank_max_length: int | None = None,
@@ -248,7 +261,10 @@ def evaluate_retrieval(
     :func:`encoderkit.data.beir.load_beir`): bad data stops the run in seconds, before any model is
     loaded or anything encoded. ``corpus_sample=N`` (a quick look, with ``n_queries``) indexes only the
     documents judged for the evaluated queries plus ``N`` others drawn at random (``sample_seed``);
-    the report says so, and its figures are not comparable with full-corpus ones."""
+    the report says so, and its figures are not comparable with full-corpus ones.
+    ``colbert_model``: the model of the index's colbert retriever (``-p colbert``); ``rerank_model``: a
+    cross-encoder or a ColBERT model for ``+rerank`` pipelines; ``fusion``/``weights``: how pipelines
+    with several retrievers fuse them."""
     from ..data.sources import DEFAULT_MAX_BYTES
 
     t_start = time.perf_counter()
@@ -267,14 +283,13 @@ def evaluate_retrieval(
     if any(rerank for _, rerank in parsed):
         if not rerank_model:
             raise EncoderkitError(
-                "a '+rerank' pipeline needs a cross-encoder",
-                hint="pass --rerank-model DIR (e.g. one trained with `encoderkit train rerank`)",
+                "a '+rerank' pipeline needs a cross-encoder or a ColBERT model",
+                hint="pass --rerank-model DIR (from `encoderkit train rerank` or `encoderkit train colbert`)",
             )
-        from ..models.cross_encoder import Reranker
-        from ..models.export import ensure_export
+        from ..models.rerankers import ensure_reranker_export, load_reranker
 
-        ensure_export(rerank_model, "cross-encoder", rerank_backend)
-        reranker = Reranker.load(rerank_model, max_length=rerank_max_length, backend=rerank_backend)
+        ensure_reranker_export(rerank_model, rerank_backend)
+        reranker = load_reranker(rerank_model, max_length=rerank_max_length, backend=rerank_backend)
     default_index = out / ("index" if sample_path is None else f"index-sample-{corpus_sample}-seed{sample_seed}")
     index, index_info = prepare_index(
         data,
@@ -284,6 +299,7 @@ def evaluate_retrieval(
         chunk_overlap=chunk_overlap,
         rebuild=rebuild,
         retrievers=pipeline_retrievers([first for first, _ in parsed]),
+        retriever_settings=_settings_with_colbert(retriever_settings, colbert_model),
         show_progress=show_progress,
         titles=titles,
         corpus_path=sample_path,
@@ -315,6 +331,7 @@ def evaluate_retrieval(
         "data_notes": data.notes,
         "depth": depth,
         "rrf_k": rrf_k,
+        "fusion": {"method": fusion or DEFAULT_FUSION, "weights": weights or "each retriever's default"},
         "scoring": "document = its best chunk (max-passage)",
         "reranker": ({**reranker.describe(), "depth": rerank_depth} if reranker else None),
         "index": index_info,
@@ -337,6 +354,8 @@ def evaluate_retrieval(
             first,
             depth=depth,
             rrf_k=rrf_k,
+            fusion=fusion,
+            weights=weights,
             doc_ids=doc_ids,
             reranker=memo if rerank else None,
             rerank_depth=rerank_depth,
@@ -376,6 +395,16 @@ def evaluate_retrieval(
     plot_quality_latency(results, out / "quality_vs_latency.png")
     index.close()
     return results
+
+
+def _settings_with_colbert(settings: dict[str, dict] | None, colbert_model: str | None) -> dict[str, dict] | None:
+    if colbert_model is None:
+        return settings
+    from ..retrieval.colbert.retriever import record_model
+
+    out = {k: dict(v) for k, v in (settings or {}).items()}
+    out.setdefault("colbert", {})["model"] = record_model(colbert_model)
+    return out
 
 
 class _MemoReranker:

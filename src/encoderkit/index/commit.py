@@ -27,7 +27,7 @@ import numpy as np
 from ..retrieval.base import ChunkSet
 from .leases import collect, write_lease
 from .manifest import read_manifest, write_manifest
-from .segments import SegmentEntry, Written, build_segment, load_parts, merge_into, read_deletes, write_deletes
+from .segments import SegmentEntry, Written, build_segment, load_parts, merge_into, read_deletes, segment_stats, write_deletes
 from .store import Store
 
 FLUSH_CHUNKS = 100_000  # chunks per segment written by a full build (bounded memory while building)
@@ -174,6 +174,12 @@ def switch(
     _, oldest = collect(index_dir, files, gen)
     store.purge(oldest)
     return written
+
+
+def combined_stats(index_dir: Path, entries: Sequence[SegmentEntry], retrievers: Sequence) -> dict:
+    """Each retriever's figures for the whole index (``Retriever.combine_stats`` over its segments)."""
+    per = segment_stats(index_dir, entries)
+    return {r.name: type(r).combine_stats(per.get(r.name, [])) for r in retrievers}
 
 
 def segment_sizes(index_dir: Path, entries: Sequence[SegmentEntry]) -> dict:

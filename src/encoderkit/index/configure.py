@@ -42,6 +42,8 @@ def open_for_update(
 
     index_dir = Path(index_dir)
     if not (index_dir / MANIFEST).exists():
+        names = list(annotators or ())
+        names += [n for n in annotator_settings or {} if n not in names]  # `--classify M` on a new index holds it too
         return Index.create(
             index_dir,
             encoder=Encoder.load(model or "default", pooling=pooling),
@@ -49,7 +51,7 @@ def open_for_update(
             chunk_overlap=32 if chunk_overlap is None else chunk_overlap,
             retrievers=list(retrievers or DEFAULT_RETRIEVERS),
             retriever_settings=retriever_settings,
-            annotators=list(annotators or ()),
+            annotators=names,
             annotator_settings=annotator_settings,
             titles=titles or "auto",
         )

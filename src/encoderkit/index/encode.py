@@ -5,6 +5,7 @@ finished and the next run resumes from there.
 
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
 from ..data.chunking import Chunk, chunk_text, clip_title, index_text
@@ -77,9 +78,11 @@ def encode_documents(
     chunking: ChunkSettings,
     group_chunks: int = GROUP_CHUNKS,
     progress=None,
+    seconds: dict[str, float] | None = None,
 ) -> int:
     """Chunk ``docs``, compute each encoding retriever's payloads, store everything as pending rows at
-    ``gen``; returns the number of chunks. ``retrievers``: instances with ``encodes`` set."""
+    ``gen``; returns the number of chunks. ``retrievers``: instances with ``encodes`` set; ``seconds``
+    (if given) accumulates each retriever's encoding time."""
     window = min(chunking.size, max_length - 2)
     encodings = tokenizer.encode_batch([d.text for d in docs], add_special_tokens=False)
     prepared = [(doc, chunk_document(doc, tokenizer, chunking, window, enc)) for doc, enc in zip(docs, encodings)]
@@ -95,7 +98,9 @@ def encode_documents(
             texts = [c["index_text"] for _, rows in group for c in rows]
             payloads = {}
             for r in retrievers:
+                t = time.perf_counter()
                 flat = _encode_with_progress(r, texts, progress)
+                _add_time(seconds, r.name, t)
                 per_doc, pos = [], 0
                 for _, rows in group:
                     per_doc.append(flat[pos : pos + len(rows)])
@@ -146,8 +151,13 @@ def _encode_with_progress(retriever, texts: list[str], progress) -> list[bytes]:
     return out
 
 
+def _add_time(seconds: dict[str, float] | None, name: str, since: float) -> None:
+    if seconds is not None:
+        seconds[name] = round(seconds.get(name, 0.0) + time.perf_counter() - since, 3)
+
+
 def fill_missing_payloads(
-    store: Store, retrievers: Sequence, gen: int, *, group_chunks: int = GROUP_CHUNKS, progress=None
+    store: Store, retrievers: Sequence, gen: int, *, group_chunks: int = GROUP_CHUNKS, progress=None, seconds: dict | None = None
 ) -> int:
     """Compute payloads that chunks visible at ``gen`` lack (a retriever added to an existing index, or
     one whose model changed); returns how many were computed. Saved per group: resumable."""
@@ -162,6 +172,8 @@ def fill_missing_payloads(
         rows = missing[r.name]
         for i in range(0, len(rows), group_chunks):
             part = rows[i : i + group_chunks]
+            t0 = time.perf_counter()
             data = _encode_with_progress(r, [t for _, t in part], progress)
+            _add_time(seconds, r.name, t0)
             store.put_payloads(r.name, r.payload_key(), [(c, d) for (c, _), d in zip(part, data)])
     return total

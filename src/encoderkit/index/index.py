@@ -53,7 +53,7 @@ class Index:
         self.store = store
         self.readonly = readonly
         self._backend = backend
-        self.context = IndexContext(self.path, manifest, self._load_encoder)
+        self.context = IndexContext(self.path, manifest, self._load_encoder, backend=backend)
         self.context.loaded_encoder = encoder
         self.writer = IndexWriter(self.path, store, self.context, readonly=readonly)
         self.searcher = IndexSearcher(self.path, store, self.context)
@@ -214,7 +214,9 @@ class Index:
         """Encode queries with another backend from now on (auto | torch | onnx | onnx-int8)."""
         resolve_backend(self.manifest["model"], backend)
         self._backend = backend
+        self.context.backend = backend
         self.context.reset_encoder()
+        self.searcher.forget_snapshot()  # its retrievers hold models loaded for the old backend
 
     @property
     def encoder(self):
@@ -256,10 +258,20 @@ class Index:
         )
 
     def add(
-        self, docs: Iterable, *, show_progress: bool | None = None, write_every: int = 128, export_onnx: bool = True
+        self,
+        docs: Iterable,
+        *,
+        show_progress: bool | None = None,
+        write_every: int = 128,
+        export_onnx: bool = True,
+        recluster: bool = False,
     ) -> UpdateReport:
-        """Add or replace documents (dicts with id, text[, title, path, meta] or SourceDocs)."""
-        return self.writer.add(docs, show_progress=show_progress, write_every=write_every, export_onnx=export_onnx)
+        """Add or replace documents (dicts with id, text[, title, path, meta] or SourceDocs).
+        ``recluster``: rebuild every retriever from the stored payloads at this commit (ColBERT retrains
+        its centroids) instead of updating in place."""
+        return self.writer.add(
+            docs, show_progress=show_progress, write_every=write_every, export_onnx=export_onnx, full_build=recluster
+        )
 
     def remove(self, ids: Iterable[str]) -> UpdateReport:
         """Remove documents by id; unknown ids are ignored (the report's ``removed`` counts real ones)."""
@@ -289,10 +301,13 @@ class Index:
         show_progress: bool | None = None,
         write_every: int = 128,
         export_onnx: bool = True,
+        recluster: bool = False,
     ) -> UpdateReport:
         """Index files and folders incrementally (what `encoderkit index` does); see :meth:`IndexWriter.sync`.
         ``max_bytes`` / ``time_limit``: per-file size cap and seconds for reading + extraction.
-        ``export_onnx``: after a commit, export the model to ONNX once so queries run on ONNX Runtime."""
+        ``export_onnx``: after a commit, export the model to ONNX once so queries run on ONNX Runtime.
+        ``recluster``: commit even without changes, rebuilding every retriever from the stored payloads
+        (ColBERT retrains its centroids; nothing is re-encoded)."""
         from ..data.sources import DEFAULT_MAX_BYTES, DEFAULT_TIME_LIMIT
 
         return self.writer.sync(
@@ -303,6 +318,7 @@ class Index:
             show_progress=show_progress,
             write_every=write_every,
             export_onnx=export_onnx,
+            full_build=recluster,
         )
 
     # ------------------------------------------------------------------ searching (IndexSearcher)
@@ -318,16 +334,20 @@ class Index:
         depth: int = 100,
         by: str = "document",
         rrf_k: int = 60,
+        fusion: str | None = None,
+        weights: dict[str, float] | None = None,
         reranker=None,
         rerank_depth: int = 50,
         rerank_fusion: str = "none",
         filters: Sequence[str] | None = None,
     ) -> list[Hit]:
-        """Search one query. ``mode``: hybrid (RRF of all the index's retrievers, each ``depth`` deep) |
-        one retriever (bm25, dense, ...) | several joined by "+"; ``by``: document (one hit per
-        document, its best chunk) | chunk. With a ``reranker`` (:class:`encoderkit.Reranker`), the top
-        ``rerank_depth`` candidates are re-scored; ``rerank_fusion="rrf"`` fuses the reranker's order with
-        the first stage's instead of replacing it. ``filters``: ``FIELD=VALUE`` strings such as
+        """Search one query. ``mode``: hybrid (all the index's retrievers fused, each ``depth`` deep) |
+        one retriever (bm25, dense, colbert, ...) | several joined by "+"; ``fusion``: rrf | weighted
+        (score-normalised, per-retriever ``weights``); ``by``: document (one hit per document, its best
+        chunk) | chunk. With a ``reranker`` (:func:`encoderkit.models.load_reranker`: a cross-encoder or
+        a ColBERT model, which re-scores from the index's stored vectors when they are its own), the top
+        ``rerank_depth`` candidates are re-scored; ``rerank_fusion="rrf"`` fuses the reranker's order
+        with the first stage's instead of replacing it. ``filters``: ``FIELD=VALUE`` strings such as
         ``label=sports`` or ``path=docs/*.md`` (see :mod:`encoderkit.index.filters`)."""
         return self.search_many(
             [query],
@@ -336,6 +356,8 @@ class Index:
             depth=depth,
             by=by,
             rrf_k=rrf_k,
+            fusion=fusion,
+            weights=weights,
             reranker=reranker,
             rerank_depth=rerank_depth,
             rerank_fusion=rerank_fusion,
@@ -351,6 +373,8 @@ class Index:
         depth: int = 100,
         by: str = "document",
         rrf_k: int = 60,
+        fusion: str | None = None,
+        weights: dict[str, float] | None = None,
         reranker=None,
         rerank_depth: int = 50,
         rerank_fusion: str = "none",
@@ -364,6 +388,8 @@ class Index:
             depth=depth,
             by=by,
             rrf_k=rrf_k,
+            fusion=fusion,
+            weights=weights,
             reranker=reranker,
             rerank_depth=rerank_depth,
             rerank_fusion=rerank_fusion,
@@ -378,6 +404,8 @@ class Index:
         depth: int = 100,
         by: str = "document",
         rrf_k: int = 60,
+        fusion: str | None = None,
+        weights: dict[str, float] | None = None,
         reranker=None,
         rerank_depth: int = 50,
         rerank_fusion: str = "none",
@@ -390,6 +418,8 @@ class Index:
             depth=depth,
             by=by,
             rrf_k=rrf_k,
+            fusion=fusion,
+            weights=weights,
             reranker=reranker,
             rerank_depth=rerank_depth,
             rerank_fusion=rerank_fusion,

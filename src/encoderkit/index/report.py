@@ -20,6 +20,8 @@ class UpdateReport:
     chunks_encoded: int = 0
     payloads_filled: int = 0
     annotated: int = 0
+    incremental: list[str] = field(default_factory=list)  # retrievers updated by new segments/markers (not rebuilt)
+    encode_seconds: dict[str, float] = field(default_factory=dict)  # model time per encoding retriever
     kept_previous: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     generation: int = 0

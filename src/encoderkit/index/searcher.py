@@ -4,12 +4,14 @@ A searcher follows commits made by any process (it reloads when the manifest cha
 segments it already loaded) and reads every result from the generation its ranking was computed on,
 so an update landing between ranking and reading never mixes two generations. While it searches a
 generation it holds that generation's reader lease, so no writer deletes its files
-(:mod:`encoderkit.index.leases`).
+(:mod:`encoderkit.index.leases`). It is safe to share between threads: reloading is serialised,
+and every caller gets a complete snapshot object (never a half-loaded one).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -35,13 +37,21 @@ class IndexSearcher:
         self.store = store
         self.context = context
         self._snapshot: Snapshot | None = None
+        self._reload = threading.Lock()
         self._mtime = self._manifest_mtime()
 
-    def _manifest_mtime(self) -> int:
+    def _manifest_mtime(self) -> tuple:
+        """What changes when a commit replaces the manifest (it is renamed into place: a new inode), even
+        when two commits land within the file system's timestamp granularity."""
         try:
-            return (self.path / MANIFEST).stat().st_mtime_ns
+            st = (self.path / MANIFEST).stat()
         except OSError:
-            return 0
+            return (0, 0, 0)
+        return (st.st_mtime_ns, st.st_ino, st.st_size)
+
+    def forget_snapshot(self) -> None:
+        """Drop the loaded generation (reloaded on the next search)."""
+        self._snapshot = None
 
     @property
     def retrievers(self) -> list[str]:
@@ -49,6 +59,13 @@ class IndexSearcher:
 
     def snapshot(self) -> Snapshot | None:
         """The loaded live generation; reloaded when a newer one has been committed (by any process)."""
+        snap = self._snapshot
+        if snap is not None and self._manifest_mtime() == self._mtime and snap.gen == self.context.manifest["generation"]:
+            return snap  # the common case: no lock taken
+        with self._reload:
+            return self._load_snapshot()
+
+    def _load_snapshot(self) -> Snapshot | None:
         for _ in range(20):  # a writer may collect a generation between our reading and leasing it
             mtime = self._manifest_mtime()
             if mtime != self._mtime:
@@ -119,6 +136,8 @@ class IndexSearcher:
         depth: int = 100,
         by: str = "document",
         rrf_k: int = 60,
+        fusion: str | None = None,
+        weights: dict[str, float] | None = None,
         reranker=None,
         rerank_depth: int = 50,
         rerank_fusion: str = "none",
@@ -138,6 +157,8 @@ class IndexSearcher:
             depth=depth,
             by=by,
             rrf_k=rrf_k,
+            fusion=fusion,
+            weights=weights,
             reranker=reranker,
             rerank_depth=rerank_depth,
             rerank_fusion=rerank_fusion,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -94,6 +95,7 @@ class Written:
     entry: SegmentEntry
     files: dict = field(default_factory=dict)
     retriever_bytes: dict = field(default_factory=dict)
+    retriever_seconds: dict = field(default_factory=dict)
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -125,17 +127,21 @@ def write_segment(
         tmp.mkdir(parents=True)
         np.save(tmp / "chunk_ids.npy", np.asarray(ids, dtype=np.int64), allow_pickle=False)
         np.save(tmp / "chunk_docs.npy", np.asarray(docs, dtype=np.int64), allow_pickle=False)
-        sizes = {}
+        sizes, stats, seconds = {}, {}, {}
         for r in retrievers:
+            t = time.perf_counter()
             fill(r, tmp / r.name)
+            seconds[r.name] = time.perf_counter() - t
             (tmp / r.name).mkdir(exist_ok=True)
             sizes[r.name] = sum(f.stat().st_size for f in (tmp / r.name).rglob("*") if f.is_file())
+            stats[r.name] = r.stats()
         n_docs = int(len(np.unique(docs))) if len(docs) else 0
         meta = {
             "format": SEGMENT_FORMAT,
             "chunks": int(len(ids)),
             "documents": n_docs,
             "retrievers": [r.name for r in retrievers],
+            "stats": stats,
         }
         (tmp / "segment.json").write_text(json.dumps(meta) + "\n")
         _fsync_tree(tmp)
@@ -148,7 +154,7 @@ def write_segment(
         raise
     fsync_dir(index_dir)
     first, last = (int(ids[0]), int(ids[-1])) if len(ids) else (0, 0)
-    return Written(SegmentEntry(name, int(len(ids)), n_docs, first=first, last=last), files, sizes)
+    return Written(SegmentEntry(name, int(len(ids)), n_docs, first=first, last=last), files, sizes, seconds)
 
 
 def build_segment(index_dir: Path, number: int, chunks: ChunkSet | Callable[[object], ChunkSet], retrievers: Sequence) -> Written:
@@ -190,6 +196,19 @@ class LoadedParts:
     chunk_docs: np.ndarray
     live_mask: np.ndarray
     deleted: int
+
+
+def segment_stats(index_dir: Path, entries: Sequence[SegmentEntry]) -> dict[str, list[dict]]:
+    """Each retriever's :meth:`Retriever.stats` per segment, as written into ``segment.json``."""
+    out: dict[str, list[dict]] = {}
+    for e in entries:
+        try:
+            meta = json.loads((Path(index_dir) / e.name / "segment.json").read_text())
+        except (OSError, ValueError):
+            continue
+        for name, st in (meta.get("stats") or {}).items():
+            out.setdefault(name, []).append(st)
+    return out
 
 
 def read_deletes(folder: Path, entry: SegmentEntry) -> np.ndarray:

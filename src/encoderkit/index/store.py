@@ -257,6 +257,18 @@ class Store:
         )
         yield from self.conn.execute(sql, {"g": gen, "r": retriever})
 
+    def payloads_of(self, retriever: str, chunk_ids: Sequence[int]) -> dict[int, tuple[str, bytes]]:
+        """chunk id -> (key, data) of ``retriever``'s payloads for the given chunks (those that have one)."""
+        out: dict[int, tuple[str, bytes]] = {}
+        ids = [int(c) for c in chunk_ids]
+        for i in range(0, len(ids), 900):  # SQLite's limit on bound parameters
+            part = ids[i : i + 900]
+            q = ",".join("?" * len(part))
+            sql = f"SELECT chunk, key, data FROM chunk_payloads WHERE retriever = ? AND chunk IN ({q})"
+            for chunk, key, data in self.conn.execute(sql, [retriever, *part]):
+                out[chunk] = (key, data)
+        return out
+
     def chunks_missing_payload(self, gen: int, retriever: str, key: str) -> list[tuple[int, str]]:
         """(chunk id, index_text) of chunks visible at ``gen`` with no ``retriever`` payload under ``key``."""
         sql = (

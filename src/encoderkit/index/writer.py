@@ -19,7 +19,16 @@ from ..errors import EncoderkitError
 from ..retrieval.base import IndexContext
 from ..retrieval.registry import get as get_retriever
 from .annotate import annotate_missing, annotator_entries, get_annotator
-from .commit import FLUSH_CHUNKS, integrity_files, mark_deleted, merge_segments, segment_sizes, switch, write_new_segments
+from .commit import (
+    FLUSH_CHUNKS,
+    combined_stats,
+    integrity_files,
+    mark_deleted,
+    merge_segments,
+    segment_sizes,
+    switch,
+    write_new_segments,
+)
 from .encode import encode_documents, fill_missing_payloads
 from .encoder import check_encoder
 from .integrity import check_generation
@@ -152,7 +161,9 @@ class IndexWriter:
         return self._pending or self.manifest
 
     def _target_context(self) -> IndexContext:
-        ctx = IndexContext(self.path, self.target, self.context.encoder_loader)
+        ctx = IndexContext(
+            self.path, self.target, self.context.encoder_loader, backend=self.context.backend, models=self.context.models
+        )
         if self._pending_encoder is not None:
             ctx.loaded_encoder = self._pending_encoder
         elif self.target["model"]["fingerprint"] == self.manifest["model"]["fingerprint"]:
@@ -162,7 +173,13 @@ class IndexWriter:
 
     # ------------------------------------------------------------------ updates
     def add(
-        self, docs: Iterable, *, show_progress: bool | None = None, write_every: int = 128, export_onnx: bool = True
+        self,
+        docs: Iterable,
+        *,
+        show_progress: bool | None = None,
+        write_every: int = 128,
+        export_onnx: bool = True,
+        full_build: bool = False,
     ) -> UpdateReport:
         """Add or replace documents (dicts with id, text[, title, path, meta] or SourceDocs)."""
         items = [as_source_doc(d, i) for i, d in enumerate(docs)]
@@ -171,7 +188,9 @@ class IndexWriter:
             if d.doc_id in seen:
                 raise EncoderkitError(f"duplicate document id {d.doc_id!r} in input", hint="make ids unique")
             seen.add(d.doc_id)
-        return self.update(items, set(), show_progress=show_progress, write_every=write_every, export_onnx=export_onnx)
+        return self.update(
+            items, set(), show_progress=show_progress, write_every=write_every, export_onnx=export_onnx, full_build=full_build
+        )
 
     def remove(self, ids: Iterable[str]) -> UpdateReport:
         """Remove documents by id; unknown ids are ignored (the report's ``removed`` counts real ones)."""
@@ -187,11 +206,14 @@ class IndexWriter:
         show_progress: bool | None = None,
         write_every: int = 128,
         export_onnx: bool = True,
+        full_build: bool = False,
     ) -> UpdateReport:
         """Index files and folders incrementally: new and changed files are (re-)encoded, files that
         disappeared from under ``paths`` are removed, unchanged ones cost only a hash. A file or folder
         that exists but cannot be read now keeps its previously indexed version (``kept_previous``);
-        ``rebuild`` also drops documents indexed from elsewhere whose file is gone."""
+        ``rebuild`` also drops documents indexed from elsewhere whose file is gone. ``full_build``: rebuild
+        every retriever's artifacts from the stored payloads (no re-encoding), e.g. to retrain ColBERT's
+        centroids (``--recluster``)."""
         incoming: list[SourceDoc] = []
         skipped: list[Skipped] = []
         seen: set[str] = set()
@@ -215,6 +237,7 @@ class IndexWriter:
             show_progress=show_progress,
             write_every=write_every,
             export_onnx=export_onnx,
+            full_build=full_build,
         )
 
     def update(
@@ -229,8 +252,11 @@ class IndexWriter:
         show_progress: bool | None = None,
         write_every: int = 128,
         export_onnx: bool = False,
+        full_build: bool = False,
     ) -> UpdateReport:
-        """The one update path: plan, encode (saved every ``write_every`` chunks), fill payloads, commit."""
+        """The one update path: plan, encode (saved every ``write_every`` chunks), fill payloads, commit.
+        Incremental retrievers update the previous generation's artifacts unless ``rebuild`` or
+        ``full_build`` (then every retriever is built from all live chunks)."""
         from ..runtime import progress_enabled
 
         if self.readonly:
@@ -283,10 +309,11 @@ class IndexWriter:
                         chunking=ChunkSettings.from_dict(target["chunking"]),
                         group_chunks=write_every,
                         progress=bar,
+                        seconds=report.encode_seconds,
                     )
                 self.store.mark_removed(plan.remove_rows, gen + 1)
                 report.payloads_filled = fill_missing_payloads(
-                    self.store, encoding, gen + 1, group_chunks=write_every, progress=bar
+                    self.store, encoding, gen + 1, group_chunks=write_every, progress=bar, seconds=report.encode_seconds
                 )
                 annotators = [get_annotator(e["name"])(e["settings"]) for e in target.get("annotators") or []]
                 report.annotated = annotate_missing(
@@ -297,7 +324,7 @@ class IndexWriter:
                     bar.close()
             settings_changed = self._pending is not None
             legacy = bool(self.manifest.get("artifacts"))  # a generation folder from before segments
-            full = bool(rebuild or legacy or migrated or report.payloads_filled or self._shape_changed(target))
+            full = bool(rebuild or full_build or legacy or migrated or report.payloads_filled or self._shape_changed(target))
             changed = plan.changes or full or settings_changed or report.annotated
             if not changed and has_data(self.manifest):  # nothing new: is what searches read still sound?
                 report.repaired = check_generation(self.path, self.manifest, retrievers).problems
@@ -382,8 +409,13 @@ class IndexWriter:
             "segments_added": len(written),
             "chunks_deleted": marked,
             "full_build": full,
+            "encode_seconds": report.encode_seconds,
+            "retriever_seconds": {
+                r.name: round(sum(w.retriever_seconds.get(r.name, 0.0) for w in written), 3) for r in retrievers
+            },
         }
         build["retriever_bytes"] = segment_sizes(self.path, entries)
+        build["retriever_stats"] = combined_stats(self.path, entries, retrievers)
         manifest["build"] = build
         self.context.manifest = switch(self.path, self.store, manifest, entries, files, gen, self.before_collect)
         if self._pending_encoder is not None:
@@ -391,6 +423,7 @@ class IndexWriter:
         self._pending, self._pending_encoder = None, None
         report.committed = True
         report.full_build = full
+        report.incremental = [] if full else [r.name for r in retrievers]
         report.segments_added = len(written)
         report.chunks_deleted = marked
         self.store.drop_payloads([e["name"] for e in self.manifest["retrievers"]])
@@ -447,6 +480,7 @@ class IndexWriter:
                 }
                 build["last_merge"] = info
                 build["retriever_bytes"] = segment_sizes(self.path, entries)
+                build["retriever_stats"] = combined_stats(self.path, entries, retrievers)
                 manifest["build"] = build
                 manifest["counts"] = dict(m["counts"])
                 self.context.manifest = switch(self.path, self.store, manifest, entries, files, gen, self.before_collect)
@@ -494,17 +528,27 @@ class IndexWriter:
     def export_query_model(self) -> str:
         """Export the index's model to fp32 ONNX once (cached by weights fingerprint) so searches encode
         queries with ONNX Runtime (same vectors, checked at export); returns the query backend."""
+        import sys
+
         from ..models.export import export_onnx
         from .encoder import model_spec
 
+        backend = "onnx"
         try:
             export_onnx(model_spec(self.manifest["model"]), kind="encoder")
-            return "onnx"
         except (EncoderkitError, ImportError, RuntimeError, ValueError, OSError) as exc:  # the index is fine either way
-            import sys
-
             print(f"note: ONNX export failed ({exc}); queries will be encoded with torch", file=sys.stderr)
-            return "torch"
+            backend = "torch"
+        for entry in self.manifest["retrievers"]:  # retrievers with their own query model (e.g. ColBERT)
+            r = get_retriever(entry["name"])(entry.get("settings") or {}, self.context)
+            hook = getattr(r, "export_query_model", None)
+            if hook is None:
+                continue
+            try:
+                hook()
+            except (EncoderkitError, ImportError, RuntimeError, ValueError) as exc:
+                print(f"note: ONNX export for {entry['name']} failed ({exc}); its queries use torch", file=sys.stderr)
+        return backend
 
 
 def _payload_key(manifest: dict) -> str:

@@ -29,7 +29,11 @@ from .layout import read_json, transformer_dir
 from .ref import ModelRef, weights_fingerprint
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
-HEADS = {"base": ("encoder", "last_hidden_state"), "sequence-classification": ("cross-encoder", "logits")}
+HEADS = {
+    "base": ("encoder", "last_hidden_state"),
+    "sequence-classification": ("cross-encoder", "logits"),
+    "classifier": ("classifier", "logits"),  # encoderkit's own head (models.classifier): ONNX exports or a wrapped module
+}
 
 
 def _pad_token(tokenizer_config: dict, fallback: str = "[PAD]") -> str:
@@ -71,6 +75,8 @@ class Backbone:
         kind, output = HEADS[head]
         if runtime != "torch":
             return cls._load_onnx(ref, head, kind, runtime, onnx_folder)
+        if head == "classifier":
+            raise EncoderkitError("a classifier's torch module is built by Classifier.load", hint="use Classifier.load(folder)")
         configure_torch()
         from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -126,6 +132,11 @@ class Backbone:
         return self.ref.name
 
     @property
+    def pad_id(self) -> int:
+        """Id of the padding token."""
+        return self._pad_id
+
+    @property
     def hidden_size(self) -> int:
         return int(self.config["hidden_size"])
 
@@ -141,18 +152,50 @@ class Backbone:
         """The transformers model (torch runtime only; None on ONNX Runtime)."""
         return getattr(self.runner, "module", None)
 
-    def with_module(self, module, *, ref: ModelRef | None = None, fingerprint: str | None = None) -> Backbone:
-        """The same tokenizer on another torch module (e.g. a freshly initialised copy of the architecture)."""
+    def with_module(
+        self, module, *, ref: ModelRef | None = None, fingerprint: str | None = None, head: str | None = None
+    ) -> Backbone:
+        """The same tokenizer on another torch module (e.g. a freshly initialised copy of the architecture,
+        or a head wrapped around this backbone's transformer: ``head="classifier"``)."""
         from ..runtime.torch import TorchRunner
 
+        head = head or self.head
+        config = module.config.to_dict()
+        config.setdefault("tokenizer_model_max_length", self.config.get("tokenizer_model_max_length"))
         out = Backbone(
             ref or self.ref,
             self._tokenizer,
-            TorchRunner(module, HEADS[self.head][1]),
-            config=module.config.to_dict(),
+            TorchRunner(module, HEADS[head][1]),
+            config=config,
             pad_token=self._pad_token,
             runtime="torch",
-            head=self.head,
+            head=head,
+        )
+        out._fingerprint = fingerprint
+        return out
+
+    @classmethod
+    def for_module(cls, ref: ModelRef, module, *, head: str, fingerprint: str | None = None) -> Backbone:
+        """``ref``'s tokenizer on a torch module built elsewhere (e.g. a model being trained), without
+        loading ``ref``'s weights."""
+        from tokenizers import Tokenizer
+
+        from ..runtime.torch import TorchRunner
+
+        tpath = transformer_dir(ref.path)
+        if not (tpath / "tokenizer.json").is_file():
+            raise EncoderkitError(f"{ref.name} has no tokenizer.json", hint="save the model with a fast tokenizer")
+        tok_cfg = read_json(tpath / "tokenizer_config.json")
+        config = module.config.to_dict()
+        config["tokenizer_model_max_length"] = tok_cfg.get("model_max_length")
+        out = cls(
+            ref,
+            Tokenizer.from_file(str(tpath / "tokenizer.json")),
+            TorchRunner(module, HEADS[head][1]),
+            config=config,
+            pad_token=_pad_token(tok_cfg),
+            runtime="torch",
+            head=head,
         )
         out._fingerprint = fingerprint
         return out

@@ -44,6 +44,11 @@ class Reranker:
         if backend not in RUNTIMES:
             raise EncoderkitError(f"unknown backend '{backend}'", hint=f"use one of: {', '.join(RUNTIMES)}")
         ref = resolve_model(spec)
+        if (ref.path / "colbert_config.json").is_file():
+            raise EncoderkitError(
+                f"{ref.name} is a ColBERT model, not a cross-encoder",
+                hint="load it with encoderkit.models.load_reranker (or ColBERT.load); `--rerank DIR` accepts both",
+            )
         labels = read_json(transformer_dir(ref.path) / "config.json").get("id2label") or {}
         backbone = Backbone.load(ref, head="sequence-classification", runtime=backend, trust_remote_code=trust_remote_code)
         n_out = len(backbone.config.get("id2label") or labels or {"0": 0})

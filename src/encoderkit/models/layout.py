@@ -101,6 +101,11 @@ def activation_of(path: Path) -> str:
 
 
 def kind_of(path: Path) -> str:
-    """ "cross-encoder" for a sequence-classification model, else "encoder"."""
+    """ "classifier" for an encoderkit classifier folder, "colbert" for a folder saved by ``encoderkit
+    train colbert``, "cross-encoder" for a sequence-classification model, else "encoder"."""
+    if (Path(path) / "classifier.json").is_file():
+        return "classifier"
+    if (Path(path) / "colbert_config.json").is_file():
+        return "colbert"
     archs = read_json(transformer_dir(path) / "config.json").get("architectures") or []
     return "cross-encoder" if any(a.endswith("ForSequenceClassification") for a in archs) else "encoder"

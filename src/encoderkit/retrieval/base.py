@@ -30,6 +30,10 @@ single-index protocol works unchanged:
 :meth:`Retriever.add` / :meth:`Retriever.remove` are kept for retrievers that update a built structure
 in place (``incremental = True``); the segmented index does not need them.
 
+Retrievers may also re-score given chunks from what they store (:meth:`Retriever.rerank_scores`: a
+late-interaction model reranking with its own indexed vectors); the segmented index routes each chunk
+to the segment holding it.
+
 Adding a retriever means writing one module with a subclass and registering it
 (:func:`encoderkit.retrieval.registry.register`); the index, the CLI, the server and the evaluation
 harness find it by name.
@@ -68,6 +72,8 @@ class IndexContext:
     manifest: dict
     encoder_loader: Any = None
     loaded_encoder: Any = field(default=None, repr=False)
+    backend: str = "auto"  # how queries are encoded: auto | torch | onnx | onnx-int8
+    models: dict = field(default_factory=dict, repr=False)  # other models retrievers load (cached)
 
     @property
     def encoder(self):
@@ -77,8 +83,17 @@ class IndexContext:
         return self.loaded_encoder
 
     def reset_encoder(self) -> None:
-        """Forget the loaded encoder (the model or the query backend changed); reloaded on next use."""
+        """Forget the loaded encoder and models (the model or the query backend changed); reloaded on
+        next use."""
         self.loaded_encoder = None
+        self.models.clear()
+
+    def model(self, key, loader):
+        """A model a retriever needs besides the index's encoder (e.g. ColBERT), loaded once per ``key``
+        and shared by the retrievers of every generation loaded in this process."""
+        if key not in self.models:
+            self.models[key] = loader()
+        return self.models[key]
 
 
 Hits = tuple[np.ndarray, np.ndarray]  # (chunk ids int64, scores float32), best first
@@ -138,6 +153,7 @@ class Retriever:
     skips_deleted: ClassVar[bool] = False  # search() takes live= and leaves deleted chunks out
     collection_statistics: ClassVar[bool] = False  # scores need statistics() summed over segments
     search_time_settings: ClassVar[tuple] = ()  # settings only queries read: changing them rebuilds nothing
+    fusion_weight: ClassVar[float] = 1.0  # its weight when fused with others, unless a search gives weights
 
     def __init__(self, settings: dict, context: IndexContext):
         self.settings = dict(settings)
@@ -180,6 +196,12 @@ class Retriever:
     def remove(self, chunk_ids: np.ndarray) -> None:
         raise NotImplementedError(f"retriever {self.name!r} is rebuilt, not updated in place")
 
+    def can_update(self, old_settings: dict, n_before: int, n_added: int, n_removed: int) -> bool:
+        """Called on a retriever loaded from the previous generation (built with ``old_settings``, holding
+        ``n_before`` chunks): True if :meth:`remove` / :meth:`add` of the changed chunks give what a full
+        :meth:`build` would; False asks for a full build."""
+        return old_settings == self.settings
+
     def save(self, directory: Path) -> None:
         raise NotImplementedError
 
@@ -218,9 +240,31 @@ class Retriever:
         (the summed :meth:`statistics`; None: this segment alone is the collection)."""
         raise NotImplementedError
 
+    def rerank_scores(self, query: str, chunk_ids: Sequence[int], reranker) -> np.ndarray | None:
+        """Scores of ``reranker`` for ``query`` against ``chunk_ids`` computed from what this retriever
+        stores, or None (the pipeline then runs ``reranker.score`` on the chunk texts)."""
+        return None
+
     def stats(self) -> dict:
         """Sizes for ``encoderkit info`` (counts, bytes)."""
         return {}
+
+    @classmethod
+    def combine_stats(cls, per_segment: Sequence[dict]) -> dict:
+        """One figure set for the whole index from :meth:`stats` of each segment: numbers are summed
+        (override for ratios).
+
+        >>> Retriever.combine_stats([{"chunks": 2, "kind": "x"}, {"chunks": 3}])
+        {'chunks': 5, 'kind': 'x'}
+        """
+        out: dict = {}
+        for st in per_segment:
+            for k, v in st.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and isinstance(out.get(k, 0), (int, float)):
+                    out[k] = out.get(k, 0) + v
+                else:
+                    out.setdefault(k, v)
+        return out
 
     def footprint(self, directory: Path) -> dict:
         """Bytes of one saved segment folder: ``disk``, ``memory`` (what a warm search keeps resident)

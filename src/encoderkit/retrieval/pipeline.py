@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import EncoderkitError
 from .base import IndexContext, Retriever
-from .fusion import RRF_K
+from .fusion import DEFAULT_FUSION, FUSIONS, RRF_K
 from .ranking import QueryRanking, Ranked, best_first, collapse, fuse, tie_keys
 from .registry import get
 
@@ -154,6 +154,8 @@ def rank(
     depth: int = 100,
     by: str = "document",
     rrf_k: int = RRF_K,
+    fusion: str | None = None,
+    weights: dict[str, float] | None = None,
     reranker=None,
     rerank_depth: int = 50,
     rerank_fusion: str = "none",
@@ -161,13 +163,25 @@ def rank(
     allowed_docs: np.ndarray | None = None,
 ) -> list[QueryRanking]:
     """Run the pipeline for each query. ``stages``: retriever names (see :func:`parse_mode`); more
-    than one are fused with RRF. A ``reranker`` (anything with ``score(query, passages)``) re-scores
-    the top ``rerank_depth`` candidates on their best chunk's indexed text (``chunk_texts``).
-    ``allowed_docs``: restrict results to these document row ids (search filters)."""
+    than one are fused (``fusion``: rrf | weighted, default :data:`~.fusion.DEFAULT_FUSION`; per-retriever
+    ``weights``, default each retriever's ``fusion_weight``). A ``reranker`` (anything with
+    ``score(query, passages)``) re-scores the top ``rerank_depth`` candidates: from vectors a retriever
+    stores when one can (:meth:`Retriever.rerank_scores`, e.g. a ColBERT model over its own index),
+    otherwise on their best chunk's indexed text (``chunk_texts``). ``allowed_docs``: restrict results
+    to these document row ids (search filters)."""
     if by not in ("document", "chunk"):
         raise EncoderkitError(f"unknown result unit '{by}'", hint="use 'document' or 'chunk'")
     if rerank_fusion not in RERANK_FUSIONS:
         raise EncoderkitError(f"unknown rerank fusion '{rerank_fusion}'", hint="use none or rrf")
+    fusion = fusion or DEFAULT_FUSION
+    if fusion not in FUSIONS:
+        raise EncoderkitError(f"unknown fusion '{fusion}'", hint=f"use one of: {', '.join(FUSIONS)}")
+    if weights is None:  # each retriever's default weight (see retrieval.fusion for how they were chosen)
+        weights = {name: float(get(name).fusion_weight) for name in stages}
+    for name, w in (weights or {}).items():  # weights of retrievers a search does not run are ignored
+        get(name)  # ... but a name that is no retriever at all is an error (a typo)
+        if not isinstance(w, (int, float)) or w < 0:
+            raise EncoderkitError(f"fusion weight {name}={w!r} is not a number >= 0")
     queries = list(queries)
     for q in queries:
         if not isinstance(q, str) or not q.strip():
@@ -189,24 +203,48 @@ def rank(
     for i, query in enumerate(queries):
         stage_r = {s: per_stage[s][i] for s in stages}
         t = time.perf_counter()
-        final = fuse(stage_r, k=rrf_k) if len(stages) > 1 else stage_r[stages[0]]
+        final = fuse(stage_r, k=rrf_k, method=fusion, weights=weights) if len(stages) > 1 else stage_r[stages[0]]
         q_timings = {**{k: v / len(queries) for k, v in timings.items()}, "fuse": (time.perf_counter() - t) * 1000}
         if reranker is not None:
             t = time.perf_counter()
-            final, stage_r["rerank"] = rerank_head(query, final, reranker, rerank_depth, rerank_fusion, rrf_k, chunk_texts)
+            final, stage_r["rerank"] = rerank_head(
+                query, final, reranker, rerank_depth, rerank_fusion, rrf_k, chunk_texts, snap=snap
+            )
             q_timings["rerank"] = (time.perf_counter() - t) * 1000
         out.append(QueryRanking(final, stage_r, q_timings, snap))
     return out
 
 
+def stored_scores(snap: Snapshot | None, query: str, chunk_ids: list[int], reranker) -> np.ndarray | None:
+    """Reranker scores computed by one of the snapshot's retrievers from what it stores, if any can."""
+    if snap is None:
+        return None
+    for retriever in snap.retrievers.values():
+        scores = retriever.rerank_scores(query, chunk_ids, reranker)
+        if scores is not None:
+            return np.asarray(scores, dtype=np.float32)
+    return None
+
+
 def rerank_head(
-    query: str, first: Ranked, reranker, depth: int, fusion: str, rrf_k: int, chunk_texts: Callable[[list[int]], dict[int, str]]
+    query: str,
+    first: Ranked,
+    reranker,
+    depth: int,
+    fusion: str,
+    rrf_k: int,
+    chunk_texts: Callable[[list[int]], dict[int, str]],
+    snap: Snapshot | None = None,
 ) -> tuple[Ranked, Ranked]:
-    """Re-score the top ``depth`` candidates on their best chunk; the rest keep their first-stage order
-    after them. With ``fusion="rrf"`` the head is ordered by RRF of first-stage and reranker ranks."""
+    """Re-score the top ``depth`` candidates on their best chunk (from stored vectors when the snapshot
+    has the reranker's own, else from the chunk texts); the rest keep their first-stage order after
+    them. With ``fusion="rrf"`` the head is ordered by RRF of first-stage and reranker ranks."""
     head = first.head(depth)
-    texts = chunk_texts([int(c) for c in head.best_chunk])
-    scores = np.asarray(reranker.score(query, [texts.get(int(c), "") for c in head.best_chunk]), dtype=np.float32)
+    chunk_ids = [int(c) for c in head.best_chunk]
+    scores = stored_scores(snap, query, chunk_ids, reranker)
+    if scores is None:
+        texts = chunk_texts(chunk_ids)
+        scores = np.asarray(reranker.score(query, [texts.get(c, "") for c in chunk_ids]), dtype=np.float32)
     ties = head.ties if head.ties is not None else head.keys
     order = best_first(scores, ties)  # equal scores: by document id, as everywhere
     reranked = Ranked(

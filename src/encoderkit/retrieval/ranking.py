@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .fusion import RRF_K, rrf
+from .fusion import RRF_K, rrf, weighted
 
 
 @dataclass
@@ -115,7 +115,10 @@ def tie_keys(doc_ids) -> list[int]:
 def best_first(scores, ties) -> np.ndarray:
     """Indices that order items best first: score descending (compared in single precision, as trec_eval
     does), then ``ties`` ascending."""
-    return np.lexsort((np.asarray(ties, dtype=np.int64), -np.asarray(scores, dtype=np.float32)))
+    ties = np.asarray(ties)
+    if ties.dtype.kind not in "iu":  # keys that are not row ids (e.g. strings): their sorted order
+        ties = np.unique(ties, return_inverse=True)[1] if len(ties) else ties.astype(np.int64)
+    return np.lexsort((ties.astype(np.int64), -np.asarray(scores, dtype=np.float32)))
 
 
 def collapse(chunk_ids: np.ndarray, scores: np.ndarray, docs: np.ndarray, by: str, ties=None) -> Ranked:
@@ -141,10 +144,13 @@ def collapse(chunk_ids: np.ndarray, scores: np.ndarray, docs: np.ndarray, by: st
     )
 
 
-def fuse(rankings: dict[str, Ranked], k: int = RRF_K) -> Ranked:
-    """RRF over stage rankings; equal fused scores ordered by tie key; a key's shown chunk comes from
-    the stage that ranked it highest."""
-    fused = rrf({name: r.keys for name, r in rankings.items()}, k=k)
+def fuse(rankings: dict[str, Ranked], k: int = RRF_K, *, method: str = "rrf", weights: dict | None = None) -> Ranked:
+    """Fuse stage rankings (``method``: rrf | weighted, see :mod:`.fusion`); equal fused scores ordered
+    by tie key; a key's shown chunk comes from the stage that ranked it highest."""
+    if method == "weighted":
+        fused = weighted({name: list(zip(r.keys, r.scores)) for name, r in rankings.items()}, weights)
+    else:
+        fused = rrf({name: r.keys for name, r in rankings.items()}, k=k, weights=weights)
     tie: dict = {}
     best: dict = {}
     for r in rankings.values():

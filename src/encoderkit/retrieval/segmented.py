@@ -53,6 +53,22 @@ class SegmentedRetriever:
         cls = type(self.template) if self.template is not None else object
         self.collection_statistics = bool(getattr(cls, "collection_statistics", False))
 
+    def __getattr__(self, name: str):
+        """What is the same for every segment (``model``, ``payload_key``, ``settings``) is the first
+        segment's retriever's."""
+        if name.startswith("__") or name in ("template", "parts"):
+            raise AttributeError(name)
+        if self.template is None:
+            raise AttributeError(f"{self.name} has no segments, so no {name!r}")
+        return getattr(self.template, name)
+
+    def configure(self, **settings) -> None:
+        """Change search-time settings (e.g. ``nprobe``) of every segment's retriever in place."""
+        for p in self.parts:
+            p.retriever.settings.update(settings)
+        if self.template is not None and all(p.retriever is not self.template for p in self.parts):
+            self.template.settings.update(settings)
+
     def encode_queries(self, queries: Sequence[str]) -> Any:
         return self.template.encode_queries(queries) if self.template is not None else None
 
@@ -77,6 +93,27 @@ class SegmentedRetriever:
                 continue
             out.append(top_k(np.concatenate(scores), np.concatenate(ids), k))
         return out
+
+    def rerank_scores(self, query: str, chunk_ids: Sequence[int], reranker) -> np.ndarray | None:
+        """Scores of ``reranker`` for the given chunks from what the parts store (each chunk asked of the
+        segment holding it), or None when any part cannot give them."""
+        ids = np.asarray(chunk_ids, dtype=np.int64)
+        out = np.zeros(len(ids), dtype=np.float32)
+        todo = np.ones(len(ids), dtype=bool)
+        for part in self.parts:
+            hook = getattr(part.retriever, "rerank_scores", None)
+            if not len(part.chunk_ids) or not todo.any():
+                continue
+            pos = np.clip(np.searchsorted(part.chunk_ids, ids), 0, len(part.chunk_ids) - 1)
+            mine = todo & (part.chunk_ids[pos] == ids)
+            if not mine.any():
+                continue
+            scores = hook(query, ids[mine], reranker) if hook is not None else None
+            if scores is None:
+                return None
+            out[mine] = np.asarray(scores, dtype=np.float32)
+            todo &= ~mine
+        return None if todo.any() else out
 
     def _search_part(self, part: Part, queries, k: int, encoded, stats):
         r = part.retriever

@@ -1,4 +1,14 @@
-"""What a running server holds: the index, the optional reranker, and the lock around them."""
+"""What a running server holds, and how it reads and writes the index concurrently.
+
+- Reads take no lock. The read side is an :class:`~encoderkit.index.Index` whose store gives each thread
+  its own SQLite connection (:class:`~encoderkit.index.threadlocal.ThreadLocalStore`); every search runs
+  pinned to one committed generation (:func:`~encoderkit.index.threadlocal.pinned_read`).
+- The index's encoder sits behind a micro-batcher (:mod:`.batcher`): query encodings of concurrent
+  searches and ``/v1/embeddings`` requests share forward passes.
+- Writes (only with ``allow_writes``) go through a second :class:`Index` with its own connection, one at
+  a time under ``write_lock``; a write becomes visible to readers all at once, when its generation's
+  manifest is committed.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +16,127 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import EncoderkitError
+from .config import ServerConfig, is_loopback
+from .keys import ApiKeys
+from .observe import Metrics
+
 
 @dataclass
 class ServerState:
     index: object
-    reranker: object | None = None
-    allow_writes: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    config: ServerConfig = field(default_factory=ServerConfig)
+    encoder: object = None  # the index's encoder, unbatched
+    batcher: object = None
+    reranker: object | None = None  # a --rerank model (cross-encoder or ColBERT)
+    classifier: object | None = None
+    extractor: object | None = None
+    keys: ApiKeys = field(default_factory=lambda: ApiKeys([]))
+    metrics: Metrics = field(default_factory=Metrics)
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+    _writer: object = None
+    _tokenizer: object = None
 
+    @property
+    def allow_writes(self) -> bool:
+        return self.config.allow_writes
+
+    # ------------------------------------------------------------------ opening
     @classmethod
-    def open(
-        cls,
-        index_dir: str | Path,
-        *,
-        backend: str = "auto",
-        reranker: str | None = None,
-        rerank_backend: str = "torch",
-        allow_writes: bool = False,
-    ) -> ServerState:
+    def open(cls, index_dir: str | Path, config: ServerConfig | None = None) -> ServerState:
         from ..index import Index
+        from ..index.encoder import load_index_encoder
+        from ..index.threadlocal import ThreadLocalStore
+        from .batcher import DirectRunner, MicroBatcher
+        from .models import BatchedEncoder, load_classifier, load_extractor, load_reranker, run_encoder_batch
 
-        index = Index.open(index_dir, backend=backend)
-        rr = None
-        if reranker:
-            from ..models.cross_encoder import Reranker
-            from ..models.export import ensure_export
+        config = config or ServerConfig()
+        check_security(config)
+        probe = Index.open(index_dir, readonly=True, backend=config.backend)  # validates folder, store, backend
+        path, manifest = probe.path, probe.manifest
+        probe.close()
+        encoder = load_index_encoder(manifest, path, config.backend)
+        metrics = Metrics()
+        b = config.batching
+        runner = MicroBatcher if b.enabled else DirectRunner
+        batcher = runner(
+            run_encoder_batch,
+            max_wait_ms=b.max_wait_ms,
+            max_batch_tokens=b.max_batch_tokens,
+            max_batch_items=b.max_batch_items,
+            max_queue=b.max_queue,
+            on_batch=metrics.on_batch,
+        )
+        timeout = config.limits.request_timeout_s
+        store = ThreadLocalStore(path / "index.db")
+        index = Index(path, manifest, store, BatchedEncoder(encoder, batcher, timeout), readonly=True, backend=config.backend)
+        load_raw = index.context.encoder_loader  # the model changed under us (another process): reload, still batched
+        index.context.encoder_loader = lambda: BatchedEncoder(load_raw(), batcher, timeout)
+        state = cls(
+            index,
+            config,
+            encoder=encoder,
+            batcher=batcher,
+            reranker=load_reranker(config.reranker, config.rerank_backend) if config.reranker else None,
+            classifier=load_classifier(config.classifier) if config.classifier else None,
+            extractor=load_extractor(config.extractor) if config.extractor else None,
+            keys=ApiKeys(config.api_keys),
+            metrics=metrics,
+        )
+        return state
 
-            ensure_export(reranker, "cross-encoder", rerank_backend)
-            rr = Reranker.load(reranker, backend=rerank_backend)
-        return cls(index, rr, allow_writes)
+    def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
+        self.index.store.close()
+        if self._writer is not None:
+            self._writer.close()
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def model_name(self) -> str:
+        return self.index.manifest["model"]["name"]
+
+    @property
+    def tokenizer(self):
+        """A raw tokenizer of the index's model (no truncation, no padding) for counting tokens."""
+        if self._tokenizer is None:
+            self._tokenizer = self.encoder.raw_tokenizer()
+        return self._tokenizer
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        enc = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in enc]
+
+    def read(self, fn):
+        """``fn(snapshot)`` pinned to one committed generation (see :mod:`encoderkit.index.threadlocal`)."""
+        from ..index.threadlocal import pinned_read
+
+        return pinned_read(self.index, fn)
+
+    def writer(self):
+        """The write side (opened on first use); call under ``write_lock``."""
+        if not self.allow_writes:
+            raise EncoderkitError("this server is read-only", hint="start it with --allow-writes (and API keys)")
+        if self._writer is None:
+            from ..index import Index
+
+            shared = self.encoder if self.encoder.backend != "onnx-int8" else None  # int8 vectors must not be stored
+            self._writer = Index.open(self.index.path, encoder=shared)
+        return self._writer
+
+
+def check_security(config: ServerConfig) -> None:
+    """API keys are required on a non-loopback address and whenever writes are enabled."""
+    if config.api_keys:
+        return
+    if not is_loopback(config.host):
+        raise EncoderkitError(
+            f"serving on {config.host} (reachable from other machines) requires API keys",
+            hint="pass --api-key-file FILE or set ENCODERKIT_API_KEYS, or listen on 127.0.0.1",
+        )
+    if config.allow_writes:
+        raise EncoderkitError(
+            "--allow-writes requires API keys (any web page you visit could otherwise change the index)",
+            hint="pass --api-key-file FILE or set ENCODERKIT_API_KEYS",
+        )

@@ -14,7 +14,9 @@ model; the trainer does the rest, the same way for all:
   optional bfloat16 autocast.
 * Validation at the start, every ``eval_every`` steps (0: at each epoch end) and at the end. With
   ``select_best`` the model is exported whenever the validation ``metric`` (maximised) improves;
-  otherwise (and when there is nothing to validate) it is exported at the end.
+  otherwise (and when there is nothing to validate) it is exported at the end. Early stopping:
+  with ``patience`` N, the run ends (``stopped_early`` says why) after N validations in a row
+  without a better metric.
 * A checkpoint (safetensors + JSON, no pickle: :mod:`.checkpoint`) at each validation;
   ``run(resume=True)`` continues from it exactly as an uninterrupted run would: the batches of an
   epoch are a plan seeded by (seed, epoch), the phase and the learning rates are functions of the
@@ -77,6 +79,7 @@ class TrainConfig:
     max_minutes: float | None = None  # training-time budget: stop, validate and export when spent
     select_best: bool = True  # export the best model by the validation metric; False: the last one
     keep_checkpoint: bool = False  # keep out/checkpoint when the run has finished
+    patience: int = 0  # early stopping: end after N validations without a better metric (0: never)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,6 +94,8 @@ class TrainConfig:
             raise EncoderkitError("batch_size and grad_accum must be at least 1")
         if self.head_only_steps < 0:
             raise EncoderkitError("head_only_steps must be >= 0")
+        if self.patience < 0:
+            raise EncoderkitError("patience must be >= 0")
 
 
 class Objective(Protocol):
@@ -525,6 +530,11 @@ class Trainer:
             self.log["best"] = entry
             if self.config.select_best:
                 self._export()
+        elif metric in res and self.config.patience and step < self.total_steps:
+            since = sum(1 for e in self.log["evals"] if e["step"] > self.log["best"]["step"])
+            if since >= self.config.patience:
+                self.log["stopped_early"] = f"no better {metric} in {since} validations (best at step {self.log['best']['step']})"
+                self.stop_requested = True
 
     def _export(self) -> None:
         self.objective.export(self.out)

@@ -1,55 +1,97 @@
-"""``POST /search``: any mode the index has (hybrid, one retriever, or several joined by '+')."""
+"""``POST /v1/search`` (and the older ``POST /search``): any mode the index has (hybrid, one retriever, or
+several joined by '+'), optional reranking and filters; hits carry the best-matching passage
+(``snippet``) with the spans of the matched query terms (``highlights``) and where each stage ranked
+them (``stages``).
+"""
 
-# No `from __future__ import annotations`: FastAPI must see the request model (a class made per app,
-# knowing the index's retrievers) as a real class, not a string.
+# No `from __future__ import annotations`: FastAPI must see the request models as real classes.
 
-from pydantic import BaseModel, Field, field_validator
+import inspect
+from typing import List, Literal, Optional
+
+from pydantic import BaseModel, Field
+
+from .common import ApiError, check_query, check_range
 
 
 class SearchRequest(BaseModel):
     query: str = Field(..., min_length=1, description="What to search for.")
     mode: str = Field("hybrid", description="hybrid | a retriever of the index (bm25, dense, ...) | several joined by '+'.")
-    k: int = Field(10, ge=1, le=1000)
-    depth: int = Field(100, ge=1, le=10000)
-    chunks: bool = False
+    k: int = Field(10, description="Results to return.")
+    depth: int = Field(100, description="Candidates each retriever fetches.")
+    chunks: bool = Field(False, description="One result per chunk instead of per document.")
     rerank: bool = Field(False, description="Re-score with the server's reranker (needs --rerank).")
-    rerank_depth: int = Field(50, ge=1, le=1000)
+    rerank_depth: int = 50
+    rerank_fusion: Literal["none", "rrf"] = "none"
+    filters: List[str] = Field(default_factory=list, description="FIELD=VALUE filters, e.g. label=sports, path=docs/*.md.")
+    fields: Optional[List[str]] = Field(None, description="Keep only these fields of each hit (default: all).")
+
+
+def search_hits(state, req, *, by: Optional[str] = None):
+    """Run ``req`` against one committed generation: (ranking, hits)."""
+    from ...errors import EncoderkitError
+    from ...index.threadlocal import check_same
+    from ...retrieval.pipeline import parse_mode
+
+    lim = state.config.limits
+    for name, limit in (("k", lim.max_k), ("depth", lim.max_depth), ("rerank_depth", lim.max_rerank_depth)):
+        if name not in req.model_fields_set:  # a default never trips a limit: it shrinks to it
+            setattr(req, name, min(getattr(req, name), limit))
+    check_query(req.query, lim.max_query_chars)
+    check_range(req.k, lim.max_k, "k", "--max-k")
+    check_range(req.depth, lim.max_depth, "depth", "--max-depth")
+    check_range(req.rerank_depth, lim.max_rerank_depth, "rerank_depth", "--max-rerank-depth")
+    index = state.index
+    try:
+        parse_mode(req.mode, index.retrievers)
+    except EncoderkitError as exc:
+        raise ApiError(422, str(exc), param="mode", code="invalid_value") from None
+    if req.rerank and state.reranker is None:
+        raise ApiError(400, "this server has no reranker; start it with --rerank MODEL", param="rerank")
+    extra = {}
+    if req.filters:
+        if "filters" not in inspect.signature(index.rank_many).parameters:
+            raise ApiError(400, "this version of encoderkit cannot filter searches", param="filters")
+        extra["filters"] = list(req.filters)
+
+    def run(snap):
+        rankings = index.rank_many(
+            [req.query],
+            mode=req.mode,
+            depth=max(req.depth, req.k),
+            by=by or ("chunk" if req.chunks else "document"),
+            reranker=state.reranker if req.rerank else None,
+            rerank_depth=req.rerank_depth,
+            rerank_fusion=req.rerank_fusion,
+            **extra,
+        )
+        check_same(rankings[0].snapshot, snap)
+        return rankings[0], index.hits(rankings[0], req.k)
+
+    return state.read(run)
 
 
 def router(state):
-    from fastapi import APIRouter, HTTPException
+    from fastapi import APIRouter
 
-    from ...errors import EncoderkitError
-    from ...retrieval.pipeline import parse_mode
     from ...retrieval.snippets import hit_row
 
     r = APIRouter(tags=["search"])
-    index = state.index
 
-    class Request(SearchRequest):
-        @field_validator("mode")
-        @classmethod
-        def known_mode(cls, v: str) -> str:
-            try:
-                parse_mode(v, index.retrievers)
-            except EncoderkitError as exc:
-                raise ValueError(str(exc)) from None
-            return v
+    def search(req: SearchRequest):
+        ranking, hits = search_hits(state, req)
+        rows = []
+        for h in hits:
+            rows.append(hit_row(h, req.query, fields=req.fields or None))
+        snap = ranking.snapshot
+        return {
+            "query": req.query,
+            "mode": req.mode,
+            "generation": snap.gen if snap is not None else state.index.generation,
+            "hits": rows,
+            "timings_ms": {k: round(v, 3) for k, v in ranking.timings_ms.items()},
+        }
 
-    @r.post("/search")
-    def search(req: Request):
-        if req.rerank and state.reranker is None:
-            raise HTTPException(400, "this server has no reranker; start it with --rerank DIR")
-        with state.lock:
-            hits = index.search(
-                req.query,
-                mode=req.mode,
-                k=req.k,
-                depth=max(req.depth, req.k),
-                by="chunk" if req.chunks else "document",
-                reranker=state.reranker if req.rerank else None,
-                rerank_depth=req.rerank_depth,
-            )
-        return {"query": req.query, "mode": req.mode, "hits": [hit_row(h, req.query) for h in hits]}
-
+    r.post("/v1/search", summary="Search the index")(search)
+    r.post("/search", tags=["legacy"], deprecated=True, summary="Search the index (same as /v1/search)")(search)
     return r
