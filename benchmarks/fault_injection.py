@@ -380,7 +380,8 @@ def _(c: Ctx, o: Outcome):
 
 # ---------------------------------------------------------------------------- damaged artifacts
 def _gen(c: Ctx) -> Path:
-    return c.ix / json.loads((c.ix / "manifest.json").read_text())["artifacts"]
+    """The first segment folder of the live generation (format 3)."""
+    return c.ix / json.loads((c.ix / "manifest.json").read_text())["segments"][0]["name"]
 
 
 def _save(path, array):
@@ -400,10 +401,12 @@ DAMAGE = {
     "vectors.npy deleted": lambda g: (g / "dense/vectors.npy").unlink(),
     "chunk_docs.npy zeroed": lambda g: _save(g / "chunk_docs.npy", np.zeros_like(np.load(g / "chunk_docs.npy"))),
     "chunk_ids.npy reversed": lambda g: _save(g / "chunk_ids.npy", np.load(g / "chunk_ids.npy")[::-1].copy()),
-    "BM25 scores negated, same size": lambda g: _save(g / "bm25/data.csc.index.npy", -np.load(g / "bm25/data.csc.index.npy")),
-    "BM25 vocab garbage": lambda g: (g / "bm25/vocab.index.json").write_text("{garbage"),
-    "BM25 pointer file deleted": lambda g: (g / "bm25/indptr.csc.index.npy").unlink(),
-    "generation folder deleted": lambda g: shutil.rmtree(g),
+    "BM25 term frequencies negated, same size": lambda g: _save(
+        g / "bm25/postings_tfs.npy", -np.load(g / "bm25/postings_tfs.npy").astype(np.int64)
+    ),
+    "BM25 metadata garbage": lambda g: (g / "bm25/postings.json").write_text("{garbage"),
+    "BM25 offsets file deleted": lambda g: (g / "bm25/postings_offsets.npy").unlink(),
+    "segment folder deleted": lambda g: shutil.rmtree(g),
 }
 
 
@@ -459,7 +462,7 @@ def _edit(fn):
 manifest_case("missing key (counts)", _edit(lambda m: m.pop("counts")))
 manifest_case("wrong type (generation as text)", _edit(lambda m: m.update(generation="2")))
 manifest_case("nested wrong type (model.dim null)", _edit(lambda m: m["model"].update(dim=None)))
-manifest_case("artifacts path escapes the folder", _edit(lambda m: m.update(artifacts="../../etc")))
+manifest_case("segment path escapes the folder", _edit(lambda m: m["segments"][0].update(name="../../etc")))
 manifest_case("garbage bytes", lambda p: p.write_bytes(os.urandom(300)))
 manifest_case("truncated JSON", lambda p: p.write_text(p.read_text()[:80]))
 manifest_case("deleted", lambda p: p.unlink())
@@ -510,7 +513,7 @@ def _enospc():
 
 
 disk_full("ENOSPC writing the dense artifacts", "encoderkit.retrieval.dense", "DenseIndex.save", _enospc)
-disk_full("ENOSPC writing the BM25 artifacts", "encoderkit.retrieval.bm25", "BM25Index.save", _enospc)
+disk_full("ENOSPC writing the BM25 artifacts", "encoderkit.retrieval.postings", "Postings.save", _enospc)
 disk_full(
     "SQLite full writing chunks",
     "encoderkit.index.store",
@@ -604,12 +607,12 @@ def kill_case(name, module, attr, at, code_tpl, damage=None):
 
 SYNC = "from encoderkit import Index; Index.open({ix!r}).sync([{src!r}], write_every=4, export_onnx=False)"
 kill_case("during encoding (after 2 groups)", "encoderkit.index.store", "Store.add_documents", 2, SYNC)
-kill_case("after artifacts, before the manifest switch", "encoderkit.index.writer", "build_generation", 1, SYNC)
-kill_case("during commit (manifest written, before purge)", "encoderkit.index.writer", "write_manifest", 1, SYNC)
+kill_case("after the new segment, before the manifest switch", "encoderkit.index.commit", "write_lease", 1, SYNC)
+kill_case("during commit (manifest written, before collection)", "encoderkit.index.commit", "collect", 1, SYNC)
 kill_case(
     "during --repair",
     "encoderkit.index.repair",
-    "build_generation",
+    "write_new_segments",
     1,
     "from encoderkit import Index; Index.repair({ix!r})",
     damage=DAMAGE["vectors.npy NaN"],

@@ -1,6 +1,7 @@
-"""bm25s' own BM25 index (eager score matrices), kept for two jobs: reading the ``bm25/`` folders of
+"""bm25s' own BM25 index (eager score matrices), kept for three jobs: reading the ``bm25/`` folders of
 indexes written before segments (formats 1 and 2, until their next update migrates them) and serving
-as the reference the hand-written segment scoring is checked against (``tests/test_bm25_agreement.py``).
+as the reference the hand-written segment scoring is checked against (``tests/test_bm25_agreement.py``),
+and the in-memory BM25 of training (negative mining, validation, teachers).
 
 >>> idx = BM25Index.build(["the cat sat", "dogs run fast"], BM25Params())   # doctest: +SKIP
 >>> idx.search("running dogs", k=1)                                          # doctest: +SKIP
@@ -50,6 +51,10 @@ class BM25Index:
             return cls(None, params, 0)
         retriever = bm25s.BM25.load(str(directory), mmap=mmap, allow_pickle=False, show_progress=False)
         return cls(retriever, params, n_docs)
+
+    def analyze(self, texts: Sequence[str]) -> list[list[str]]:
+        """The terms of each text under this index's analysis settings (what bm25s' scoring takes)."""
+        return analyze(list(texts), self.params)
 
     def search_many(self, queries: Sequence[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Top-``k`` (positions, scores) per query; documents scoring 0 (no term match) are dropped."""

@@ -87,7 +87,7 @@ def rank_candidates(
 ) -> tuple[dict[str, list[str]], dict[str, np.ndarray] | None]:
     """Candidate ranking per query (best first) from BM25, the dense encoder, or both interleaved.
     Also returns doc id -> vector when dense vectors were computed (for near-duplicate checks)."""
-    from ..retrieval.bm25 import BM25Index
+    from ..retrieval.bm25s_index import BM25Index
 
     ids = list(corpus)
     texts = [corpus[i] for i in ids]

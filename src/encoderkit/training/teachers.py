@@ -61,7 +61,7 @@ def fused_scores(
 ) -> dict[str, list[float]]:
     """Teacher scores of the project's fused first stage for each query's documents ``groups[qid]``."""
     from ..models.encoder import Encoder
-    from ..retrieval.bm25 import BM25Index
+    from ..retrieval.bm25s_index import BM25Index
     from .mining import corpus_vectors
 
     ids = list(corpus)

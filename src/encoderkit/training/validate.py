@@ -20,7 +20,7 @@ def validation_corpus(
     val: TrainingData, corpus: Mapping[str, str], size: int, seed: int = 0, bm25_depth: int = 10
 ) -> dict[str, str]:
     """Judged documents of the held-out queries + their BM25 top ``bm25_depth`` + random distractors."""
-    from ..retrieval.bm25 import BM25Index
+    from ..retrieval.bm25s_index import BM25Index
 
     ids = list(corpus)
     keep: dict[str, None] = {}
@@ -116,7 +116,7 @@ def rerank_validator(
     """Re-score each held-out query's BM25 top ``depth`` and report nDCG@10 (BM25's own nDCG@10 over
     the same candidates is returned once, as the bar to beat)."""
     from ..evaluation.metrics import evaluate
-    from ..retrieval.bm25 import BM25Index
+    from ..retrieval.bm25s_index import BM25Index
 
     ids = list(corpus)
     qids = sorted({p.query_id for p in val.pairs})
