@@ -50,6 +50,8 @@ def footprint(index_dir: Path, manifest: dict, context: IndexContext) -> dict:
         comps[e["name"]] = total
     chunk_files = 0
     for name in folders:
+        if not (index_dir / name).is_dir():  # damaged: `verify` reports it
+            continue
         for f in (index_dir / name).iterdir():
             if f.is_file():
                 chunk_files += f.stat().st_size

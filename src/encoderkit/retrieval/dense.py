@@ -482,6 +482,8 @@ class DenseRetriever(Retriever):
         """The float vectors are memory-mapped: searched directly (exact) they are paged in whole, read
         only for rescoring they stay on disk; quantized codes and graphs are what a warm search keeps."""
         directory = self._folder(directory)
+        if not directory.is_dir():  # a damaged index (`verify` says so): nothing here to count
+            return {"disk": 0, "memory": 0, "mapped": 0}
         sizes = {f.name: f.stat().st_size for f in directory.iterdir() if f.is_file()}
         disk = sum(sizes.values())
         meta_path = directory / "dense.json"
