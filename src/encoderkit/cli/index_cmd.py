@@ -234,11 +234,14 @@ def index(
         )
         stats = idx.stats()
         retriever_stats = (idx.manifest.get("build") or {}).get("retriever_stats") or {}
+        encoding = _encoding_line(idx, report)
     query_backend = report.query_backend or "torch"
     if as_json:
         print_json({"index": str(index_dir), **report.to_dict(), "totals": stats, "query_backend": query_backend})
         return
     _print_report(report, stats)
+    if encoding:
+        console().print(shown(encoding))
     drift = (retriever_stats.get("colbert") or {}).get("drift") or {}
     if drift.get("recluster_recommended"):
         console().print(
@@ -321,6 +324,23 @@ def _repair(index_dir: Path, paths, as_json: bool) -> None:
     filled = f", {r.payloads_filled} missing payloads re-encoded" if r.payloads_filled else ", nothing re-encoded"
     out.print(
         shown(f"repaired: generation {r.generation} rebuilt from the store ({r.documents} documents, {r.chunks} chunks{filled})")
+    )
+
+
+def _encoding_line(idx, report) -> str | None:
+    """How chunks were encoded (runtime, precision, threads, batching) and how fast, when any were."""
+    seconds = (report.encode_seconds or {}).get("dense")
+    n = report.chunks_encoded + report.payloads_filled
+    if not seconds or not n or "dense" not in idx.retrievers:
+        return None
+    from ..retrieval.base import DOCUMENT_TOKEN_BUDGET
+    from ..runtime import n_threads
+
+    enc = idx.context.document_encoder
+    precision = idx.manifest["model"].get("encode_precision") or "fp32"
+    return (
+        f"encoding  {precision} on {enc.backend}, {n_threads()} intra-op threads (one per core), token-budget batches of "
+        f"{DOCUMENT_TOKEN_BUDGET} tokens: {n / seconds:.1f} chunks/s"
     )
 
 

@@ -31,6 +31,10 @@ def configure_torch() -> None:
     import torch
 
     torch.set_num_threads(n_threads())
+    try:
+        torch.set_num_interop_threads(1)  # one model at a time: inter-op parallelism only adds contention
+    except RuntimeError:  # already set, or parallel work already started in this process
+        pass
     _configured = True
 
 
