@@ -31,7 +31,7 @@ from ..errors import EncoderkitError
 from ..retrieval.base import IndexContext
 from ..retrieval.ranking import Hit, QueryRanking
 from .annotate import annotator_entries
-from .encoder import check_encoder, load_index_encoder, resolve_backend
+from .encoder import check_encoder, gate_problem, load_document_encoder, load_index_encoder, resolve_backend
 from .manifest import MANIFEST, read_manifest, retriever_names, write_manifest
 from .plan import ChunkSettings
 from .report import UpdateReport
@@ -53,7 +53,9 @@ class Index:
         self.store = store
         self.readonly = readonly
         self._backend = backend
-        self.context = IndexContext(self.path, manifest, self._load_encoder, backend=backend)
+        self.context = IndexContext(
+            self.path, manifest, self._load_encoder, backend=backend, document_encoder_loader=load_document_encoder
+        )
         self.context.loaded_encoder = encoder
         self.writer = IndexWriter(self.path, store, self.context, readonly=readonly)
         self.searcher = IndexSearcher(self.path, store, self.context)
@@ -255,6 +257,27 @@ class Index:
             annotators=annotators,
             annotator_settings=annotator_settings,
             titles=titles,
+        )
+
+    def set_encode_precision(self, precision: str, gate: dict | None = None, *, choice: dict | None = None) -> None:
+        """Encode chunks at ``precision`` (fp32 | bf16 | int8) from the next update on; every chunk is
+        re-encoded then (its vectors depend on it), queries stay as they are. Anything but fp32 needs
+        ``gate``, the figures :func:`encoderkit.evaluation.precision_gate.measure_precision` measured,
+        and is refused unless they pass (mean cosine to fp32 >= 0.99, nDCG@10 drop <= 0.005). ``choice``:
+        how it was chosen (what was requested, what was measured), kept in the manifest for ``info``."""
+        from .encoder import PRECISIONS
+
+        if precision not in PRECISIONS:
+            raise EncoderkitError(f"unknown encode precision '{precision}'", hint=f"use one of: {', '.join(PRECISIONS)}")
+        if precision != "fp32":
+            problem = gate_problem(gate)
+            if problem:
+                raise EncoderkitError(
+                    f"the {precision} encoder of index '{self.path}' failed the quality gate: {problem}",
+                    hint="keep fp32 (--encode-precision fp32), or try bf16",
+                )
+        self.writer.reconfigure(
+            encode_precision=precision, quality_gate=dict(gate or {}) if precision != "fp32" else None, precision_choice=choice
         )
 
     def add(

@@ -124,8 +124,13 @@ class IndexWriter:
         annotators: Sequence[str] | None = None,
         annotator_settings: dict[str, dict] | None = None,
         titles: str | None = None,
+        encode_precision: str | None = None,
+        quality_gate: dict | None = None,
+        precision_choice: dict | None = None,
     ) -> None:
-        """New model, chunking, retrievers or annotators (names, and per-name settings). A new model or
+        """New model, chunking, retrievers or annotators (names, and per-name settings), or the precision
+        chunks are encoded at (``encode_precision`` with its ``quality_gate`` figures; checked by
+        :meth:`Index.set_encode_precision`: chunks are re-encoded at the next commit). A new model or
         chunking takes effect with the next ``rebuild=True`` update; retriever and annotator changes at any
         next commit (a new encoding retriever computes its payloads for the existing chunks, a new
         annotator annotates the existing documents; nothing else is re-encoded). The committed generation
@@ -137,6 +142,13 @@ class IndexWriter:
             enc = encoder if isinstance(encoder, Encoder) else Encoder.load(encoder)
             self._pending_encoder = enc
             m["model"] = {**enc.describe(), "normalize": True}
+        if encode_precision is not None:
+            model = {k: v for k, v in m["model"].items() if k not in ("encode_precision", "quality_gate", "precision_choice")}
+            if encode_precision != "fp32":
+                model.update(encode_precision=encode_precision, quality_gate=quality_gate or {})
+            if precision_choice:
+                model["precision_choice"] = precision_choice
+            m["model"] = model
         chunking = ChunkSettings.from_dict(m["chunking"])
         chunking = ChunkSettings(
             chunking.size if chunk_size is None else chunk_size,
@@ -162,7 +174,12 @@ class IndexWriter:
 
     def _target_context(self) -> IndexContext:
         ctx = IndexContext(
-            self.path, self.target, self.context.encoder_loader, backend=self.context.backend, models=self.context.models
+            self.path,
+            self.target,
+            self.context.encoder_loader,
+            backend=self.context.backend,
+            models=self.context.models,
+            document_encoder_loader=self.context.document_encoder_loader,
         )
         if self._pending_encoder is not None:
             ctx.loaded_encoder = self._pending_encoder

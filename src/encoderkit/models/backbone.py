@@ -28,7 +28,7 @@ from ..runtime.onnx import OnnxRunner, export_folder
 from .layout import read_json, transformer_dir
 from .ref import ModelRef, weights_fingerprint
 
-RUNTIMES = ("torch", "onnx", "onnx-int8")
+RUNTIMES = ("torch", "torch-bf16", "onnx", "onnx-int8")
 HEADS = {
     "base": ("encoder", "last_hidden_state"),
     "sequence-classification": ("cross-encoder", "logits"),
@@ -69,11 +69,11 @@ class Backbone:
         onnx_folder: Path | None = None,
     ) -> Backbone:
         """Load the transformer under ``ref`` for ``head`` ("base": token states; "sequence-classification":
-        logits) on ``runtime`` (torch | onnx | onnx-int8)."""
+        logits) on ``runtime`` (torch | torch-bf16 | onnx | onnx-int8)."""
         if runtime not in RUNTIMES:
             raise EncoderkitError(f"unknown backend '{runtime}'", hint=f"use one of: {', '.join(RUNTIMES)}")
         kind, output = HEADS[head]
-        if runtime != "torch":
+        if runtime.startswith("onnx"):
             return cls._load_onnx(ref, head, kind, runtime, onnx_folder)
         if head == "classifier":
             raise EncoderkitError("a classifier's torch module is built by Classifier.load", hint="use Classifier.load(folder)")
@@ -106,7 +106,8 @@ class Backbone:
         config = model.config.to_dict()
         config["tokenizer_model_max_length"] = getattr(hf_tok, "model_max_length", None)
         pad = hf_tok.pad_token or _pad_token(read_json(tpath / "tokenizer_config.json"))
-        return cls(ref, tok, TorchRunner(model, output), config=config, pad_token=pad, runtime="torch", head=head)
+        runner = TorchRunner(model, output, bf16=runtime == "torch-bf16")
+        return cls(ref, tok, runner, config=config, pad_token=pad, runtime=runtime, head=head)
 
     @classmethod
     def _load_onnx(cls, ref: ModelRef, head: str, kind: str, runtime: str, folder: Path | None) -> Backbone:

@@ -31,6 +31,24 @@ BACKENDS = RUNTIMES
 __all__ = ["Encoder", "BACKENDS", "read_st_layout"]
 
 
+def token_budget_batches(lengths: Sequence[int], budget: int, *, max_batch: int = 256) -> list[np.ndarray]:
+    """Positions grouped into batches, longest first, each batch's padded size (its longest text times
+    its count) within ``budget`` tokens and at most ``max_batch`` texts (a text longer than the budget
+    gets a batch of its own).
+
+    >>> [b.tolist() for b in token_budget_batches([10, 100, 12, 90, 11], 200)]
+    [[1, 3], [2, 4, 0]]
+    """
+    order = np.argsort([-n for n in lengths], kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        longest = max(1, int(lengths[order[start]]))
+        size = max(1, min(max_batch, budget // longest))
+        batches.append(order[start : start + size])
+        start += size
+    return batches
+
+
 class Encoder:
     """A loaded bi-encoder. Build with :meth:`Encoder.load`; call :meth:`encode`."""
 
@@ -172,11 +190,15 @@ class Encoder:
         batch_size: int = 32,
         max_length: int | None = None,
         show_progress: bool | None = False,
+        token_budget: int | None = None,
     ) -> np.ndarray:
         """Encode texts to a float32 array [n, dim]; a single string gives [dim].
 
         Texts are sorted by length before batching (less padding), and results returned in input order.
         ``pooling``: one of mean, cls, max, weighted_mean, last (default: the model's own).
+        ``token_budget``: form batches by padded tokens instead of a fixed count (texts sorted by token
+        count; a batch holds as many as fit ``token_budget`` tokens, at most 8 x ``batch_size`` texts), so
+        short texts run in large batches and long ones in small: less padding, same vectors.
         """
         single = isinstance(texts, str)
         items = [texts] if single else list(texts)
@@ -191,9 +213,13 @@ class Encoder:
         out = np.zeros((len(items), self.dim), dtype=np.float32)
         if not items:
             return out[0] if single else out
-        order = np.argsort([-len(t) for t in items], kind="stable")
         limit = max_length or self.max_length
-        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        if token_budget and self._st_model is None:
+            lengths = [min(n + 2, limit) for n in self.count_tokens(items)]
+            batches = token_budget_batches(lengths, token_budget, max_batch=8 * batch_size)
+        else:
+            order = np.argsort([-len(t) for t in items], kind="stable")
+            batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         bar = None
         if progress_enabled(show_progress):
             from tqdm.auto import tqdm

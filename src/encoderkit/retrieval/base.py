@@ -62,6 +62,9 @@ class ChunkSet:
         return int(len(self.ids))
 
 
+DOCUMENT_TOKEN_BUDGET = 8192  # padded tokens per batch when encoding chunks (32 texts of 256 tokens)
+
+
 @dataclass
 class IndexContext:
     """What a retriever may use from the index it belongs to: the index's encoder (loaded lazily by
@@ -74,6 +77,7 @@ class IndexContext:
     loaded_encoder: Any = field(default=None, repr=False)
     backend: str = "auto"  # how queries are encoded: auto | torch | onnx | onnx-int8
     models: dict = field(default_factory=dict, repr=False)  # other models retrievers load (cached)
+    document_encoder_loader: Any = None  # manifest -> the encoder of chunks when it is not fp32
 
     @property
     def encoder(self):
@@ -81,6 +85,23 @@ class IndexContext:
         if self.loaded_encoder is None:
             self.loaded_encoder = self.encoder_loader()
         return self.loaded_encoder
+
+    @property
+    def document_encoder(self):
+        """The encoder of chunks: the index's encoder, or its quantized / bf16 variant when the index
+        chose one (``model.encode_precision``, behind the quality gate)."""
+        model = self.manifest.get("model") or {}
+        precision = model.get("encode_precision") or "fp32"
+        if precision == "fp32" or self.document_encoder_loader is None:
+            return self.encoder
+        manifest = self.manifest
+        return self.model(
+            ("document encoder", model.get("fingerprint"), precision), lambda: self.document_encoder_loader(manifest)
+        )
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Chunk vectors from :attr:`document_encoder`, in token-budget batches (less padding)."""
+        return self.document_encoder.encode(list(texts), batch_size=32, token_budget=DOCUMENT_TOKEN_BUDGET, show_progress=False)
 
     def reset_encoder(self) -> None:
         """Forget the loaded encoder and models (the model or the query backend changed); reloaded on

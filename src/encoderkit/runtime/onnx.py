@@ -43,7 +43,9 @@ class OnnxRunner:
 
         self.folder = Path(folder)
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or n_threads()
+        opts.intra_op_num_threads = threads or n_threads()  # one per core: a batch's matrix products in parallel
+        opts.inter_op_num_threads = 1  # a transformer's graph is a chain: parallel operators gain nothing here
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(self.folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]

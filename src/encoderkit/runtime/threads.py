@@ -31,7 +31,28 @@ def configure_torch() -> None:
     import torch
 
     torch.set_num_threads(n_threads())
+    try:
+        torch.set_num_interop_threads(1)  # one model at a time: inter-op parallelism only adds contention
+    except RuntimeError:  # already set, or parallel work already started in this process
+        pass
     _configured = True
+
+
+def cpu_flags() -> set[str]:
+    """The CPU feature flags of this machine (``/proc/cpuinfo``; empty where unreadable)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether the CPU computes bfloat16 natively (AVX512-BF16 or AMX): only then is bf16 faster than fp32."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 def progress_enabled(show_progress: bool | None) -> bool:
