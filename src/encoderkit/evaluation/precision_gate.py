@@ -15,7 +15,7 @@ Throughput of both encoders on the dev passages is recorded too, so ``auto`` can
 candidate that passes (:func:`choose_precision`). The thresholds live with the index
 (:func:`encoderkit.index.encoder.gate_problem`), which refuses a failing candidate.
 
->>> dev = ict_dev_set(["Cats purr. They nap all day long in the sun.", "Rivers flow. Water reaches the sea."])
+>>> dev = ict_dev_set(["Cats purr. They nap all day long in the sun.", "Rivers flow. Their water reaches the sea at last."])
 >>> sorted(dev.queries.values()), dev.qrels["q0"]
 (['Cats purr.', 'Rivers flow.'], {'p0': 1})
 """
