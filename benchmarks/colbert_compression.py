@@ -112,11 +112,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", type=Path, default=Path("build/colbert-scifact"))
     ap.add_argument("--data", type=Path, default=Path("../shared/data/scifact"))
+    ap.add_argument(
+        "--configs", nargs="*", default=None, help="BITS:POOL pairs to measure, e.g. 0:1 1:2 2:1 [all seven; fp16 first]"
+    )
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     res = {"machine": machine(), "index": str(args.index), "rows": []}
     full = None
-    for nbits, pool in CONFIGS:
+    configs = [tuple(int(x) for x in c.split(":")) for c in args.configs] if args.configs else CONFIGS
+    for nbits, pool in configs:
         row = run(args.index, args.data, nbits, pool)
         if pool == 1 and full is None:
             full = row["tokens"]
@@ -126,7 +130,8 @@ def main() -> None:
         (OUT / "results.json").write_text(json.dumps(res, indent=2) + "\n")
         (OUT / "results.md").write_text(markdown(res))
     plot(res, OUT / "tradeoff.png")
-    run(args.index, args.data, 2, 1)  # leave the index at the default configuration
+    if configs[-1] != (2, 1):
+        run(args.index, args.data, 2, 1)  # leave the index at the default configuration
     print("wrote", OUT)
 
 
