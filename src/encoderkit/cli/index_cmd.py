@@ -73,6 +73,15 @@ def index(
     colbert_pool_factor: Optional[int] = typer.Option(
         None, "--colbert-pool-factor", help="Merge similar document tokens: 2 halves ColBERT's storage [1 = off]."
     ),
+    shards: Optional[int] = typer.Option(
+        None,
+        "--shards",
+        min=1,
+        help="New index: N shards of one logical index (documents routed by id; search answers like one index).",
+    ),
+    add_shard: bool = typer.Option(
+        False, "--add-shard", help="Sharded index: add an empty shard first (new documents start going to it)."
+    ),
     encode_precision: Optional[str] = typer.Option(
         None,
         "--encode-precision",
@@ -166,6 +175,7 @@ def index(
             hint="check the spelling, or pass --allow-missing to index the rest",
         )
     from ..index.configure import open_for_update
+    from ..index.shards import is_sharded
 
     settings: dict[str, dict] = {}
     bm25 = {k: v for k, v in (("method", bm25_method), ("k1", k1), ("b", b)) if v is not None}
@@ -206,6 +216,23 @@ def index(
         if "model" in colbert:
             colbert["model"] = record_model(colbert["model"])
         settings["colbert"] = colbert
+    if shards is not None or add_shard or is_sharded(index_dir):
+        return _index_sharded(
+            index_dir,
+            paths,
+            shards=shards,
+            add_shard=add_shard,
+            model=model,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            retrievers=names,
+            settings=settings,
+            onnx=onnx,
+            rebuild=rebuild,
+            as_json=as_json,
+            max_bytes=int(max_file_mb * 2**20),
+            time_limit=file_timeout,
+        )
     idx = open_for_update(
         index_dir,
         model=model,
@@ -248,6 +275,61 @@ def index(
             f"[yellow]colbert: the centroids fit the data added since they were trained {drift['drift']:.0%} worse; "
             "run again with --recluster[/]"
         )
+
+
+def _index_sharded(
+    index_dir: Path,
+    paths,
+    *,
+    shards,
+    add_shard,
+    model,
+    chunk_size,
+    chunk_overlap,
+    retrievers,
+    settings,
+    onnx,
+    rebuild,
+    as_json,
+    max_bytes,
+    time_limit,
+) -> None:
+    """`encoderkit index` on a sharded index: create it (--shards N), add a shard, sync every shard."""
+    from ..errors import EncoderkitError
+    from ..index.manifest import MANIFEST
+    from ..index.sharded import ShardedIndex
+    from ..index.shards import is_sharded
+
+    if rebuild:
+        raise EncoderkitError("--rebuild is not supported on a sharded index yet", hint="index into a new folder instead")
+    if is_sharded(index_dir):
+        if shards is not None and shards != len(ShardedIndex.open(index_dir).names):
+            raise EncoderkitError(f"'{index_dir}' already has its shards", hint="use --add-shard to add one")
+        six = ShardedIndex.open(index_dir)
+    elif (index_dir / MANIFEST).is_file():
+        raise EncoderkitError(f"'{index_dir}' is an ordinary index", hint="--shards and --add-shard need a sharded index")
+    elif add_shard:
+        raise EncoderkitError(f"no sharded index at '{index_dir}'", hint="create one with --shards N first")
+    else:
+        opts = {k: v for k, v in (("chunk_size", chunk_size), ("chunk_overlap", chunk_overlap)) if v is not None}
+        if retrievers:
+            opts["retrievers"] = retrievers
+        six = ShardedIndex.create(index_dir, shards, encoder=model or "default", retriever_settings=settings, **opts)
+    with six:
+        if add_shard:
+            six.add_shard()
+        reports = six.sync(paths, max_bytes=max_bytes, time_limit=time_limit, export_onnx=onnx)
+        totals = {
+            k: sum(getattr(r, k) for r in reports.values())
+            for k in ("added", "updated", "unchanged", "removed", "chunks_encoded")
+        }
+        per_shard = {n: len(s) for n, s in zip(six.names, six.shards)}
+    if as_json:
+        print_json({"index": str(index_dir), "shards": len(per_shard), **totals, "documents_per_shard": per_shard})
+        return
+    out = console()
+    out.print(shown(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in totals.items())))
+    out.print(shown(f"{len(per_shard)} shards: " + ", ".join(f"{n} {c} documents" for n, c in per_shard.items())))
 
 
 def _choose_precision(idx, requested: str, paths, gate_data: Optional[Path], gate_split: str, *, quiet: bool) -> None:

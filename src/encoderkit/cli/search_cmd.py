@@ -89,7 +89,6 @@ def search(
     """
     quiet_env(quiet or queries_file is None)
     from ..errors import EncoderkitError
-    from ..index import Index
     from ..models.export import ensure_export
     from ..retrieval.snippets import ALL_FIELDS, DEFAULT_FIELDS
 
@@ -123,7 +122,7 @@ def search(
         ensure_reranker_export(rerank, rerank_backend)
         reranker = load_reranker(rerank, backend=rerank_backend)
     fusion_weights = parse_weights(weights)
-    with Index.open(index_dir, encoder=encoder, backend=backend) as idx:
+    with _open(index_dir, encoder, backend) as idx:
         if backend in ("onnx", "onnx-int8") and encoder is None:
             from ..index.encoder import model_spec
 
@@ -154,6 +153,22 @@ def search(
             show(query, idx.search_many([query], **opts)[0], single=True)
         else:
             _interactive(idx, opts, show)
+
+
+def _open(index_dir: Path, encoder, backend: str):
+    """The index at ``index_dir``: ordinary, or sharded (searched as one)."""
+    from ..index.shards import is_sharded
+
+    if is_sharded(index_dir):
+        from ..errors import EncoderkitError
+        from ..index.sharded import ShardedIndex
+
+        if encoder is not None:
+            raise EncoderkitError("--model is not supported on a sharded index", hint="search with the index's own model")
+        return ShardedIndex.open(index_dir, backend=backend)
+    from ..index import Index
+
+    return Index.open(index_dir, encoder=encoder, backend=backend)
 
 
 # ---------------------------------------------------------------------------- batch and stdin

@@ -325,6 +325,7 @@ class Index:
         write_every: int = 128,
         export_onnx: bool = True,
         recluster: bool = False,
+        accept=None,
     ) -> UpdateReport:
         """Index files and folders incrementally (what `encoderkit index` does); see :meth:`IndexWriter.sync`.
         ``max_bytes`` / ``time_limit``: per-file size cap and seconds for reading + extraction.
@@ -342,6 +343,7 @@ class Index:
             write_every=write_every,
             export_onnx=export_onnx,
             full_build=recluster,
+            accept=accept,
         )
 
     # ------------------------------------------------------------------ searching (IndexSearcher)

@@ -174,41 +174,7 @@ class IndexSearcher:
 
     def hits(self, ranking: QueryRanking, k: int) -> list[Hit]:
         """The top ``k`` of a ranking as hits (text, offsets, section, title, per-stage explanation)."""
-        final, snap = ranking.final, ranking.snapshot
-        if snap is None:
-            return []
-        keys, scores, chunk_ids = final.keys[:k], final.scores[:k], final.best_chunk[:k]
-        chunks = self.store.chunks_by_id(chunk_ids)
-        docs = self.store.documents_by_rowid(sorted({c["doc"] for c in chunks.values()}))
-        annotations = self.store.annotations(list(docs))
-        before = self.store.char_before(list(chunks.values()))
-        table = stage_table(ranking.stages)
-        hits = []
-        for rank_, (key, score, cid) in enumerate(zip(keys, scores, chunk_ids), start=1):
-            c = chunks.get(cid)
-            if c is None or c["doc"] not in docs:  # purged by a concurrent update: skip, never crash
-                continue
-            d = docs[c["doc"]]
-            hits.append(
-                Hit(
-                    rank=rank_,
-                    score=float(score),
-                    doc_id=d["doc_id"],
-                    chunk_id=int(cid),
-                    title=d["title"],
-                    path=d["path"],
-                    text=c["text"],
-                    start=c["start_char"],
-                    end=c["end_char"],
-                    section=c["section"],
-                    meta=json.loads(d["meta"] or "{}"),
-                    annotations=annotations.get(c["doc"], {}),
-                    stages=shown_chunk_scores(table.get(key, {}), ranking.stages, key, int(cid)),
-                    fmt=d["fmt"],
-                    mid_word=before.get(cid, "").isalnum() and c["text"][:1].isalnum(),
-                )
-            )
-        return hits
+        return ranking_hits(self.store, ranking, k)
 
     def document_ids(self, rowids: Sequence[int] | None = None) -> dict[int, str]:
         """Document row id -> user-facing document id (all live documents when ``rowids`` is None)."""
@@ -216,3 +182,44 @@ class IndexSearcher:
             gen = self.context.manifest["generation"]
             return {row["id"]: doc_id for doc_id, row in self.store.visible_documents(gen).items()}
         return {r: row["doc_id"] for r, row in self.store.documents_by_rowid(list(rowids)).items()}
+
+
+def ranking_hits(store, ranking: QueryRanking, k: int) -> list[Hit]:
+    """The top ``k`` of a ranking as hits, read from ``store`` (an index's :class:`Store`, or anything
+    with its ``chunks_by_id``, ``documents_by_rowid``, ``annotations`` and ``char_before``, e.g. the
+    router of a sharded index)."""
+    final, snap = ranking.final, ranking.snapshot
+    if snap is None:
+        return []
+    keys, scores, chunk_ids = final.keys[:k], final.scores[:k], final.best_chunk[:k]
+    chunks = store.chunks_by_id(chunk_ids)
+    docs = store.documents_by_rowid(sorted({c["doc"] for c in chunks.values()}))
+    annotations = store.annotations(list(docs))
+    before = store.char_before(list(chunks.values()))
+    table = stage_table(ranking.stages)
+    hits = []
+    for rank_, (key, score, cid) in enumerate(zip(keys, scores, chunk_ids), start=1):
+        c = chunks.get(cid)
+        if c is None or c["doc"] not in docs:  # purged by a concurrent update: skip, never crash
+            continue
+        d = docs[c["doc"]]
+        hits.append(
+            Hit(
+                rank=rank_,
+                score=float(score),
+                doc_id=d["doc_id"],
+                chunk_id=int(cid),
+                title=d["title"],
+                path=d["path"],
+                text=c["text"],
+                start=c["start_char"],
+                end=c["end_char"],
+                section=c["section"],
+                meta=json.loads(d["meta"] or "{}"),
+                annotations=annotations.get(c["doc"], {}),
+                stages=shown_chunk_scores(table.get(key, {}), ranking.stages, key, int(cid)),
+                fmt=d["fmt"],
+                mid_word=before.get(cid, "").isalnum() and c["text"][:1].isalnum(),
+            )
+        )
+    return hits

@@ -224,13 +224,15 @@ class IndexWriter:
         write_every: int = 128,
         export_onnx: bool = True,
         full_build: bool = False,
+        accept=None,
     ) -> UpdateReport:
         """Index files and folders incrementally: new and changed files are (re-)encoded, files that
         disappeared from under ``paths`` are removed, unchanged ones cost only a hash. A file or folder
         that exists but cannot be read now keeps its previously indexed version (``kept_previous``);
         ``rebuild`` also drops documents indexed from elsewhere whose file is gone. ``full_build``: rebuild
         every retriever's artifacts from the stored payloads (no re-encoding), e.g. to retrain ColBERT's
-        centroids (``--recluster``)."""
+        centroids (``--recluster``). ``accept(doc_id)``: index only the documents it accepts (a shard of a
+        sharded index takes its own); vanished files are still removed."""
         incoming: list[SourceDoc] = []
         skipped: list[Skipped] = []
         seen: set[str] = set()
@@ -239,6 +241,8 @@ class IndexWriter:
                 skipped.append(item)
             elif item.doc_id in seen:
                 skipped.append(Skipped(item.path, f"duplicate document id {item.doc_id!r}"))
+            elif accept is not None and not accept(item.doc_id):
+                seen.add(item.doc_id)
             else:
                 seen.add(item.doc_id)
                 incoming.append(item)

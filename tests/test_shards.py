@@ -1,0 +1,131 @@
+"""A sharded index answers exactly like one index over the same documents (BM25 scores with global
+statistics, dense, hybrid fusion), through updates, deletes and an added shard; routing is by id and
+deterministic; the CLI builds and searches a sharded index."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from encoderkit import Index
+from encoderkit.errors import EncoderkitError
+from encoderkit.index.sharded import ShardedIndex, open_any
+from encoderkit.index.shards import route
+
+WORDS = (
+    "river mountain forest ocean desert glacier volcano island valley canyon storm rain snow wind sun moon "
+    "star planet comet galaxy cell protein gene virus immune brain heart blood bone muscle the of and"
+).split()
+QUERIES = ["river mountain", "virus immune cell", "storm rain wind", "galaxy star planet comet", "the heart"]
+
+
+def make_docs(n: int, seed: int, prefix: str = "d") -> list[dict]:
+    rng = np.random.default_rng(seed)
+    return [
+        {
+            "id": f"{prefix}{i:03d}",
+            "title": " ".join(rng.choice(WORDS, 2)),
+            "text": " ".join(rng.choice(WORDS, int(rng.integers(8, 60)))),
+        }
+        for i in range(n)
+    ]
+
+
+def results(index, modes=("bm25", "dense", "hybrid")) -> dict:
+    out = {}
+    for mode in modes:
+        for q in QUERIES:
+            hits = index.search(q, mode=mode, k=30, depth=100)
+            out[(mode, q)] = [(h.doc_id, round(h.score, 6), h.text) for h in hits]
+    return out
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert [x[0] for x in a[key]] == [x[0] for x in b[key]], key
+        assert np.allclose([x[1] for x in a[key]], [x[1] for x in b[key]], atol=1e-6), key
+        assert [x[2] for x in a[key]] == [x[2] for x in b[key]], key
+
+
+def rebuild(tmp_path, encoder, docs: list[dict], name: str) -> Index:
+    one = Index.create(tmp_path / name, encoder=encoder)
+    one.add(docs, export_onnx=False)
+    return one
+
+
+def test_sharded_search_equals_one_index_through_updates_and_a_new_shard(tmp_path, tiny_encoder):
+    docs = make_docs(60, 0)
+    six = ShardedIndex.create(tmp_path / "sharded", 3, encoder=tiny_encoder)
+    six.add(docs, export_onnx=False)
+    sizes = [len(s) for s in six.shards]
+    assert sum(sizes) == 60 and min(sizes) > 5  # rendezvous hashing spreads the documents
+    assert_same(results(six), results(rebuild(tmp_path, tiny_encoder, docs, "one-a")))
+    # updates reach the shard holding each document; deletes too
+    changed = [dict(d, text=d["text"] + " volcano glacier") for d in docs[:8]]
+    holders = {d["id"]: six.holder(d["id"]) for d in changed}
+    six.add(changed, export_onnx=False)
+    assert {d["id"]: six.holder(d["id"]) for d in changed} == holders
+    six.remove(["d010", "d011", "d030", "nope"])
+    live = {d["id"]: d for d in docs}
+    live.update({d["id"]: d for d in changed})
+    for gone in ("d010", "d011", "d030"):
+        live.pop(gone)
+    assert len(six) == len(live)
+    assert_same(results(six), results(rebuild(tmp_path, tiny_encoder, list(live.values()), "one-b")))
+    # a new shard takes a share of new documents; old ones stay where they are
+    before = {d: six.holder(d) for d in live}
+    assert six.add_shard() == "shard-003"
+    new = make_docs(30, 1, prefix="n")
+    six.add(new, export_onnx=False)
+    assert {d: six.holder(d) for d in before} == before and len(six.shards[3]) > 0
+    live.update({d["id"]: d for d in new})
+    reopened = ShardedIndex.open(tmp_path / "sharded")
+    assert len(reopened.shards) == 4 and len(reopened) == len(live)
+    assert_same(results(reopened), results(rebuild(tmp_path, tiny_encoder, list(live.values()), "one-c")))
+
+
+def test_routing_is_deterministic_and_bad_layouts_are_refused(tmp_path, tiny_encoder):
+    names = [f"shard-{i:03d}" for i in range(4)]
+    assert all(route(f"doc{i}", names) == route(f"doc{i}", names[::-1]) for i in range(50))
+    spread = {n: 0 for n in names}
+    for i in range(2000):
+        spread[route(f"doc{i}", names)] += 1
+    assert min(spread.values()) > 400  # about 500 each
+    moved = sum(route(f"doc{i}", names) != route(f"doc{i}", names + ["shard-004"]) for i in range(2000))
+    assert 250 < moved < 550  # adding a fifth shard moves about a fifth of *new* routing, nothing else
+    with pytest.raises(EncoderkitError, match="at least 1"):
+        ShardedIndex.create(tmp_path / "zero", 0, encoder=tiny_encoder)
+    six = ShardedIndex.create(tmp_path / "s", 2, encoder=tiny_encoder)
+    six.close()
+    (tmp_path / "s" / "shards.json").write_text(json.dumps({"format": 1, "shards": ["shard-000", "shard-009"]}))
+    with pytest.raises(EncoderkitError, match="missing shard-009"):
+        open_any(tmp_path / "s")
+
+
+def test_cli_builds_and_searches_a_sharded_index(tmp_path, tiny_model_dir, capsys):
+    src = tmp_path / "docs"
+    src.mkdir()
+    for d in make_docs(24, 3):
+        (src / f"{d['id']}.txt").write_text(d["title"] + "\n\n" + d["text"])
+    code, out, err = run_cli(
+        capsys, "index", src, "--index", tmp_path / "six", "--shards", "2", "--model", tiny_model_dir, "--no-onnx", "--json"
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["shards"] == 2 and report["added"] == 24
+    code, out, err = run_cli(capsys, "index", src, "--index", tmp_path / "one", "--model", tiny_model_dir, "--no-onnx", "--quiet")
+    assert code == 0, err
+    (src / "d005.txt").unlink()  # a vanished file leaves the shard holding it
+    code, out, err = run_cli(capsys, "index", src, "--index", tmp_path / "six", "--no-onnx", "--json")
+    assert code == 0 and json.loads(out)["removed"] == 1 and json.loads(out)["added"] == 0
+    code, out, err = run_cli(capsys, "index", src, "--index", tmp_path / "one", "--no-onnx", "--quiet")
+    for mode in ("bm25", "dense", "hybrid"):
+        a = json.loads(run_cli(capsys, "search", "storm rain", "--index", tmp_path / "six", "--mode", mode, "--json")[1])["hits"]
+        b = json.loads(run_cli(capsys, "search", "storm rain", "--index", tmp_path / "one", "--mode", mode, "--json")[1])["hits"]
+        assert [(h["doc_id"], round(h["score"], 6)) for h in a] == [(h["doc_id"], round(h["score"], 6)) for h in b], mode
+    code, out, err = run_cli(capsys, "index", src, "--index", tmp_path / "six", "--add-shard", "--no-onnx", "--json")
+    assert code == 0 and json.loads(out)["shards"] == 3
