@@ -129,3 +129,11 @@ def test_cli_builds_and_searches_a_sharded_index(tmp_path, tiny_model_dir, capsy
         assert [(h["doc_id"], round(h["score"], 6)) for h in a] == [(h["doc_id"], round(h["score"], 6)) for h in b], mode
     code, out, err = run_cli(capsys, "index", src, "--index", tmp_path / "six", "--add-shard", "--no-onnx", "--json")
     assert code == 0 and json.loads(out)["shards"] == 3
+
+
+def test_server_refuses_a_sharded_index_in_one_line(tmp_path, tiny_encoder):
+    from encoderkit.server.state import ServerState
+
+    ShardedIndex.create(tmp_path / "six", 2, encoder=tiny_encoder).close()
+    with pytest.raises(EncoderkitError, match="sharded index: the server does not serve shards yet"):
+        ServerState.open(tmp_path / "six")

@@ -52,6 +52,13 @@ class ServerState:
 
         config = config or ServerConfig()
         check_security(config)
+        from ..index.shards import is_sharded
+
+        if is_sharded(index_dir):
+            raise EncoderkitError(
+                f"'{index_dir}' is a sharded index: the server does not serve shards yet",
+                hint="search it with `encoderkit search --index DIR`, or serve one shard folder",
+            )
         probe = Index.open(index_dir, readonly=True, backend=config.backend)  # validates folder, store, backend
         path, manifest = probe.path, probe.manifest
         probe.close()
