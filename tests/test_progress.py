@@ -34,11 +34,18 @@ def test_progress_moves_per_batch_from_the_first_batch(tmp_path, tiny_model_dir,
     monkeypatch.setattr(tqdm.auto, "tqdm", Recorder)
     Recorder.instances.clear()
     idx = Index.create(tmp_path / "ix", encoder=str(tiny_model_dir))
-    docs = [{"id": f"d{i}", "text": f"document {i} says something about topic {i % 9}."} for i in range(200)]
+    filler = " ".join(f"word{j}" for j in range(30))  # ~90 tokens: a token-budget batch holds ~90 of them
+    docs = [{"id": f"d{i}", "text": f"document {i} says something about topic {i % 9}. {filler}"} for i in range(200)]
     idx.add(docs, show_progress=True, export_onnx=False, write_every=512)  # even one big group moves per batch
     bar = Recorder.instances[-1]
     assert bar.resets == [200] and sum(bar.updates) == 200
-    assert bar.updates[0] <= 32 and len(bar.updates) >= 200 // 32  # the first report comes after one batch
+    from encoderkit.models.encoder import token_budget_batches
+    from encoderkit.retrieval.base import DOCUMENT_TOKEN_BUDGET
+
+    texts = [idx.chunk_texts([c])[c] for c in sorted(idx.snapshot().chunk_ids.tolist())]
+    lengths = [min(n + 2, idx.encoder.max_length) for n in idx.encoder.count_tokens(texts)]
+    batches = token_budget_batches(lengths, DOCUMENT_TOKEN_BUDGET, max_batch=8 * 32)
+    assert len(batches) >= 2 and bar.updates == [len(b) for b in batches]  # one report per model batch, from the first
     idx.close()
 
 
