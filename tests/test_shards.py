@@ -14,24 +14,7 @@ from encoderkit import Index
 from encoderkit.errors import EncoderkitError
 from encoderkit.index.sharded import ShardedIndex, open_any
 from encoderkit.index.shards import route
-
-WORDS = (
-    "river mountain forest ocean desert glacier volcano island valley canyon storm rain snow wind sun moon "
-    "star planet comet galaxy cell protein gene virus immune brain heart blood bone muscle the of and"
-).split()
-QUERIES = ["river mountain", "virus immune cell", "storm rain wind", "galaxy star planet comet", "the heart"]
-
-
-def make_docs(n: int, seed: int, prefix: str = "d") -> list[dict]:
-    rng = np.random.default_rng(seed)
-    return [
-        {
-            "id": f"{prefix}{i:03d}",
-            "title": " ".join(rng.choice(WORDS, 2)),
-            "text": " ".join(rng.choice(WORDS, int(rng.integers(8, 60)))),
-        }
-        for i in range(n)
-    ]
+from test_segments import QUERIES, make_docs
 
 
 def results(index, modes=("bm25", "dense", "hybrid")) -> dict:
