@@ -95,6 +95,7 @@ class ShardedIndex:
         self.path = Path(path)
         self.shards = shards
         self.names = names
+        self._combined: tuple[tuple, Snapshot | None] | None = None  # (each shard's generation, snapshot)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -220,6 +221,14 @@ class ShardedIndex:
     def snapshot(self) -> Snapshot | None:
         """One Snapshot over every shard's live generation, in combined ids."""
         snaps = [s.snapshot() for s in self.shards]
+        key = tuple((id(x), x.gen) if x is not None else None for x in snaps)
+        if self._combined is not None and self._combined[0] == key:
+            return self._combined[1]  # no shard committed since: reuse (tie order reads every document row)
+        combined = self._combine(snaps)
+        self._combined = (key, combined)
+        return combined
+
+    def _combine(self, snaps: list) -> Snapshot | None:
         if all(x is None for x in snaps):
             return None
         names = self.retrievers
