@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[dev,server,documents,code,lora,extract]"
+	$(PIP) install -q -e ".[dev,server,documents,code,lora,extract,ray]"
 	touch $@
 
 install: $(VENV)/.installed

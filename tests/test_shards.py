@@ -114,9 +114,30 @@ def test_cli_builds_and_searches_a_sharded_index(tmp_path, tiny_model_dir, capsy
     assert code == 0 and json.loads(out)["shards"] == 3
 
 
-def test_server_refuses_a_sharded_index_in_one_line(tmp_path, tiny_encoder):
+def test_server_serves_a_sharded_index_like_one_index_and_refuses_writes(tmp_path, tiny_encoder):
+    from fastapi.testclient import TestClient
+
+    from encoderkit.server import create_app
+    from encoderkit.server.config import ServerConfig
     from encoderkit.server.state import ServerState
 
-    ShardedIndex.create(tmp_path / "six", 2, encoder=tiny_encoder).close()
-    with pytest.raises(EncoderkitError, match="sharded index: the server does not serve shards yet"):
-        ServerState.open(tmp_path / "six")
+    docs = make_docs(40, 4)
+    six = ShardedIndex.create(tmp_path / "six", 3, encoder=tiny_encoder)
+    six.add(docs, export_onnx=False)
+    six.close()
+    one = rebuild(tmp_path, tiny_encoder, docs, "one")
+    with TestClient(create_app(tmp_path / "six"), base_url="http://localhost") as client:
+        for mode in ("bm25", "dense", "hybrid"):
+            for q in QUERIES[:3]:
+                got = client.post("/v1/search", json={"query": q, "mode": mode, "k": 10}).json()["hits"]
+                want = one.search(q, mode=mode, k=10)
+                assert [h["doc_id"] for h in got] == [h.doc_id for h in want], (mode, q)
+                assert np.allclose([h["score"] for h in got], [h.score for h in want], atol=1e-6)
+        info = client.get("/v1/info").json()
+        assert info["stats"]["shards"] == 3 and info["stats"]["documents"] == 40
+        assert client.get("/v1/documents/d007").json()["text"] == docs[7]["text"]
+        assert client.get("/v1/documents/nope").status_code == 404
+    with pytest.raises(EncoderkitError, match="sharded index: the server serves shards read-only"):
+        ServerState.open(tmp_path / "six", ServerConfig(allow_writes=True, api_keys=("k" * 32,)))
+    with pytest.raises(EncoderkitError, match="--ray serves the shards of a sharded index"):
+        ServerState.open(tmp_path / "one", ServerConfig(ray="local"))

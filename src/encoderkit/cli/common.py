@@ -52,12 +52,43 @@ def usage_error(exc) -> tuple[str, int]:
     return f"{usage}\nerror: {message}; see '{ctx.command_path} --help'", code
 
 
+OPTIONAL_VALUE = {"--ray": "local"}  # options whose value may be left out, and what they mean then
+
+
+def optional_values(argv: list[str]) -> list[str]:
+    """Give ``--ray`` its optional address: ``--ray HOST:PORT`` keeps it, a bare ``--ray`` (followed by an
+    option, a path or nothing) becomes ``--ray=local``.
+
+    >>> optional_values(["index", "docs", "--ray", "--index", "ix"])
+    ['index', 'docs', '--ray=local', '--index', 'ix']
+    >>> optional_values(["index", "docs", "--ray", "auto"]), optional_values(["index", "--ray", "docs"])
+    (['index', 'docs', '--ray=auto'], ['index', '--ray=local', 'docs'])
+    """
+    from ..runtime.cluster import is_address
+
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in OPTIONAL_VALUE:
+            nxt = argv[i + 1] if i + 1 < len(argv) else None
+            if nxt is not None and is_address(nxt):
+                out.append(f"{arg}={nxt}")
+                i += 2
+                continue
+            out.append(f"{arg}={OPTIONAL_VALUE[arg]}")
+        else:
+            out.append(arg)
+        i += 1
+    return out
+
+
 def run_app(app, argv: list[str]) -> None:
     """Run the typer app: user errors (EncoderkitError) and usage errors become a short message and exit
     code 2, Ctrl-C exit code 130; tracebacks are kept for real bugs only."""
     from ..errors import EncoderkitError
 
     errors, aborts, exits = _click_exceptions()
+    argv = optional_values(list(argv))
     try:
         code = app(args=argv, prog_name="encoderkit", standalone_mode=False)
         # typer turns Ctrl-C into exit code 130 and typer.Exit(n) into n when not standalone

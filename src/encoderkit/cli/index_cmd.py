@@ -82,6 +82,16 @@ def index(
     add_shard: bool = typer.Option(
         False, "--add-shard", help="Sharded index: add an empty shard first (new documents start going to it)."
     ),
+    ray: Optional[str] = typer.Option(
+        None,
+        "--ray",
+        metavar="[ADDRESS]",
+        help="Chunk and encode on a Ray cluster: no address starts a local one; 'auto', HOST:PORT or "
+        'ray://HOST:PORT joins one (needs: pip install "encoderkit[ray]").',
+    ),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", min=1, help="With --ray: encoding actors, one model each [the cluster's CPUs]."
+    ),
     encode_precision: Optional[str] = typer.Option(
         None,
         "--encode-precision",
@@ -177,6 +187,8 @@ def index(
     from ..index.configure import open_for_update
     from ..index.shards import is_sharded
 
+    remote = _ray_encoding(ray, workers, quiet=quiet or as_json)
+
     settings: dict[str, dict] = {}
     bm25 = {k: v for k, v in (("method", bm25_method), ("k1", k1), ("b", b)) if v is not None}
     if stem is not None:
@@ -232,6 +244,7 @@ def index(
             as_json=as_json,
             max_bytes=int(max_file_mb * 2**20),
             time_limit=file_timeout,
+            remote=remote,
         )
     idx = open_for_update(
         index_dir,
@@ -258,10 +271,11 @@ def index(
             time_limit=file_timeout,
             export_onnx=onnx,
             recluster=recluster,
+            encode_with=remote,
         )
         stats = idx.stats()
         retriever_stats = (idx.manifest.get("build") or {}).get("retriever_stats") or {}
-        encoding = _encoding_line(idx, report)
+        encoding = _encoding_line(idx, report, remote)
     query_backend = report.query_backend or "torch"
     if as_json:
         print_json({"index": str(index_dir), **report.to_dict(), "totals": stats, "query_backend": query_backend})
@@ -293,6 +307,7 @@ def _index_sharded(
     as_json,
     max_bytes,
     time_limit,
+    remote=None,
 ) -> None:
     """`encoderkit index` on a sharded index: create it (--shards N), add a shard, sync every shard."""
     from ..errors import EncoderkitError
@@ -318,7 +333,7 @@ def _index_sharded(
     with six:
         if add_shard:
             six.add_shard()
-        reports = six.sync(paths, max_bytes=max_bytes, time_limit=time_limit, export_onnx=onnx)
+        reports = six.sync(paths, max_bytes=max_bytes, time_limit=time_limit, export_onnx=onnx, encode_with=remote)
         totals = {
             k: sum(getattr(r, k) for r in reports.values())
             for k in ("added", "updated", "unchanged", "removed", "chunks_encoded")
@@ -330,6 +345,25 @@ def _index_sharded(
     out = console()
     out.print(shown(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in totals.items())))
     out.print(shown(f"{len(per_shard)} shards: " + ", ".join(f"{n} {c} documents" for n, c in per_shard.items())))
+
+
+def _ray_encoding(address: Optional[str], workers: Optional[int], *, quiet: bool):
+    """The --ray / --workers choice as a RayEncoding (connected, so a missing Ray or a wrong address fails
+    before any file is read), or None for the local path."""
+    if address is None:
+        if workers is not None:
+            from ..errors import EncoderkitError
+
+            raise EncoderkitError("--workers needs --ray", hint="add --ray (a local Ray cluster) or --ray ADDRESS")
+        return None
+    from ..index.distributed import RayEncoding
+
+    remote = RayEncoding(address, workers=workers, quiet=True)
+    info = remote.connect()
+    if not quiet:
+        where = "a local Ray instance" if info.started_here else f"the Ray cluster at {info.address}"
+        console().print(shown(f"encoding on {where}: {info.nodes} node(s), {info.cpus} CPUs, {remote.n_workers()} workers"))
+    return remote
 
 
 def _choose_precision(idx, requested: str, paths, gate_data: Optional[Path], gate_split: str, *, quiet: bool) -> None:
@@ -409,7 +443,7 @@ def _repair(index_dir: Path, paths, as_json: bool) -> None:
     )
 
 
-def _encoding_line(idx, report) -> str | None:
+def _encoding_line(idx, report, remote=None) -> str | None:
     """How chunks were encoded (runtime, precision, threads, batching) and how fast, when any were."""
     seconds = (report.encode_seconds or {}).get("dense")
     n = report.chunks_encoded + report.payloads_filled
@@ -418,8 +452,14 @@ def _encoding_line(idx, report) -> str | None:
     from ..retrieval.base import DOCUMENT_TOKEN_BUDGET
     from ..runtime import n_threads
 
-    enc = idx.context.document_encoder
     precision = idx.manifest["model"].get("encode_precision") or "fp32"
+    if remote is not None and remote.last:
+        return (
+            f"encoding  {precision} on Ray, {remote.last['workers']} workers x {remote.cpus_per_worker} thread(s), "
+            f"token-budget batches of {DOCUMENT_TOKEN_BUDGET} tokens: {n / seconds:.1f} chunks/s (workers' start included)"
+        )
+
+    enc = idx.context.document_encoder
     return (
         f"encoding  {precision} on {enc.backend}, {n_threads()} intra-op threads (one per core), token-budget batches of "
         f"{DOCUMENT_TOKEN_BUDGET} tokens: {n / seconds:.1f} chunks/s"

@@ -81,6 +81,13 @@ def search(
     batch_size: int = typer.Option(32, min=1, help="Queries searched together in batch mode."),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON (one object; JSON lines in batch/stdin mode)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar in batch mode."),
+    ray: Optional[str] = typer.Option(
+        None,
+        "--ray",
+        metavar="[ADDRESS]",
+        help="Sharded index: one Ray actor per shard (no address: a local Ray instance; 'auto' or HOST:PORT "
+        'joins a cluster; needs pip install "encoderkit[ray]").',
+    ),
 ):
     """Search an index and print ranked results with the best-matching passage of each.
 
@@ -122,7 +129,7 @@ def search(
         ensure_reranker_export(rerank, rerank_backend)
         reranker = load_reranker(rerank, backend=rerank_backend)
     fusion_weights = parse_weights(weights)
-    with _open(index_dir, encoder, backend) as idx:
+    with _open(index_dir, encoder, backend, ray) as idx:
         if backend in ("onnx", "onnx-int8") and encoder is None:
             from ..index.encoder import model_spec
 
@@ -142,9 +149,10 @@ def search(
             opts["filters"] = list(filters)
         stages = idx.retrievers if mode == "hybrid" else [s for s in mode.split("+")]
         colbert = idx.snapshot().retrievers.get("colbert") if "colbert" in stages and idx.snapshot() else None
-        if colbert is not None and query is not None and colbert.model.truncated_queries([query])[0]:
+        colbert_model = getattr(colbert, "model", None) if colbert is not None else None  # None through Ray actors
+        if colbert_model is not None and query is not None and colbert_model.truncated_queries([query])[0]:
             console(stderr=True).print(
-                f"note: ColBERT reads the first {colbert.model.query_length} tokens of the query; the rest was ignored"
+                f"note: ColBERT reads the first {colbert_model.query_length} tokens of the query; the rest was ignored"
             )
         show = _Printer(index_dir, mode, keys, explain, stages, depth, reranker is not None, as_json)
         if batch is not None:
@@ -155,17 +163,29 @@ def search(
             _interactive(idx, opts, show)
 
 
-def _open(index_dir: Path, encoder, backend: str):
-    """The index at ``index_dir``: ordinary, or sharded (searched as one)."""
+def _open(index_dir: Path, encoder, backend: str, ray: Optional[str] = None):
+    """The index at ``index_dir``: ordinary, or sharded (searched as one; through Ray actors with --ray)."""
+    from ..errors import EncoderkitError
     from ..index.shards import is_sharded
 
     if is_sharded(index_dir):
-        from ..errors import EncoderkitError
         from ..index.sharded import ShardedIndex
 
         if encoder is not None:
             raise EncoderkitError("--model is not supported on a sharded index", hint="search with the index's own model")
-        return ShardedIndex.open(index_dir, backend=backend)
+        six = ShardedIndex.open(index_dir, backend=backend)
+        if ray is not None:
+            try:
+                six.use_ray(ray, backend=backend)
+            except BaseException:
+                six.close()
+                raise
+        return six
+    if ray is not None:
+        raise EncoderkitError(
+            f"--ray searches the shards of a sharded index; '{index_dir}' is an ordinary index",
+            hint="leave out --ray, or build a sharded index with --shards N",
+        )
     from ..index import Index
 
     return Index.open(index_dir, encoder=encoder, backend=backend)

@@ -71,6 +71,16 @@ def serve(
     ),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="One JSON line per request on stderr."),
     verbose: bool = typer.Option(False, "--verbose", help="Show library messages (model loading, warnings)."),
+    ray: Optional[str] = typer.Option(
+        None,
+        "--ray",
+        metavar="[ADDRESS]",
+        help="Sharded index: one Ray actor per shard (no address: a local Ray instance; 'auto' or HOST:PORT joins "
+        'a cluster; needs pip install "encoderkit[ray]").',
+    ),
+    replicas: Optional[int] = typer.Option(
+        None, "--replicas", min=1, help="With --ray: N copies of the app in Ray Serve behind its HTTP proxy."
+    ),
 ):
     """Serve an index over HTTP: OpenAI-style /v1/embeddings, Cohere/TEI-style rerank, /v1/search, /v1/context,
     a search page at /."""
@@ -117,7 +127,10 @@ def serve(
         limits=limits,
         batching=BatchSettings(enabled=not no_batching, max_wait_ms=batch_wait_ms),
         access_log=access_log,
+        ray=ray,
     )
+    if replicas is not None:
+        return _serve_replicas(index_dir, config, port, replicas)
     app = create_app(index_dir, config)
     shown = f"[{host}]" if ":" in host else host
 
@@ -131,3 +144,30 @@ def serve(
         )
 
     run_server(app, host=host, port=port, limits=limits, log_level="info", on_ready=ready)
+
+
+def _serve_replicas(index_dir: Path, config, port: int, replicas: int) -> None:
+    """`serve --ray --replicas N`: Ray Serve replicas of the app sharing the shard actors."""
+    import sys
+
+    from ..errors import EncoderkitError
+    from ..index.shards import is_sharded
+
+    if config.ray is None:
+        raise EncoderkitError("--replicas needs --ray", hint="add --ray (a local Ray instance) or --ray ADDRESS")
+    if not is_sharded(index_dir):
+        raise EncoderkitError(
+            f"--ray serves the shards of a sharded index; '{index_dir}' is an ordinary index",
+            hint="build a sharded index with --shards N",
+        )
+    if config.allow_writes:
+        raise EncoderkitError("--replicas serves read-only", hint="leave out --allow-writes")
+    from ..server.ray_serve import serve_forever
+    from ..server.state import check_security
+
+    check_security(config)
+
+    def ready(url: str) -> None:
+        print(f"encoderkit: serving {index_dir} with {replicas} Ray Serve replica(s) on {url}", file=sys.stderr, flush=True)
+
+    serve_forever(index_dir, config, port=port, replicas=replicas, on_ready=ready)

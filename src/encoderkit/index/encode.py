@@ -79,10 +79,17 @@ def encode_documents(
     group_chunks: int = GROUP_CHUNKS,
     progress=None,
     seconds: dict[str, float] | None = None,
+    remote=None,
+    manifest: dict | None = None,
+    path=None,
 ) -> int:
     """Chunk ``docs``, compute each encoding retriever's payloads, store everything as pending rows at
     ``gen``; returns the number of chunks. ``retrievers``: instances with ``encodes`` set; ``seconds``
-    (if given) accumulates each retriever's encoding time."""
+    (if given) accumulates each retriever's encoding time. ``remote`` (e.g.
+    :class:`encoderkit.index.distributed.RayEncoding`, given the index's ``manifest`` and ``path``) chunks
+    and encodes elsewhere; the results are stored here in the same groups."""
+    if remote is not None:
+        return _store_remote(docs, retrievers, store, remote, manifest, path, gen, key, group_chunks, progress, seconds)
     window = min(chunking.size, max_length - 2)
     encodings = tokenizer.encode_batch([d.text for d in docs], add_special_tokens=False)
     prepared = [(doc, chunk_document(doc, tokenizer, chunking, window, enc)) for doc, enc in zip(docs, encodings)]
@@ -107,18 +114,7 @@ def encode_documents(
                     pos += len(rows)
                 payloads[r.name] = (r.payload_key(), per_doc)
             store.add_documents(
-                [
-                    {
-                        "doc_id": d.doc_id,
-                        "path": d.path,
-                        "title": d.title,
-                        "fmt": d.fmt,
-                        "content_hash": d.content_hash,
-                        "n_chars": len(d.text),
-                        "meta": d.meta,
-                    }
-                    for d, _ in group
-                ],
+                [_document_row(d) for d, _ in group],
                 [rows for _, rows in group],
                 payloads,
                 gen=gen,
@@ -126,6 +122,50 @@ def encode_documents(
             )
             group, n_group = [], 0
     return total
+
+
+def _store_remote(docs, retrievers, store: Store, remote, manifest, path, gen, key, group_chunks, progress, seconds) -> int:
+    """Store what ``remote.encoded`` returns (document, chunk rows, payloads), in groups of chunks."""
+    names = [r.name for r in retrievers]
+    keys = {r.name: r.payload_key() for r in retrievers}
+    total, group = 0, []
+    t0 = time.perf_counter()
+
+    def flush() -> None:
+        store.add_documents(
+            [_document_row(d) for d, _, _ in group],
+            [rows for _, rows, _ in group],
+            {n: (keys[n], [p[n] for _, _, p in group]) for n in names},
+            gen=gen,
+            settings_key=key,
+        )
+        group.clear()
+
+    n_group = 0
+    for item in remote.encoded(docs, manifest, path, names, progress=progress):
+        group.append(item)
+        n_group += len(item[1])
+        total += len(item[1])
+        if n_group >= group_chunks:
+            flush()
+            n_group = 0
+    if group:
+        flush()
+    for n in names:
+        _add_time(seconds, n, t0)
+    return total
+
+
+def _document_row(d: SourceDoc) -> dict:
+    return {
+        "doc_id": d.doc_id,
+        "path": d.path,
+        "title": d.title,
+        "fmt": d.fmt,
+        "content_hash": d.content_hash,
+        "n_chars": len(d.text),
+        "meta": d.meta,
+    }
 
 
 def _encode_with_progress(retriever, texts: list[str], progress) -> list[bytes]:

@@ -288,12 +288,19 @@ class Index:
         write_every: int = 128,
         export_onnx: bool = True,
         recluster: bool = False,
+        encode_with=None,
     ) -> UpdateReport:
         """Add or replace documents (dicts with id, text[, title, path, meta] or SourceDocs).
         ``recluster``: rebuild every retriever from the stored payloads at this commit (ColBERT retrains
-        its centroids) instead of updating in place."""
+        its centroids) instead of updating in place. ``encode_with``: chunk and encode on a Ray cluster
+        (:class:`encoderkit.index.distributed.RayEncoding`)."""
         return self.writer.add(
-            docs, show_progress=show_progress, write_every=write_every, export_onnx=export_onnx, full_build=recluster
+            docs,
+            show_progress=show_progress,
+            write_every=write_every,
+            export_onnx=export_onnx,
+            full_build=recluster,
+            encode_with=encode_with,
         )
 
     def remove(self, ids: Iterable[str]) -> UpdateReport:
@@ -326,12 +333,14 @@ class Index:
         export_onnx: bool = True,
         recluster: bool = False,
         accept=None,
+        encode_with=None,
     ) -> UpdateReport:
         """Index files and folders incrementally (what `encoderkit index` does); see :meth:`IndexWriter.sync`.
         ``max_bytes`` / ``time_limit``: per-file size cap and seconds for reading + extraction.
         ``export_onnx``: after a commit, export the model to ONNX once so queries run on ONNX Runtime.
         ``recluster``: commit even without changes, rebuilding every retriever from the stored payloads
-        (ColBERT retrains its centroids; nothing is re-encoded)."""
+        (ColBERT retrains its centroids; nothing is re-encoded). ``encode_with``: chunk and encode on a
+        Ray cluster (:class:`encoderkit.index.distributed.RayEncoding`)."""
         from ..data.sources import DEFAULT_MAX_BYTES, DEFAULT_TIME_LIMIT
 
         return self.writer.sync(
@@ -344,6 +353,7 @@ class Index:
             export_onnx=export_onnx,
             full_build=recluster,
             accept=accept,
+            encode_with=encode_with,
         )
 
     # ------------------------------------------------------------------ searching (IndexSearcher)

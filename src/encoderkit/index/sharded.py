@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -86,6 +88,19 @@ class ShardRouter:
             out.update({cid + offset_of(s): t for cid, t in self.stores[s].chunk_texts(ids).items()})
         return out
 
+    @contextmanager
+    def read_transaction(self):
+        """One read transaction on every shard's store (stores with ``read_transaction``: a server's
+        per-thread stores), so a read sees each shard as of one moment."""
+        with ExitStack() as stack:
+            for store in self.stores:
+                stack.enter_context(store.read_transaction())
+            yield
+
+    def close(self) -> None:
+        for store in self.stores:
+            store.close()
+
 
 class ShardedIndex:
     """Shards behind one folder: :meth:`create`, :meth:`open`; :meth:`add`, :meth:`remove`,
@@ -96,6 +111,7 @@ class ShardedIndex:
         self.shards = shards
         self.names = names
         self._combined: tuple[tuple, Snapshot | None] | None = None  # (each shard's generation, snapshot)
+        self.remote = None  # RayShards when searching through Ray actors
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -154,6 +170,9 @@ class ShardedIndex:
     def close(self) -> None:
         for s in self.shards:
             s.close()
+        if self.remote is not None:
+            self.remote.close()
+            self.remote = None
 
     def __enter__(self):
         return self
@@ -218,42 +237,76 @@ class ShardedIndex:
     def __len__(self) -> int:
         return sum(len(s) for s in self.shards)
 
+    def use_ray(self, address: str | None = "local", *, backend: str = "auto") -> None:
+        """Search through one Ray actor per shard from now on (see :mod:`encoderkit.index.ray_shards`)."""
+        from .ray_shards import RayShards
+
+        self.remote = RayShards(self.path, len(self.names), address=address, backend=backend, previous=self.remote)
+        self._combined = None
+
     def snapshot(self) -> Snapshot | None:
         """One Snapshot over every shard's live generation, in combined ids."""
+        if getattr(self, "remote", None) is not None:
+            return self._remote_snapshot()
         snaps = [s.snapshot() for s in self.shards]
         key = tuple((id(x), x.gen) if x is not None else None for x in snaps)
         if self._combined is not None and self._combined[0] == key:
             return self._combined[1]  # no shard committed since: reuse (tie order reads every document row)
-        combined = self._combine(snaps)
+        entries = [
+            (i, snap.gen, snap.chunk_ids, snap.chunk_docs, snap.n_docs, snap.live, snap.retrievers)
+            for i, snap in enumerate(snaps)
+            if snap is not None
+        ]
+        views = {i: {n: ShardView(retrievers[n], offset_of(i)) for n in self.retrievers} for i, *_, retrievers in entries}
+        templates = {n: entries[0][6][n].template for n in self.retrievers} if entries else {}
+        combined = self._combine(entries, views, templates)
         self._combined = (key, combined)
         return combined
 
-    def _combine(self, snaps: list) -> Snapshot | None:
-        if all(x is None for x in snaps):
+    def _remote_snapshot(self) -> Snapshot | None:
+        """The combined snapshot from the shard actors, described again only after a shard committed."""
+        from ..retrieval.registry import get as get_retriever
+
+        stamp = tuple(_mtime(self.path / n / MANIFEST) for n in self.names)
+        if self._combined is not None and self._combined[0] == stamp:
+            return self._combined[1]
+        described = self.remote.describe()
+        entries = [
+            (i, d["gen"], d["chunk_ids"], d["chunk_docs"], d["n_docs"], d["live"], None)
+            for i, d in enumerate(described)
+            if d is not None
+        ]
+        stats = {n: bool(getattr(get_retriever(n), "collection_statistics", False)) for n in self.retrievers}
+        views = {i: self.remote.views(i, self.retrievers, offset_of(i), stats) for i, *_ in entries}
+        templates = {n: views[entries[0][0]][n] for n in self.retrievers} if entries else {}
+        combined = self._combine(entries, views, templates)
+        self._combined = (stamp, combined)
+        return combined
+
+    def _combine(self, entries: list, views: dict, templates: dict) -> Snapshot | None:
+        """One Snapshot from each non-empty shard's (index, gen, chunk ids, chunk docs, documents, live
+        chunks) and its retrievers' ``views`` in combined ids."""
+        if not entries:
             return None
         names = self.retrievers
         chunk_ids, chunk_docs, parts = [], [], {n: [] for n in names}
         ties: list[tuple[str, int]] = []
-        template = None
-        for i, (shard, snap) in enumerate(zip(self.shards, snaps)):
-            if snap is None:
-                continue
+        for i, gen, ids, docs, _, _, _ in entries:
             off = offset_of(i)
-            chunk_ids.append(snap.chunk_ids + off)
-            chunk_docs.append(snap.chunk_docs + off)
+            chunk_ids.append(np.asarray(ids, np.int64) + off)
+            chunk_docs.append(np.asarray(docs, np.int64) + off)
             for n in names:
-                parts[n].append(Part(snap.chunk_ids + off, None, ShardView(snap.retrievers[n], off)))
-            ties += [(doc_id, row["id"] + off) for doc_id, row in shard.store.visible_documents(snap.gen).items()]
-            template = template or snap
-        retrievers = {n: SegmentedRetriever(n, parts[n], template.retrievers[n].template) for n in names}
-        gen = sum(int(s.gen) for s in snaps if s is not None)
+                parts[n].append(Part(chunk_ids[-1], None, views[i][n]))
+            shard = self.shards[i]
+            ties += [(doc_id, row["id"] + off) for doc_id, row in shard.store.visible_documents(gen).items()]
+        retrievers = {n: SegmentedRetriever(n, parts[n], templates[n]) for n in names}
         out = Snapshot(
-            gen,
+            sum(int(e[1]) for e in entries),
             np.concatenate(chunk_ids),
             np.concatenate(chunk_docs),
             retrievers,
-            sum(int(s.n_docs) for s in snaps if s is not None),
-            live=sum(int(s.live if s.live is not None else len(s.chunk_ids)) for s in snaps if s is not None),
+            sum(int(e[4]) for e in entries),
+            live=sum(int(e[5] if e[5] is not None else len(e[2])) for e in entries),
         )
         ties.sort(key=lambda t: t[0], reverse=True)  # trec_eval's order among equal scores: descending id
         out.set_tie_order(np.array([r for _, r in ties], dtype=np.int64))
@@ -287,11 +340,47 @@ class ShardedIndex:
     def search_many(self, queries: Sequence[str], *, k: int = 10, depth: int = 100, **kw) -> list[list[Hit]]:
         if not isinstance(k, int) or k < 1:
             raise EncoderkitError(f"k must be a positive number of results, got {k!r}", hint="pass k >= 1")
-        router = ShardRouter([s.store for s in self.shards])
-        return [ranking_hits(router, r, k) for r in self.rank_many(queries, depth=max(depth, k), **kw)]
+        return [ranking_hits(self.store, r, k) for r in self.rank_many(queries, depth=max(depth, k), **kw)]
 
     def search(self, query: str, *, k: int = 10, **kw) -> list[Hit]:
         return self.search_many([query], k=k, **kw)[0]
+
+    # ------------------------------------------------------------------ what a server reads
+    @property
+    def store(self) -> ShardRouter:
+        """The shards' stores read as one (combined ids)."""
+        return ShardRouter([s.store for s in self.shards])
+
+    @property
+    def generation(self) -> int:
+        """The sum of the shards' generations (grows with every commit of any shard)."""
+        return sum(s.generation for s in self.shards)
+
+    @property
+    def encoder(self):
+        return self.shards[0].encoder
+
+    def stats(self) -> dict:
+        per = [s.stats() for s in self.shards]
+        out = {"path": str(self.path), "generation": self.generation, "shards": len(per)}
+        for key in ("documents", "chunks", "size_bytes", "segments"):
+            out[key] = sum(int(p.get(key) or 0) for p in per)
+        out.update(model=per[0]["model"], retrievers=per[0]["retrievers"], per_shard=per)
+        return out
+
+    def hits(self, ranking: QueryRanking, k: int) -> list[Hit]:
+        return ranking_hits(self.store, ranking, k)
+
+    def document(self, doc_id: str) -> dict | None:
+        """The stored view of ``doc_id`` (see :func:`encoderkit.index.documents.document_view`) from the
+        shard holding it."""
+        from .documents import document_view
+
+        held = self.holder(doc_id)
+        if held is None:
+            return None
+        shard = self.shards[held]
+        return document_view(shard.store, shard.generation, doc_id)
 
     def doc_ids(self) -> dict[int, str]:
         """Combined document row id -> document id, every live document."""
@@ -299,6 +388,13 @@ class ShardedIndex:
         for i, s in enumerate(self.shards):
             out.update({r + offset_of(i): d for r, d in s.doc_ids().items()})
         return out
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
 
 
 def open_any(path: str | Path, **kw):

@@ -42,10 +42,12 @@ class ThreadLocalStore:
     def __getattr__(self, name):  # every read method of Store, on this thread's connection
         return getattr(self._store(), name)
 
-    def visible_documents(self, gen: int):
+    def visible_documents(self, gen: int, wanted=None):
         """Read for building a generation's snapshot (cached and shared by every thread): it must see the
         latest commit, so inside a pinned read transaction it goes through a second connection."""
         store = self._store()
+        if wanted is not None:  # a few documents, read inside the caller's transaction
+            return store.visible_documents(gen, wanted)
         if not store.conn.in_transaction:
             return store.visible_documents(gen)
         fresh = getattr(self._local, "fresh", None)

@@ -197,6 +197,7 @@ class IndexWriter:
         write_every: int = 128,
         export_onnx: bool = True,
         full_build: bool = False,
+        encode_with=None,
     ) -> UpdateReport:
         """Add or replace documents (dicts with id, text[, title, path, meta] or SourceDocs)."""
         items = [as_source_doc(d, i) for i, d in enumerate(docs)]
@@ -206,7 +207,13 @@ class IndexWriter:
                 raise EncoderkitError(f"duplicate document id {d.doc_id!r} in input", hint="make ids unique")
             seen.add(d.doc_id)
         return self.update(
-            items, set(), show_progress=show_progress, write_every=write_every, export_onnx=export_onnx, full_build=full_build
+            items,
+            set(),
+            show_progress=show_progress,
+            write_every=write_every,
+            export_onnx=export_onnx,
+            full_build=full_build,
+            encode_with=encode_with,
         )
 
     def remove(self, ids: Iterable[str]) -> UpdateReport:
@@ -225,6 +232,7 @@ class IndexWriter:
         export_onnx: bool = True,
         full_build: bool = False,
         accept=None,
+        encode_with=None,
     ) -> UpdateReport:
         """Index files and folders incrementally: new and changed files are (re-)encoded, files that
         disappeared from under ``paths`` are removed, unchanged ones cost only a hash. A file or folder
@@ -232,7 +240,8 @@ class IndexWriter:
         ``rebuild`` also drops documents indexed from elsewhere whose file is gone. ``full_build``: rebuild
         every retriever's artifacts from the stored payloads (no re-encoding), e.g. to retrain ColBERT's
         centroids (``--recluster``). ``accept(doc_id)``: index only the documents it accepts (a shard of a
-        sharded index takes its own); vanished files are still removed."""
+        sharded index takes its own); vanished files are still removed. ``encode_with``: chunk and encode
+        elsewhere (:class:`encoderkit.index.distributed.RayEncoding`); planning and storing stay here."""
         incoming: list[SourceDoc] = []
         skipped: list[Skipped] = []
         seen: set[str] = set()
@@ -259,6 +268,7 @@ class IndexWriter:
             write_every=write_every,
             export_onnx=export_onnx,
             full_build=full_build,
+            encode_with=encode_with,
         )
 
     def update(
@@ -274,6 +284,7 @@ class IndexWriter:
         write_every: int = 128,
         export_onnx: bool = False,
         full_build: bool = False,
+        encode_with=None,
     ) -> UpdateReport:
         """The one update path: plan, encode (saved every ``write_every`` chunks), fill payloads, commit.
         Incremental retrievers update the previous generation's artifacts unless ``rebuild`` or
@@ -318,7 +329,7 @@ class IndexWriter:
                 bar = tqdm(total=0, desc="encoding chunks", unit="chunk")
             try:
                 if plan.encode:
-                    tok = ctx.encoder.raw_tokenizer()
+                    tok = ctx.encoder.raw_tokenizer() if encode_with is None else None
                     report.chunks_encoded = encode_documents(
                         plan.encode,
                         tok,
@@ -331,6 +342,9 @@ class IndexWriter:
                         group_chunks=write_every,
                         progress=bar,
                         seconds=report.encode_seconds,
+                        remote=encode_with,
+                        manifest=target,
+                        path=self.path,
                     )
                 self.store.mark_removed(plan.remove_rows, gen + 1)
                 report.payloads_filled = fill_missing_payloads(

@@ -5,7 +5,9 @@ Retrievers whose scores depend on the whole collection (``collection_statistics`
 document frequencies) are searched in two phases, as Lucene's ``DFS_QUERY_THEN_FETCH`` does across
 shards: the parts' :meth:`Retriever.statistics` are summed first, then every part scores with the sum,
 so a chunk scores the same however the collection is split. A distributed index can put a
-:class:`SegmentedRetriever` over remote parts that offer ``statistics`` and ``search``.
+:class:`SegmentedRetriever` over remote parts that offer ``statistics`` and ``search``; a part may answer
+with a pending result (an object with ``result()``): every part is asked before any answer is awaited,
+so remote parts work in parallel.
 
 >>> import numpy as np
 >>> class Fixed:
@@ -30,6 +32,18 @@ import numpy as np
 from .base import add_statistics, top_k
 
 
+def resolve(answer: Any) -> Any:
+    """A part's answer, waiting for it when the part answered with a pending result.
+
+    >>> class Later:
+    ...     def result(self): return 42
+    >>> resolve(Later()), resolve(7)
+    (42, 7)
+    """
+    done = getattr(answer, "result", None)
+    return done() if callable(done) else answer
+
+
 @dataclass
 class Part:
     """One segment's chunks (ascending), which are live (None: all) and its loaded retriever."""
@@ -50,8 +64,7 @@ class SegmentedRetriever:
         self.name = name
         self.parts = list(parts)
         self.template = template if template is not None else (self.parts[0].retriever if self.parts else None)
-        cls = type(self.template) if self.template is not None else object
-        self.collection_statistics = bool(getattr(cls, "collection_statistics", False))
+        self.collection_statistics = bool(getattr(self.template, "collection_statistics", False))
 
     def __getattr__(self, name: str):
         """What is the same for every segment (``model``, ``payload_key``, ``settings``) is the first
@@ -76,14 +89,16 @@ class SegmentedRetriever:
         """The collection's statistics for these encoded queries: the parts' shares summed."""
         if not self.collection_statistics:
             return {}
-        return add_statistics(p.retriever.statistics(encoded, p.live) for p in self.parts)
+        asked = [p.retriever.statistics(encoded, p.live) for p in self.parts]  # every part first: remote ones overlap
+        return add_statistics(resolve(a) for a in asked)
 
     def search(self, queries: Sequence[str], k: int, encoded: Any = None, *, stats: dict | None = None):
         if encoded is None:
             encoded = self.encode_queries(queries)
         if self.collection_statistics and stats is None:
             stats = self.statistics(encoded)
-        per_part = [self._search_part(p, queries, k, encoded, stats) for p in self.parts]
+        asked = [self._search_part(p, queries, k, encoded, stats) for p in self.parts]
+        per_part = [resolve(a) for a in asked]
         out = []
         for i in range(len(queries)):
             ids = [r[i][0] for r in per_part]
@@ -108,7 +123,7 @@ class SegmentedRetriever:
             mine = todo & (part.chunk_ids[pos] == ids)
             if not mine.any():
                 continue
-            scores = hook(query, ids[mine], reranker) if hook is not None else None
+            scores = resolve(hook(query, ids[mine], reranker)) if hook is not None else None
             if scores is None:
                 return None
             out[mine] = np.asarray(scores, dtype=np.float32)
@@ -123,7 +138,7 @@ class SegmentedRetriever:
         if getattr(type(r), "skips_deleted", False):
             return r.search(queries, k, encoded, live=part.live, **kwargs)
         deleted = part.deleted
-        raw = r.search(queries, k + deleted, encoded, **kwargs)
+        raw = resolve(r.search(queries, k + deleted, encoded, **kwargs))
         if not deleted:
             return raw
         out = []

@@ -78,6 +78,7 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     batching: BatchSettings = field(default_factory=BatchSettings)
     access_log: bool = True
+    ray: str | None = None  # a sharded index searched through one Ray actor per shard ("local", "auto", HOST:PORT)
 
     @property
     def hosts(self) -> list[str]:

@@ -54,13 +54,25 @@ class ServerState:
         check_security(config)
         from ..index.shards import is_sharded
 
-        if is_sharded(index_dir):
+        sharded = is_sharded(index_dir)
+        if sharded and config.allow_writes:
             raise EncoderkitError(
-                f"'{index_dir}' is a sharded index: the server does not serve shards yet",
-                hint="search it with `encoderkit search --index DIR`, or serve one shard folder",
+                f"'{index_dir}' is a sharded index: the server serves shards read-only",
+                hint="update it with `encoderkit index PATHS --index DIR` and leave out --allow-writes",
             )
-        probe = Index.open(index_dir, readonly=True, backend=config.backend)  # validates folder, store, backend
-        path, manifest = probe.path, probe.manifest
+        if config.ray is not None and not sharded:
+            raise EncoderkitError(
+                f"--ray serves the shards of a sharded index; '{index_dir}' is an ordinary index",
+                hint="leave out --ray, or build a sharded index with --shards N",
+            )
+        if sharded:
+            from ..index.sharded import ShardedIndex
+
+            probe = ShardedIndex.open(index_dir, readonly=True, backend=config.backend)  # validates every shard
+            path, manifest, names = probe.shards[0].path, probe.manifest, list(probe.names)
+        else:
+            probe = Index.open(index_dir, readonly=True, backend=config.backend)  # validates folder, store, backend
+            path, manifest = probe.path, probe.manifest
         probe.close()
         encoder = load_index_encoder(manifest, path, config.backend)
         metrics = Metrics()
@@ -75,10 +87,26 @@ class ServerState:
             on_batch=metrics.on_batch,
         )
         timeout = config.limits.request_timeout_s
-        store = ThreadLocalStore(path / "index.db")
-        index = Index(path, manifest, store, BatchedEncoder(encoder, batcher, timeout), readonly=True, backend=config.backend)
-        load_raw = index.context.encoder_loader  # the model changed under us (another process): reload, still batched
-        index.context.encoder_loader = lambda: BatchedEncoder(load_raw(), batcher, timeout)
+
+        def reader(folder: Path, manifest: dict):
+            idx = Index(
+                folder, manifest, ThreadLocalStore(folder / "index.db"), BatchedEncoder(encoder, batcher, timeout),
+                readonly=True, backend=config.backend,
+            )  # fmt: skip
+            load_raw = idx.context.encoder_loader  # the model changed under us (another process): reload, still batched
+            idx.context.encoder_loader = lambda: BatchedEncoder(load_raw(), batcher, timeout)
+            return idx
+
+        if sharded:
+            from ..index.manifest import read_manifest
+            from ..index.sharded import ShardedIndex
+
+            root = Path(index_dir)
+            index = ShardedIndex(root, [reader(root / n, read_manifest(root / n)) for n in names], names)
+            if config.ray is not None:
+                index.use_ray(config.ray, backend=config.backend)
+        else:
+            index = reader(path, manifest)
         state = cls(
             index,
             config,
@@ -95,7 +123,10 @@ class ServerState:
     def close(self) -> None:
         if self.batcher is not None:
             self.batcher.close()
-        self.index.store.close()
+        if getattr(self.index, "shards", None) is not None:  # sharded: its stores, and its Ray actors if any
+            self.index.close()
+        else:
+            self.index.store.close()
         if self._writer is not None:
             self._writer.close()
 

@@ -39,6 +39,8 @@ def router(state, *, writes: bool):
         index = state.index
 
         def view(snap):
+            if hasattr(index, "document"):  # a sharded index: the shard holding it answers
+                return index.document(doc_id)
             gen = snap.gen if snap is not None else index.generation
             return document_view(index.store, gen, doc_id)
 
