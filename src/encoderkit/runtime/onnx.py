@@ -49,7 +49,7 @@ class OnnxRunner:
         # Idle workers block instead of spinning: a spinning worker keeps a core busy after run() returns,
         # so the numpy / BLAS work that follows a query's encoding (MaxSim, PLAID, dense search) fights it
         # for the cores. On 2 cores: ColBERT query encoding p50 12.9 -> 7.4 ms, p95 36 -> 10 ms; retrieval
-        # p50 49 -> 23 ms; batch document encoding unchanged (benchmarks/colbert_latency.py, issue 9).
+        # p50 49 -> 23 ms; batch document encoding unchanged (interleaved A/B, BENCHMARKS.md section 10).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(self.folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
