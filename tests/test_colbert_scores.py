@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from encoderkit.retrieval.colbert.scores import maxsim, maxsim_packed, maxsim_torch
+from encoderkit.retrieval.colbert.scores import maxsim, maxsim_packed, maxsim_rows, maxsim_torch
 
 
 def brute_force(q_tokens: list[np.ndarray], d_tokens: list[np.ndarray]) -> np.ndarray:
@@ -68,3 +68,15 @@ def test_maxsim_torch_is_differentiable_and_edge_cases():
     assert s.shape == (2, 5) and torch.isfinite(q.grad).all() and (s[:, 1] == 0).all()
     assert maxsim_packed(np.ones((2, 4), np.float32), np.zeros((0, 4), np.float32), np.array([0])).shape == (0,)
     assert maxsim(np.zeros((0, 3, 4)), np.zeros((0, 3), bool), np.zeros((2, 3, 4)), np.ones((2, 3), bool)).shape == (0, 2)
+
+
+def test_maxsim_rows_equals_maxsim_packed_with_and_without_a_scale():
+    rng = np.random.default_rng(5)
+    q = rng.normal(size=(7, 12)).astype(np.float32)
+    tokens = rng.normal(size=(40, 12)).astype(np.float32)
+    offsets = np.array([0, 5, 5, 17, 40])  # one empty document
+    np.testing.assert_allclose(maxsim_rows(q, tokens, offsets), maxsim_packed(q, tokens, offsets), atol=1e-5)
+    norms = np.linalg.norm(tokens, axis=1)
+    unit = tokens / norms[:, None]
+    np.testing.assert_allclose(maxsim_rows(q, tokens, offsets, 1 / norms), maxsim_packed(q, unit, offsets), atol=1e-5)
+    assert maxsim_rows(q, np.zeros((0, 12), np.float32), np.array([0, 0])).tolist() == [0.0]

@@ -190,9 +190,16 @@ class ResidualCodec:
         residuals = np.asarray(residuals)
         if self.nbits == 0:
             return np.ascontiguousarray(residuals).view(np.float16).reshape(len(residuals), self.dim).astype(np.float32)
-        out = self._table[residuals].reshape(len(residuals), self.dim)
-        out += self.centroids[np.asarray(codes, np.int64)]
+        out = self.decode_unnormalized(codes, residuals)
         return normalize(out) if renormalize else out
+
+    def decode_unnormalized(self, codes: np.ndarray, residuals: np.ndarray) -> np.ndarray:
+        """``centroid + decoded residual`` [n, dim] float32 (nbits > 0), not renormalised: two ``np.take``
+        gathers (several times faster than fancy indexing ``table[residuals]``) and an in-place add."""
+        residuals = np.asarray(residuals)
+        out = np.take(self._table, residuals, axis=0).reshape(len(residuals), self.dim)
+        out += np.take(self.centroids, np.asarray(codes, np.intp), axis=0)
+        return out
 
     # ------------------------------------------------------------------ storage
     def save(self, directory: Path) -> None:

@@ -16,7 +16,14 @@ Search for a query ``Q`` [Lq, dim]:
    lower. For a token whose probed centroids the document does not have, the (nprobe+1)-th best
    centroid score of that token is used: an upper bound of the centroid interaction. Documents hit by no
    probed centroid are not candidates;
-3. exact MaxSim on the decompressed vectors of the best ``max(k, ncandidates)`` candidates.
+3. exact MaxSim on the decompressed vectors of the best ``max(k, ncandidates)`` candidates, decoded
+   block by block (:meth:`PlaidIndex.exact`): each block of a few thousand tokens is gathered with
+   ``np.take``, decoded without renormalising, scored by one matrix product and scaled by the tokens'
+   inverse norms, so no renormalised float copy of the candidates is made and the block stays in cache.
+   (Hand-written on numpy: fast-plaid's kernels do not install on this stack. PLAID's per-byte lookup
+   tables of residual . query were tried in numpy and lose to the matrix product: 10 ms for the
+   residual part of 50k tokens against 5.6 ms to decode them and multiply; and renormalising needs each
+   token's centroid anyway. BENCHMARKS.md section 10.)
 
 The exhaustive mode (small indexes) scores every document exactly. Both are pure functions of the
 stored arrays, so an index updated in place and one rebuilt with the same centroids return the same
@@ -31,10 +38,11 @@ from pathlib import Path
 import numpy as np
 
 from .codec import ResidualCodec
-from .scores import maxsim_packed
+from .scores import maxsim_packed, maxsim_rows
 
 FORMAT_VERSION = 1
 GRID_LIMIT = 1 << 22  # query tokens x documents above which candidates are gathered sparsely
+EXACT_BLOCK = 4096  # tokens decoded at once by exact scoring (2 MB of float32 vectors at dim 128: stays in cache)
 
 
 def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -49,6 +57,21 @@ def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         return np.zeros(0, np.int64)
     before = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     return np.arange(total, dtype=np.int64) + np.repeat(np.asarray(starts, np.int64) - before, lengths)
+
+
+def blocks(lengths: np.ndarray, size: int) -> np.ndarray:
+    """Boundaries [0, ..., n] cutting consecutive documents of ``lengths`` tokens into blocks: document i
+    joins block ``(tokens before it) // size``, so a block holds under ``size`` tokens plus its last
+    document.
+
+    >>> blocks(np.array([3, 4, 2, 9, 1]), 8).tolist()
+    [0, 3, 4, 5]
+    """
+    lengths = np.asarray(lengths, np.int64)
+    if len(lengths) == 0:
+        return np.zeros(1, np.int64)
+    block = (np.cumsum(lengths) - lengths) // max(1, int(size))
+    return np.concatenate([[0], np.flatnonzero(np.diff(block)) + 1, [len(lengths)]]).astype(np.int64)
 
 
 def build_ivf(codes: np.ndarray, doclens: np.ndarray, n_centroids: int) -> tuple[np.ndarray, np.ndarray]:
@@ -161,15 +184,34 @@ class PlaidIndex:
         positions = np.asarray(positions, np.int64)
         lens = self.doclens[positions].astype(np.int64)
         offsets = np.concatenate([[0], np.cumsum(lens)])
-        if self._dense is not None:
-            return self._dense[ranges(self.offsets[positions], lens)], offsets
         idx = ranges(self.offsets[positions], lens)
-        return self.codec.decode(np.asarray(self.codes)[idx], np.asarray(self.residuals)[idx]), offsets
+        if self._dense is not None:
+            return np.take(self._dense, idx, axis=0), offsets
+        codes = np.take(np.asarray(self.codes), idx)
+        return self.codec.decode(codes, np.take(np.asarray(self.residuals), idx, axis=0)), offsets
 
     def exact(self, q: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """Exact MaxSim of ``q`` [Lq, dim] against the decompressed documents at ``positions``."""
-        tokens, offsets = self.decompress(positions)
-        return maxsim_packed(q, tokens, offsets)
+        """Exact MaxSim of ``q`` [Lq, dim] against the decompressed documents at ``positions`` (any order).
+
+        Residual-compressed vectors are scored block by block without materialising the renormalised
+        vectors (see the module doc); the result is :func:`.maxsim_packed` over :meth:`decompress` up to
+        float rounding. Decompressed-in-memory and float16 indexes use that reference path."""
+        positions = np.asarray(positions, np.int64)
+        if self._dense is not None or self.codec.nbits == 0:
+            tokens, offsets = self.decompress(positions)
+            return maxsim_packed(q, tokens, offsets)
+        q = np.ascontiguousarray(q, np.float32)
+        lens = self.doclens[positions].astype(np.int64)
+        starts = self.offsets[positions]
+        codes, residuals = np.asarray(self.codes), np.asarray(self.residuals)
+        out = np.zeros(len(positions), np.float32)
+        cuts = blocks(lens, EXACT_BLOCK)
+        for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):  # a few blocks per query, not one per document
+            idx = ranges(starts[a:b], lens[a:b])
+            vec = self.codec.decode_unnormalized(np.take(codes, idx), np.take(residuals, idx, axis=0))
+            inv = 1.0 / np.clip(np.sqrt(np.einsum("td,td->t", vec, vec)), 1e-12, None)
+            out[a:b] = maxsim_rows(q, vec, np.concatenate([[0], np.cumsum(lens[a:b])]), inv)
+        return out
 
     def cache_decompressed(self) -> None:
         """Keep every vector decompressed in memory (exhaustive search of a small index)."""

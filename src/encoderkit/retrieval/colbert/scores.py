@@ -4,7 +4,9 @@
 L2-normalised, so each term is a cosine. Three layouts of the same computation:
 
 - :func:`maxsim` — padded batches with masks (queries x documents);
-- :func:`maxsim_packed` — one query against documents laid end to end (``offsets``), what search uses;
+- :func:`maxsim_packed` — one query against documents laid end to end (``offsets``);
+- :func:`maxsim_rows` — the same, a document's tokens along the rows of the similarity matrix, with an
+  optional per-token scale (what PLAID's exact stage uses on not-yet-renormalised decoded vectors);
 - :func:`maxsim_torch` — padded batches as torch tensors, differentiable (training).
 
 A document without any vector scores 0; masked query positions add nothing.
@@ -48,6 +50,32 @@ def maxsim_packed(q: np.ndarray, tokens: np.ndarray, offsets: np.ndarray) -> np.
     nonempty = np.diff(offsets) > 0
     best = np.maximum.reduceat(sim, offsets[:-1][nonempty], axis=1)  # [Lq, n_nonempty]
     out[nonempty] = best.sum(axis=0)
+    return out
+
+
+def maxsim_rows(q: np.ndarray, tokens: np.ndarray, offsets: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """:func:`maxsim_packed` computed as ``tokens @ q.T`` [T, Lq]: with many more document tokens than
+    query tokens BLAS is faster in this layout (about 2x here), and the max over a document reads
+    contiguous rows. ``scale`` [T] multiplies each token's similarities first: the inverse norms of
+    vectors that were not renormalised give the scores of the renormalised vectors (up to float
+    rounding) without a pass over ``tokens`` to divide them.
+
+    >>> q = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+    >>> t = np.array([[2.0, 0.0], [1.2, 1.6], [0.0, 3.0]], np.float32)  # unit vectors times 2, 2, 3
+    >>> maxsim_rows(q, t, np.array([0, 2, 3]), 1 / np.linalg.norm(t, axis=1)).astype(float).round(2).tolist()
+    [1.8, 1.0]
+    """
+    offsets = np.asarray(offsets, np.int64)
+    n = len(offsets) - 1
+    out = np.zeros(max(n, 0), np.float32)
+    if n <= 0 or len(tokens) == 0:
+        return out
+    sim = np.asarray(tokens, np.float32) @ np.asarray(q, np.float32).T  # [T, Lq]
+    if scale is not None:
+        sim *= np.asarray(scale, np.float32)[:, None]
+    nonempty = np.diff(offsets) > 0
+    best = np.maximum.reduceat(sim, offsets[:-1][nonempty], axis=0)  # [n_nonempty, Lq]
+    out[nonempty] = best.sum(axis=1)
     return out
 
 
