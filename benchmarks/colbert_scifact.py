@@ -111,7 +111,7 @@ def ndcg(qrels, stages, combo, method, weights) -> float:
 def candidate_rules() -> list[tuple[str, dict]]:
     rules = [("rrf", {})]
     rules += [("rrf", {"colbert": c}) for c in (2.0, 3.0)]
-    for b, d, c in itertools.product((0.5, 1.0), (0.5, 1.0), (1.0, 1.5, 2.0, 3.0)):
+    for b, d, c in itertools.product((0.5, 1.0), (0.25, 0.5, 1.0), (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)):
         rules.append(("weighted", {"bm25": b, "dense": d, "colbert": c}))
     return rules
 
@@ -152,10 +152,16 @@ def fusion_step(args, results: dict) -> None:
     test_table = fusion_table(test.qrels, test_stages)
     pick = next(r for r in test_table["rules"] if r["method"] == chosen["method"] and r["weights"] == chosen["weights"])
     rrf = test_table["rules"][0]
+    from encoderkit.retrieval.registry import get
+
+    library = {s: float(get(s).weighted_fusion_weight) for s in RETRIEVERS}
+    if chosen["method"] != "weighted" or chosen["weights"] != library:
+        print(f"note: the dev choice {chosen['method']} {chosen['weights']} differs from the library default {library}")
     results["fusion"] = {
         "dev_queries": len(dev_q),
         "dev": dev,
         "chosen": {"method": chosen["method"], "weights": chosen["weights"], "dev_worst_margin": chosen["worst"]},
+        "library_default_weights": library,
         "test_single": test_table["single"],
         "test_rrf": rrf,
         "test_chosen": pick,
@@ -218,13 +224,11 @@ def main() -> None:
         print(json.dumps(res["fusion"]["chosen"]), flush=True)
     if "eval" in args.steps:
         pipes = ["bm25", "dense", "colbert", "bm25+dense", "bm25+colbert", "dense+colbert", "bm25+dense+colbert"]
-        ev = evaluate(args.index, args.data, pipes, OUT / "eval-rrf")
-        chosen = (res.get("fusion") or {}).get("chosen")  # the rule chosen on dev queries (step "fusion")
-        if chosen and (chosen["method"] != "rrf" or chosen["weights"]):
-            fused = evaluate(
-                args.index, args.data, pipes[3:], OUT / "eval-default-fusion", fusion=chosen["method"], weights=chosen["weights"]
-            )
-            ev.update({f"{k} ({chosen['method']} {chosen['weights']})": v for k, v in fused.items()})
+        ev = evaluate(args.index, args.data, pipes, OUT / "eval-rrf", fusion="rrf")
+        # the library default ("auto": weighted with each retriever's weighted_fusion_weight when ColBERT is
+        # fused, RRF otherwise), whose weights are the rule chosen on dev queries (step "fusion")
+        fused = evaluate(args.index, args.data, pipes[3:], OUT / "eval-default-fusion")
+        ev.update({f"{k} (default fusion: auto)": v for k, v in fused.items()})
         rr = evaluate(
             args.index,
             args.data,

@@ -84,6 +84,30 @@ def test_distributed_build_equals_the_local_build(cluster, tmp_path, tiny_encode
     assert_same_build(local, dist)
 
 
+def test_files_are_read_on_the_cluster_like_locally(cluster, tmp_path, tiny_encoder):
+    from encoderkit.index.distributed import RayEncoding
+
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    for i, d in enumerate(make_docs(12, 4)):
+        (folder / ("sub" if i % 3 == 0 else ".") / f"{d['id']}.md").write_text(f"# Title {i}\n\n{d['text']}\n")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    (folder / "empty.txt").write_text("")
+    (folder / "image.png").write_bytes(b"\x89PNG")
+    local = Index.create(tmp_path / "local", encoder=tiny_encoder, chunk_size=24, chunk_overlap=4)
+    a = local.sync([folder], export_onnx=False, show_progress=False)
+    dist = Index.create(tmp_path / "ray", encoder=tiny_encoder, chunk_size=24, chunk_overlap=4)
+    b = dist.sync([folder], export_onnx=False, show_progress=False, encode_with=RayEncoding(cluster, workers=2))
+    assert a.added == b.added == 12
+    assert sorted(map(str, a.skipped)) == sorted(map(str, b.skipped)) and len(a.skipped) == 3
+    assert_same_build(local, dist)
+    titles = lambda idx: sorted(r["title"] for r in idx.store.visible_documents(idx.generation).values())
+    assert titles(local) == titles(dist)
+    # unchanged files cost only a hash, on the cluster too
+    again = dist.sync([folder], export_onnx=False, show_progress=False, encode_with=RayEncoding(cluster, workers=2))
+    assert again.unchanged == 12 and again.chunks_encoded == 0
+
+
 def test_a_worker_killed_mid_build_is_retried_and_loses_nothing(cluster, tmp_path, tiny_encoder, monkeypatch):
     from encoderkit.index.distributed import FAULT_ENV, RayEncoding
 

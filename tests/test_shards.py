@@ -112,6 +112,44 @@ def test_cli_builds_and_searches_a_sharded_index(tmp_path, tiny_model_dir, capsy
         assert [(h["doc_id"], round(h["score"], 6)) for h in a] == [(h["doc_id"], round(h["score"], 6)) for h in b], mode
     code, out, err = run_cli(capsys, "index", src, "--index", tmp_path / "six", "--add-shard", "--no-onnx", "--json")
     assert code == 0 and json.loads(out)["shards"] == 3
+    # --rebuild re-encodes every shard with new settings; documents stay where they are
+    before = {n: len(s) for n, s in zip(ShardedIndex.open(tmp_path / "six").names, ShardedIndex.open(tmp_path / "six").shards)}
+    code, out, err = run_cli(
+        capsys,
+        "index",
+        src,
+        "--index",
+        tmp_path / "six",
+        "--rebuild",
+        "--chunk-size",
+        "16",
+        "--chunk-overlap",
+        "4",
+        "--no-onnx",
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["chunks_encoded"] > 24
+    six = ShardedIndex.open(tmp_path / "six")
+    assert {n: len(s) for n, s in zip(six.names, six.shards)} == before
+    assert all(s.manifest["chunking"]["size"] == 16 for s in six.shards)
+    code, out, err = run_cli(
+        capsys,
+        "index",
+        src,
+        "--index",
+        tmp_path / "one",
+        "--rebuild",
+        "--chunk-size",
+        "16",
+        "--chunk-overlap",
+        "4",
+        "--no-onnx",
+        "-q",
+    )
+    a = json.loads(run_cli(capsys, "search", "storm rain", "--index", tmp_path / "six", "--mode", "hybrid", "--json")[1])["hits"]
+    b = json.loads(run_cli(capsys, "search", "storm rain", "--index", tmp_path / "one", "--mode", "hybrid", "--json")[1])["hits"]
+    assert [h["doc_id"] for h in a] == [h["doc_id"] for h in b]
 
 
 def test_server_serves_a_sharded_index_like_one_index_and_refuses_writes(tmp_path, tiny_encoder):

@@ -44,9 +44,13 @@ def retrieval(
     depth: int = typer.Option(100, min=100, help="Candidates per first stage (fusion input); >= 100 for Recall@100."),
     rrf_k: int = typer.Option(60, min=1, help="RRF constant."),
     fusion: Optional[str] = typer.Option(
-        None, help="Fusion of several retrievers: rrf | weighted (score-normalised) [the library default]."
+        None,
+        help="Fusion of several retrievers: auto (weighted when colbert is fused, else rrf) | rrf | weighted "
+        "(score-normalised) [auto].",
     ),
-    weights: Optional[str] = typer.Option(None, help="Fusion weights, e.g. bm25=1,dense=1,colbert=2 [1 each]."),
+    weights: Optional[str] = typer.Option(
+        None, help="Fusion weights, e.g. bm25=1,dense=1,colbert=2 [rrf: 1 each; weighted: bm25 1, dense 0.25, colbert 6]."
+    ),
     colbert_model: Optional[str] = typer.Option(
         None, "--colbert-model", help="ColBERT model for '-p colbert' pipelines ['default' = zero-training MiniLM MaxSim]."
     ),

@@ -315,9 +315,17 @@ def _index_sharded(
     from ..index.sharded import ShardedIndex
     from ..index.shards import is_sharded
 
-    if rebuild:
-        raise EncoderkitError("--rebuild is not supported on a sharded index yet", hint="index into a new folder instead")
-    if is_sharded(index_dir):
+    if rebuild and not is_sharded(index_dir):
+        raise EncoderkitError(f"no sharded index at '{index_dir}' to rebuild", hint="create one with --shards N first")
+    if rebuild:  # every shard re-encoded with the (new) settings; documents stay in their shards
+        from ..index.configure import open_for_update
+        from ..index.shards import read_shards
+
+        names = read_shards(index_dir)["shards"]
+        opts = dict(model=model, chunk_size=chunk_size, chunk_overlap=chunk_overlap, retrievers=retrievers)
+        shards = [open_for_update(index_dir / n, retriever_settings=settings, rebuild=True, **opts) for n in names]
+        six = ShardedIndex(index_dir, shards, names)
+    elif is_sharded(index_dir):
         if shards is not None and shards != len(ShardedIndex.open(index_dir).names):
             raise EncoderkitError(f"'{index_dir}' already has its shards", hint="use --add-shard to add one")
         six = ShardedIndex.open(index_dir)
@@ -333,7 +341,9 @@ def _index_sharded(
     with six:
         if add_shard:
             six.add_shard()
-        reports = six.sync(paths, max_bytes=max_bytes, time_limit=time_limit, export_onnx=onnx, encode_with=remote)
+        reports = six.sync(
+            paths, max_bytes=max_bytes, time_limit=time_limit, export_onnx=onnx, encode_with=remote, rebuild=rebuild
+        )
         totals = {
             k: sum(getattr(r, k) for r in reports.values())
             for k in ("added", "updated", "unchanged", "removed", "chunks_encoded")

@@ -40,9 +40,13 @@ def search(
         "any retriever of the index | several joined by '+', e.g. bm25+dense+colbert.",
     ),
     fusion: Optional[str] = typer.Option(
-        None, help="How several retrievers are fused: rrf | weighted (score-normalised) [the library default]."
+        None,
+        help="How several retrievers are fused: auto (weighted when colbert is fused, else rrf) | rrf | weighted "
+        "(score-normalised) [auto].",
     ),
-    weights: Optional[str] = typer.Option(None, help="Fusion weights, e.g. bm25=1,dense=1,colbert=2 [1 each]."),
+    weights: Optional[str] = typer.Option(
+        None, help="Fusion weights, e.g. bm25=1,dense=1,colbert=2 [rrf: 1 each; weighted: bm25 1, dense 0.25, colbert 6]."
+    ),
     k: int = typer.Option(10, "-k", min=1, help="Number of results (per query)."),
     depth: int = typer.Option(100, min=1, help="Candidates per first-stage retriever fed to fusion."),
     chunks: bool = typer.Option(False, "--chunks", help="List chunk-level hits instead of one per document."),

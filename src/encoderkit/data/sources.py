@@ -108,6 +108,7 @@ def walk(
     max_bytes: int = DEFAULT_MAX_BYTES,
     include_hidden: bool = False,
     time_limit: float | None = DEFAULT_TIME_LIMIT,
+    read=None,
 ) -> Iterator[SourceDoc | Skipped]:
     """Yield a SourceDoc per document and a Skipped per file that cannot be indexed.
 
@@ -115,8 +116,12 @@ def walk(
     id is its absolute path as reached under the given root (a symlink's document belongs to the
     link). The same file reached twice (symlink, hard link) is read once. Hidden files and folders
     (".git", ".venv", ...) are skipped unless ``include_hidden``. ``time_limit``: seconds per file.
+    ``read(path)``: what reading one file yields (default :func:`read_file`; a distributed build yields a
+    placeholder here and reads the files elsewhere).
     """
     seen_files: dict[tuple[int, int], str] = {}
+    if read is None:
+        read = lambda path: read_file(path, max_bytes=max_bytes, time_limit=time_limit)
     for root in paths:
         root = os.path.abspath(os.fspath(root))
         if os.path.islink(root) and not os.path.exists(root):
@@ -124,9 +129,9 @@ def walk(
         elif not os.path.exists(root):
             yield Skipped(escape_name(root), "path does not exist")
         elif os.path.isdir(root):
-            yield from _walk_dir(root, max_bytes, include_hidden, time_limit, seen_files)
+            yield from _walk_dir(root, include_hidden, read, seen_files)
         else:
-            yield from _read_once(root, max_bytes, time_limit, seen_files)
+            yield from _read_once(root, read, seen_files)
 
 
 def _link_reason(path: str) -> str:
@@ -138,7 +143,7 @@ def _link_reason(path: str) -> str:
     return "broken symlink"
 
 
-def _walk_dir(root: str, max_bytes: int, include_hidden: bool, time_limit, seen_files) -> Iterator[SourceDoc | Skipped]:
+def _walk_dir(root: str, include_hidden: bool, read, seen_files) -> Iterator[SourceDoc | Skipped]:
     seen_dirs: set[str] = set()
     stack = [root]
     while stack:
@@ -172,11 +177,11 @@ def _walk_dir(root: str, max_bytes: int, include_hidden: bool, time_limit, seen_
             elif is_dir:
                 subdirs.append(p)
             else:
-                yield from _read_once(p, max_bytes, time_limit, seen_files)
+                yield from _read_once(p, read, seen_files)
         stack.extend(reversed(subdirs))
 
 
-def _read_once(path: str, max_bytes: int, time_limit, seen_files) -> Iterator[SourceDoc | Skipped]:
+def _read_once(path: str, read, seen_files) -> Iterator[SourceDoc | Skipped]:
     if supported_suffix(os.path.basename(path)) is not None:
         try:
             st = os.stat(path)
@@ -188,7 +193,7 @@ def _read_once(path: str, max_bytes: int, time_limit, seen_files) -> Iterator[So
             return
         if key is not None:
             seen_files[key] = escape_name(path)
-    yield from read_file(path, max_bytes=max_bytes, time_limit=time_limit)
+    yield from read(path)
 
 
 def read_file(

@@ -45,8 +45,11 @@ def retrieval_markdown(res: dict) -> str:
         )
         + (f"{others}; " if others else "")
         + (
-            f"fusion: RRF k={res['rrf_k']} over the top {res['depth']} of each stage"
-            if (res.get("fusion") or {}).get("method", "rrf") == "rrf"
+            f"fusion: auto (RRF k={res['rrf_k']}; score-normalised weighted, bm25 1, dense 0.25, colbert 6, when "
+            f"ColBERT is fused) over the top {res['depth']} of each stage"
+            if (res.get("fusion") or {}).get("method") == "auto" and not (res.get("fusion") or {}).get("weights")
+            else f"fusion: RRF k={res['rrf_k']} over the top {res['depth']} of each stage"
+            if (res.get("fusion") or {}).get("method", "rrf") in ("rrf", "auto")
             else f"fusion: score-normalised weighted ({res['fusion'].get('weights') or 'equal weights'}) over the top "
             f"{res['depth']} of each stage"
         ),

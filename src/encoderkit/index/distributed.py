@@ -117,6 +117,33 @@ def quiet_ray_data() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+class PendingFile:
+    """A file found by :func:`encoderkit.data.sources.walk` and left for a worker to read."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+
+def read_files_batch(batch: dict, max_bytes: int, time_limit: float | None) -> dict:
+    """Ray task body: read the batch's files (:func:`encoderkit.data.sources.read_file`); one output row
+    per document or skip, tagged with the file's position and the item's place in the file."""
+    from ..data.sources import Skipped, read_file
+
+    pos, sub, kind, data = [], [], [], []
+    for p, path in zip(batch["pos"], batch["path"]):
+        for j, item in enumerate(read_file(str(path), max_bytes=int(max_bytes), time_limit=time_limit)):
+            pos.append(int(p))
+            sub.append(j)
+            kind.append("skip" if isinstance(item, Skipped) else "doc")
+            data.append(json.dumps(asdict(item)))
+    return {
+        "pos": np.asarray(pos, dtype=np.int64),
+        "sub": np.asarray(sub, dtype=np.int64),
+        "kind": np.array(kind, dtype=object),
+        "data": np.array(data, dtype=object),
+    }
+
+
 class RayEncoding:
     """How an update encodes on Ray: pass to :meth:`encoderkit.index.Index.sync` / ``add``
     (``encode_with=RayEncoding(...)``). ``address``: ``local`` (start one here), ``auto`` or
@@ -153,6 +180,45 @@ class RayEncoding:
     def n_workers(self) -> int:
         info = self.connect()
         return self.workers or max(1, info.cpus // self.cpus_per_worker)
+
+    def read_walk(self, paths, *, max_bytes: int, time_limit: float | None) -> Iterator:
+        """What :func:`encoderkit.data.sources.walk` yields, with the files read and their text extracted
+        by Ray tasks (folders are listed here; the files must be on a filesystem the workers see)."""
+        from ..data.sources import Skipped, walk
+        from ..runtime.cluster import require_ray
+
+        found = list(walk(paths, max_bytes=max_bytes, time_limit=time_limit, read=lambda p: [PendingFile(p)]))
+        files = [(i, f.path) for i, f in enumerate(found) if isinstance(f, PendingFile)]
+        if not files:
+            yield from found
+            return
+        ray = require_ray()
+        self.connect()
+        quiet_ray_data()
+        per_task = max(1, min(16, -(-len(files) // (4 * max(1, self.n_workers())))))
+        ds = ray.data.from_items([{"pos": i, "path": p} for i, p in files], override_num_blocks=-(-len(files) // per_task))
+        ds = ds.map_batches(
+            read_files_batch,
+            fn_kwargs={"max_bytes": int(max_bytes), "time_limit": time_limit},
+            batch_size=per_task,
+            batch_format="numpy",
+            num_cpus=1,
+        )
+        read: dict[int, list] = {}
+        try:
+            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                for p, j, kind, data in zip(batch["pos"], batch["sub"], batch["kind"], batch["data"]):
+                    fields = json.loads(data)
+                    item = Skipped(**fields) if kind == "skip" else SourceDoc(**fields)
+                    read.setdefault(int(p), []).append((int(j), item))
+        except ray.exceptions.RayError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EncoderkitError(f"reading files on Ray failed: {first}", hint="run the same command again") from None
+        for i, item in enumerate(found):
+            if isinstance(item, PendingFile):
+                yield from (x for _, x in sorted(read.get(i, []), key=lambda t: t[0]))
+            else:
+                yield item
 
     def encoded(
         self, docs: Sequence[SourceDoc], manifest: dict, path: Path, names: Sequence[str], progress=None
@@ -219,4 +285,13 @@ class RayEncoding:
         self.last = {"workers": workers, "seconds": round(time.perf_counter() - t0, 3), "duplicates_dropped": duplicates}
 
 
-__all__ = ["FAULT_ENV", "RayEncoding", "RemoteChunkEncoder", "bound_encoder", "encode_batch_docs", "quiet_ray_data"]
+__all__ = [
+    "PendingFile",
+    "read_files_batch",
+    "FAULT_ENV",
+    "RayEncoding",
+    "RemoteChunkEncoder",
+    "bound_encoder",
+    "encode_batch_docs",
+    "quiet_ray_data",
+]

@@ -245,7 +245,13 @@ class IndexWriter:
         incoming: list[SourceDoc] = []
         skipped: list[Skipped] = []
         seen: set[str] = set()
-        for item in walk(paths, max_bytes=max_bytes, time_limit=time_limit):
+        read_walk = getattr(encode_with, "read_walk", None)  # files read on a cluster, in walk order
+        found = (
+            read_walk(paths, max_bytes=max_bytes, time_limit=time_limit)
+            if read_walk is not None
+            else walk(paths, max_bytes=max_bytes, time_limit=time_limit)
+        )
+        for item in found:
             if isinstance(item, Skipped):
                 skipped.append(item)
             elif item.doc_id in seen:

@@ -174,7 +174,9 @@ class Retriever:
     skips_deleted: ClassVar[bool] = False  # search() takes live= and leaves deleted chunks out
     collection_statistics: ClassVar[bool] = False  # scores need statistics() summed over segments
     search_time_settings: ClassVar[tuple] = ()  # settings only queries read: changing them rebuilds nothing
-    fusion_weight: ClassVar[float] = 1.0  # its weight when fused with others, unless a search gives weights
+    fusion_weight: ClassVar[float] = 1.0  # its RRF weight when fused with others, unless a search gives weights
+    weighted_fusion_weight: ClassVar[float] = 1.0  # its weight in score-normalised weighted fusion (see retrieval.fusion)
+    late_interaction: ClassVar[bool] = False  # fusing it makes "auto" fusion weighted (see retrieval.fusion)
 
     def __init__(self, settings: dict, context: IndexContext):
         self.settings = dict(settings)

@@ -359,6 +359,7 @@ class DenseRetriever(Retriever):
     """Bi-encoder retrieval: the index's model embeds every chunk; queries are embedded at search time."""
 
     name = "dense"
+    weighted_fusion_weight = 0.25  # chosen on dev queries (retrieval.fusion)
     encodes = True
     skips_deleted = True
     search_time_settings = SEARCH_TIME

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import EncoderkitError
 from .base import IndexContext, Retriever
-from .fusion import DEFAULT_FUSION, FUSIONS, RRF_K
+from .fusion import DEFAULT_FUSION, FUSIONS, RRF_K, resolve_fusion
 from .ranking import QueryRanking, Ranked, best_first, collapse, fuse, tie_keys
 from .registry import get
 
@@ -163,8 +163,9 @@ def rank(
     allowed_docs: np.ndarray | None = None,
 ) -> list[QueryRanking]:
     """Run the pipeline for each query. ``stages``: retriever names (see :func:`parse_mode`); more
-    than one are fused (``fusion``: rrf | weighted, default :data:`~.fusion.DEFAULT_FUSION`; per-retriever
-    ``weights``, default each retriever's ``fusion_weight``). A ``reranker`` (anything with
+    than one are fused (``fusion``: auto | rrf | weighted, default :data:`~.fusion.DEFAULT_FUSION`, see
+    :func:`~.fusion.resolve_fusion`; per-retriever ``weights``, default each retriever's ``fusion_weight``
+    for RRF and ``weighted_fusion_weight`` for weighted fusion). A ``reranker`` (anything with
     ``score(query, passages)``) re-scores the top ``rerank_depth`` candidates: from vectors a retriever
     stores when one can (:meth:`Retriever.rerank_scores`, e.g. a ColBERT model over its own index),
     otherwise on their best chunk's indexed text (``chunk_texts``). ``allowed_docs``: restrict results
@@ -176,8 +177,10 @@ def rank(
     fusion = fusion or DEFAULT_FUSION
     if fusion not in FUSIONS:
         raise EncoderkitError(f"unknown fusion '{fusion}'", hint=f"use one of: {', '.join(FUSIONS)}")
+    fusion = resolve_fusion(fusion, any(getattr(get(name), "late_interaction", False) for name in stages))
     if weights is None:  # each retriever's default weight (see retrieval.fusion for how they were chosen)
-        weights = {name: float(get(name).fusion_weight) for name in stages}
+        attr = "weighted_fusion_weight" if fusion == "weighted" else "fusion_weight"
+        weights = {name: float(getattr(get(name), attr)) for name in stages}
     for name, w in (weights or {}).items():  # weights of retrievers a search does not run are ignored
         get(name)  # ... but a name that is no retriever at all is an error (a typo)
         if not isinstance(w, (int, float)) or w < 0:

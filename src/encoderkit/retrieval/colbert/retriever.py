@@ -54,6 +54,8 @@ class ColBERTRetriever(Retriever):
     name = "colbert"
     encodes = True
     incremental = True
+    late_interaction = True
+    weighted_fusion_weight = 6.0  # chosen on dev queries (retrieval.fusion)
 
     # settings queries (and merges) read: changing them rebuilds no segment
     search_time_settings = ("search", "nprobe", "ncandidates", "exhaustive_tokens", "recluster_growth")
