@@ -112,6 +112,8 @@ class ShardedIndex:
         self.names = names
         self._combined: tuple[tuple, Snapshot | None] | None = None  # (each shard's generation, snapshot)
         self.remote = None  # RayShards when searching through Ray actors
+        self.parallel = True  # in process: shards searched by a thread each (see _pool)
+        self._executor = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -173,6 +175,9 @@ class ShardedIndex:
         if self.remote is not None:
             self.remote.close()
             self.remote = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
 
     def __enter__(self):
         return self
@@ -257,11 +262,28 @@ class ShardedIndex:
             for i, snap in enumerate(snaps)
             if snap is not None
         ]
-        views = {i: {n: ShardView(retrievers[n], offset_of(i)) for n in self.retrievers} for i, *_, retrievers in entries}
+        pool = self._pool(len(entries))
+        views = {i: {n: ShardView(retrievers[n], offset_of(i), pool) for n in self.retrievers} for i, *_, retrievers in entries}
         templates = {n: entries[0][6][n].template for n in self.retrievers} if entries else {}
         combined = self._combine(entries, views, templates)
         self._combined = (key, combined)
         return combined
+
+    def _pool(self, n_parts: int):
+        """Threads that search the shards in parallel (one per shard, at most one per core); None when
+        there is one shard or one core, or ``parallel`` is off."""
+        from ..runtime import cpu_count
+
+        workers = min(n_parts, cpu_count())
+        if not self.parallel or workers < 2:
+            return None
+        if self._executor is None or self._executor._max_workers != workers:
+            from concurrent.futures import ThreadPoolExecutor
+
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
+            self._executor = ThreadPoolExecutor(workers, thread_name_prefix="encoderkit-shard")
+        return self._executor
 
     def _remote_snapshot(self) -> Snapshot | None:
         """The combined snapshot from the shard actors, described again only after a shard committed."""

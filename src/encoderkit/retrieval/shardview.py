@@ -38,9 +38,10 @@ class ShardView:
 
     skips_deleted = True  # the shard's own segments drop their deleted chunks
 
-    def __init__(self, inner, offset: int):
+    def __init__(self, inner, offset: int, pool=None):
         self.inner = inner
         self.offset = int(offset)
+        self.pool = pool  # a concurrent.futures executor: shards answer in parallel (futures have result())
 
     @property
     def collection_statistics(self) -> bool:
@@ -50,9 +51,16 @@ class ShardView:
         return self.inner.encode_queries(queries)
 
     def statistics(self, encoded: Any, live: np.ndarray | None = None) -> dict:
+        if self.pool is not None:
+            return self.pool.submit(self.inner.statistics, encoded)
         return self.inner.statistics(encoded)
 
     def search(self, queries: Sequence[str], k: int, encoded: Any = None, live=None, stats: dict | None = None):
+        if self.pool is not None:
+            return self.pool.submit(self._search, queries, k, encoded, stats)
+        return self._search(queries, k, encoded, stats)
+
+    def _search(self, queries: Sequence[str], k: int, encoded: Any, stats: dict | None):
         kwargs = {"stats": stats} if self.collection_statistics else {}
         return [(np.asarray(ids, np.int64) + self.offset, sc) for ids, sc in self.inner.search(queries, k, encoded, **kwargs)]
 
