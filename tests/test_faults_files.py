@@ -120,17 +120,24 @@ def test_a_record_longer_than_the_limit_is_skipped_alone(tmp_path):
 
 
 def test_slow_extraction_hits_the_time_limit(tmp_path, monkeypatch):
+    import threading
+
     import encoderkit.data.sources as sources
 
-    def forever(text):
-        while True:
+    done = threading.Event()
+
+    def forever(text):  # busy until the test ends: an abandoned extraction thread must not burn the
+        while not done.is_set():  # CPU (and hold the GIL) for the rest of the test session
             pass
 
     write(tmp_path / "slow.html", "<p>pathological</p>")
     write(tmp_path / "ok.txt", "fine")
     monkeypatch.setattr(sources, "extract", lambda text, fmt: forever(text) if fmt == "html" else (text, ""))
     t0 = time.perf_counter()
-    docs, skipped = _walk([tmp_path], time_limit=0.5)
+    try:
+        docs, skipped = _walk([tmp_path], time_limit=0.5)
+    finally:
+        done.set()
     assert time.perf_counter() - t0 < 10
     assert [Path(d.path).name for d in docs] == ["ok.txt"]
     assert skipped[0].reason == "extraction timed out (over 0.5 s)"
