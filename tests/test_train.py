@@ -454,3 +454,16 @@ def test_ctrl_c_checkpoints_and_resume_is_exact(tiny_cross_encoder_dir, tmp_path
     assert not (tmp_path / "cut" / "checkpoint").exists()
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "twice", signals_at=(2, 2))
+
+
+def test_progress_loss_is_a_number_right_after_a_log_line(tiny_cross_encoder_dir, tmp_path):
+    """The bar's loss after a logging step is that log line's loss, not nan (the window was just emptied)."""
+    shown = []
+
+    def look(trainer, step):
+        shown.append(trainer.window_loss())
+
+    config = TrainConfig(max_steps=4, batch_size=4, lr=1e-3, warmup_ratio=0.0, log_every=2)
+    log = Trainer(LogitObjective(_classifier(tiny_cross_encoder_dir), n=16), config, tmp_path / "o", on_step=look).run()
+    assert all(np.isfinite(shown)) and len(shown) == 4
+    assert shown[1] == pytest.approx(log["loss_curve"][0]["loss"]) and shown[3] == pytest.approx(log["loss_curve"][1]["loss"])

@@ -431,7 +431,12 @@ class Trainer:
         self.stop_requested = True
 
     def window_loss(self) -> float:
-        return float(np.mean([w["loss"] for w in self.window])) if self.window else float("nan")
+        """Mean loss of the steps since the last log line; right after one, that line's loss (the progress
+        bar showed "nan" at every logging step)."""
+        if self.window:
+            return float(np.mean([w["loss"] for w in self.window]))
+        curve = self.log.get("loss_curve") or []
+        return float(curve[-1]["loss"]) if curve and "loss" in curve[-1] else float("nan")
 
     def _validates_at(self, done: int) -> bool:
         every = self.config.eval_every
