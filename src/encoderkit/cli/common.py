@@ -55,6 +55,20 @@ def usage_error(exc) -> tuple[str, int]:
 OPTIONAL_VALUE = {"--ray": "local"}  # options whose value may be left out, and what they mean then
 
 
+def ray_option(purpose: str):
+    """The ``--ray [ADDRESS]`` option of index, search and serve (its optional value: see
+    :func:`optional_values`)."""
+    import typer
+
+    return typer.Option(
+        None,
+        "--ray",
+        metavar="[ADDRESS]",
+        help=f"{purpose} (no address: a local Ray instance; 'auto', HOST:PORT or ray://HOST:PORT joins a cluster; "
+        'needs pip install "encoderkit[ray]").',
+    )
+
+
 def optional_values(argv: list[str]) -> list[str]:
     """Give ``--ray`` its optional address: ``--ray HOST:PORT`` keeps it, a bare ``--ray`` (followed by an
     option, a path or nothing) becomes ``--ray=local``.

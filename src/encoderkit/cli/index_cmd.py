@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import console, plain, print_json, quiet_env
+from .common import console, plain, print_json, quiet_env, ray_option
 from .safe import shown
 
 
@@ -82,13 +82,7 @@ def index(
     add_shard: bool = typer.Option(
         False, "--add-shard", help="Sharded index: add an empty shard first (new documents start going to it)."
     ),
-    ray: Optional[str] = typer.Option(
-        None,
-        "--ray",
-        metavar="[ADDRESS]",
-        help="Chunk and encode on a Ray cluster: no address starts a local one; 'auto', HOST:PORT or "
-        'ray://HOST:PORT joins one (needs: pip install "encoderkit[ray]").',
-    ),
+    ray: Optional[str] = ray_option("Read, chunk and encode on a Ray cluster"),
     workers: Optional[int] = typer.Option(
         None, "--workers", min=1, help="With --ray: encoding actors, one model each [the cluster's CPUs]."
     ),

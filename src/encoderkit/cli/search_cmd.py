@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from ..data.textsafe import clean_text
-from .common import console, print_json, quiet_env
+from .common import console, print_json, quiet_env, ray_option
 
 
 def register(app: typer.Typer) -> None:
@@ -85,13 +85,7 @@ def search(
     batch_size: int = typer.Option(32, min=1, help="Queries searched together in batch mode."),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON (one object; JSON lines in batch/stdin mode)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar in batch mode."),
-    ray: Optional[str] = typer.Option(
-        None,
-        "--ray",
-        metavar="[ADDRESS]",
-        help="Sharded index: one Ray actor per shard (no address: a local Ray instance; 'auto' or HOST:PORT "
-        'joins a cluster; needs pip install "encoderkit[ray]").',
-    ),
+    ray: Optional[str] = ray_option("Sharded index: one Ray actor per shard"),
 ):
     """Search an index and print ranked results with the best-matching passage of each.
 

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import quiet_env
+from .common import quiet_env, ray_option
 
 
 def register(app: typer.Typer) -> None:
@@ -71,13 +71,7 @@ def serve(
     ),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="One JSON line per request on stderr."),
     verbose: bool = typer.Option(False, "--verbose", help="Show library messages (model loading, warnings)."),
-    ray: Optional[str] = typer.Option(
-        None,
-        "--ray",
-        metavar="[ADDRESS]",
-        help="Sharded index: one Ray actor per shard (no address: a local Ray instance; 'auto' or HOST:PORT joins "
-        'a cluster; needs pip install "encoderkit[ray]").',
-    ),
+    ray: Optional[str] = ray_option("Sharded index: one Ray actor per shard"),
     replicas: Optional[int] = typer.Option(
         None, "--replicas", min=1, help="With --ray: N copies of the app in Ray Serve behind its HTTP proxy."
     ),
