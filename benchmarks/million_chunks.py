@@ -174,27 +174,19 @@ def build(args, docs: list[dict]) -> dict:
     return out
 
 
-def configure_dense(args) -> dict:
+def configure_dense(args, nprobe: int, ef_search: int) -> dict:
+    """Set the dense structure (and its search-time settings) and commit: a new kind or quantization
+    rebuilds the segments' structures from the stored vectors; nprobe / ef_search alone rebuild nothing."""
     from encoderkit import Index
     from encoderkit.retrieval.dense import DenseParams
 
     idx = Index.open(args.work / "index")
     t = time.perf_counter()
-    idx.reconfigure(dense=DenseParams(kind=args.dense, quantization=args.quantize, nprobe=args.nprobe, ef_search=args.ef_search))
-    idx.add([], show_progress=False, export_onnx=False)  # the commit that builds the segments' structures
+    idx.reconfigure(dense=DenseParams(kind=args.dense, quantization=args.quantize, nprobe=nprobe, ef_search=ef_search))
+    idx.add([], show_progress=False, export_onnx=False)  # the commit that applies it
     out = {"seconds": round(time.perf_counter() - t, 1), "settings": idx.manifest["retrievers"]}
     idx.close()
     return out
-
-
-def set_search_time(args, nprobe: int, ef_search: int) -> None:
-    from encoderkit import Index
-    from encoderkit.retrieval.dense import DenseParams
-
-    idx = Index.open(args.work / "index")
-    idx.reconfigure(dense=DenseParams(kind=args.dense, quantization=args.quantize, nprobe=nprobe, ef_search=ef_search))
-    idx.add([], show_progress=False, export_onnx=False)  # commits the search-time setting (nothing rebuilt)
-    idx.close()
 
 
 def queries(data: Path) -> tuple[list[str], list[str]]:
@@ -316,8 +308,6 @@ def main() -> None:
         res["build"] = build(args, docs)
         print("built:", json.dumps(res["build"]), flush=True)
         save()
-    args.nprobe_list, args.ef_list = list(args.nprobe), list(args.ef_search)
-    args.nprobe, args.ef_search = args.nprobe_list[0], args.ef_list[0]
     if "structure" in args.steps:
         if not exact_json.is_file():  # the exact reference, once per build (delete the file to recompute)
             idx = Index.open(args.work / "index")
@@ -328,7 +318,7 @@ def main() -> None:
             t = time.perf_counter()
             exact_json.write_text(json.dumps(exact_top10(args.work / "index", args.data)))
             res["exact_search_seconds"] = round(time.perf_counter() - t, 1)
-        res["dense_structure"] = configure_dense(args)
+        res["dense_structure"] = configure_dense(args, args.nprobe[0], args.ef_search[0])
         res["disk_bytes"] = dir_size(args.work / "index")
         idx = Index.open(args.work / "index", readonly=True)
         res["footprint"] = idx.footprint()
@@ -337,16 +327,13 @@ def main() -> None:
         save()
     if "serve" in args.steps:
         exact = json.loads(exact_json.read_text())
-        knob = args.nprobe_list if args.dense.startswith("ivf") else args.ef_list
+        ivf = args.dense.startswith("ivf")
         res["serving"] = []
-        for value in knob:
-            if args.dense.startswith("ivf"):
-                set_search_time(args, value, args.ef_list[0])
-            else:
-                set_search_time(args, args.nprobe_list[0], value)
+        for value in args.nprobe if ivf else args.ef_search:
+            configure_dense(args, value if ivf else args.nprobe[0], args.ef_search[0] if ivf else value)
             child = run_child(args, f"{args.dense}-{value}")
             child["recall_at_10_vs_exact"] = round(recall(child.pop("dense_top10"), exact), 4)
-            child["search_setting"] = {"nprobe" if args.dense.startswith("ivf") else "ef_search": value}
+            child["search_setting"] = {"nprobe" if ivf else "ef_search": value}
             print(json.dumps(child), flush=True)
             res["serving"].append(child)
         save()
