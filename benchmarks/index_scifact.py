@@ -1,11 +1,13 @@
 """Issue 2 figures: build, size, memory, latency, incremental re-index and cold start on SciFact.
 
-    python benchmarks/index_scifact.py --data ../shared/data/scifact --index build/bench-scifact
+    python benchmarks/index_scifact.py --data ../shared/data/scifact --index build/bench-scifact \
+        [--encode-precision fp32|bf16|int8|auto]
 
 Builds the index with the CLI in a child process (to read its peak RSS), then, in this process with
 the model loaded, times every test query per mode; re-runs the index command on the unchanged corpus;
 and times `encoderkit search` from process start to first result. Writes
-benchmarks/results/index_scifact.json.
+benchmarks/results/index_scifact.json (``index_scifact-<precision>.json`` with another
+``--encode-precision``: the build then includes that precision's quality gate, on the indexed documents).
 """
 
 from __future__ import annotations
@@ -41,11 +43,14 @@ def main() -> None:
     ap.add_argument("--index", type=Path, default=Path("build/bench-scifact"))
     ap.add_argument("--keep", action="store_true", help="reuse an existing index instead of rebuilding it")
     ap.add_argument("--cold-runs", type=int, default=5)
+    ap.add_argument("--encode-precision", default="fp32", help="passed to `encoderkit index` (fp32: the option is left out)")
     args = ap.parse_args()
+    result_name = "index_scifact" if args.encode_precision == "fp32" else f"index_scifact-{args.encode_precision}"
+    precision = [] if args.encode_precision == "fp32" else ["--encode-precision", args.encode_precision]
 
     corpus = args.data / "corpus.jsonl"
     result: dict = {"machine": machine(), "data": str(args.data)}
-    previous = Path(__file__).resolve().parent / "results" / "index_scifact.json"
+    previous = Path(__file__).resolve().parent / "results" / f"{result_name}.json"
     if args.keep and args.index.exists() and previous.is_file():  # keep the build figures of the run that built it
         old = json.loads(previous.read_text())
         if "build" in old:
@@ -53,9 +58,10 @@ def main() -> None:
     if not args.keep and args.index.exists():
         shutil.rmtree(args.index)
     if not args.index.exists():
-        wall, rss, out = run_cli(["index", str(corpus), "--index", str(args.index), "--json"])
+        wall, rss, out = run_cli(["index", str(corpus), "--index", str(args.index), "--json", *precision])
         report = json.loads(out)
         result["build"] = {
+            "encode_precision": args.encode_precision,
             "seconds": round(wall, 1),
             "documents": report["totals"]["documents"],
             "chunks": report["totals"]["chunks"],
@@ -135,7 +141,7 @@ def main() -> None:
     cold["help_s"] = round(time.perf_counter() - t, 2)
     result["cold_start"] = cold
     print("cold start", cold, flush=True)
-    print("wrote", write_result("index_scifact", result))
+    print("wrote", write_result(result_name, result))
 
 
 if __name__ == "__main__":

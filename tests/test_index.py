@@ -239,3 +239,25 @@ def test_no_pickle_on_disk(idx):
         np.load(f, allow_pickle=False)  # raises if an object array had been pickled
     con = sqlite3.connect(idx.path / "index.db")
     assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+
+
+def test_parallel_first_stages_equal_serial(idx, monkeypatch):
+    """Hybrid search runs its first stages in threads; the rankings are exactly those of running them
+    one after the other, also for several queries at once and under concurrent searches."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from encoderkit.retrieval import pipeline
+
+    queries = ["green tea temperature", "why does my dog bark", "python lists", "tea"]
+
+    def run():
+        return [[(h.doc_id, round(h.score, 6), sorted(h.stages)) for h in idx.search(q, mode="hybrid", k=4)] for q in queries]
+
+    monkeypatch.setenv("ENCODERKIT_PARALLEL_STAGES", "0")
+    assert not pipeline.parallel_stages(2)
+    serial = run()
+    monkeypatch.setenv("ENCODERKIT_PARALLEL_STAGES", "1")
+    monkeypatch.setattr(pipeline, "parallel_stages", lambda n: n > 1)  # also on a one-core runner
+    assert run() == serial
+    with ThreadPoolExecutor(4) as pool:  # searches from several request threads share the stage pool
+        assert all(r == serial for r in pool.map(lambda _: run(), range(8)))

@@ -11,7 +11,10 @@ optional reranking. Works over any set of registered retrievers; every ranking i
 from __future__ import annotations
 
 import math
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -110,6 +113,31 @@ class Snapshot:
         return self.chunk_docs[np.searchsorted(self.chunk_ids, np.asarray(chunk_ids, dtype=np.int64))]
 
 
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def parallel_stages(n_stages: int) -> bool:
+    """Whether a search runs its first stages at once, one thread each: when there are several and the
+    process may use more than one core (``ENCODERKIT_PARALLEL_STAGES=0`` turns it off).
+
+    >>> parallel_stages(1)
+    False
+    """
+    if n_stages < 2 or os.environ.get("ENCODERKIT_PARALLEL_STAGES", "1") == "0":
+        return False
+    return len(os.sched_getaffinity(0)) > 1 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) > 1
+
+
+def _stage_pool() -> ThreadPoolExecutor:
+    """One process-wide pool for the first stages of searches (created on first use)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="encoderkit-stage")
+        return _POOL
+
+
 def fetch_depth(depth: int, snap: Snapshot, by: str) -> int:
     """How many chunks to fetch so that, usually, ``depth`` distinct documents come back."""
     if by == "chunk" or snap.n_docs == 0:
@@ -194,14 +222,23 @@ def rank(
         return [QueryRanking(empty, {s: empty for s in stages}, {}, snap) for _ in queries]
     timings: dict[str, float] = {"encode_query": 0.0}
     per_stage = {}
-    for name in stages:
+
+    def run_stage(name: str) -> tuple[list[Ranked], float, float]:
         retriever = snap.retrievers[name]
         t = time.perf_counter()
         encoded = retriever.encode_queries(queries)
-        timings["encode_query"] += (time.perf_counter() - t) * 1000
+        encode_ms = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        per_stage[name] = stage_rankings(retriever, queries, encoded, snap, depth, by, allowed_docs)
-        timings[name] = (time.perf_counter() - t) * 1000
+        ranked = stage_rankings(retriever, queries, encoded, snap, depth, by, allowed_docs)
+        return ranked, encode_ms, (time.perf_counter() - t) * 1000
+
+    if parallel_stages(len(stages)):  # the stages overlap: numpy, faiss and ONNX Runtime release the GIL
+        done = dict(zip(stages, _stage_pool().map(run_stage, stages)))
+    else:
+        done = {name: run_stage(name) for name in stages}
+    for name in stages:
+        per_stage[name], encode_ms, timings[name] = done[name]
+        timings["encode_query"] += encode_ms
     out = []
     for i, query in enumerate(queries):
         stage_r = {s: per_stage[s][i] for s in stages}
