@@ -1,7 +1,7 @@
 """Quality vs speed of every encoder variant the project produces, on SciFact test and STS-B test.
 
     python benchmarks/tradeoff_scifact.py [--data ../shared/data] [--student build/compress/minilm-L3] \
-        [--model EXTRA ...] [--backends torch,onnx,onnx-int8] [--out benchmarks/results/tradeoff-scifact]
+        [--model EXTRA ...] [--backends torch,torch-bf16,onnx,onnx-int8] [--out benchmarks/results/tradeoff-scifact]
 
 Variants: the bundled all-MiniLM-L6-v2 (teacher) and each student, on torch, ONNX Runtime fp32 and
 ONNX Runtime per-channel int8 (documents and queries encoded by the variant itself; indexes under
@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--teacher", default="default")
     ap.add_argument("--student", nargs="*", default=["build/compress/minilm-L3"])
     ap.add_argument("--model", nargs="*", default=[], help="extra variants (MODEL or MODEL@BACKEND)")
-    ap.add_argument("--backends", default="torch,onnx,onnx-int8")
+    ap.add_argument("--backends", default="", help="comma-separated [torch,torch-bf16 (where the CPU has bf16),onnx,onnx-int8]")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "tradeoff-scifact"))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quiet-file", default="", help="file to create during the timing rounds (a shared machine's flag)")
@@ -41,13 +41,15 @@ def main() -> None:
             quiet.unlink(missing_ok=True)
 
     from encoderkit.evaluation.tradeoff import evaluate_tradeoff
+    from encoderkit.runtime import cpu_has_bf16
 
     data = Path(args.data)
+    backends = args.backends or ("torch,torch-bf16,onnx,onnx-int8" if cpu_has_bf16() else "torch,onnx,onnx-int8")
     res = evaluate_tradeoff(
         data / "scifact",
         [args.teacher, *args.student, *args.model],
         out_dir=args.out,
-        backends=[b for b in args.backends.split(",") if b],
+        backends=[b for b in backends.split(",") if b],
         sts=data / "stsbenchmark",
         index_root=ROOT / "build" / "tradeoff-indexes",
         repeats=args.repeats,
@@ -58,7 +60,7 @@ def main() -> None:
     rows = {(r["model"], r["backend"]): r for r in res["variants"]}
     teacher = rows[(args.teacher, "torch")]
     lines = ["# Targets (issue 16): first student vs the teacher on torch, same threads, one run", ""]
-    for backend in ("torch", "onnx-int8"):
+    for backend in ("torch", "torch-bf16", "onnx-int8"):
         s = rows.get((args.student[0], backend)) if args.student else None
         if s is None:
             continue

@@ -13,6 +13,7 @@ from test_robustness import SENTIMENT, KeywordClassifier, tiny_beir  # noqa: F40
 def test_variants():
     assert parse_variant("a/b@onnx") == ("a/b", "onnx") and parse_variant("name@v2") == ("name@v2", None)
     assert expand_variants(["m", "n@onnx-int8"], ["torch", "onnx"]) == [("m", "torch"), ("m", "onnx"), ("n", "onnx-int8")]
+    assert expand_variants(["m@torch-bf16"], ["torch"]) == [("m", "torch-bf16")]
     with pytest.raises(EncoderkitError, match="unknown backend"):
         expand_variants(["m"], ["tensorrt"])
 
@@ -51,8 +52,12 @@ def test_tradeoff_table_and_plot(tiny_beir, tiny_model_dir, tmp_path, capsys):  
     for name in ("results.json", "results.md", "tradeoff.png"):
         assert (tmp_path / "t" / name).is_file()
     # indexes are reused on a second run (documents encoded by each variant once)
-    again = evaluate_tradeoff(tiny_beir, [str(tiny_model_dir)], out_dir=tmp_path / "t", throughput_texts=4, repeats=1)
+    # ... and a bf16 variant gets its own index, its documents and queries encoded in bf16 (fp32 where the CPU lacks it)
+    again = evaluate_tradeoff(
+        tiny_beir, [str(tiny_model_dir), f"{tiny_model_dir}@torch-bf16"], out_dir=tmp_path / "t", throughput_texts=4, repeats=1
+    )
     assert again["variants"][0]["ndcg@10"] == rows[0]["ndcg@10"]
+    assert again["variants"][1]["backend"] == "torch-bf16" and abs(again["variants"][1]["ndcg@10"] - rows[0]["ndcg@10"]) < 0.05
 
 
 def test_classify_tradeoff_with_fake_classifiers(tmp_path):

@@ -1,7 +1,8 @@
 """Quality vs cost of every model variant a user could serve: the chart to read before choosing one.
 
 A variant is a model and a runtime: ``MODEL`` (with each of ``backends``) or ``MODEL@BACKEND``, the
-backend one of torch | onnx (fp32 ONNX Runtime) | onnx-int8 (per-channel dynamic int8); teachers,
+backend one of torch | torch-bf16 (bf16 autocast, CPUs with bf16 instructions) | onnx (fp32 ONNX
+Runtime) | onnx-int8 (per-channel dynamic int8); teachers,
 distilled students (``encoderkit compress``) and fine-tuned models alike. For each variant:
 
 - quality: nDCG@10 of a retrieval pipeline on a BEIR set through the evaluation harness
@@ -31,7 +32,7 @@ import numpy as np
 
 from ..errors import EncoderkitError
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
 
 
 def parse_variant(spec: str) -> tuple[str, str | None]:

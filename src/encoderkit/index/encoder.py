@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import EncoderkitError
 from ..runtime.onnx import export_folder
 
-QUERY_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+QUERY_BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
 
 
 def model_spec(model: dict) -> str:

@@ -213,7 +213,7 @@ class Index:
         return self._backend
 
     def set_query_backend(self, backend: str) -> None:
-        """Encode queries with another backend from now on (auto | torch | onnx | onnx-int8)."""
+        """Encode queries with another backend from now on (auto | torch | torch-bf16 | onnx | onnx-int8)."""
         resolve_backend(self.manifest["model"], backend)
         self._backend = backend
         self.context.backend = backend
