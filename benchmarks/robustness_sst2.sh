@@ -3,7 +3,7 @@
 # character drops, casing and word-order shuffles, three seeds. Two classifiers of the bundled MiniLM:
 # the full fine-tune and the linear probe trained before it (frozen encoder), both made by
 #   python benchmarks/classify_sst2.py --runs RUNS        (RUNS/classify-sst2-finetune[/probe])
-#   bash benchmarks/robustness_sst2.sh [DATA_ROOT] [RUNS]
+#   [LIMIT=N] bash benchmarks/robustness_sst2.sh [DATA_ROOT] [RUNS]   (LIMIT: the first N test sentences)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:-../shared/data}
@@ -13,4 +13,4 @@ PY=${PY:-.venv/bin/python}
   -m "$RUNS/classify-sst2-finetune" -m "$RUNS/classify-sst2-finetune/probe" \
   --out benchmarks/results/robustness-sst2 \
   --perturbations typo:1,2,3 --perturbations drop:1,2,3 --perturbations case:lower,upper,random \
-  --perturbations shuffle:2,4,all --seed 0 --seed 1 --seed 2 -q
+  --perturbations shuffle:2,4,all --seed 0 --seed 1 --seed 2 -q ${LIMIT:+--queries $LIMIT}

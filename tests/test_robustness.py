@@ -237,3 +237,22 @@ def test_summarize_means_over_seeds():
     ]
     s = summarize([base, *rows])["typo"]["1"]["p"]
     assert s["mean"] == 0.3 and s["std"] == 0.1 and s["relative"] == 0.6 and s["seeds"] == [0, 1]
+
+
+def test_classify_cli_reads_sst2_labels_as_training_does(tmp_path, capsys, monkeypatch):
+    """SST-2 files label 0/1; classifiers trained on them predict negative/positive: the report must
+    compare like with like (it once scored every SST-2 classifier at accuracy 0)."""
+    import encoderkit.cli.robustness_cmd as cmd
+
+    named = {"pos": "positive", "neg": "negative"}
+    fake = KeywordClassifier()
+    real_predict = fake.predict
+    fake.predict = lambda texts, top_k=None: [[{**p, "label": named[p["label"]]} for p in r] for r in real_predict(texts)]
+    data = write(tmp_path / "stsa.binary.test", "".join(f"{1 if y == 'pos' else 0} {t}\n" for t, y in SENTIMENT))
+    monkeypatch.setattr(cmd, "load_classifier", lambda path: fake)
+    code, out, err = run_cli(
+        capsys, "eval", "robustness", data, "--task", "classify", "--model", "fake", "--out", tmp_path / "o",
+        "--perturbations", "case:upper", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["baseline"] == {"fake": 1.0}
