@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import EncoderkitError
+from ..runtime.threads import cpu_count
 from .base import IndexContext, Retriever
 from .fusion import DEFAULT_FUSION, FUSIONS, RRF_K, resolve_fusion
 from .ranking import QueryRanking, Ranked, best_first, collapse, fuse, tie_keys
@@ -126,7 +127,7 @@ def parallel_stages(n_stages: int) -> bool:
     """
     if n_stages < 2 or os.environ.get("ENCODERKIT_PARALLEL_STAGES", "1") == "0":
         return False
-    return len(os.sched_getaffinity(0)) > 1 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) > 1
+    return cpu_count() > 1
 
 
 def _stage_pool() -> ThreadPoolExecutor:
