@@ -3,6 +3,9 @@ wall time and peak RSS; writes benchmarks/results/ner-conll2003/ (results.json, 
 
 Train the variants first (benchmarks/extract_all.sh ner re [mpnet]), then:
     python benchmarks/ner_conll.py [--data ../shared/data/conll2003]
+
+A variant whose model folder is not on this machine keeps its row from the previous results.json (each
+row carries the date it was measured), so variants trained in different sessions share one table.
 """
 
 from __future__ import annotations
@@ -34,10 +37,16 @@ def main() -> None:
     from encoderkit.tasks.extract.evaluate import evaluate_ner
 
     out = Path(args.out)
+    previous = {}
+    if (out / "results.json").is_file():
+        old = json.loads((out / "results.json").read_text())
+        previous = {r["variant"]: {"measured": old["machine"]["date"]} | r for r in old.get("rows", [])}
     rows = []
     for name, (backbone, variant, run) in VARIANTS.items():
         run = Path(run)
         if not (run / "encoderkit_model.json").is_file():
+            if name in previous:
+                rows.append(previous[name])
             continue
         res = evaluate_ner(args.data, run, out / name, split="test", show_progress=False)
         log = json.loads((run / "train_log.json").read_text()) if (run / "train_log.json").is_file() else {}
@@ -62,6 +71,7 @@ def main() -> None:
                 "threads": 1,
                 "command": stats.get("command"),
                 "test_words_per_s_torch": res["words_per_s"],
+                "measured": machine()["date"],
             }
         )
     payload = {
@@ -80,15 +90,15 @@ def main() -> None:
         f"Entity-level micro F1, seqeval strict IOB2 (= conlleval). Machine: {payload['machine']['cpu']}, "
         f"{payload['machine']['cores_available']} cores; {payload['machine']['date']}. Target 0.90.",
         "",
-        "| backbone | setting | test F1 | P | R | dev F1 | epochs | train time | peak RSS | PER | LOC | ORG | MISC |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| backbone | setting | test F1 | P | R | dev F1 | epochs | train time | peak RSS | PER | LOC | ORG | MISC | measured |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         pt = r["per_type_f1"]
         md.append(
             f"| {r['backbone']} | {r['setting']} | **{r['test_f1']:.4f}** | {r['test_precision']:.4f} | {r['test_recall']:.4f} | "
             f"{r['dev_f1_best']} | {r['epochs_done']} | {round((r['wall_seconds'] or 0) / 60, 1)} min | {r['peak_rss_mb']} MB | "
-            f"{pt.get('PER')} | {pt.get('LOC')} | {pt.get('ORG')} | {pt.get('MISC')} |"
+            f"{pt.get('PER')} | {pt.get('LOC')} | {pt.get('ORG')} | {pt.get('MISC')} | {r['measured']} |"
         )
     md += ["", "Published (cased models, same split): " + "; ".join(f"{k} {v}" for k, v in ANCHORS.items()), ""]
     md += [f"- `{r['variant']}`: `{r['command']}` (one thread)" for r in rows]
