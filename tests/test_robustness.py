@@ -2,6 +2,7 @@
 classifier (classification): level 0 reproduces the plain evaluation exactly, runs are deterministic."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -125,8 +126,11 @@ def test_synonyms_rare_terms_and_truncation(tiny_beir, tiny_index, tmp_path):
     assert tr["token_limit"] == 128 and tr["queries_with_long_relevant_docs"] == 1  # q7 -> d12
     assert tr["pipelines"]["bm25"]["truncated_long"] is not None and tr["whole_index"]["chunks"] == len(DOCS)
     assert tr["pipelines"]["bm25"]["chunked"] == res["baseline"]["bm25"]
+    # the second index goes beside the first, never into the results folder
+    assert Path(tr["whole_index"]["path"]) == Path(str(index_dir) + "-whole") and not (tmp_path / "r" / "index-whole").exists()
     md = (tmp_path / "r" / "results.md").read_text()
     assert "Rare terms" in md and "Long documents" in md and "synonym" in md
+    assert (tmp_path / "r" / "truncation.png").stat().st_size > 0
     mined = evaluate_robustness(
         tiny_beir, ["bm25"], out_dir=tmp_path / "m", index_dir=index_dir, perturbations=["synonym"], show_progress=False
     )

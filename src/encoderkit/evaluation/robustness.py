@@ -10,7 +10,7 @@ the query perturbations it reports two slices of the unperturbed run and one cor
   "rare terminology" failure of dense retrievers, Thakur et al. 2021, BEIR) vs the other queries;
 - ``truncation``: documents embedded whole and truncated at the model's token limit (the BEIR/MTEB
   protocol) vs chunked (the default index), overall and on queries whose relevant documents exceed
-  the limit; it builds a second index.
+  the limit; it builds a second index beside the first (``INDEX-whole``).
 
 Classifiers (:func:`classify_robustness`): any object with ``predict(texts) -> [[{"label", "score"},
 ...], ...]`` (``encoderkit.tasks.classify.Classifier``), accuracy and macro-F1 per level.
@@ -290,7 +290,7 @@ def evaluate_robustness(
         results["slices"]["rare"].update(max_df=rare_df, examples={q: data.queries[q] for q in list(rare)[:5]})
     if "truncation" in special:
         chunked = {p: v["per_item"] for p, v in base.items()}
-        results["truncation"] = _truncation(data, index, info, out, chunked, scorer_for, show_progress)
+        results["truncation"] = _truncation(data, index, info, chunked, scorer_for, show_progress)
     index.close()
     results["eval_seconds"] = round(time.perf_counter() - t0, 1)
     _write(results, out)
@@ -315,16 +315,17 @@ def _slice_scores(base_scores: dict, members: set) -> dict:
     return out
 
 
-def _truncation(data, index, info, out, chunked, scorer_for, show_progress) -> dict:
+def _truncation(data, index, info, chunked, scorer_for, show_progress) -> dict:
     """Whole documents truncated at the model's limit vs the chunked index, overall and on queries whose
     relevant documents are longer than the limit."""
     from ..index.encoder import model_spec
     from .retrieval import prepare_index
 
     limit = int(info["model"]["max_length"])
+    chunked_dir = Path(info["path"])  # the second index goes beside the first, never into the results folder
     whole, whole_info = prepare_index(
         data,
-        out / "index-whole",
+        chunked_dir.with_name(chunked_dir.name + "-whole"),
         model=model_spec(info["model"]),
         chunk_size=0,
         retrievers=[r["name"] for r in info["retrievers"]],

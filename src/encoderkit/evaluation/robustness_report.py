@@ -12,8 +12,9 @@ def _levels(summary: dict, family: str) -> list[str]:
 def robustness_markdown(res: dict) -> str:
     metric, base, pipes = res["metric"], res["baseline"], res["pipelines"]
     what = f"{res['n_queries']} queries" if res["task"] == "retrieval" else f"{res['n_texts']} texts"
+    scope = ", ".join(x for x in (res.get("split"), what) if x)
     lines = [
-        f"# Robustness: {Path(res['dataset']).name or res['dataset']} ({res.get('split', '')}, {what})",
+        f"# Robustness: {Path(res['dataset']).name or res['dataset']} ({scope})",
         "",
         f"- metric: {metric}; seeds {res['seeds']} (a level is the mean over the seeds, ± their standard deviation); "
         f"level 0 = unperturbed input",
@@ -97,10 +98,13 @@ def _f(x) -> str:
 
 def plot_robustness(res: dict, out: Path) -> None:
     """``robustness.png``: one panel per perturbation family, a line per pipeline (metric vs level);
-    ``robustness-<pipeline>.png``: per pipeline, every family relative to its unperturbed metric."""
+    ``robustness-<pipeline>.png``: per pipeline, every family relative to its unperturbed metric;
+    ``truncation.png`` when the truncation condition ran."""
     from .report import _plt
 
     plt = _plt()
+    if res.get("truncation"):
+        _plot_truncation(plt, res, out)
     summary, base, pipes, metric = res["summary"], res["baseline"], res["pipelines"], res["metric"]
     fams = list(summary)
     if not fams:
@@ -141,3 +145,31 @@ def plot_robustness(res: dict, out: Path) -> None:
         safe = "".join(c if c.isalnum() or c in "-_+" else "_" for c in p)
         fig.savefig(out / f"robustness-{safe}.png")
         plt.close(fig)
+
+
+def _plot_truncation(plt, res: dict, out: Path) -> None:
+    """Chunked vs whole-document (truncated) index per pipeline, on all queries and on the long-doc ones."""
+    tr = res["truncation"]
+    pipes = list(tr["pipelines"])
+    bars = [
+        ("chunked", "chunked", "#4477aa"),
+        ("truncated", f"whole docs, truncated at {tr['token_limit']}", "#ee6677"),
+        ("chunked_long", f"chunked, {tr['queries_with_long_relevant_docs']} long-doc queries", "#88aadd"),
+        ("truncated_long", "truncated, long-doc queries", "#ffaabb"),
+    ]
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(pipes), 3.6), dpi=120)
+    width = 0.8 / len(bars)
+    shown = []
+    for i, (key, label, color) in enumerate(bars):
+        ys = [tr["pipelines"][p][key] or 0.0 for p in pipes]
+        shown += ys
+        ax.bar([x + (i - 1.5) * width for x in range(len(pipes))], ys, width, label=label, color=color)
+    ax.set_ylim(max(0.0, min(shown) - 0.1), min(1.0, max(shown) + 0.03))  # the differences are a few points
+    ax.set_xticks(range(len(pipes)), pipes)
+    ax.set_ylabel(res["metric"])
+    ax.set_title("long documents: chunking vs truncation at the model's limit", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "truncation.png")
+    plt.close(fig)
