@@ -6,6 +6,7 @@ adding a shard keeps it so, the CLI and the server take --ray, and a missing Ray
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -146,6 +147,29 @@ def test_sharded_search_through_actors_equals_one_index_and_after_adding_a_shard
     remote = six.remote
     six.close()
     assert remote.actors == [] and remote.owned == []
+
+
+def test_shard_actors_that_do_not_start_in_time_are_one_line_and_stopped(cluster, tmp_path, tiny_encoder, monkeypatch):
+    from encoderkit.errors import EncoderkitError
+    from encoderkit.index.ray_shards import START_TIMEOUT_ENV, actor_name
+
+    sharded = ShardedIndex.create(tmp_path / "sharded", 2, encoder=tiny_encoder)
+    sharded.add(make_docs(6, 3), export_onnx=False, show_progress=False)
+    monkeypatch.setenv(START_TIMEOUT_ENV, "0.001")  # no actor process starts that fast
+    with pytest.raises(EncoderkitError, match="did not start within 0.001 s") as err:
+        sharded.use_ray(cluster)
+    assert START_TIMEOUT_ENV in err.value.hint
+    assert sharded.remote is None  # still searched in this process
+    for i in range(2):  # stopped, not left behind (a killed actor's name is released shortly after)
+        for _ in range(100):
+            try:
+                ray.get_actor(actor_name(tmp_path / "sharded", i), namespace="encoderkit")
+            except ValueError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"shard actor {i} still alive")
+    sharded.close()
 
 
 def test_cli_builds_and_searches_shards_on_ray(cluster, tmp_path, tiny_model_dir, capsys):

@@ -24,6 +24,8 @@ from typing import Any, Sequence
 import numpy as np
 
 NAMESPACE = "encoderkit"  # shard actors live here, so server replicas (in Ray Serve's namespace) find them
+START_TIMEOUT_ENV = "ENCODERKIT_RAY_START_TIMEOUT"  # seconds the shard actors get to open their shards
+DEFAULT_START_TIMEOUT_S = 600.0
 
 
 def actor_name(index_dir: str | Path, shard: int) -> str:
@@ -138,6 +140,7 @@ class RayShards:
         remote_cls = ray.remote(num_cpus=0)(ShardServer)
         self.actors, self.owned = [], []
         kept = list(previous.actors) if previous is not None else []  # a shard was added: keep the running ones
+        started = []  # the actors this call creates (stopped again if they do not come up)
         for i, name in enumerate(_shard_names(index_dir, n_shards)):
             if i < len(kept):
                 self.actors.append(kept[i])
@@ -158,7 +161,30 @@ class RayShards:
             ).remote(str(Path(index_dir) / name), backend, threads)
             self.actors.append(actor)
             self.owned.append(actor)
-        ray.get([a.ping.remote() for a in self.actors])
+            started.append(actor)
+        self._await_start(ray, index_dir, started)
+
+    def _await_start(self, ray, index_dir: Path, started: list) -> None:
+        """Every actor answers a ping within ``ENCODERKIT_RAY_START_TIMEOUT`` seconds, or the ones this call
+        started are stopped and the caller gets one line (a full cluster must not hang a search)."""
+        from ..errors import EncoderkitError
+
+        timeout = float(os.environ.get(START_TIMEOUT_ENV, DEFAULT_START_TIMEOUT_S))
+        try:
+            ray.get([a.ping.remote() for a in self.actors], timeout=timeout)
+        except ray.exceptions.GetTimeoutError:
+            _kill(ray, started)
+            raise EncoderkitError(
+                f"the shard actors of {index_dir} did not start within {timeout:g} s",
+                hint=f"check the cluster has live nodes and free workers (`ray status`), or raise {START_TIMEOUT_ENV}",
+            ) from None
+        except ray.exceptions.RayActorError as exc:
+            _kill(ray, started)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EncoderkitError(
+                f"a shard actor of {index_dir} failed to start: {first}",
+                hint="every node must see the index folder at the same path (a shared file system)",
+            ) from None
 
     def describe(self) -> list[dict | None]:
         import ray
@@ -172,12 +198,16 @@ class RayShards:
         """Stop the actors this process started (the index's files are untouched)."""
         import ray
 
-        for a in self.owned:
-            try:
-                ray.kill(a)
-            except Exception:  # already gone
-                pass
+        _kill(ray, self.owned)
         self.actors, self.owned = [], []
+
+
+def _kill(ray, actors) -> None:
+    for a in actors:
+        try:
+            ray.kill(a)
+        except Exception:  # already gone
+            pass
 
 
 def _shard_names(index_dir: Path, n_shards: int) -> list[str]:
