@@ -160,6 +160,9 @@ def test_shard_actors_that_do_not_start_in_time_are_one_line_and_stopped(cluster
         sharded.use_ray(cluster)
     assert START_TIMEOUT_ENV in err.value.hint
     assert sharded.remote is None  # still searched in this process
+    monkeypatch.setenv(START_TIMEOUT_ENV, "ten minutes")
+    with pytest.raises(EncoderkitError, match="not a number of seconds"):
+        sharded.use_ray(cluster)
     for i in range(2):  # stopped, not left behind (a killed actor's name is released shortly after)
         for _ in range(100):
             try:

@@ -136,6 +136,7 @@ class RayShards:
         from ..runtime.cluster import connect, require_ray
 
         ray = require_ray()
+        timeout = _start_timeout()  # read before any actor starts: a bad value leaves nothing behind
         self.info = connect(address)
         remote_cls = ray.remote(num_cpus=0)(ShardServer)
         self.actors, self.owned = [], []
@@ -162,14 +163,13 @@ class RayShards:
             self.actors.append(actor)
             self.owned.append(actor)
             started.append(actor)
-        self._await_start(ray, index_dir, started)
+        self._await_start(ray, index_dir, started, timeout)
 
-    def _await_start(self, ray, index_dir: Path, started: list) -> None:
+    def _await_start(self, ray, index_dir: Path, started: list, timeout: float) -> None:
         """Every actor answers a ping within ``ENCODERKIT_RAY_START_TIMEOUT`` seconds, or the ones this call
         started are stopped and the caller gets one line (a full cluster must not hang a search)."""
         from ..errors import EncoderkitError
 
-        timeout = float(os.environ.get(START_TIMEOUT_ENV, DEFAULT_START_TIMEOUT_S))
         try:
             ray.get([a.ping.remote() for a in self.actors], timeout=timeout)
         except ray.exceptions.GetTimeoutError:
@@ -200,6 +200,16 @@ class RayShards:
 
         _kill(ray, self.owned)
         self.actors, self.owned = [], []
+
+
+def _start_timeout() -> float:
+    from ..errors import EncoderkitError
+
+    raw = os.environ.get(START_TIMEOUT_ENV, str(DEFAULT_START_TIMEOUT_S))
+    try:
+        return float(raw)
+    except ValueError:
+        raise EncoderkitError(f"{START_TIMEOUT_ENV}={raw!r} is not a number of seconds", hint="e.g. 600") from None
 
 
 def _kill(ray, actors) -> None:
