@@ -26,7 +26,7 @@ for phase in $phases; do
       t train ner $NER_ARGS --crf --out runs/ner-minilm-case-crf > runs/logs/ner-minilm-case-crf.log 2>&1 &
       wait ;;
     mpnet)  # all-mpnet-base-v2 (MPNET=model folder, benchmarks/fetch_mpnet.sh): the tagger with the casing feature
-      # (~9.5 s a step at one thread, 3x MiniLM: 3 epochs in ~85 min of training + 4 dev evaluations of ~4 min)
+      # (~9 s a step at one thread, 3x MiniLM: 3 epochs in ~85 min of training + 4 dev evaluations of ~4 min)
       # beside the relation model (~3.5 s a step: 2 epochs in ~50 min)
       t train ner $NER_ARGS --epochs ${MPNET_EPOCHS:-3} --max-minutes ${MPNET_MINUTES:-95} --model "$MPNET" --out runs/ner-mpnet-case > runs/logs/ner-mpnet-case.log 2>&1 &
       t train relations $RE_ARGS --epochs ${MPNET_RE_EPOCHS:-2} --lr 5e-5 --max-minutes ${MPNET_RE_MINUTES:-58} --model "$MPNET" --out runs/re-mpnet > runs/logs/re-mpnet.log 2>&1 &

@@ -1,7 +1,7 @@
 """CoNLL-2003 English NER: test (eng.testb) entity F1 of every trained tagger variant, with its training
 wall time and peak RSS; writes benchmarks/results/ner-conll2003/ (results.json, results.md, f1.png).
 
-Train the variants first (benchmarks/extract_all.sh ner re [mpnet]), then:
+Train the variants first (benchmarks/extract_all.sh ner re [mpnet mpnet-ablation]), then:
     python benchmarks/ner_conll.py [--data ../shared/data/conll2003]
 
 A variant whose model folder is not on this machine keeps its row from the previous results.json (each
