@@ -3,6 +3,7 @@ forward passes, reads take no lock, and no reader ever sees half of a committed 
 
 import threading
 import time
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -184,3 +185,96 @@ def test_busy_server_answers_429(index_dir):
     with thread_server(full) as base, httpx.Client(base_url=base, timeout=30) as c:
         r = c.post("/v1/embeddings", json={"input": "x"})
         assert r.status_code == 429 and "waiting for the model" in r.json()["error"]["message"]
+
+
+def test_batcher_survives_cancelled_callers_in_every_state_and_serves_the_next_100():
+    """A caller that gave up (its future cancelled at a request timeout) while queued, carried into the next
+    batch, running or done must not end the worker: the next 100 requests all succeed."""
+    gate = threading.Event()
+    started = threading.Event()
+
+    def run(items, key):
+        if "block" in items:
+            started.set()
+            assert gate.wait(10)
+        return [f"{x}!" for x in items]
+
+    b = MicroBatcher(run, max_wait_ms=1, max_batch_tokens=3, max_batch_items=3)
+    try:
+        running = b.submit(["block"], cost=1)
+        assert started.wait(5)
+        queued = b.submit(["q1"], cost=1)  # waits in the queue while "block" runs
+        carried = b.submit(["c1", "c2", "c3"], cost=3)  # over the budget with q1: carried into a batch of its own
+        done = b.submit(["d"], cost=1)
+        assert queued.cancel() and carried.cancel()  # not picked up yet: cancellable
+        assert not running.cancel()  # running: cannot be cancelled any more
+        gate.set()
+        assert running.result(5) == ["block!"]
+        assert done.result(5) == ["d!"]
+        assert not done.cancel()  # done: cancelling is a no-op
+        futures = [b.submit([f"n{i}"], cost=1) for i in range(100)]
+        assert [f.result(5) for f in futures] == [[f"n{i}!"] for i in range(100)]
+        assert b.alive and b.restarts == 0
+    finally:
+        gate.set()
+        b.close()
+
+
+def test_batcher_worker_survives_a_failing_batch_callback_and_restarts_if_its_thread_died():
+    calls = []
+
+    def on_batch(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("metrics broke")
+
+    b = MicroBatcher(lambda items, key: [x + 1 for x in items], max_wait_ms=1, on_batch=on_batch)
+    try:
+        assert b.submit([1]).result(5) == [2]  # answered before the callback failed
+        assert b.submit([2]).result(5) == [3]  # the worker lived through it
+        assert len(calls) == 2
+        # a worker thread that died anyway (here: told to stop) is restarted by the next submit
+        b._q.put(None)
+        b._thread.join(5)
+        assert not b.alive
+        assert b.submit([5]).result(5) == [6]
+        assert b.alive and b.restarts == 1
+    finally:
+        b.close()
+
+
+def test_server_keeps_encoding_after_timed_out_embedding_requests(index_dir):
+    """The reported hang: three /v1/embeddings calls time out (408), and afterwards every request that needs
+    the encoder still succeeds; /health says unhealthy only while the worker is really dead."""
+    config = ServerConfig(batching=BatchSettings(max_wait_ms=1))
+    config = replace(config, limits=config.limits.with_overrides(request_timeout_s=1.0))
+    app = create_app(index_dir, config)
+    state = app.state.ek
+    real_run = state.batcher._run
+    slow = {"on": True}
+
+    def run(items, key):
+        if slow["on"]:
+            time.sleep(1.5)  # longer than the request timeout: the handler answers 408 and cancels
+        return real_run(items, key)
+
+    state.batcher._run = run
+    with thread_server(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+        with ThreadPoolExecutor(3) as pool:
+            codes = list(
+                pool.map(lambda i: client.post("/v1/embeddings", json={"input": [f"text {i}"] * 8}).status_code, range(3))
+            )
+        assert set(codes) == {408}
+        slow["on"] = False
+        time.sleep(1.6)  # the batches of the timed-out calls finish on the worker
+        for i in range(100):
+            r = client.post("/v1/embeddings", json={"input": f"later text {i}"})
+            assert r.status_code == 200, r.text
+        for _ in range(20):  # searches encode their query through the same worker
+            r = client.post("/v1/search", json={"query": "owls", "mode": "dense", "k": 1})
+            assert r.status_code == 200 and r.json()["hits"][0]["doc_id"] == "other", r.text
+        assert client.get("/health").json()["status"] == "ok"
+        state.batcher._q.put(None)  # the worker ends: /health must say so
+        state.batcher._thread.join(5)
+        h = client.get("/health")
+        assert h.status_code == 503 and h.json()["status"] == "unhealthy"

@@ -8,16 +8,23 @@ from dataclasses import asdict
 
 def router(state):
     from fastapi import APIRouter
-    from fastapi.responses import Response
+    from fastapi.responses import JSONResponse, Response
 
     from ..models import describe
 
     r = APIRouter(tags=["health"])
 
-    @r.get("/health", summary="Liveness (no key needed)")
+    @r.get("/health", summary="Liveness (no key needed); 503 when the encoder's worker is not running")
     def health():
         index = state.index
-        return {"status": "ok", "generation": index.generation, "documents": len(index), "auth": bool(state.keys)}
+        body = {"status": "ok", "generation": index.generation, "documents": len(index), "auth": bool(state.keys)}
+        batcher = state.batcher
+        if batcher is not None and not batcher.alive:
+            body.update(status="unhealthy", reason="the encoder's batching worker is not running")
+            return JSONResponse(body, status_code=503)
+        if batcher is not None and getattr(batcher, "restarts", 0):
+            body["worker_restarts"] = batcher.restarts
+        return body
 
     def info():
         index = state.index
