@@ -3,8 +3,8 @@ forward passes, reads take no lock, and no reader ever sees half of a committed 
 
 import threading
 import time
-from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import httpx
 import numpy as np

@@ -34,7 +34,6 @@ from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Sequence
 
-
 log = logging.getLogger("encoderkit.server")
 
 
