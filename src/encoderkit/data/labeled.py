@@ -299,3 +299,25 @@ def sample_per_class(labels: list[tuple[str, ...]], n: int, seed: int) -> list[i
     for key in sorted(by):
         out += rng.sample(by[key], min(n, len(by[key])))
     return sorted(out)
+
+
+def read_labelled(path: str | Path) -> tuple[list[str], list[str]]:
+    """(texts, labels) of a single-label file for classification evaluation (robustness and trade-off
+    reports), read exactly as training reads them (:func:`read_split`): ``.jsonl`` {"text", "label"},
+    CSV/TSV, ``LABEL TEXT`` lines (SST-2's 0/1 named negative/positive, as the classifiers trained on
+    them name them), TREC or AG News. Errors name file:line.
+
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "dev.txt"
+    >>> _ = f.write_text("1 a fine film\\n0 dull\\n")
+    >>> read_labelled(f)
+    (['a fine film', 'dull'], ['positive', 'negative'])
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "file not found", hint="pass a .jsonl of {text, label} or a 'LABEL TEXT' per line file")
+    examples, _, _ = read_split(path)
+    for labels, line in zip(examples.labels, examples.lines):
+        if len(labels) != 1:
+            raise DataError(path, f"{len(labels)} labels on one example: these reports need single-label data", line=line)
+    return examples.texts, examples.single

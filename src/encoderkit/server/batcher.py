@@ -85,8 +85,9 @@ class MicroBatcher:
 
     @property
     def alive(self) -> bool:
-        """Whether the worker thread runs (``/health`` reports unhealthy when it does not)."""
-        return self._thread.is_alive()
+        """False when the worker thread stopped without :meth:`close` (``/health`` then reports unhealthy
+        until the next :meth:`submit` starts a new one)."""
+        return self._closed or self._thread.is_alive()
 
     def _ensure_worker(self) -> None:
         if self._thread.is_alive() or self._closed:
