@@ -12,9 +12,9 @@ import argparse
 from pathlib import Path
 
 from classify_common import DATA, bar_plot, embed_cached, fewshot, log, write, zero_shot_logits
-from encoderkit.data.labeled import read_labeled
+from encoderkit.data.corpora.labelled import read_labeled
 from encoderkit.tasks.classify import Classifier
-from encoderkit.training.classify import summary_metrics, targets_of
+from encoderkit.training.classify.train import summary_metrics, targets_of
 
 TEMPLATES = ["{label}", "This news article is about {label}."]
 

@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from _common import RESULTS, machine
-from encoderkit.data.labeled import LabeledData, read_labeled
-from encoderkit.training.classify import ClassifyOptions, default_train_config, train_classify
+from encoderkit.data.corpora.labelled import LabeledData, read_labeled
+from encoderkit.training.classify.train import ClassifyOptions, default_train_config, train_classify
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -22,7 +22,7 @@ def embed_cached(model: str, texts: list[str], cache: Path = Path("runs/bench/ca
 
     import numpy as np
 
-    from encoderkit.models.encoder import Encoder
+    from encoderkit.models.heads.encoder import Encoder
 
     enc = Encoder.load(model)
     key = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
@@ -84,7 +84,7 @@ def fewshot(data: LabeledData, runs: Path, model: str, shots: int = 8, seeds: in
 def zero_shot_select(descriptions: dict, templates: list, dev, test, model: str) -> dict:
     """Every (descriptions, template) candidate scored on dev; the best one reported on test."""
     from encoderkit.tasks.classify import Classifier
-    from encoderkit.training.classify import summary_metrics, targets_of
+    from encoderkit.training.classify.train import summary_metrics, targets_of
 
     e_dev, _, _ = embed_cached(model, dev.texts)
     e_test, _, secs = embed_cached(model, test.texts)
@@ -156,7 +156,7 @@ def supervised_dataset(
     data = read_labeled(data_path, **(read_kw or {}))
     sup = supervised(data, runs / f"{name}-finetune", model, **cfg)
     few = fewshot(data, runs / f"{name}-fewshot", model)
-    from encoderkit.data.labeled import stratified_split
+    from encoderkit.data.corpora.labelled import stratified_split
 
     train = data.split("train")
     dev = data.splits.get("dev")

@@ -14,11 +14,11 @@ import time
 import numpy as np
 
 from classify_common import DATA, log, write
-from encoderkit.data.labeled import read_labeled
+from encoderkit.data.corpora.labelled import read_labeled
 from encoderkit.models.export import export_onnx
 from encoderkit.runtime import n_threads
 from encoderkit.tasks.classify import Classifier
-from encoderkit.training.classify import summary_metrics, targets_of
+from encoderkit.training.classify.train import summary_metrics, targets_of
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()

@@ -43,8 +43,8 @@ def main() -> None:
     import numpy as np
 
     from encoderkit import Index
-    from encoderkit.data.beir import load_beir
-    from encoderkit.index.commit import ChunkReader
+    from encoderkit.data.corpora.beir import load_beir
+    from encoderkit.index.write.commit import ChunkReader
     from encoderkit.retrieval.base import ChunkSet
     from encoderkit.retrieval.colbert.retriever import ColBERTRetriever
 

@@ -44,7 +44,7 @@ def sweep(args) -> dict:
     ``--mode colbert`` at depth 100 per (nprobe, ncandidates); the default is the fastest setting within
     0.002 nDCG@10 and 0.005 Recall@100 of exhaustive search."""
     from encoderkit import Index
-    from encoderkit.data.pairs import load_training_data, split_validation
+    from encoderkit.data.corpora.pairs import load_training_data, split_validation
     from encoderkit.evaluation.metrics import evaluate
 
     _, val = split_validation(load_training_data(args.data), 0.1, 0)
@@ -131,7 +131,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("../shared/data/scifact"))
     ap.add_argument("--on-the-fly-queries", type=int, default=20)
     args = ap.parse_args()
-    from encoderkit.data.beir import load_beir
+    from encoderkit.data.corpora.beir import load_beir
     from encoderkit.models.export import export_onnx
     from encoderkit.runtime import n_threads
 

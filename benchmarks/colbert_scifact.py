@@ -140,8 +140,8 @@ def choose(table: dict) -> dict:
 
 
 def fusion_step(args, results: dict) -> None:
-    from encoderkit.data.beir import load_beir
-    from encoderkit.data.pairs import load_training_data, split_validation
+    from encoderkit.data.corpora.beir import load_beir
+    from encoderkit.data.corpora.pairs import load_training_data, split_validation
 
     _, val = split_validation(load_training_data(args.data), 0.1, 0)  # the training run's held-out queries
     dev_q = {q: val.queries[q] for q in sorted(val.qrels)}

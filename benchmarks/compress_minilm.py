@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def sentences_file(data: Path, dest: Path) -> Path:
     """STS-B train sentences and SST-2 train sentences, one per line, unique (labels dropped)."""
-    from encoderkit.data.sts import read_sts
+    from encoderkit.data.corpora.sts import read_sts
 
     seen: dict[str, None] = {}
     for p in read_sts(data / "stsbenchmark", "train"):
@@ -65,7 +65,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from encoderkit.evaluation.machine import machine_info
-    from encoderkit.training.compress import train_compress
+    from encoderkit.training.compress.train import train_compress
     from encoderkit.training.loop import TrainConfig
 
     data = Path(args.data)

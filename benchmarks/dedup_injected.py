@@ -14,7 +14,7 @@ import re
 import time
 
 from classify_common import DATA, log, write
-from encoderkit.models.encoder import Encoder
+from encoderkit.models.heads.encoder import Encoder
 from encoderkit.tasks.collection import Collection
 from encoderkit.tasks.dedup import find_duplicates
 

@@ -50,10 +50,10 @@ def main() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from encoderkit.data.beir import load_beir
+    from encoderkit.data.corpora.beir import load_beir
     from encoderkit.evaluation.metrics import evaluate
-    from encoderkit.models.encoder import Encoder
     from encoderkit.models.export import export_onnx
+    from encoderkit.models.heads.encoder import Encoder
     from encoderkit.models.ref import resolve_model
     from encoderkit.runtime import configure_torch, cpu_has_bf16, n_threads
 

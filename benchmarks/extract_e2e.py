@@ -33,8 +33,8 @@ def main() -> None:
     ap.add_argument("--min-confidence", type=float, default=0.5)
     ap.add_argument("--out", default=str(RESULTS / "extract-e2e"))
     args = ap.parse_args()
-    from encoderkit.data.conll import load_ner_split
-    from encoderkit.data.semeval import load_relation_split
+    from encoderkit.data.corpora.conll import load_ner_split
+    from encoderkit.data.corpora.semeval import load_relation_split
     from encoderkit.tasks.extract import Extractor
     from encoderkit.tasks.extract.train import train_extract
 

@@ -417,7 +417,7 @@ def damaged(name, fn):
         fn(_gen(c))
         o.wrong_results = c.wrong()
         code_v = c.cli("verify", "--index", c.ix)[0]
-        from encoderkit.models.encoder import Encoder
+        from encoderkit.models.heads.encoder import Encoder
 
         def no_encode(*a, **k):
             raise AssertionError("repair re-encoded")
@@ -516,11 +516,11 @@ disk_full("ENOSPC writing the dense artifacts", "encoderkit.retrieval.dense", "D
 disk_full("ENOSPC writing the BM25 artifacts", "encoderkit.retrieval.postings", "Postings.save", _enospc)
 disk_full(
     "SQLite full writing chunks",
-    "encoderkit.index.store",
+    "encoderkit.index.storage.store",
     "Store.add_documents",
     lambda: sqlite3.OperationalError("database or disk is full"),
 )
-disk_full("ENOSPC writing the manifest", "encoderkit.index.manifest", "atomic_write_text", _enospc)
+disk_full("ENOSPC writing the manifest", "encoderkit.index.storage.manifest", "atomic_write_text", _enospc)
 
 
 def tmpfs_case(free_kb):
@@ -606,12 +606,12 @@ def kill_case(name, module, attr, at, code_tpl, damage=None):
 
 
 SYNC = "from encoderkit import Index; Index.open({ix!r}).sync([{src!r}], write_every=4, export_onnx=False)"
-kill_case("during encoding (after 2 groups)", "encoderkit.index.store", "Store.add_documents", 2, SYNC)
-kill_case("after the new segment, before the manifest switch", "encoderkit.index.commit", "write_lease", 1, SYNC)
-kill_case("during commit (manifest written, before collection)", "encoderkit.index.commit", "collect", 1, SYNC)
+kill_case("during encoding (after 2 groups)", "encoderkit.index.storage.store", "Store.add_documents", 2, SYNC)
+kill_case("after the new segment, before the manifest switch", "encoderkit.index.write.commit", "write_lease", 1, SYNC)
+kill_case("during commit (manifest written, before collection)", "encoderkit.index.write.commit", "collect", 1, SYNC)
 kill_case(
     "during --repair",
-    "encoderkit.index.repair",
+    "encoderkit.index.write.repair",
     "write_new_segments",
     1,
     "from encoderkit import Index; Index.repair({ix!r})",
@@ -621,7 +621,7 @@ kill_case(
 
 @case("concurrency", "second writer while one holds the lock", "refused in one line, exit 2")
 def _(c: Ctx, o: Outcome):
-    from encoderkit.index.lock import writer_lock
+    from encoderkit.index.storage.lock import writer_lock
 
     c.build()
     with writer_lock(c.ix):

@@ -69,8 +69,8 @@ class FastPathVectors:
         self.cosines: list[float] = []
 
     def encoded(self, docs, manifest, path, names, progress=None):
-        from encoderkit.index.encode import chunk_document
-        from encoderkit.index.plan import ChunkSettings
+        from encoderkit.index.write.encode import chunk_document
+        from encoderkit.index.write.plan import ChunkSettings
 
         chunking = ChunkSettings.from_dict(manifest["chunking"])
         window = min(chunking.size, int(manifest["model"]["max_length"]) - 2)
@@ -130,7 +130,7 @@ def encode_real(encoder, texts: list[str]) -> np.ndarray:
 
 def build(args, docs: list[dict]) -> dict:
     from encoderkit import Index
-    from encoderkit.models.encoder import Encoder
+    from encoderkit.models.heads.encoder import Encoder
     from encoderkit.retrieval.dense import DenseParams
 
     shutil.rmtree(args.work / "index", ignore_errors=True)

@@ -28,10 +28,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2, help="timed passes over the test set (best kept)")
     ap.add_argument("--out", default=str(RESULTS / "ner-speed"))
     args = ap.parse_args()
-    from encoderkit.data.conll import load_ner_split
+    from encoderkit.data.corpora.conll import load_ner_split
     from encoderkit.evaluation.extraction import ner_scores
     from encoderkit.models.export import export_onnx
-    from encoderkit.models.tagger import Tagger
+    from encoderkit.models.heads.tagger import Tagger
     from encoderkit.runtime import n_threads
 
     docs = load_ner_split(args.data, "test")

@@ -70,7 +70,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("build/quantization-scifact"))
     args = ap.parse_args()
     from encoderkit import Index
-    from encoderkit.data.beir import load_beir
+    from encoderkit.data.corpora.beir import load_beir
     from encoderkit.evaluation.precision_gate import beir_dev_set, choose_precision
     from encoderkit.runtime import cpu_has_bf16
 

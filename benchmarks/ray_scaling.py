@@ -118,9 +118,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from encoderkit import Encoder
-    from encoderkit.index.distributed import RayEncoding
+    from encoderkit.index.shards.ray_build import RayEncoding
     from encoderkit.runtime import cpu_count
-    from encoderkit.runtime.cluster import connect, disconnect
+    from encoderkit.runtime.ray_cluster import connect, disconnect
 
     work = Path(tempfile.mkdtemp(prefix="ray-scaling-"))
     model = str(random_minilm(work / "random-minilm", args.tokenizer_from)) if args.model == "random-minilm" else args.model

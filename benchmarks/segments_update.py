@@ -40,7 +40,7 @@ def fast_encoder(folder: Path):
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from encoderkit.models.encoder import Encoder
+    from encoderkit.models.heads.encoder import Encoder
     from encoderkit.models.ref import resolve_model
 
     if not (folder / "config.json").is_file():

@@ -45,8 +45,8 @@ class SourceVectors:
                 self.by_doc.setdefault(doc_id, []).append((int(row["id"]), row["text"]))
 
     def encoded(self, docs, manifest, path, names, progress=None):
-        from encoderkit.index.encode import chunk_document
-        from encoderkit.index.plan import ChunkSettings
+        from encoderkit.index.write.encode import chunk_document
+        from encoderkit.index.write.plan import ChunkSettings
 
         tok = self.source.encoder.raw_tokenizer()
         chunking = ChunkSettings.from_dict(manifest["chunking"])
@@ -89,8 +89,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from encoderkit import Index
-    from encoderkit.data.beir import load_beir
-    from encoderkit.index.sharded import ShardedIndex
+    from encoderkit.data.corpora.beir import load_beir
+    from encoderkit.index.shards.sharded import ShardedIndex
 
     corpus = args.data / "corpus.jsonl"
     if not (args.source / "manifest.json").is_file():
@@ -146,7 +146,7 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
             six.close()
         if not args.no_ray:
-            from encoderkit.runtime.cluster import disconnect
+            from encoderkit.runtime.ray_cluster import disconnect
 
             disconnect()
     base = {r["mode"]: r for r in result["runs"] if r["shards"] == 1}

@@ -12,7 +12,7 @@ import numpy as np
 def make_tiny_colbert(directory: Path, base: Path, *, dim: int = 16, seed: int = 0, **config) -> Path:
     from transformers import AutoModel
 
-    from encoderkit.models.colbert import ColBERTConfig, save_colbert
+    from encoderkit.models.heads.colbert import ColBERTConfig, save_colbert
 
     bert = AutoModel.from_pretrained(base)
     projection = np.random.default_rng(seed).normal(size=(dim, bert.config.hidden_size)).astype(np.float32)

@@ -198,7 +198,7 @@ def tiny_colbert_dir(tiny_model_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_colbert(tiny_colbert_dir):
-    from encoderkit.models.colbert import ColBERT
+    from encoderkit.models.heads.colbert import ColBERT
 
     return ColBERT.load(tiny_colbert_dir)
 

@@ -25,7 +25,7 @@ def free_port() -> int:
 @contextmanager
 def thread_server(app, limits=None, parser: str = "auto"):
     """Run ``app`` with the server's uvicorn setup in a background thread; yields its base URL."""
-    from encoderkit.server.run import make_server
+    from encoderkit.server.listen import make_server
 
     limits = limits or app.state.ek.config.limits
     server, _, _ = make_server(app, host="127.0.0.1", port=0, limits=limits, configure_logs=False, parser=parser)

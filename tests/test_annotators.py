@@ -10,8 +10,8 @@ import pytest
 from conftest import run_cli, write
 from encoderkit import Index
 from encoderkit.errors import EncoderkitError
-from encoderkit.index.annotate import Annotator, reconstruct_text, register_annotator, unregister_annotator
-from encoderkit.index.filters import parse_filters
+from encoderkit.index.read.filters import parse_filters
+from encoderkit.index.write.annotate import Annotator, reconstruct_text, register_annotator, unregister_annotator
 
 TOPICS = {"animals": ("cat", "dog", "owl"), "drinks": ("tea", "coffee")}
 

@@ -1,7 +1,7 @@
 import pytest
 
 from conftest import write
-from encoderkit.data.beir import load_beir
+from encoderkit.data.corpora.beir import load_beir
 from encoderkit.errors import DataError, EncoderkitError
 
 

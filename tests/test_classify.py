@@ -13,7 +13,7 @@ import pytest
 from conftest import SHARED_DATA, make_tiny_model, run_cli, write
 from encoderkit.errors import DataError
 from encoderkit.tasks.classify import Classifier
-from encoderkit.training.classify import ClassifyOptions, default_train_config, train_classify
+from encoderkit.training.classify.train import ClassifyOptions, default_train_config, train_classify
 
 POS = ["great", "wonderful", "superb", "lovely", "brilliant", "moving"]
 NEG = ["awful", "terrible", "boring", "dull", "bad", "tedious"]
@@ -147,9 +147,9 @@ def test_merged_lora_state_reproduces_the_adapted_model(tiny):
     import torch
 
     from encoderkit.models.backbone import Backbone
-    from encoderkit.models.classifier_module import merged_body_state
+    from encoderkit.models.heads.torch_modules import merged_body_state
     from encoderkit.models.ref import resolve_model
-    from encoderkit.training.classify_objectives import wrap_lora
+    from encoderkit.training.classify.objectives import wrap_lora
 
     ref = resolve_model(str(tiny))
     bb = Backbone.load(ref)
@@ -337,7 +337,7 @@ def test_zero_shot_calibration_of_none_threshold(minilm):
 def test_probe_beats_chance_on_real_sst2(minilm, tmp_path):
     if not (SHARED_DATA / "sst2").is_dir():
         pytest.skip("SST-2 not found")
-    from encoderkit.data.labeled import read_labeled
+    from encoderkit.data.corpora.labelled import read_labeled
 
     full = read_labeled(SHARED_DATA / "sst2")
     folder = tmp_path / "slice"
@@ -354,7 +354,7 @@ def test_probe_beats_chance_on_real_sst2(minilm, tmp_path):
 def test_classifier_head_reads_the_encoder_embedding(tiny):
     """The zero-shot head scores Encoder.encode's normalised vectors: precomputed embeddings x head
     weights give the classifier's logits (what the benchmarks use to share one encoding pass)."""
-    from encoderkit.models.encoder import Encoder
+    from encoderkit.models.heads.encoder import Encoder
 
     zs = Classifier.zero_shot("cats,dogs,cars", model=tiny)
     texts = ["a cat on a mat", "the dog barks", "a red car", "short"]

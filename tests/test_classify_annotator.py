@@ -31,7 +31,7 @@ def tagger(tmp_path_factory):
     zs = Classifier.zero_shot(
         {"sports": "team striker goal match cup", "politics": "parliament budget tax vote law"}, model=model
     )
-    from encoderkit.models.encoder import Encoder
+    from encoderkit.models.heads.encoder import Encoder
 
     enc = Encoder.load(model)
     e = enc.encode([f"{d['title']}\n{d['text']}" for d in DOCS])
@@ -47,7 +47,7 @@ def labels_of(index, filt):
 
 
 def test_tags_filter_search_and_survive_updates_and_deletions(tagger, tmp_path):
-    from encoderkit.models.encoder import Encoder
+    from encoderkit.models.heads.encoder import Encoder
 
     model, clf = tagger
     index = Index.create(
@@ -73,7 +73,7 @@ def test_tags_filter_search_and_survive_updates_and_deletions(tagger, tmp_path):
 
 
 def test_annotator_settings_are_checked(tmp_path, tagger):
-    from encoderkit.index.annotate import get_annotator
+    from encoderkit.index.write.annotate import get_annotator
 
     cls = get_annotator("classify")
     with pytest.raises(EncoderkitError, match="needs a classifier"):

@@ -8,7 +8,7 @@ import pytest
 
 from colbert_fixtures import clustered_docs
 from encoderkit.retrieval.colbert.codec import ResidualCodec, auto_centroids, pack, unpack
-from encoderkit.retrieval.colbert.pooling import pool_tokens
+from encoderkit.retrieval.colbert.token_pooling import pool_tokens
 
 
 @pytest.mark.parametrize("nbits", [1, 2, 4])

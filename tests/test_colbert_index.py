@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from encoderkit import Index
-from encoderkit.index.commit import ChunkReader
+from encoderkit.index.write.commit import ChunkReader
 from encoderkit.retrieval.base import ChunkSet
 from encoderkit.retrieval.colbert.retriever import ColBERTRetriever
 
@@ -119,7 +119,7 @@ def test_recluster_growth_and_settings(tmp_path, tiny_encoder, tiny_colbert_dir)
 
 
 def test_rerank_with_stored_vectors_or_encoded_on_the_fly(tmp_path, tiny_encoder, tiny_colbert_dir, tiny_colbert, monkeypatch):
-    from encoderkit.models.colbert import ColBERT
+    from encoderkit.models.heads.colbert import ColBERT
 
     index = make_index(tmp_path / "ix", tiny_encoder, tiny_colbert_dir, nbits=0)  # float16: scores comparable
     index.set_merge_policy(auto=False)

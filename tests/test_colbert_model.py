@@ -11,7 +11,7 @@ import pytest
 from colbert_fixtures import make_tiny_colbert
 from encoderkit.errors import EncoderkitError
 from encoderkit.models import load_reranker
-from encoderkit.models.colbert import CONFIG, ColBERT, ColBERTConfig, describe_colbert, is_colbert_folder
+from encoderkit.models.heads.colbert import CONFIG, ColBERT, ColBERTConfig, describe_colbert, is_colbert_folder
 
 
 def test_query_features_markers_and_mask_augmentation(tiny_colbert):
@@ -66,7 +66,7 @@ def test_save_load_identical_token_vectors_and_settings(tiny_colbert_dir, tiny_m
     for row, v in enumerate(a.encode_documents(texts, batch_size=1)):
         np.testing.assert_allclose(v, ref[row][feats["scoring_mask"][row]], atol=1e-5)
     # save it again, load again: bit-identical vectors and the same fingerprint
-    from encoderkit.models.colbert import save_colbert
+    from encoderkit.models.heads.colbert import save_colbert
 
     again = save_colbert(
         tmp_path / "again", transformer=bert, tokenizer_dir=tiny_colbert_dir, projection=a.projection, config=a.config
@@ -115,7 +115,7 @@ def test_onnx_export_gated_by_agreement_and_reranker_loader(tiny_colbert_dir, ti
     assert rr.kind == "colbert" and rr.describe()["kind"] == "colbert" and rr.score("q", ["a", "b"]).shape == (2,)
     ce = load_reranker(tiny_cross_encoder_dir)
     assert ce.kind == "cross-encoder" and ce.score("q", ["a"]).shape == (1,)
-    from encoderkit.models.cross_encoder import Reranker
+    from encoderkit.models.heads.cross_encoder import Reranker
 
     with pytest.raises(EncoderkitError, match="is a ColBERT model, not a cross-encoder"):
         Reranker.load(tiny_colbert_dir)  # never a randomly initialised classification head on ColBERT weights

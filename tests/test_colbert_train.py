@@ -90,7 +90,7 @@ def _with_stop(tiny_model_dir, beir, out, cfg, kw, on_step):
 
 
 def test_loss_decreases_validates_and_exports(tiny_model_dir, beir, tmp_path):
-    from encoderkit.models.colbert import ColBERT
+    from encoderkit.models.heads.colbert import ColBERT
 
     log = run(tiny_model_dir, beir, tmp_path / "out", steps=12)
     losses = [c["loss"] for c in log["loss_curve"]]

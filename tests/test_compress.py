@@ -9,10 +9,10 @@ import torch
 
 from conftest import make_tiny_model, run_cli, write
 from encoderkit.errors import EncoderkitError
-from encoderkit.training.compress import length_batches, train_compress
-from encoderkit.training.compress_losses import embedding_loss, parse_loss, relation_kl
+from encoderkit.training.compress.losses import embedding_loss, parse_loss, relation_kl
+from encoderkit.training.compress.student import build_student, remap_layers, select_layers
+from encoderkit.training.compress.train import length_batches, train_compress
 from encoderkit.training.loop import TrainConfig, Trainer, TrainingInterrupted
-from encoderkit.training.student import build_student, remap_layers, select_layers
 
 TEXT = (
     "Cats are small domesticated carnivores. They hunt mice at night and sleep in the sun. "
@@ -172,7 +172,7 @@ def test_token_and_attention_terms_with_width(teacher_dir, corpus, tmp_path):
 
 
 def test_resume_is_exact(teacher_dir, corpus, tmp_path, monkeypatch):
-    import encoderkit.training.compress as compress
+    import encoderkit.training.compress.train as compress
 
     kw = dict(
         layers=2,

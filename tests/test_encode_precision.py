@@ -14,7 +14,7 @@ from conftest import run_cli
 from encoderkit import Encoder, Index
 from encoderkit.errors import EncoderkitError
 from encoderkit.evaluation.precision_gate import candidates, choose_precision, ict_dev_set, measure_precision
-from encoderkit.models.encoder import token_budget_batches
+from encoderkit.models.heads.encoder import token_budget_batches
 
 SENTENCES = [
     "Cats purr when they are calm.",

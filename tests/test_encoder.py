@@ -5,7 +5,7 @@ import pytest
 
 from encoderkit import Encoder
 from encoderkit.errors import EncoderkitError
-from encoderkit.models.encoder import read_st_layout
+from encoderkit.models.heads.encoder import read_st_layout
 
 
 def test_encode_shapes_and_normalisation(tiny_encoder):

@@ -55,7 +55,7 @@ def test_eval_retrieval_cli(scifact_slice, scifact_slice_index, tmp_path, capsys
     assert sr["fusion input (union)"] >= max(sr["bm25@100"], sr["dense@100"])
     assert sr["bm25@100"] == p["bm25"]["stage_recall"]["bm25@100"]
     # the run files give the same numbers when scored again from disk
-    from encoderkit.data.beir import load_beir
+    from encoderkit.data.corpora.beir import load_beir
 
     qrels = load_beir(scifact_slice).qrels
     again = evaluate(qrels, read_run(out / "runs" / "hybrid.trec"))["mean"]

@@ -21,7 +21,7 @@ def _beir(root, n_docs=40, bad_corpus_line=None, qrels_extra=""):
 
 
 def test_bad_inputs_stop_before_any_model_or_index(capsys, tmp_path, monkeypatch):
-    import encoderkit.models.encoder as encoder_mod
+    import encoderkit.models.heads.encoder as encoder_mod
 
     def no_model(*a, **k):
         raise AssertionError("a model was loaded before the data was validated")

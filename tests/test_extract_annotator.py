@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import run_cli, write
-from encoderkit.data.conll import TaggedDoc
+from encoderkit.data.corpora.conll import TaggedDoc
 from encoderkit.training.loop import TrainConfig
 
 

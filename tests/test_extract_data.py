@@ -7,8 +7,8 @@ import json
 import pytest
 
 from conftest import SHARED_DATA, write
-from encoderkit.data.annotations import locate, read_annotations
-from encoderkit.data.conll import (
+from encoderkit.data.corpora.annotations import locate, read_annotations
+from encoderkit.data.corpora.conll import (
     detect_scheme,
     doc_from_spans,
     entity_spans,
@@ -18,7 +18,7 @@ from encoderkit.data.conll import (
     repair,
     to_iob2,
 )
-from encoderkit.data.semeval import directed, load_relation_split, parse_marked, read_relation_jsonl, read_semeval
+from encoderkit.data.corpora.semeval import directed, load_relation_split, parse_marked, read_relation_jsonl, read_semeval
 from encoderkit.data.words import sentences, split_at, words
 from encoderkit.errors import DataError, EncoderkitError
 

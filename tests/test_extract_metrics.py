@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from encoderkit.data.conll import repair
+from encoderkit.data.corpora.conll import repair
 from encoderkit.evaluation.extraction import label_confusion, ner_scores, semeval_scores, word_confusion
 
 

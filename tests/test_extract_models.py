@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from conftest import make_tiny_model
-from encoderkit.data.conll import TaggedDoc, entity_spans
+from encoderkit.data.corpora.conll import TaggedDoc, entity_spans
 from encoderkit.data.words import words
-from encoderkit.models.head_io import load_tokenizer
-from encoderkit.models.span_pair import SpanPairClassifier, add_markers, crop, insert_markers
-from encoderkit.models.tagger import Tagger, encode_words
-from encoderkit.models.windows import owned_ranges, plan_windows
+from encoderkit.models.backbone import Backbone
+from encoderkit.models.ref import resolve_model
+from encoderkit.models.heads.span_pair import SpanPairClassifier, add_markers, crop, insert_markers
+from encoderkit.models.heads.tagger import Tagger, encode_words
+from encoderkit.models.heads.windows import owned_ranges, plan_windows
 from encoderkit.training.loop import TrainConfig
 
 TEXTS = ["Angela Merkel met  Emmanuel Macron in Paris.\nThen Ösel’s café closed.", "No entities here at all", ""]
@@ -110,7 +111,7 @@ def test_windows_never_drop_or_double_count():
 
 
 def test_label_alignment_round_trip(tiny_dir):
-    tok = load_tokenizer(tiny_dir)
+    tok = Backbone.load(resolve_model(tiny_dir)).raw_tokenizer()
     doc = ["Angela", "Merkel-Schmidt", "visited", "Zürich", "’s", "unbelievably", "x"]
     tags = ["B-PER", "I-PER", "O", "B-LOC", "O", "O", "B-MISC"]
     (enc,) = encode_words(tok, [doc])
@@ -165,17 +166,16 @@ def test_long_document_50k_words(tiny_tagger_dir):
 
 
 def test_save_load_identical_predictions(tiny_tagger_dir, tiny_relation_dir):
-    from encoderkit.models.head_io import load_transformer
-    from encoderkit.models.heads_torch import TaggerModule
+    from encoderkit.models.card import load_head_tensors
+    from encoderkit.models.heads.torch_modules import TaggerModule
 
     a = Tagger.load(tiny_tagger_dir).extract(TEXTS)
     b = Tagger.load(tiny_tagger_dir).extract(TEXTS)
     assert a == b
     # the loaded module holds exactly the saved tensors
     card = Tagger.load(tiny_tagger_dir).card
-    m = TaggerModule(load_transformer(tiny_tagger_dir), len(card["labels"]), case_features=True, crf=False)
-    from encoderkit.models.head_io import load_head_tensors
-
+    body = Backbone.load(resolve_model(tiny_tagger_dir)).torch_module
+    m = TaggerModule(body, len(card["labels"]), case_features=True, crf=False)
     missing, unexpected = m.load_state_dict(load_head_tensors(tiny_tagger_dir), strict=False)
     assert not unexpected and all(k.startswith("encoder.") for k in missing)
     items = [("Smoke came from the fire.", (0, 5), (20, 24)), ("The cup is in the box.", (4, 7), (18, 21))]
@@ -241,7 +241,7 @@ def test_marker_insertion_keeps_offsets():
 
 
 def test_markers_are_single_tokens_and_crop(tiny_dir):
-    tok = load_tokenizer(tiny_dir)
+    tok = Backbone.load(resolve_model(tiny_dir)).raw_tokenizer()
     ids = add_markers(tok)
     enc = tok.encode("[E1] Smoke [/E1] from [E2] fire [/E2]", add_special_tokens=False)
     assert [i for i in enc.ids if i in ids] == ids

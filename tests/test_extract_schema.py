@@ -7,10 +7,10 @@ import json
 import pytest
 
 from conftest import make_tiny_model, run_cli, write
-from encoderkit.data.annotations import read_annotations
+from encoderkit.data.corpora.annotations import read_annotations
 from encoderkit.errors import DataError
 from encoderkit.tasks.extract import Extractor, Schema
-from encoderkit.tasks.extract.annotations import attribute_items, link_items, relation_items, resolve, tagged_doc
+from encoderkit.tasks.extract.resolve import attribute_items, link_items, relation_items, resolve, tagged_doc
 
 SCHEMA_YAML = """\
 version: 1

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import write
 from encoderkit import Index
-from encoderkit.data.sources import Skipped, SourceDoc, walk
+from encoderkit.data.files.sources import Skipped, SourceDoc, walk
 
 pytestmark = pytest.mark.faults
 
@@ -70,7 +70,7 @@ def test_fifo_socket_and_devices_are_skipped_without_blocking(tmp_path):
 
 def test_type_is_checked_on_the_open_descriptor(tmp_path, monkeypatch):
     """A name that passes the path check but opens as a FIFO (swapped in between) is still refused."""
-    import encoderkit.data.fileio as fileio
+    import encoderkit.data.files.fileio as fileio
 
     write(tmp_path / "swap.txt", "looks regular")
     os.mkfifo(tmp_path / "fifo")
@@ -81,7 +81,7 @@ def test_type_is_checked_on_the_open_descriptor(tmp_path, monkeypatch):
 
 
 def test_size_is_capped_while_reading_not_only_by_stat(tmp_path, monkeypatch):
-    import encoderkit.data.fileio as fileio
+    import encoderkit.data.files.fileio as fileio
 
     write(tmp_path / "grows.txt", "x" * 50_000)
     real_fstat, real_stat = os.fstat, os.stat
@@ -122,7 +122,7 @@ def test_a_record_longer_than_the_limit_is_skipped_alone(tmp_path):
 def test_slow_extraction_hits_the_time_limit(tmp_path, monkeypatch):
     import threading
 
-    import encoderkit.data.sources as sources
+    import encoderkit.data.files.sources as sources
 
     done = threading.Event()
 
@@ -144,7 +144,7 @@ def test_slow_extraction_hits_the_time_limit(tmp_path, monkeypatch):
 
 
 def test_time_limit_works_off_the_main_thread_too(tmp_path, monkeypatch):
-    import encoderkit.data.sources as sources
+    import encoderkit.data.files.sources as sources
 
     write(tmp_path / "slow.md", "# slow")
     import threading
@@ -171,7 +171,7 @@ def test_pathological_heading_line_is_linear(tmp_path, tiny_encoder):
 
 
 def test_extractor_crash_is_one_skip(tmp_path, monkeypatch):
-    import encoderkit.data.sources as sources
+    import encoderkit.data.files.sources as sources
 
     def boom(text, fmt):
         if "boom" in text:

@@ -88,7 +88,7 @@ def test_damage_is_detected_then_repaired_without_reencoding(built, damage, caps
     assert code == 0 and "DAMAGED" in out
     code, out, _ = run_cli(capsys, "verify", "--index", path, "--json")
     assert code == 1 and json.loads(out)["ok"] is False and json.loads(out)["problems"]
-    from encoderkit.models.encoder import Encoder
+    from encoderkit.models.heads.encoder import Encoder
 
     monkeypatch.setattr(Encoder, "encode", lambda *a, **k: pytest.fail("repair must not re-encode"))
     code, out, err_ = run_cli(capsys, "index", "--index", path, "--repair")
@@ -198,7 +198,7 @@ def test_disk_full_while_building_artifacts(tmp_path, tiny_encoder, monkeypatch)
 
 
 def test_disk_full_in_the_store_keeps_saved_groups(tmp_path, tiny_encoder, monkeypatch):
-    from encoderkit.index.store import Store
+    from encoderkit.index.storage.store import Store
 
     src = tmp_path / "docs"
     for i in range(12):
@@ -221,7 +221,7 @@ def test_disk_full_in_the_store_keeps_saved_groups(tmp_path, tiny_encoder, monke
 
 
 def test_disk_full_writing_the_manifest(tmp_path, tiny_encoder, monkeypatch):
-    import encoderkit.index.manifest as manifest
+    import encoderkit.index.storage.manifest as manifest
 
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder, chunk_size=32, chunk_overlap=4)
     index.add(DOCS[:2])
@@ -278,7 +278,7 @@ def test_kill_during_repair_then_repair_again(built, tmp_path):
     path, baseline = built
     DAMAGE["vectors NaN"](_gen(path))
     run = f"from encoderkit import Index; Index.repair({str(path)!r})"
-    proc = _run_child(tmp_path, "encoderkit.index.repair:write_new_segments", 1, run, before=False)
+    proc = _run_child(tmp_path, "encoderkit.index.write.repair:write_new_segments", 1, run, before=False)
     proc.kill()
     proc.wait()
     with pytest.raises(EncoderkitError, match="is damaged"):  # still the old (damaged) generation: reported, never served
@@ -289,7 +289,7 @@ def test_kill_during_repair_then_repair_again(built, tmp_path):
 
 
 def test_repair_while_another_process_writes_is_refused(built):
-    from encoderkit.index.lock import writer_lock
+    from encoderkit.index.storage.lock import writer_lock
 
     path, _ = built
     with writer_lock(path):

@@ -11,8 +11,8 @@ import pytest
 
 from conftest import write
 from encoderkit import Index
-from encoderkit.data.code import code_sections
-from encoderkit.data.sources import Skipped, SourceDoc, walk
+from encoderkit.data.files.code import code_sections
+from encoderkit.data.files.sources import Skipped, SourceDoc, walk
 
 
 def _docs(paths, **kw):

@@ -6,9 +6,9 @@ import pytest
 
 from conftest import make_tiny_model, write
 from encoderkit import Encoder, Index
-from encoderkit.data.sources import SourceDoc
+from encoderkit.data.files.sources import SourceDoc
 from encoderkit.errors import EncoderkitError
-from encoderkit.index.plan import plan_update
+from encoderkit.index.write.plan import plan_update
 from encoderkit.retrieval.dense import DenseParams
 
 DOCS = [

@@ -89,7 +89,7 @@ def base(tmp_path, tiny_encoder):
 def test_kill_during_encoding_then_search_and_resume(tmp_path, base):
     index, src = base
     run = f"from encoderkit import Index; Index.open({str(index.path)!r}).sync([{str(src)!r}], write_every=4)"
-    proc = _run_child(tmp_path, "encoderkit.index.store:Store.add_documents", 3, run)  # 3 groups of 4 written
+    proc = _run_child(tmp_path, "encoderkit.index.storage.store:Store.add_documents", 3, run)  # 3 groups of 4 written
     proc.kill()
     proc.wait()
     _assert_old_state_then_resume(index.path, src, expect_resumed=True)
@@ -115,7 +115,7 @@ def _assert_old_state_then_resume(path, src, expect_resumed):
 def test_kill_before_manifest_switch(tmp_path, base):
     index, src = base
     run = f"from encoderkit import Index; Index.open({str(index.path)!r}).sync([{str(src)!r}])"
-    proc = _run_child(tmp_path, "encoderkit.index.commit:write_manifest", 1, run, before=True)
+    proc = _run_child(tmp_path, "encoderkit.index.write.commit:write_manifest", 1, run, before=True)
     proc.kill()
     proc.wait()
     assert (index.path / "seg-000002").is_dir()  # the new segment is written, the manifest not switched
@@ -132,7 +132,7 @@ def test_kill_before_manifest_switch(tmp_path, base):
 def test_ctrl_c_in_cli_exits_130_and_keeps_index(tmp_path, base):
     index, src = base
     run = f"from encoderkit.cli import main; main(['index', {str(src)!r}, '--index', {str(index.path)!r}, '-q'])"
-    proc = _run_child(tmp_path, "encoderkit.index.store:Store.add_documents", 1, run)
+    proc = _run_child(tmp_path, "encoderkit.index.storage.store:Store.add_documents", 1, run)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=240)  # generous: a loaded 2-core machine can take a minute to unwind
     assert proc.returncode == 130 and "interrupted" in err

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import SHARED_DATA, write
-from encoderkit.data.labeled import check_trainable, read_labeled, sample_per_class, stratified_split
+from encoderkit.data.corpora.labelled import check_trainable, read_labeled, sample_per_class, stratified_split
 from encoderkit.errors import DataError, EncoderkitError
 
 

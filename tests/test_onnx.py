@@ -10,8 +10,8 @@ import pytest
 
 from encoderkit import Encoder, Index
 from encoderkit.errors import EncoderkitError
-from encoderkit.models.cross_encoder import Reranker
 from encoderkit.models.export import export_onnx
+from encoderkit.models.heads.cross_encoder import Reranker
 
 
 def test_encoder_fp32_matches_torch_and_int8_is_close(tiny_model_dir, tiny_encoder):

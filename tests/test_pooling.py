@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from encoderkit.errors import EncoderkitError
-from encoderkit.models.pooling import POOLINGS, pool
+from encoderkit.models.heads.pooling import POOLINGS, pool
 
 X = torch.tensor([[[1.0, 0.0], [3.0, 2.0], [9.0, 9.0]], [[2.0, 2.0], [-4.0, 6.0], [0.0, 0.0]]])
 M = torch.tensor([[1, 1, 0], [1, 1, 1]])

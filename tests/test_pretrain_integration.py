@@ -15,7 +15,7 @@ def test_minilm_head_attach_and_head_only_training(scifact_dir, tmp_path, minilm
     from encoderkit import Encoder
     from encoderkit.models.ref import bundled_model_path
     from encoderkit.training.pretrain.heads import is_tied, load_mlm_model
-    from encoderkit.training.pretrain.run import PretrainConfig, run_pretraining
+    from encoderkit.training.pretrain.train import PretrainConfig, run_pretraining
 
     model, info = load_mlm_model(bundled_model_path())
     assert info["head_initialized"] and is_tied(model)

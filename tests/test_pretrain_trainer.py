@@ -11,7 +11,7 @@ import torch
 
 from conftest import write
 from encoderkit.errors import EncoderkitError
-from encoderkit.training.pretrain.run import PretrainConfig, build_objective, prepare_data, run_pretraining
+from encoderkit.training.pretrain.train import PretrainConfig, build_objective, prepare_data, run_pretraining
 from test_pretrain_data import english_docs
 
 
@@ -56,7 +56,7 @@ def test_export_round_trip(tiny_model_dir, corpus, tmp_path):
     from encoderkit.training.loop import TrainConfig, Trainer
     from encoderkit.training.pretrain.fill_mask import FillMask
     from encoderkit.training.pretrain.heads import is_tied, load_tokenizer
-    from encoderkit.training.pretrain.run import finish_folder
+    from encoderkit.training.pretrain.train import finish_folder
 
     c = cfg(tiny_model_dir, corpus, tmp_path / "out")
     ref = resolve_model(c.model)

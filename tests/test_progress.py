@@ -39,7 +39,7 @@ def test_progress_moves_per_batch_from_the_first_batch(tmp_path, tiny_model_dir,
     idx.add(docs, show_progress=True, export_onnx=False, write_every=512)  # even one big group moves per batch
     bar = Recorder.instances[-1]
     assert bar.resets == [200] and sum(bar.updates) == 200
-    from encoderkit.models.encoder import token_budget_batches
+    from encoderkit.models.heads.encoder import token_budget_batches
     from encoderkit.retrieval.base import DOCUMENT_TOKEN_BUDGET
 
     texts = [idx.chunk_texts([c])[c] for c in sorted(idx.snapshot().chunk_ids.tolist())]
@@ -52,8 +52,8 @@ def test_progress_moves_per_batch_from_the_first_batch(tmp_path, tiny_model_dir,
 def test_groups_are_small_by_default():
     import inspect
 
-    from encoderkit.index.encode import GROUP_CHUNKS, encode_documents
     from encoderkit.index.index import Index
+    from encoderkit.index.write.encode import GROUP_CHUNKS, encode_documents
 
     assert GROUP_CHUNKS <= 128 and inspect.signature(encode_documents).parameters["group_chunks"].default == GROUP_CHUNKS
     assert inspect.signature(Index.sync).parameters["write_every"].default <= 128

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import run_cli
 from encoderkit import Index
-from encoderkit.index.sharded import ShardedIndex
+from encoderkit.index.shards.sharded import ShardedIndex
 from test_segments import QUERIES, make_docs
 from test_shards import assert_same, results
 
@@ -26,7 +26,7 @@ def cluster():
     """A head node and one worker node (each its own raylet process, 1 CPU), on this machine."""
     from ray.cluster_utils import Cluster
 
-    from encoderkit.runtime.cluster import disconnect
+    from encoderkit.runtime.ray_cluster import disconnect
 
     disconnect()
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
@@ -66,7 +66,7 @@ def local_build(tmp_path, encoder, docs, name="local") -> Index:
 
 
 def test_distributed_build_equals_the_local_build(cluster, tmp_path, tiny_encoder):
-    from encoderkit.index.distributed import RayEncoding
+    from encoderkit.index.shards.ray_build import RayEncoding
 
     docs = make_docs(40, 3)
     local = local_build(tmp_path, tiny_encoder, docs)
@@ -86,7 +86,7 @@ def test_distributed_build_equals_the_local_build(cluster, tmp_path, tiny_encode
 
 
 def test_files_are_read_on_the_cluster_like_locally(cluster, tmp_path, tiny_encoder):
-    from encoderkit.index.distributed import RayEncoding
+    from encoderkit.index.shards.ray_build import RayEncoding
 
     folder = tmp_path / "docs"
     (folder / "sub").mkdir(parents=True)
@@ -110,7 +110,7 @@ def test_files_are_read_on_the_cluster_like_locally(cluster, tmp_path, tiny_enco
 
 
 def test_a_worker_killed_mid_build_is_retried_and_loses_nothing(cluster, tmp_path, tiny_encoder, monkeypatch):
-    from encoderkit.index.distributed import FAULT_ENV, RayEncoding
+    from encoderkit.index.shards.ray_build import FAULT_ENV, RayEncoding
 
     marker = tmp_path / "killed"
     monkeypatch.setenv(FAULT_ENV, str(marker))
@@ -151,7 +151,7 @@ def test_sharded_search_through_actors_equals_one_index_and_after_adding_a_shard
 
 def test_shard_actors_that_do_not_start_in_time_are_one_line_and_stopped(cluster, tmp_path, tiny_encoder, monkeypatch):
     from encoderkit.errors import EncoderkitError
-    from encoderkit.index.ray_shards import START_TIMEOUT_ENV, actor_name
+    from encoderkit.index.shards.ray_actors import START_TIMEOUT_ENV, actor_name
 
     sharded = ShardedIndex.create(tmp_path / "sharded", 2, encoder=tiny_encoder)
     sharded.add(make_docs(6, 3), export_onnx=False, show_progress=False)

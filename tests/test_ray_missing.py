@@ -11,7 +11,7 @@ from encoderkit.errors import EncoderkitError
 
 
 def test_missing_ray_is_one_line_naming_the_extra(monkeypatch, tmp_path, capsys):
-    from encoderkit.runtime.cluster import require_ray
+    from encoderkit.runtime.ray_cluster import require_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(EncoderkitError, match=r"encoderkit\[ray\]"):

@@ -9,11 +9,11 @@ import json
 import pytest
 
 from conftest import write
-from encoderkit.data.beir import load_beir
+from encoderkit.data.corpora.beir import load_beir
+from encoderkit.data.corpora.pairs import load_training_data
+from encoderkit.data.corpora.sts import read_sts
+from encoderkit.data.files.sources import Skipped, SourceDoc, walk
 from encoderkit.data.jsonl import lines, parse, read_jsonl
-from encoderkit.data.pairs import load_training_data
-from encoderkit.data.sources import Skipped, SourceDoc, walk
-from encoderkit.data.sts import read_sts
 from encoderkit.errors import DataError
 
 ODD = ["\u0085", "\u2028", "\u2029", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e"]

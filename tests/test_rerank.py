@@ -8,7 +8,7 @@ import pytest
 from conftest import make_tiny_cross_encoder, write
 from encoderkit import Index
 from encoderkit.errors import EncoderkitError
-from encoderkit.models.cross_encoder import Reranker
+from encoderkit.models.heads.cross_encoder import Reranker
 
 DOCS = [{"id": f"d{i}", "title": f"Doc {i}", "text": f"topic {i % 5} words about item {i} and more text {i}"} for i in range(30)]
 

@@ -304,8 +304,8 @@ def _kill_at(tmp_path, target, run, before):
     "target,before",
     [
         ("encoderkit.retrieval.bm25:merge", False),  # merged postings written, segment not renamed
-        ("encoderkit.index.commit:write_manifest", True),  # merged segment complete, manifest not switched
-        ("encoderkit.index.commit:collect", True),  # manifest switched, old segments not yet collected
+        ("encoderkit.index.write.commit:write_manifest", True),  # merged segment complete, manifest not switched
+        ("encoderkit.index.write.commit:collect", True),  # manifest switched, old segments not yet collected
     ],
 )
 def test_kill_during_merge_then_search(tmp_path, tiny_encoder, target, before):
@@ -332,7 +332,7 @@ def test_kill_after_commit_before_collection(tmp_path, tiny_encoder):
     index.add(make_docs(10, seed=9))
     index.close()
     run = f"from encoderkit import Index; Index.open({str(index.path)!r}).remove(['d003'])"
-    _kill_at(tmp_path, "encoderkit.index.commit:collect", run, True)
+    _kill_at(tmp_path, "encoderkit.index.write.commit:collect", run, True)
     reader = Index.open(index.path)
     assert reader.generation == 2 and "d003" not in reader.doc_ids().values() and reader.health(full=True).ok
     assert (reader.path / "seg-000001" / "del-000002.npy").is_file()

@@ -156,7 +156,7 @@ def test_rerank_shapes_bi_encoder(client):
 
 
 def test_rerank_with_cross_encoder(index_dir, tiny_cross_encoder_dir):
-    from encoderkit.models.cross_encoder import Reranker
+    from encoderkit.models.heads.cross_encoder import Reranker
 
     with client_for(index_dir, reranker=str(tiny_cross_encoder_dir)) as c:
         docs = ["Owls hunt at night.", "Dogs bark at strangers.", "Cats purr."]

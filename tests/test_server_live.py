@@ -68,7 +68,7 @@ def test_openai_client_round_trip(live, tiny_encoder):
 def test_cohere_client_rerank(live, tiny_cross_encoder_dir):
     import cohere
 
-    from encoderkit.models.cross_encoder import Reranker
+    from encoderkit.models.heads.cross_encoder import Reranker
 
     base, _ = live
     docs = ["Owls hunt at night.", "Dogs bark at strangers.", "Cats purr."]

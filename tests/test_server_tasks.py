@@ -122,7 +122,7 @@ def test_real_task_models_behind_the_routes(tmp_path, tiny_encoder, tiny_model_d
     --classify/--extract/--rerank` loads them: a zero-shot classifier, a (briefly trained) tagger and
     a ColBERT model over the tiny backbone."""
     from colbert_fixtures import make_tiny_colbert
-    from encoderkit.data.conll import TaggedDoc
+    from encoderkit.data.corpora.conll import TaggedDoc
     from encoderkit.tasks.classify import Classifier
     from encoderkit.training.loop import TrainConfig
     from encoderkit.training.tagging import train_tagger

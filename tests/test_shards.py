@@ -12,8 +12,8 @@ import pytest
 from conftest import run_cli
 from encoderkit import Index
 from encoderkit.errors import EncoderkitError
-from encoderkit.index.sharded import ShardedIndex, open_any
-from encoderkit.index.shards import route
+from encoderkit.index.shards.routing import route
+from encoderkit.index.shards.sharded import ShardedIndex, open_any
 from test_segments import QUERIES, make_docs
 
 

@@ -2,7 +2,7 @@ import os
 from pathlib import Path
 
 from conftest import write
-from encoderkit.data.sources import Skipped, SourceDoc, extract_html, walk
+from encoderkit.data.files.sources import Skipped, SourceDoc, extract_html, walk
 
 
 def _run(paths, **kw):

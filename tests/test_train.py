@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import write
-from encoderkit.data.pairs import Pair, load_training_data, split_validation
+from encoderkit.data.corpora.pairs import Pair, load_training_data, split_validation
 from encoderkit.errors import DataError, EncoderkitError
 from encoderkit.training.embed import BiEncoderObjective
 from encoderkit.training.ict import ict_pairs

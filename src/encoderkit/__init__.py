@@ -18,8 +18,8 @@ __version__ = "0.2.0"
 __all__ = ["Encoder", "Reranker", "Index", "EncoderkitError", "__version__"]
 
 _LAZY = {
-    "Encoder": ("encoderkit.models.encoder", "Encoder"),
-    "Reranker": ("encoderkit.models.cross_encoder", "Reranker"),
+    "Encoder": ("encoderkit.models.heads.encoder", "Encoder"),
+    "Reranker": ("encoderkit.models.heads.cross_encoder", "Reranker"),
     "Index": ("encoderkit.index", "Index"),
     "EncoderkitError": ("encoderkit.errors", "EncoderkitError"),
 }

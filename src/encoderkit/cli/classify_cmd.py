@@ -117,7 +117,7 @@ def train_classify_cmd(
     quiet_env(quiet or as_json)
     from dataclasses import replace
 
-    from ..training.classify import ClassifyOptions, default_train_config, train_classify
+    from ..training.classify.train import ClassifyOptions, default_train_config, train_classify
 
     options = ClassifyOptions(
         method=method,
@@ -179,7 +179,7 @@ def train_classify_cmd(
 def _read_texts(file: Path) -> list[str]:
     import json
 
-    from ..data.label_formats import read_text
+    from ..data.corpora.label_formats import read_text
     from ..errors import DataError
 
     content = read_text(file)
@@ -204,7 +204,7 @@ def load_any(model: Optional[str], labels: Optional[str], labels_file: Optional[
     """A trained classifier (``model`` is a classifier folder) or a zero-shot one (``labels`` /
     ``labels_file``, with ``model`` the encoder)."""
     from ..errors import EncoderkitError
-    from ..models.classifier import is_classifier
+    from ..models.heads.classifier import is_classifier
     from ..tasks.classify import Classifier
 
     if labels or labels_file:
@@ -245,7 +245,7 @@ def classify(
     if none_threshold is not None:
         clf.config["none_threshold"] = float(none_threshold)
     if calibrate is not None:
-        from ..data.labeled import read_labeled
+        from ..data.corpora.labelled import read_labeled
         from ..tasks.classify.zero_shot import calibrate as fit
 
         if clf.config.get("method") != "zero-shot":

@@ -29,7 +29,7 @@ def _collection(paths: List[Path], index: Optional[Path], text_col: Optional[str
 def _vectors(docs, model: str, quiet: bool):
     if docs.stored_vectors is not None:
         return docs.stored_vectors
-    from ..models.encoder import Encoder
+    from ..models.heads.encoder import Encoder
 
     enc = Encoder.load(model)
     docs.model = enc.name

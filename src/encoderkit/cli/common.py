@@ -78,7 +78,7 @@ def optional_values(argv: list[str]) -> list[str]:
     >>> optional_values(["index", "docs", "--ray", "auto"]), optional_values(["index", "--ray", "docs"])
     (['index', 'docs', '--ray=auto'], ['index', '--ray=local', 'docs'])
     """
-    from ..runtime.cluster import is_address
+    from ..runtime.ray_cluster import is_address
 
     out, i = [], 0
     while i < len(argv):

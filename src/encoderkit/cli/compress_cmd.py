@@ -58,7 +58,7 @@ def compress(
     relations); it loads wherever a model does: Encoder.load, index, search, train, export onnx.
     """
     quiet_env(quiet or as_json)
-    from ..training.compress import train_compress
+    from ..training.compress.train import train_compress
     from ..training.loop import TrainConfig
     from .train_cmd import _report
 

@@ -159,7 +159,7 @@ def sts(
     quiet_env(True)
     from ..evaluation.machine import machine_info
     from ..evaluation.sts import read_sts, sts_correlation
-    from ..models.encoder import Encoder
+    from ..models.heads.encoder import Encoder
 
     cols, rng = _sts_options(columns, score_range)
     pairs = read_sts(data, split, fmt=data_format, columns=cols, score_range=rng)
@@ -212,7 +212,7 @@ def geometry(
     from ..evaluation.machine import machine_info
     from ..evaluation.sts import geometry as run_geometry
     from ..evaluation.sts import geometry_markdown, plot_geometry, random_init_encoder, read_sts
-    from ..models.encoder import Encoder
+    from ..models.heads.encoder import Encoder
 
     pairs = read_sts(data, split)
     encoders = [(Encoder.load(m).name, Encoder.load(m)) for m in model]

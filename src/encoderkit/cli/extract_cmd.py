@@ -114,7 +114,7 @@ def _marked_or_plain(doc_text: str) -> tuple[str, list[dict] | None]:
     """A SemEval-style text with <e1>..</e1> <e2>..</e2> becomes (clean text, the two spans)."""
     if "<e1>" not in doc_text:
         return doc_text, None
-    from ..data.semeval import parse_marked
+    from ..data.corpora.semeval import parse_marked
     from ..errors import EncoderkitError
 
     try:

@@ -179,7 +179,7 @@ def index(
             hint="check the spelling, or pass --allow-missing to index the rest",
         )
     from ..index.configure import open_for_update
-    from ..index.shards import is_sharded
+    from ..index.shards.routing import is_sharded
 
     remote = _ray_encoding(ray, workers, quiet=quiet or as_json)
 
@@ -211,7 +211,7 @@ def index(
         ann_settings.setdefault("entities", {})["model"] = extract
     if colbert:
         from ..errors import EncoderkitError
-        from ..index.manifest import MANIFEST, read_manifest, retriever_names
+        from ..index.storage.manifest import MANIFEST, read_manifest, retriever_names
         from ..retrieval.colbert.retriever import record_model
 
         have = retriever_names(read_manifest(index_dir)) if (index_dir / MANIFEST).exists() else []
@@ -305,15 +305,15 @@ def _index_sharded(
 ) -> None:
     """`encoderkit index` on a sharded index: create it (--shards N), add a shard, sync every shard."""
     from ..errors import EncoderkitError
-    from ..index.manifest import MANIFEST
-    from ..index.sharded import ShardedIndex
-    from ..index.shards import is_sharded
+    from ..index.shards.routing import is_sharded
+    from ..index.shards.sharded import ShardedIndex
+    from ..index.storage.manifest import MANIFEST
 
     if rebuild and not is_sharded(index_dir):
         raise EncoderkitError(f"no sharded index at '{index_dir}' to rebuild", hint="create one with --shards N first")
     if rebuild:  # every shard re-encoded with the (new) settings; documents stay in their shards
         from ..index.configure import open_for_update
-        from ..index.shards import read_shards
+        from ..index.shards.routing import read_shards
 
         names = read_shards(index_dir)["shards"]
         opts = dict(model=model, chunk_size=chunk_size, chunk_overlap=chunk_overlap, retrievers=retrievers)
@@ -360,7 +360,7 @@ def _ray_encoding(address: Optional[str], workers: Optional[int], *, quiet: bool
 
             raise EncoderkitError("--workers needs --ray", hint="add --ray (a local Ray cluster) or --ray ADDRESS")
         return None
-    from ..index.distributed import RayEncoding
+    from ..index.shards.ray_build import RayEncoding
 
     remote = RayEncoding(address, workers=workers, quiet=True)
     info = remote.connect()
@@ -372,7 +372,7 @@ def _ray_encoding(address: Optional[str], workers: Optional[int], *, quiet: bool
 
 def _choose_precision(idx, requested: str, paths, gate_data: Optional[Path], gate_split: str, *, quiet: bool) -> None:
     """Run the quality gate for ``requested`` (unless the index already encodes at it) and apply the result."""
-    from ..data.sources import SourceDoc, walk
+    from ..data.files.sources import SourceDoc, walk
     from ..evaluation.precision_gate import beir_dev_set, choose_precision, ict_dev_set
 
     model = idx.manifest["model"]
@@ -495,7 +495,7 @@ def _print_report(report, stats) -> None:
     )
     out.print(t)
     if report.skipped:
-        from ..index.report import skipped_summary
+        from ..index.write.update_report import skipped_summary
 
         s = Table(title="skipped", show_header=True)
         s.add_column("reason")
@@ -577,7 +577,7 @@ def info(
     if health.ok:
         out.print(f"health     ok (cheap checks; `encoderkit verify --index {_esc(str(index_dir))}` checks every checksum)")
     else:
-        from ..index.integrity import repair_hint
+        from ..index.storage.integrity import repair_hint
 
         out.print("[red]health     DAMAGED[/] ", shown(f"{health.problems[0]}; {repair_hint(index_dir)}"))
     if m.get("upgraded_from"):

@@ -69,7 +69,7 @@ def mlm(
     embeddings; --head-only-steps warms it up before the encoder trains. The output loads with
     Encoder.load, sentence-transformers and the transformers fill-mask pipeline.
     """
-    from ..training.pretrain.run import PretrainConfig
+    from ..training.pretrain.train import PretrainConfig
 
     cfg = PretrainConfig(
         objective="mlm",
@@ -143,7 +143,7 @@ def rtd(
     The encoder (discriminator) is saved in --out for Encoder.load / sentence-transformers; the
     generator (an MLM, usable with fill-mask) in --out/generator.
     """
-    from ..training.pretrain.run import PretrainConfig
+    from ..training.pretrain.train import PretrainConfig
 
     cfg = PretrainConfig(
         objective="rtd",
@@ -181,7 +181,7 @@ def rtd(
 def _run(cfg, resume: bool, overwrite: bool, as_json: bool, quiet: bool) -> None:
     quiet_env(quiet or as_json)
     from ..training.loop import TrainingInterrupted
-    from ..training.pretrain.run import run_pretraining
+    from ..training.pretrain.train import run_pretraining
 
     try:
         log = run_pretraining(cfg, resume=resume, overwrite=overwrite)

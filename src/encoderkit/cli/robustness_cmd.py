@@ -84,7 +84,7 @@ def robustness(
             rerank_model=rerank_model,
         )
     elif task == "classify":
-        from ..data.labeled import read_labelled
+        from ..data.corpora.labelled import read_labelled
 
         if not model:
             raise EncoderkitError("--task classify needs --model CLASSIFIER (repeat to compare)")

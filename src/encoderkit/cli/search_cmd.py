@@ -115,8 +115,8 @@ def search(
     filters = [*(filters or []), *_entity_filters(entity)]
     encoder = None
     if model is not None:
-        from ..index.manifest import read_manifest
-        from ..models.encoder import Encoder
+        from ..index.storage.manifest import read_manifest
+        from ..models.heads.encoder import Encoder
 
         m = read_manifest(index_dir)["model"]
         encoder = Encoder.load(model, pooling=m["pooling"], max_length=m["max_length"])
@@ -129,7 +129,7 @@ def search(
     fusion_weights = parse_weights(weights)
     with _open(index_dir, encoder, backend, ray) as idx:
         if backend in ("onnx", "onnx-int8") and encoder is None:
-            from ..index.encoder import model_spec
+            from ..index.storage.model import model_spec
 
             ensure_export(model_spec(idx.manifest["model"]), "encoder", backend)
         opts = dict(
@@ -164,10 +164,10 @@ def search(
 def _open(index_dir: Path, encoder, backend: str, ray: Optional[str] = None):
     """The index at ``index_dir``: ordinary, or sharded (searched as one; through Ray actors with --ray)."""
     from ..errors import EncoderkitError
-    from ..index.shards import is_sharded
+    from ..index.shards.routing import is_sharded
 
     if is_sharded(index_dir):
-        from ..index.sharded import ShardedIndex
+        from ..index.shards.sharded import ShardedIndex
 
         if encoder is not None:
             raise EncoderkitError("--model is not supported on a sharded index", hint="search with the index's own model")

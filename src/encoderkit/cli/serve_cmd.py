@@ -85,7 +85,7 @@ def serve(
     from ..server.app import create_app
     from ..server.config import BatchSettings, Limits, ServerConfig
     from ..server.keys import load_keys
-    from ..server.run import serve as run_server
+    from ..server.listen import serve as run_server
 
     if not verbose:
         import warnings
@@ -145,7 +145,7 @@ def _serve_replicas(index_dir: Path, config, port: int, replicas: int) -> None:
     import sys
 
     from ..errors import EncoderkitError
-    from ..index.shards import is_sharded
+    from ..index.shards.routing import is_sharded
 
     if config.ray is None:
         raise EncoderkitError("--replicas needs --ray", hint="add --ray (a local Ray instance) or --ray ADDRESS")

@@ -59,7 +59,7 @@ def tradeoff(
             repeats=repeats,
         )
     elif task == "classify":
-        from ..data.labeled import read_labelled
+        from ..data.corpora.labelled import read_labelled
         from ..evaluation.tradeoff import classify_tradeoff
         from .robustness_cmd import load_classifier
 

@@ -52,7 +52,7 @@ def _corpus_extra(data: Path, n_ict: int, n_titles: int, seed: int):
         return None
     import random
 
-    from ..data.sources import SourceDoc, walk
+    from ..data.files.sources import SourceDoc, walk
     from ..training.ict import ict_pairs, title_pairs
 
     docs = [(d.doc_id, d.title, d.text) for d in walk([data / "corpus.jsonl"]) if isinstance(d, SourceDoc)]

@@ -22,7 +22,7 @@ def verify(
     """Check an index for damage: checksums of every search file, shapes, counts and finite values,
     and the SQLite store against them. Exit code 0 when healthy, 1 when damaged."""
     from ..index import Index
-    from ..index.integrity import repair_hint
+    from ..index.storage.integrity import repair_hint
 
     with Index.open(index_dir, readonly=True) as idx:
         health = idx.health(full=True)

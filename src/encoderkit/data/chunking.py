@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .extract import atx_heading  # linear time: a backtracking heading regex can take minutes on one line
+from .files.convert import atx_heading  # linear time: a backtracking heading regex can take minutes on one line
 
 DEFAULT_SIZE = 256
 DEFAULT_OVERLAP = 32

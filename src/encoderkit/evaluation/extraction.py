@@ -4,7 +4,7 @@ SemEval-2010 Task 8's official relation score; confusion matrices and their plot
 Entities (Tjong Kim Sang & De Meulder, 2003): an entity counts as found only when its type and both
 boundaries match exactly; micro precision/recall/F1 over all entities plus the same per type. seqeval
 (Nakayama, 2018) in strict mode with the IOB2 scheme computes them; the predictions are repaired to
-valid IOB2 before scoring (:func:`encoderkit.data.conll.repair`, conlleval's reading of an I- tag that
+valid IOB2 before scoring (:func:`encoderkit.data.corpora.conll.repair`, conlleval's reading of an I- tag that
 starts an entity), and on valid sequences strict mode and conlleval give the same counts
 (``tests/test_extraction_metrics.py`` checks both on hand-made cases).
 
@@ -27,8 +27,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..data.conll import repair
-from ..data.semeval import relation_type
+from ..data.corpora.conll import repair
+from ..data.corpora.semeval import relation_type
 
 
 def _r(x: float) -> float:

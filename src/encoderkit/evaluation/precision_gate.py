@@ -13,7 +13,7 @@ A candidate encoder passes when
 
 Throughput of both encoders on the dev passages is recorded too, so ``auto`` can pick the fastest
 candidate that passes (:func:`choose_precision`). The thresholds live with the index
-(:func:`encoderkit.index.encoder.gate_problem`), which refuses a failing candidate.
+(:func:`encoderkit.index.storage.model.gate_problem`), which refuses a failing candidate.
 
 >>> dev = ict_dev_set(["Cats purr. They nap all day long in the sun.", "Rivers flow. Their water reaches the sea at last."])
 >>> sorted(dev.queries.values()), dev.qrels["q0"]
@@ -32,7 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import EncoderkitError
-from ..index.encoder import GATE_MAX_NDCG_DROP, GATE_MIN_MEAN_COSINE, PRECISION_BACKENDS, gate_problem
+from ..index.storage.model import GATE_MAX_NDCG_DROP, GATE_MIN_MEAN_COSINE, PRECISION_BACKENDS, gate_problem
 from ..runtime import cpu_has_bf16
 from .metrics import evaluate
 
@@ -67,7 +67,7 @@ def ict_dev_set(texts: Sequence[str], *, max_queries: int = 200, min_rest_words:
 
 def beir_dev_set(folder: str | Path, split: str = "dev", *, max_passages: int = 5000) -> DevSet:
     """A labelled dev set from a BEIR folder: its judged passages plus distractors up to ``max_passages``."""
-    from ..data.beir import load_beir
+    from ..data.corpora.beir import load_beir
 
     data = load_beir(folder, split)
     judged = {d for rel in data.qrels.values() for d in rel}
@@ -153,8 +153,8 @@ def choose_precision(model: dict, requested: str, dev: DevSet) -> tuple[str, dic
     the fastest that passes and is faster than fp32, else fp32. Returns (precision, its gate figures or
     None for fp32, every measurement). An explicitly requested precision is returned with its figures
     even when they fail: :meth:`Index.set_encode_precision` refuses it with them."""
-    from ..index.encoder import load_document_encoder, model_spec
-    from ..models.encoder import Encoder
+    from ..index.storage.model import load_document_encoder, model_spec
+    from ..models.heads.encoder import Encoder
 
     todo = candidates(requested)
     if not todo:

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..data.beir import BeirData, load_beir
+from ..data.corpora.beir import BeirData, load_beir
 from ..errors import EncoderkitError
 from ..retrieval.fusion import DEFAULT_FUSION
 from .machine import machine_info, peak_rss_mb
@@ -81,7 +81,7 @@ def prepare_index(
     look). Returns (index, build info)."""
     from ..index.configure import open_for_update
     from ..index.index import DEFAULT_RETRIEVERS
-    from ..index.manifest import MANIFEST, read_manifest, retriever_names
+    from ..index.storage.manifest import MANIFEST, read_manifest, retriever_names
 
     t0 = time.perf_counter()
     have = retriever_names(read_manifest(index_dir)) if (index_dir / MANIFEST).exists() else list(DEFAULT_RETRIEVERS)
@@ -258,14 +258,14 @@ def evaluate_retrieval(
     """Run the evaluation and write results.json, results.md, runs/*.trec and PNG plots to ``out_dir``.
 
     All inputs are validated first (corpus, queries, qrels and their id overlap, see
-    :func:`encoderkit.data.beir.load_beir`): bad data stops the run in seconds, before any model is
+    :func:`encoderkit.data.corpora.beir.load_beir`): bad data stops the run in seconds, before any model is
     loaded or anything encoded. ``corpus_sample=N`` (a quick look, with ``n_queries``) indexes only the
     documents judged for the evaluated queries plus ``N`` others drawn at random (``sample_seed``);
     the report says so, and its figures are not comparable with full-corpus ones.
     ``colbert_model``: the model of the index's colbert retriever (``-p colbert``); ``rerank_model``: a
     cross-encoder or a ColBERT model for ``+rerank`` pipelines; ``fusion``/``weights``: how pipelines
     with several retrievers fuse them."""
-    from ..data.sources import DEFAULT_MAX_BYTES
+    from ..data.files.sources import DEFAULT_MAX_BYTES
 
     t_start = time.perf_counter()
     parsed = [parse_pipeline(p) for p in pipelines]
@@ -306,7 +306,7 @@ def evaluate_retrieval(
         n_documents=sample_info["documents"] if sample_info else None,
     )
     if backend != "auto":  # encode queries as asked (building the index may have loaded the torch encoder)
-        from ..index.encoder import model_spec
+        from ..index.storage.model import model_spec
         from ..models.export import ensure_export
 
         ensure_export(model_spec(index.manifest["model"]), "encoder", backend)

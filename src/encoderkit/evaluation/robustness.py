@@ -194,8 +194,8 @@ def evaluate_robustness(
     show_progress: bool | None = None,
 ) -> dict:
     """Run the robustness evaluation; writes results.json, results.md and PNG plots to ``out_dir``."""
-    from ..data.beir import load_beir
-    from ..data.sources import SourceDoc, read_file
+    from ..data.corpora.beir import load_beir
+    from ..data.files.sources import SourceDoc, read_file
     from .machine import machine_info
     from .metrics import METRICS, evaluate
     from .retrieval import parse_pipeline, pipeline_retrievers, prepare_index, run_pipeline
@@ -211,7 +211,7 @@ def evaluate_robustness(
     if any(r for _, r in parsed):
         if not rerank_model:
             raise EncoderkitError("a '+rerank' pipeline needs a cross-encoder", hint="pass --rerank-model DIR")
-        from ..models.cross_encoder import Reranker
+        from ..models.heads.cross_encoder import Reranker
 
         reranker = Reranker.load(rerank_model)
     out = Path(out_dir)
@@ -318,7 +318,7 @@ def _slice_scores(base_scores: dict, members: set) -> dict:
 def _truncation(data, index, info, chunked, scorer_for, show_progress) -> dict:
     """Whole documents truncated at the model's limit vs the chunked index, overall and on queries whose
     relevant documents are longer than the limit."""
-    from ..index.encoder import model_spec
+    from ..index.storage.model import model_spec
     from .retrieval import prepare_index
 
     limit = int(info["model"]["max_length"])
@@ -331,7 +331,7 @@ def _truncation(data, index, info, chunked, scorer_for, show_progress) -> dict:
         retrievers=[r["name"] for r in info["retrievers"]],
         show_progress=show_progress,
     )
-    from ..data.sources import SourceDoc, read_file
+    from ..data.files.sources import SourceDoc, read_file
 
     texts = {
         d.doc_id: (f"{d.title}\n{d.text}" if d.title else d.text) for d in read_file(data.corpus_path) if isinstance(d, SourceDoc)

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..data.sts import StsPair, read_sts  # noqa: F401  (re-exported)
+from ..data.corpora.sts import StsPair, read_sts  # noqa: F401  (re-exported)
 from ..errors import EncoderkitError
 
 
@@ -98,7 +98,7 @@ def random_init_encoder(like, seed: int = 0):
     import torch
     from transformers import AutoModel
 
-    from ..models.encoder import Encoder
+    from ..models.heads.encoder import Encoder
     from ..models.ref import ModelRef
 
     torch.manual_seed(seed)

@@ -127,12 +127,12 @@ def evaluate_tradeoff(
 ) -> dict:
     """Measure every variant on a BEIR set; writes results.json, results.md and tradeoff.png.
     ``before_timing`` / ``after_timing``: called around the timing rounds (e.g. to quiet the machine)."""
-    from ..data.beir import load_beir
-    from ..data.sources import SourceDoc, read_file
+    from ..data.corpora.beir import load_beir
+    from ..data.files.sources import SourceDoc, read_file
     from ..index.index import DEFAULT_RETRIEVERS, Index
-    from ..index.manifest import MANIFEST
-    from ..models.encoder import Encoder
+    from ..index.storage.manifest import MANIFEST
     from ..models.export import ensure_export
+    from ..models.heads.encoder import Encoder
     from ..runtime import n_threads
     from .machine import machine_info
     from .metrics import evaluate
@@ -153,7 +153,7 @@ def evaluate_tradeoff(
     queries = list(data.queries.values())[:latency_queries]
     sts_pairs = None
     if sts is not None:
-        from ..data.sts import read_sts
+        from ..data.corpora.sts import read_sts
 
         sts_pairs = read_sts(sts, "test")
     rows: list = [None] * len(variants)

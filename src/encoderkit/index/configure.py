@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import EncoderkitError
-from .annotate import annotator_entries
 from .index import DEFAULT_RETRIEVERS, Index
-from .manifest import MANIFEST, retriever_names
-from .plan import ChunkSettings, settings_key
-from .writer import retriever_entries
+from .storage.manifest import MANIFEST, retriever_names
+from .write.annotate import annotator_entries
+from .write.plan import ChunkSettings, settings_key
+from .write.writer import retriever_entries
 
 
 def open_for_update(
@@ -37,7 +37,7 @@ def open_for_update(
     stored chunks, encoding only what it needs. Annotators (``annotators``: names to hold; settings per
     name) likewise: a new one annotates the documents already indexed.
     """
-    from ..models.encoder import Encoder
+    from ..models.heads.encoder import Encoder
     from ..models.ref import resolve_model, weights_fingerprint
 
     index_dir = Path(index_dir)

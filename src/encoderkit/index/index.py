@@ -1,7 +1,7 @@
 """A persistent search index over documents: SQLite store + one artifact folder per retriever + a JSON
 manifest. :class:`Index` opens or creates the folder and hands writing to an
-:class:`~encoderkit.index.writer.IndexWriter` and searching to an
-:class:`~encoderkit.index.searcher.IndexSearcher`.
+:class:`~encoderkit.index.write.writer.IndexWriter` and searching to an
+:class:`~encoderkit.index.read.searcher.IndexSearcher`.
 
 >>> from encoderkit import Index
 >>> idx = Index.create("demo-index", encoder="default")                         # doctest: +SKIP
@@ -16,7 +16,7 @@ Layout of an index folder: ``manifest.json`` (format version, model, chunking, r
 settings, live generation and its segments), ``index.db`` (SQLite: documents, chunks, per-retriever
 chunk payloads), ``seg-XXXXXX/`` (immutable segments: ``chunk_ids.npy``, ``chunk_docs.npy``, one folder
 per retriever, e.g. ``bm25/`` and ``dense/``, and deletion markers ``del-GGGGGG.npy``; see
-:mod:`encoderkit.index.segments`), ``leases/`` (which files each generation searches; readers lock
+:mod:`encoderkit.index.storage.segments`), ``leases/`` (which files each generation searches; readers lock
 them), ``write.lock``.
 """
 
@@ -30,14 +30,15 @@ from typing import Iterable, Sequence
 from ..errors import EncoderkitError
 from ..retrieval.base import IndexContext
 from ..retrieval.ranking import Hit, QueryRanking
-from .annotate import annotator_entries
-from .encoder import check_encoder, gate_problem, load_document_encoder, load_index_encoder, resolve_backend
-from .manifest import MANIFEST, read_manifest, retriever_names, write_manifest
-from .plan import ChunkSettings
-from .report import UpdateReport
-from .searcher import IndexSearcher
-from .store import Store
-from .writer import IndexWriter, check_chunking, new_manifest, retriever_entries
+from .read.searcher import IndexSearcher
+from .storage.manifest import MANIFEST, read_manifest, retriever_names, write_manifest
+from .storage.migrate import segment_count
+from .storage.model import check_encoder, gate_problem, load_document_encoder, load_index_encoder, resolve_backend
+from .storage.store import Store
+from .write.annotate import annotator_entries
+from .write.plan import ChunkSettings
+from .write.update_report import UpdateReport
+from .write.writer import IndexWriter, check_chunking, new_manifest, retriever_entries
 
 DB = "index.db"
 DEFAULT_RETRIEVERS = ("bm25", "dense")
@@ -81,11 +82,11 @@ class Index:
     ) -> Index:
         """Create an empty index in a new (or empty) folder. ``retrievers``: registered retriever names;
         ``retriever_settings``: name -> settings (``bm25``/``dense`` params objects are accepted too);
-        ``annotators``: index-time annotators (see :mod:`encoderkit.index.annotate`) and their settings.
+        ``annotators``: index-time annotators (see :mod:`encoderkit.index.write.annotate`) and their settings.
         ``chunk_size=0`` indexes whole documents as ``title + " " + text`` (the BEIR/MTEB protocol);
         ``titles``: how chunks carry the document title, auto | prefix | none
         (:func:`encoderkit.data.chunking.index_text`)."""
-        from ..models.encoder import Encoder
+        from ..models.heads.encoder import Encoder
 
         path = Path(path)
         if (path / MANIFEST).exists():
@@ -122,7 +123,7 @@ class Index:
             store = Store(db, readonly=readonly or not os.access(path, os.W_OK))
             store.check()
         except sqlite3.OperationalError as exc:  # cannot open or read it now: the disk, not the file
-            from .ioerrors import disk_full, free_bytes
+            from .storage.ioerrors import disk_full, free_bytes
 
             free = free_bytes(path)
             if "full" in str(exc) or (free is not None and free < 1 << 20):
@@ -147,15 +148,15 @@ class Index:
     @staticmethod
     def repair(path: str | Path, *, show_progress: bool | None = None):
         """Rebuild a damaged index's search artifacts (and a lost or malformed manifest) from its store,
-        without re-encoding; see :mod:`encoderkit.index.repair`. Returns a RepairReport."""
-        from .repair import repair
+        without re-encoding; see :mod:`encoderkit.index.write.repair`. Returns a RepairReport."""
+        from .write.repair import repair
 
         return repair(path, show_progress=show_progress)
 
     def health(self, *, full: bool = False):
         """Cheap checks of the live generation (``full``: checksums and the store too); see
-        :mod:`encoderkit.index.integrity`. Returns a Health (``ok``, ``problems``)."""
-        from .repair import health_of
+        :mod:`encoderkit.index.storage.integrity`. Returns a Health (``ok``, ``problems``)."""
+        from .write.repair import health_of
 
         return health_of(self.path, self.manifest, self.context, full=full, store=self.store)
 
@@ -193,7 +194,7 @@ class Index:
             "generation": self.generation,
             **self.manifest["counts"],
             "size_bytes": size,
-            "segments": len(self.manifest.get("segments") or []) or int(bool(self.manifest.get("artifacts"))),
+            "segments": segment_count(self.manifest),
             "model": self.manifest["model"]["name"],
             "retrievers": self.retrievers,
             "annotators": [a["name"] for a in self.manifest.get("annotators") or []],
@@ -202,8 +203,8 @@ class Index:
 
     def footprint(self) -> dict:
         """Disk and memory per component (the store, each retriever, the chunk arrays) and per
-        segment; see :mod:`encoderkit.index.footprint`."""
-        from .footprint import footprint
+        segment; see :mod:`encoderkit.index.storage.footprint`."""
+        from .storage.footprint import footprint
 
         return footprint(self.path, self.manifest, self.context)
 
@@ -265,7 +266,7 @@ class Index:
         ``gate``, the figures :func:`encoderkit.evaluation.precision_gate.measure_precision` measured,
         and is refused unless they pass (mean cosine to fp32 >= 0.99, nDCG@10 drop <= 0.005). ``choice``:
         how it was chosen (what was requested, what was measured), kept in the manifest for ``info``."""
-        from .encoder import PRECISIONS
+        from .storage.model import PRECISIONS
 
         if precision not in PRECISIONS:
             raise EncoderkitError(f"unknown encode precision '{precision}'", hint=f"use one of: {', '.join(PRECISIONS)}")
@@ -293,7 +294,7 @@ class Index:
         """Add or replace documents (dicts with id, text[, title, path, meta] or SourceDocs).
         ``recluster``: rebuild every retriever from the stored payloads at this commit (ColBERT retrains
         its centroids) instead of updating in place. ``encode_with``: chunk and encode on a Ray cluster
-        (:class:`encoderkit.index.distributed.RayEncoding`)."""
+        (:class:`encoderkit.index.shards.ray_build.RayEncoding`)."""
         return self.writer.add(
             docs,
             show_progress=show_progress,
@@ -315,7 +316,7 @@ class Index:
     def set_merge_policy(self, **policy) -> None:
         """Change the automatic merge policy (factor, floor, max_deleted, max_chunks, auto); recorded in
         the manifest at the next commit."""
-        from .merge import MergePolicy
+        from .write.merge import MergePolicy
 
         m = dict(self.writer.target)
         m["merge_policy"] = MergePolicy.from_dict({**(m.get("merge_policy") or {}), **policy}).to_dict()
@@ -340,8 +341,8 @@ class Index:
         ``export_onnx``: after a commit, export the model to ONNX once so queries run on ONNX Runtime.
         ``recluster``: commit even without changes, rebuilding every retriever from the stored payloads
         (ColBERT retrains its centroids; nothing is re-encoded). ``encode_with``: chunk and encode on a
-        Ray cluster (:class:`encoderkit.index.distributed.RayEncoding`)."""
-        from ..data.sources import DEFAULT_MAX_BYTES, DEFAULT_TIME_LIMIT
+        Ray cluster (:class:`encoderkit.index.shards.ray_build.RayEncoding`)."""
+        from ..data.files.sources import DEFAULT_MAX_BYTES, DEFAULT_TIME_LIMIT
 
         return self.writer.sync(
             paths,
@@ -383,7 +384,7 @@ class Index:
         a ColBERT model, which re-scores from the index's stored vectors when they are its own), the top
         ``rerank_depth`` candidates are re-scored; ``rerank_fusion="rrf"`` fuses the reranker's order
         with the first stage's instead of replacing it. ``filters``: ``FIELD=VALUE`` strings such as
-        ``label=sports`` or ``path=docs/*.md`` (see :mod:`encoderkit.index.filters`)."""
+        ``label=sports`` or ``path=docs/*.md`` (see :mod:`encoderkit.index.read.filters`)."""
         return self.search_many(
             [query],
             mode=mode,

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -29,11 +30,42 @@ from .layout import read_json, transformer_dir
 from .ref import ModelRef, weights_fingerprint
 
 RUNTIMES = ("torch", "torch-bf16", "onnx", "onnx-int8")
+
+
+@dataclass(frozen=True)
+class Head:
+    """What sits on the transformer for one model kind, as far as loading and running it goes.
+
+    ``kind`` names the model's ONNX export in the cache; ``output`` is the attribute of the module's
+    output to return (None: the module returns the tensor itself); ``auto`` is the transformers auto class
+    of the body; ``build(body, folder)`` wraps a loaded body in the trained head's torch module (heads
+    saved by encoderkit: classifier, tagger, span-pair); ``fingerprint(folder)`` names the export (the
+    weights' by default). Each head module declares its own :class:`Head`, so the backbone imports none.
+    """
+
+    kind: str
+    output: str | None = "last_hidden_state"
+    auto: str = "AutoModel"
+    build: Callable | None = None
+    fingerprint: Callable[[Path], str] | None = None
+
+    def fingerprint_of(self, path: Path) -> str:
+        return self.fingerprint(path) if self.fingerprint is not None else weights_fingerprint(path)
+
+
 HEADS = {
-    "base": ("encoder", "last_hidden_state"),
-    "sequence-classification": ("cross-encoder", "logits"),
-    "classifier": ("classifier", "logits"),  # encoderkit's own head (models.classifier): ONNX exports or a wrapped module
+    "base": Head("encoder"),
+    "colbert": Head("colbert"),
+    "sequence-classification": Head("cross-encoder", "logits", auto="AutoModelForSequenceClassification"),
 }
+
+
+def _head(head: str | Head) -> Head:
+    if isinstance(head, Head):
+        return head
+    if head not in HEADS:
+        raise EncoderkitError(f"unknown head '{head}'", hint=f"use one of: {', '.join(HEADS)}, or a Head")
+    return HEADS[head]
 
 
 def _pad_token(tokenizer_config: dict, fallback: str = "[PAD]") -> str:
@@ -63,30 +95,35 @@ class Backbone:
         cls,
         ref: ModelRef,
         *,
-        head: str = "base",
+        head: str | Head = "base",
         runtime: str = "torch",
         trust_remote_code: bool = False,
         onnx_folder: Path | None = None,
+        eager: bool = False,
     ) -> Backbone:
-        """Load the transformer under ``ref`` for ``head`` ("base": token states; "sequence-classification":
-        logits) on ``runtime`` (torch | torch-bf16 | onnx | onnx-int8)."""
+        """The one loader of every model kind: the tokenizer and transformer under ``ref`` with ``head``
+        on it ("base": token states; "sequence-classification": logits; or a head module's
+        :class:`Head`), on ``runtime`` (torch | torch-bf16 | onnx | onnx-int8). ``eager``: eager attention
+        (what the ONNX exporter traces, so ONNX Runtime can fuse attention)."""
         if runtime not in RUNTIMES:
             raise EncoderkitError(f"unknown backend '{runtime}'", hint=f"use one of: {', '.join(RUNTIMES)}")
-        kind, output = HEADS[head]
+        spec = _head(head)
+        name = head if isinstance(head, str) else spec.kind
         if runtime.startswith("onnx"):
-            return cls._load_onnx(ref, head, kind, runtime, onnx_folder)
-        if head == "classifier":
-            raise EncoderkitError("a classifier's torch module is built by Classifier.load", hint="use Classifier.load(folder)")
+            return cls._load_onnx(ref, spec, name, runtime, onnx_folder)
         configure_torch()
-        from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+        import transformers
+        from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
 
+        hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()  # "Loading weights" bars on every load are noise
         tpath = transformer_dir(ref.path)
-        auto = AutoModelForSequenceClassification if head == "sequence-classification" else AutoModel
+        auto = getattr(transformers, spec.auto)
+        extra = {"attn_implementation": "eager"} if eager else {}
         try:
             hf_tok = AutoTokenizer.from_pretrained(tpath, trust_remote_code=trust_remote_code)
-            model = auto.from_pretrained(tpath, trust_remote_code=trust_remote_code)
+            model = auto.from_pretrained(tpath, trust_remote_code=trust_remote_code, **extra)
         except (OSError, ValueError) as exc:
             raise EncoderkitError(
                 f"could not load model from {tpath}: {str(exc).splitlines()[0]}",
@@ -97,22 +134,27 @@ class Backbone:
                 f"{ref.name} has no fast tokenizer (tokenizer.json)",
                 hint="save the model with a fast tokenizer (transformers' AutoTokenizer, use_fast=True)",
             )
+        config = model.config.to_dict()
+        if spec.build is not None:
+            model = spec.build(model, ref.path)
         model.eval()
         from tokenizers import Tokenizer
 
         from ..runtime.torch import TorchRunner
 
         tok = Tokenizer.from_str(hf_tok.backend_tokenizer.to_str())
-        config = model.config.to_dict()
         config["tokenizer_model_max_length"] = getattr(hf_tok, "model_max_length", None)
         pad = hf_tok.pad_token or _pad_token(read_json(tpath / "tokenizer_config.json"))
-        runner = TorchRunner(model, output, bf16=runtime == "torch-bf16")
-        return cls(ref, tok, runner, config=config, pad_token=pad, runtime=runtime, head=head)
+        runner = TorchRunner(model, spec.output, bf16=runtime == "torch-bf16")
+        out = cls(ref, tok, runner, config=config, pad_token=pad, runtime=runtime, head=name)
+        if spec.fingerprint is not None:
+            out._fingerprint = spec.fingerprint_of(ref.path)
+        return out
 
     @classmethod
-    def _load_onnx(cls, ref: ModelRef, head: str, kind: str, runtime: str, folder: Path | None) -> Backbone:
+    def _load_onnx(cls, ref: ModelRef, spec: Head, name: str, runtime: str, folder: Path | None) -> Backbone:
         quantize = "int8" if runtime == "onnx-int8" else None
-        folder = Path(folder) if folder else export_folder(weights_fingerprint(ref.path), kind, quantize)
+        folder = Path(folder) if folder else export_folder(spec.fingerprint_of(ref.path), spec.kind, quantize)
         if not (folder / "model.onnx").is_file():
             raise EncoderkitError(
                 f"no ONNX export ({runtime}) of {ref.name} yet",
@@ -121,11 +163,16 @@ class Backbone:
             )
         from tokenizers import Tokenizer
 
-        tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        tok_cfg = read_json(folder / "tokenizer_config.json")
-        config = read_json(folder / "config.json")
+        # exports made before 0.3 of the extraction heads hold no tokenizer: read the model's own
+        tok_dir = folder if (folder / "tokenizer.json").is_file() else transformer_dir(ref.path)
+        tok = Tokenizer.from_file(str(tok_dir / "tokenizer.json"))
+        tok_cfg = read_json(tok_dir / "tokenizer_config.json")
+        config = read_json(folder / "config.json") or read_json(transformer_dir(ref.path) / "config.json")
         config["tokenizer_model_max_length"] = tok_cfg.get("model_max_length")
-        return cls(ref, tok, OnnxRunner(folder), config=config, pad_token=_pad_token(tok_cfg), runtime=runtime, head=head)
+        out = cls(ref, tok, OnnxRunner(folder), config=config, pad_token=_pad_token(tok_cfg), runtime=runtime, head=name)
+        if spec.fingerprint is not None:
+            out._fingerprint = spec.fingerprint_of(ref.path)
+        return out
 
     # ------------------------------------------------------------------ facts
     @property
@@ -154,29 +201,29 @@ class Backbone:
         return getattr(self.runner, "module", None)
 
     def with_module(
-        self, module, *, ref: ModelRef | None = None, fingerprint: str | None = None, head: str | None = None
+        self, module, *, ref: ModelRef | None = None, fingerprint: str | None = None, head: str | Head | None = None
     ) -> Backbone:
         """The same tokenizer on another torch module (e.g. a freshly initialised copy of the architecture,
         or a head wrapped around this backbone's transformer: ``head="classifier"``)."""
         from ..runtime.torch import TorchRunner
 
-        head = head or self.head
+        spec = _head(head or self.head)
         config = module.config.to_dict()
         config.setdefault("tokenizer_model_max_length", self.config.get("tokenizer_model_max_length"))
         out = Backbone(
             ref or self.ref,
             self._tokenizer,
-            TorchRunner(module, HEADS[head][1]),
+            TorchRunner(module, spec.output),
             config=config,
             pad_token=self._pad_token,
             runtime="torch",
-            head=head,
+            head=head if isinstance(head, str) else spec.kind,
         )
         out._fingerprint = fingerprint
         return out
 
     @classmethod
-    def for_module(cls, ref: ModelRef, module, *, head: str, fingerprint: str | None = None) -> Backbone:
+    def for_module(cls, ref: ModelRef, module, *, head: str | Head, fingerprint: str | None = None) -> Backbone:
         """``ref``'s tokenizer on a torch module built elsewhere (e.g. a model being trained), without
         loading ``ref``'s weights."""
         from tokenizers import Tokenizer
@@ -189,17 +236,40 @@ class Backbone:
         tok_cfg = read_json(tpath / "tokenizer_config.json")
         config = module.config.to_dict()
         config["tokenizer_model_max_length"] = tok_cfg.get("model_max_length")
+        spec = _head(head)
         out = cls(
             ref,
             Tokenizer.from_file(str(tpath / "tokenizer.json")),
-            TorchRunner(module, HEADS[head][1]),
+            TorchRunner(module, spec.output),
             config=config,
             pad_token=_pad_token(tok_cfg),
             runtime="torch",
-            head=head,
+            head=head if isinstance(head, str) else spec.kind,
         )
         out._fingerprint = fingerprint
         return out
+
+    @classmethod
+    def wrap(cls, tokenizer, module, *, head: str | Head, pad_token: str = "[PAD]") -> Backbone:
+        """A backbone over a live torch module and an in-memory ``tokenizers.Tokenizer`` (a model being
+        trained, validated as it will run once saved)."""
+        from tokenizers import Tokenizer
+
+        from ..runtime.torch import TorchRunner
+
+        spec = _head(head)
+        config = module.config.to_dict()
+        config.setdefault("tokenizer_model_max_length", None)
+        ref = ModelRef("in-memory", "in-memory", Path("."), None, "memory")
+        return cls(
+            ref,
+            Tokenizer.from_str(tokenizer.to_str()),
+            TorchRunner(module, spec.output),
+            config=config,
+            pad_token=pad_token,
+            runtime="torch",
+            head=head if isinstance(head, str) else spec.kind,
+        )
 
     # ------------------------------------------------------------------ tokenizing
     def raw_tokenizer(self):

@@ -1,4 +1,5 @@
-"""ONNX export of encoders, cross-encoders, classifiers and ColBERT models (run them with ONNX Runtime:
+"""ONNX export of every model kind: encoders, cross-encoders, classifiers, ColBERT models, taggers and
+span-pair models (run them with ONNX Runtime:
 faster on small CPU batches, and no torch import at start-up, so a CLI search starts in about a second
 instead of four).
 
@@ -18,7 +19,14 @@ with the torch model on probe texts. A classifier (:mod:`.classifier`) exports a
 and head together (logits out); its agreement check is the share of probe texts (the task texts
 saved with the classifier, plus generic ones) that get the same predicted labels, multi-label
 thresholds included: an fp32 export must reproduce the logits, an int8 one must agree on at least
-``min_agreement`` of the probes.
+``min_agreement`` of the probes. Taggers and span-pair models export the whole module (encoder and
+head) as one graph with one logits output; an fp32 export must reproduce torch's logits (max |diff|
+<= 1e-3 on probe texts).
+
+One pipeline for every kind: the kind comes from :mod:`.kinds`, the module to trace from the one
+loader (:meth:`.backbone.Backbone.load` with the kind's head, eager attention), the trace and the
+per-channel int8 quantization from :func:`trace_and_quantize`, and the decision to install the export
+from one gate (:func:`gate`) over the kind's agreement figures.
 
 >>> path = export_onnx("default", quantize="int8")          # doctest: +SKIP
 >>> enc = Encoder.load("default", backend="onnx")           # doctest: +SKIP
@@ -29,14 +37,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EncoderkitError
 from ..runtime.onnx import export_folder
-from .layout import kind_of, read_st_layout
-from .ref import resolve_model, weights_fingerprint
+from .backbone import Backbone
+from .card import read_card
+from .kinds import detect_kind, get_kind
+from .layout import read_st_layout
+from .ref import resolve_model
 
 PROBES = [
     "A man is playing a guitar.",
@@ -56,53 +68,101 @@ TOKENIZER_FILES = (
 )
 
 
+HEAD_PROBES = [
+    "Angela Merkel met Emmanuel Macron in Paris on Tuesday, the German government said.",
+    "The company fabricates plastic chairs.",
+    "short",
+    "The quarterly report of ACME Corp shows revenue grew by twelve percent while costs fell. " * 12,
+]
+
+
 def export_dir(spec: str | Path, kind: str | None = None, quantize: str | None = None) -> tuple[Path, Path, str]:
     """(model path, export folder, kind) for a model spec, without exporting anything."""
     ref = resolve_model(spec)
-    kind = kind or kind_of(ref.path)
-    if kind == "classifier":
-        from .classifier import classifier_fingerprint
-
-        return ref.path, export_folder(classifier_fingerprint(ref.path), kind, quantize), kind
-    return ref.path, export_folder(weights_fingerprint(ref.path), kind, quantize), kind
+    kind = kind or detect_kind(ref.path)
+    head = get_kind(kind).head()
+    return ref.path, export_folder(head.fingerprint_of(ref.path), head.kind, quantize), kind
 
 
-def _graph(model_path: Path, kind: str):
-    """(torch module to trace, its tokenizer, input names, output name, transformer folder) for a kind."""
+def _probe_features(backbone: Backbone, model_path: Path, kind: str) -> list[dict]:
+    """Feature batches to trace and to compare the export with, built as the kind's own loader builds them."""
+    if kind == "tagger":
+        from ..data.words import words
+        from .heads.tagger import Tagger
+
+        t = Tagger.load(model_path)
+        seen: list[dict] = []
+        run = t.run
+        t.run = lambda feats: (seen.append(feats), run(feats))[1]
+        t.emissions([[w for w, _ in words(p)] for p in HEAD_PROBES], batch_size=2)
+        return seen
+    if kind == "span-pair":
+        from .heads.span_pair import SpanPairClassifier
+
+        c = SpanPairClassifier.load(model_path)
+        items = [
+            (HEAD_PROBES[0], (0, 13), (18, 33)),
+            (HEAD_PROBES[1], (4, 11), (31, 37)),
+            (HEAD_PROBES[3][:300], (27, 36), (60, 67)),
+        ]
+        if c.n_args == 1:
+            items = [(t, a) for t, a, _ in items]
+        return [c.features([e for e in (c.encode(*it) for it in items) if e is not None])]
+    sample = ["hello world", "a longer second example sentence"]
+    if kind == "cross-encoder":
+        return [backbone.features([(PROBES[1], s) for s in sample], 512)]
+    return [backbone.features(sample, 512)]
+
+
+def trace_and_quantize(module, output: str | None, feats: dict, folder: Path, *, quantize: str | None, opset: int) -> list[str]:
+    """Trace ``module`` (``module(**inputs)[.output]``) with the TorchScript exporter into
+    ``folder/model.onnx`` (dynamic batch and sequence axes), then, with ``quantize="int8"``, replace it by
+    its per-channel dynamic int8 quantization. Returns the graph's input names."""
+    import inspect
+
     import torch
-    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
-    layout = read_st_layout(model_path)
-    tpath = layout["transformer_path"] if layout else model_path
-    if layout is not None and layout["unsupported"]:
-        raise EncoderkitError(f"{model_path} has modules ONNX export does not cover ({', '.join(layout['unsupported'])})")
-    tok = AutoTokenizer.from_pretrained(tpath)
-    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in tok.model_input_names]
-    if kind == "classifier":
-        from safetensors.numpy import load_file
+    params = inspect.signature(module.forward).parameters
+    names = [n for n in params if n in feats]
+    out_name = output or "logits"
 
-        from .classifier import HEAD, read_config
-        from .classifier_module import ClassifierModule
-
-        cfg = read_config(model_path)
-        body = AutoModel.from_pretrained(tpath, attn_implementation="eager").eval()
-        model = ClassifierModule(body, len(cfg["labels"]), pooling=cfg["pooling"], normalize=cfg["normalize"]).eval()
-        head = load_file(str(model_path / HEAD))
-        model.set_head(head["weight"], head["bias"])
-    else:
-        cls = AutoModelForSequenceClassification if kind == "cross-encoder" else AutoModel
-        model = cls.from_pretrained(tpath, attn_implementation="eager").eval()
-    output = "last_hidden_state" if kind in ("encoder", "colbert") else "logits"
-
-    class Wrapper(torch.nn.Module):
+    class Traced(torch.nn.Module):
         def __init__(self, m):
             super().__init__()
             self.m = m
 
         def forward(self, *args):
-            return getattr(self.m(**dict(zip(names, args))), output)
+            out = self.m(**dict(zip(names, args)))
+            return getattr(out, output) if output else out
 
-    return Wrapper(model), tok, names, output, tpath, layout
+    wrapper = Traced(module).eval()
+    sample = tuple(torch.from_numpy(np.ascontiguousarray(feats[n])) for n in names)
+    with torch.no_grad():
+        out_ndim = wrapper(*sample).dim()
+    axes = {n: ({0: "batch", 1: "sequence"} if feats[n].ndim >= 2 else {0: "batch"}) for n in names}
+    axes[out_name] = {0: "batch", 1: "sequence"} if out_ndim >= 3 else {0: "batch"}
+    fp32 = folder / ("model_fp32.onnx" if quantize else "model.onnx")
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about constant shapes: checked by the agreement gate
+        torch.onnx.export(
+            wrapper,
+            sample,
+            str(fp32),
+            input_names=names,
+            output_names=[out_name],
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
+        )
+    if quantize:
+        import logging
+
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        logging.getLogger().setLevel(logging.ERROR)  # "consider pre-processing" advice from the quantizer
+        quantize_dynamic(str(fp32), str(folder / "model.onnx"), per_channel=True, weight_type=QuantType.QInt8)
+        fp32.unlink()
+    return names
 
 
 def export_onnx(
@@ -114,66 +174,40 @@ def export_onnx(
     force: bool = False,
     min_agreement: float = 0.9,
 ) -> Path:
-    """Export a model to ONNX (fp32, or int8 with ``quantize="int8"``); returns the export folder.
-    ``min_agreement``: a quantized classifier must give the same predictions on at least this share of
-    its probe texts, else the export is refused."""
+    """Export a model to ONNX (fp32, or int8 with ``quantize="int8"``); returns the export folder (an
+    extraction bundle: every component, and the first one's folder). ``min_agreement``: a quantized
+    classifier must give the same predictions on at least this share of its probe texts, else the
+    export is refused."""
     if quantize not in (None, "int8"):
         raise EncoderkitError(f"unknown quantization '{quantize}'", hint="use int8 or leave it out")
-    from .head_export import HEAD_KINDS, export_head_onnx
-    from .head_io import read_card
-
-    if read_card(resolve_model(spec).path).get("kind") in HEAD_KINDS:  # extraction heads: tagger, span-pair
-        return export_head_onnx(spec, quantize=quantize, force=force, opset=opset)
-    model_path, out, kind = export_dir(spec, kind, quantize)
-    if kind not in ("encoder", "cross-encoder", "classifier", "colbert"):
-        raise EncoderkitError(f"unknown model kind '{kind}' for export", hint="use encoder, cross-encoder, classifier or colbert")
+    ref = resolve_model(spec)
+    model_path = ref.path
+    kind = kind or detect_kind(model_path)
+    if kind == "extraction":
+        components = (read_card(model_path).get("components") or {}).values()
+        outs = [export_onnx(model_path / sub, quantize=quantize, force=force, opset=opset) for sub in components]
+        if not outs:
+            raise EncoderkitError(f"'{model_path}' has no components to export")
+        return outs[0]
     if kind == "colbert" and quantize:
         raise EncoderkitError("ColBERT models export in fp32 only", hint="leave out --quantize")
+    head = get_kind(kind).head()
+    out = export_folder(head.fingerprint_of(model_path), head.kind, quantize)
     if (out / "model.onnx").is_file() and not force:
         return out
-    import torch
-
-    wrapper, tok, names, output, tpath, layout = _graph(model_path, kind)
-    sample = tok(["hello world", "a longer second example sentence"], padding=True, return_tensors="pt")
+    layout = read_st_layout(model_path)
+    if layout is not None and layout["unsupported"] and kind == "encoder":
+        raise EncoderkitError(f"{model_path} has modules ONNX export does not cover ({', '.join(layout['unsupported'])})")
+    backbone = Backbone.load(ref, head=head, eager=True)
+    feats = _probe_features(backbone, model_path, kind)
     tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    axes = {n: {0: "batch", 1: "sequence"} for n in names}
-    axes[output] = {0: "batch", 1: "sequence"} if output == "last_hidden_state" else {0: "batch"}
-    fp32 = tmp / ("model_fp32.onnx" if quantize else "model.onnx")
-    import warnings
-
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer notes about constant shapes: checked by agreement_with_torch
-        torch.onnx.export(
-            wrapper,
-            tuple(sample[n] for n in names),
-            str(fp32),
-            input_names=names,
-            output_names=[output],
-            dynamic_axes=axes,
-            opset_version=opset,
-            dynamo=False,
-        )
-    if quantize:
-        import logging
-
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        logging.getLogger().setLevel(logging.ERROR)  # "consider pre-processing" advice from the quantizer
-        quantize_dynamic(str(fp32), str(tmp / "model.onnx"), per_channel=True, weight_type=QuantType.QInt8)
-        fp32.unlink()
-    for name in TOKENIZER_FILES:
-        for src in (tpath / name, model_path / name):
-            if src.is_file():
-                shutil.copy(src, tmp / name)
-                break
-    if layout and layout.get("pooling") and (model_path / "1_Pooling" / "config.json").is_file():
-        (tmp / "1_Pooling").mkdir(exist_ok=True)
-        shutil.copy(model_path / "1_Pooling" / "config.json", tmp / "1_Pooling" / "config.json")
-    del wrapper  # the traced copy; compare against the model as encoderkit loads it for serving
-    agreement = agreement_with_torch(model_path, tmp, kind)
-    problem = _gate(agreement, quantize, min_agreement)
+    names = trace_and_quantize(backbone.torch_module, head.output, feats[0], tmp, quantize=quantize, opset=opset)
+    _copy_model_files(model_path, layout, tmp)
+    del backbone  # the traced copy; compare against the model as encoderkit loads it for serving
+    agreement = agreement_with_torch(model_path, tmp, kind, feats)
+    problem = gate(agreement, quantize, min_agreement)
     if problem:
         shutil.rmtree(tmp, ignore_errors=True)  # never install an export that does not reproduce the model
         raise EncoderkitError(
@@ -185,12 +219,12 @@ def export_onnx(
             {
                 "source": str(model_path),
                 "fingerprint": out.name.split("-")[0],
-                "kind": kind,
+                "kind": head.kind,
                 "opset": opset,
                 "quantize": quantize,
                 "per_channel": bool(quantize),
                 "inputs": names,
-                "output": output,
+                "output": head.output or "logits",
                 **agreement,
             },
             indent=1,
@@ -201,7 +235,22 @@ def export_onnx(
     return out
 
 
-def _gate(agreement: dict, quantize: str | None, min_agreement: float) -> str | None:
+def _copy_model_files(model_path: Path, layout: dict | None, folder: Path) -> None:
+    """The tokenizer and config files an ONNX backbone reads beside the graph."""
+    from .layout import transformer_dir
+
+    tpath = transformer_dir(model_path)
+    for name in TOKENIZER_FILES:
+        for src in (tpath / name, model_path / name):
+            if src.is_file():
+                shutil.copy(src, folder / name)
+                break
+    if layout and layout.get("pooling") and (model_path / "1_Pooling" / "config.json").is_file():
+        (folder / "1_Pooling").mkdir(exist_ok=True)
+        shutil.copy(model_path / "1_Pooling" / "config.json", folder / "1_Pooling" / "config.json")
+
+
+def gate(agreement: dict, quantize: str | None, min_agreement: float) -> str | None:
     """Why an export must be refused, or None. fp32 reproduces torch; int8 classifiers keep their predictions."""
     if not quantize:
         if agreement.get("min_cosine_to_torch", 1.0) < 0.9999:
@@ -215,14 +264,19 @@ def _gate(agreement: dict, quantize: str | None, min_agreement: float) -> str | 
     return None
 
 
-def agreement_with_torch(model_path: Path, folder: Path, kind: str) -> dict:
+def agreement_with_torch(model_path: Path, folder: Path, kind: str, feats: list[dict] | None = None) -> dict:
     """How closely the export in ``folder`` reproduces the torch model on probe texts (padded batches)."""
-    from .backbone import Backbone
-
+    if kind in ("tagger", "span-pair"):
+        head = get_kind(kind).head()
+        ref = resolve_model(model_path)
+        torch_bb = Backbone.load(ref, head=head)
+        onnx_bb = Backbone.load(ref, head=head, runtime="onnx", onnx_folder=folder)
+        diff = max(float(np.abs(torch_bb.forward(f) - onnx_bb.forward(f)).max()) for f in feats or [])
+        return {"max_abs_logit_diff": round(diff, 6)}
     if kind == "classifier":
         return _classifier_agreement(model_path, folder)
     if kind == "cross-encoder":
-        from .cross_encoder import Reranker
+        from .heads.cross_encoder import Reranker
 
         ref = Reranker.load(model_path)
         got = Reranker(
@@ -235,7 +289,7 @@ def agreement_with_torch(model_path: Path, folder: Path, kind: str) -> dict:
         diff = np.abs(ref.score_pairs(pairs, raw=True) - got.score_pairs(pairs, raw=True))
         return {"max_abs_logit_diff": float(diff.max())}
     if kind == "colbert":
-        from .colbert import ColBERT
+        from .heads.colbert import ColBERT
 
         ref = ColBERT.load(model_path)
         got = ColBERT.load(model_path, backend="onnx", onnx_folder=folder)
@@ -244,7 +298,7 @@ def agreement_with_torch(model_path: Path, folder: Path, kind: str) -> dict:
         cos = [(qa * qb).sum(-1)[mask]]
         cos += [(a * b).sum(-1) for a, b in zip(ref.encode_documents(PROBES), got.encode_documents(PROBES))]
         return {"min_cosine_to_torch": float(np.concatenate(cos).min())}
-    from .encoder import Encoder
+    from .heads.encoder import Encoder
 
     ref = Encoder.load(model_path)
     got = Encoder.from_backbone(Backbone.load(ref.ref, runtime="onnx", onnx_folder=folder), ref)
@@ -254,13 +308,12 @@ def agreement_with_torch(model_path: Path, folder: Path, kind: str) -> dict:
 
 def _classifier_agreement(model_path: Path, folder: Path) -> dict:
     """Same predicted labels (thresholds and "none of these" included) on the classifier's probe texts."""
-    from .backbone import Backbone
-    from .classifier import PROBES as PROBE_FILE
-    from .classifier import Classifier
+    from .heads.classifier import PROBES as PROBE_FILE
+    from .heads.classifier import Classifier
 
     ref = Classifier.load(model_path)
     got = Classifier(
-        Backbone.load(ref.ref, head="classifier", runtime="onnx", onnx_folder=folder),
+        Backbone.load(ref.ref, head=get_kind("classifier").head(), runtime="onnx", onnx_folder=folder),
         ref.ref,
         ref.config,
         path=model_path,

@@ -98,14 +98,3 @@ def activation_of(path: Path) -> str:
         return "identity"
     st = read_json(path / "config.json").get("sentence_transformers") or {}
     return "identity" if str(st.get("activation_fn", "")).endswith("Identity") else "sigmoid"
-
-
-def kind_of(path: Path) -> str:
-    """ "classifier" for an encoderkit classifier folder, "colbert" for a folder saved by ``encoderkit
-    train colbert``, "cross-encoder" for a sequence-classification model, else "encoder"."""
-    if (Path(path) / "classifier.json").is_file():
-        return "classifier"
-    if (Path(path) / "colbert_config.json").is_file():
-        return "colbert"
-    archs = read_json(transformer_dir(path) / "config.json").get("architectures") or []
-    return "cross-encoder" if any(a.endswith("ForSequenceClassification") for a in archs) else "encoder"

@@ -11,7 +11,6 @@ HF_HUB_OFFLINE). Nothing here executes code from the model repository.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -124,18 +123,8 @@ def _download(repo_id: str, revision: str | None) -> ModelRef:
 
 
 def weights_fingerprint(path: Path) -> str:
-    """sha256 over the model's weight files (first 16 hex digits): identifies the exact weights."""
-    h = hashlib.sha256()
-    found = False
-    for name in WEIGHT_FILES:
-        f = path / name
-        if f.is_file():
-            found = True
-            with open(f, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 22), b""):
-                    h.update(block)
-    if not found:
-        # sharded or unusual layouts: hash the config instead so identity is still stable
-        for f in sorted(path.glob("*.safetensors")) or [path / "config.json"]:
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+    """sha256 over the model's weight files (first 16 hex digits): identifies the exact weights
+    (:func:`encoderkit.models.fingerprint.fingerprint`)."""
+    from .fingerprint import fingerprint
+
+    return fingerprint(path)

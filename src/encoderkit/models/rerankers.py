@@ -12,17 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import EncoderkitError
-from .layout import kind_of
+from .kinds import detect_kind, get_kind
 from .ref import resolve_model
-
-KINDS = ("cross-encoder", "colbert")
 
 
 def reranker_kind(spec: str | Path) -> str:
-    """ "colbert" or "cross-encoder" for a saved model; an error for anything else (e.g. a bi-encoder)."""
+    """The kind of a saved reranker ("colbert" or "cross-encoder"); an error for anything else (e.g. a
+    bi-encoder)."""
     ref = resolve_model(spec)
-    kind = kind_of(ref.path)
-    if kind not in KINDS:
+    kind = detect_kind(ref.path)
+    if "reranker" not in get_kind(kind).roles:
         raise EncoderkitError(
             f"{ref.name} is a bi-encoder, not a reranker",
             hint="pass a cross-encoder (`encoderkit train rerank`) or a ColBERT model (`encoderkit train colbert`)",
@@ -31,14 +30,14 @@ def reranker_kind(spec: str | Path) -> str:
 
 
 def load_reranker(spec: str | Path, *, backend: str = "torch", max_length: int | None = None):
-    """A :class:`~encoderkit.models.cross_encoder.Reranker` or a :class:`~encoderkit.models.colbert.ColBERT`
+    """A :class:`~encoderkit.models.heads.cross_encoder.Reranker` or a :class:`~encoderkit.models.heads.colbert.ColBERT`
     for ``spec``. ``backend``: torch | onnx | onnx-int8 (cross-encoders; ColBERT runs int8 requests on
     fp32 ONNX Runtime). ONNX backends need an export first (:func:`encoderkit.models.export.ensure_export`)."""
     if reranker_kind(spec) == "colbert":
-        from .colbert import ColBERT
+        from .heads.colbert import ColBERT
 
         return ColBERT.load(spec, backend="onnx" if backend.startswith("onnx") else "torch")
-    from .cross_encoder import Reranker
+    from .heads.cross_encoder import Reranker
 
     return Reranker.load(spec, max_length=max_length, backend=backend)
 

@@ -1,6 +1,6 @@
 """The Retriever protocol: what every first-stage retriever of an index implements.
 
-An index is a list of immutable **segments** (``seg-XXXXXX/``, see :mod:`encoderkit.index.segments`);
+An index is a list of immutable **segments** (``seg-XXXXXX/``, see :mod:`encoderkit.index.storage.segments`);
 one retriever instance serves one segment. Its life cycle:
 
 - at indexing time, retrievers that need model output per chunk (``encodes = True``: dense vectors,

@@ -64,7 +64,7 @@ class Snapshot:
     doc_rows: np.ndarray | None = None  # document row ids, ascending ...
     doc_ties: np.ndarray | None = None  # ... and each one's place among equal scores (ranking.tie_keys)
     live: int | None = None  # chunks searchable (None: all of chunk_ids)
-    lease: object = None  # the generation's reader lease (see encoderkit.index.leases), held while in use
+    lease: object = None  # the generation's reader lease (see encoderkit.index.storage.leases), held while in use
     segments: list = None  # the loaded segments (index layer), for reuse by the next snapshot
 
     def set_tie_order(self, rows: np.ndarray) -> None:

@@ -34,10 +34,10 @@ def create_app(index: str | Path | ServerState, config: ServerConfig | None = No
 
     from ..errors import EncoderkitError
     from .batcher import Overloaded
-    from .errors import error_response, install_handlers, json_response_class
     from .guard import Guard
+    from .http_errors import error_response, install_handlers, json_response_class
     from .routers import classify, context, documents, embeddings, extract, health, rerank, search, web
-    from .routers.common import ApiError
+    from .routers.shared import ApiError
 
     if isinstance(index, ServerState):
         state = index

@@ -24,7 +24,7 @@ import re
 import time
 import uuid
 
-from .errors import error_body, safe_json
+from .http_errors import error_body, safe_json
 from .observe import access_log
 
 PUBLIC_PATHS = {"/", "/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/favicon.ico"}

@@ -13,7 +13,7 @@ from ..errors import EncoderkitError
 
 
 class BatchedEncoder:
-    """Stands in for the index's :class:`~encoderkit.models.encoder.Encoder`: ``encode`` goes through the
+    """Stands in for the index's :class:`~encoderkit.models.heads.encoder.Encoder`: ``encode`` goes through the
     server's micro-batcher (so concurrent searches and embedding requests share forward passes); every
     other attribute is the encoder's own."""
 
@@ -87,8 +87,8 @@ def load_reranker(spec: str, backend: str = "torch"):
     if rerankers is not None:
         rerankers.ensure_reranker_export(spec, backend)
         return rerankers.load_reranker(spec, backend=backend)
-    from ..models.cross_encoder import Reranker
     from ..models.export import ensure_export
+    from ..models.heads.cross_encoder import Reranker
 
     ensure_export(spec, "cross-encoder", backend)
     return Reranker.load(spec, backend=backend)

@@ -79,7 +79,7 @@ class _Guarded:
 
     def send_400_response(self, msg: str) -> None:
         """A request the HTTP parser rejects: the API's JSON error shape too, then the connection closes."""
-        from .errors import error_body, safe_json
+        from .http_errors import error_body, safe_json
 
         body = safe_json(error_body(400, f"malformed HTTP request: {msg}", code="bad_http_request"))
         head = (

@@ -1,5 +1,5 @@
 """``encoderkit serve --ray --replicas N``: the same FastAPI app in N Ray Serve replicas behind Ray Serve's
-HTTP proxy, sharing one set of shard actors (found by name, see :mod:`encoderkit.index.ray_shards`).
+HTTP proxy, sharing one set of shard actors (found by name, see :mod:`encoderkit.index.shards.ray_actors`).
 
 Each replica builds its app when it starts (Ray Serve's builder-function ingress), so nothing but the
 index folder and the server settings travels to it. Under Ray Serve the HTTP connection limits of
@@ -39,8 +39,8 @@ def build_app(index_dir: str, config: ServerConfig):
 def start(index_dir: str | Path, config: ServerConfig, *, port: int, replicas: int) -> str:
     """Deploy ``replicas`` copies of the app on the connected Ray cluster, listening on
     ``config.host:port``; returns the URL. Shard actors are started first, once, by this process."""
-    from ..index.sharded import ShardedIndex
-    from ..runtime.cluster import connect, require_ray
+    from ..index.shards.sharded import ShardedIndex
+    from ..runtime.ray_cluster import connect, require_ray
 
     require_ray()
     from ray import serve
@@ -68,8 +68,8 @@ def stop(index_dir: str | Path) -> None:
     """Remove the app and the index's shard actors (its files are untouched)."""
     from ray import serve
 
-    from ..index.ray_shards import stop_actors
-    from ..index.shards import read_shards
+    from ..index.shards.ray_actors import stop_actors
+    from ..index.shards.routing import read_shards
 
     try:
         serve.delete(APP_NAME)

@@ -1,8 +1,8 @@
 """What a running server holds, and how it reads and writes the index concurrently.
 
 - Reads take no lock. The read side is an :class:`~encoderkit.index.Index` whose store gives each thread
-  its own SQLite connection (:class:`~encoderkit.index.threadlocal.ThreadLocalStore`); every search runs
-  pinned to one committed generation (:func:`~encoderkit.index.threadlocal.pinned_read`).
+  its own SQLite connection (:class:`~encoderkit.index.storage.threadlocal.ThreadLocalStore`); every search runs
+  pinned to one committed generation (:func:`~encoderkit.index.storage.threadlocal.pinned_read`).
 - The index's encoder sits behind a micro-batcher (:mod:`.batcher`): query encodings of concurrent
   searches and ``/v1/embeddings`` requests share forward passes.
 - Writes (only with ``allow_writes``) go through a second :class:`Index` with its own connection, one at
@@ -45,14 +45,14 @@ class ServerState:
     @classmethod
     def open(cls, index_dir: str | Path, config: ServerConfig | None = None) -> ServerState:
         from ..index import Index
-        from ..index.encoder import load_index_encoder
-        from ..index.threadlocal import ThreadLocalStore
+        from ..index.storage.model import load_index_encoder
+        from ..index.storage.threadlocal import ThreadLocalStore
         from .batcher import DirectRunner, MicroBatcher
         from .models import BatchedEncoder, load_classifier, load_extractor, load_reranker, run_encoder_batch
 
         config = config or ServerConfig()
         check_security(config)
-        from ..index.shards import is_sharded
+        from ..index.shards.routing import is_sharded
 
         sharded = is_sharded(index_dir)
         if sharded and config.allow_writes:
@@ -66,7 +66,7 @@ class ServerState:
                 hint="leave out --ray, or build a sharded index with --shards N",
             )
         if sharded:
-            from ..index.sharded import ShardedIndex
+            from ..index.shards.sharded import ShardedIndex
 
             probe = ShardedIndex.open(index_dir, readonly=True, backend=config.backend)  # validates every shard
             path, manifest, names = probe.shards[0].path, probe.manifest, list(probe.names)
@@ -98,8 +98,8 @@ class ServerState:
             return idx
 
         if sharded:
-            from ..index.manifest import read_manifest
-            from ..index.sharded import ShardedIndex
+            from ..index.shards.sharded import ShardedIndex
+            from ..index.storage.manifest import read_manifest
 
             root = Path(index_dir)
             index = ShardedIndex(root, [reader(root / n, read_manifest(root / n)) for n in names], names)
@@ -147,8 +147,8 @@ class ServerState:
         return [len(e.ids) for e in enc]
 
     def read(self, fn):
-        """``fn(snapshot)`` pinned to one committed generation (see :mod:`encoderkit.index.threadlocal`)."""
-        from ..index.threadlocal import pinned_read
+        """``fn(snapshot)`` pinned to one committed generation (see :mod:`encoderkit.index.storage.threadlocal`)."""
+        from ..index.storage.threadlocal import pinned_read
 
         return pinned_read(self.index, fn)
 

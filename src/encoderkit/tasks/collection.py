@@ -49,7 +49,7 @@ class Collection:
 def load_collection(paths: Sequence[str | Path], *, text_col: str | None = None, label_col: str | None = None) -> Collection:
     """Documents from files or folders: one labelled data set (every split, in order), or documents as
     ``encoderkit index`` reads them (one per file; one per record of a BEIR ``corpus.jsonl``)."""
-    from ..data.labeled import read_labeled
+    from ..data.corpora.labelled import read_labeled
 
     paths = [Path(p) for p in paths]
     if not paths:
@@ -69,7 +69,7 @@ def load_collection(paths: Sequence[str | Path], *, text_col: str | None = None,
                     gold.append(labs[0] if labs else "")
                     where.append(part.where(i))
             return Collection(str(paths[0]), ids, texts, where, gold)
-    from ..data.sources import SourceDoc, walk
+    from ..data.files.sources import SourceDoc, walk
 
     ids, texts, where, skipped = [], [], [], []
     for item in walk(paths):

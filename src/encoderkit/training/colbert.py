@@ -1,6 +1,6 @@
 """`encoderkit train colbert`: a late-interaction retriever from an encoder backbone, on the one loop.
 
-The model (:mod:`encoderkit.models.colbert`): the backbone (the bundled MiniLM by default) + a linear
+The model (:mod:`encoderkit.models.heads.colbert`): the backbone (the bundled MiniLM by default) + a linear
 projection to ``dim`` (128) dimensions, initialised with the top principal directions of the backbone's
 own token states on a sample of the corpus (so training starts near the zero-training MaxSim baseline,
 not from a random projection); the ``[Q]``/``[D]`` marker rows start as copies of the embeddings of
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.pairs import TrainingData, load_training_data, split_validation
+from ..data.corpora.pairs import TrainingData, load_training_data, split_validation
 from ..errors import EncoderkitError
 from .loop import TrainConfig, Trainer, epoch_batches, split_by_name
 from .mining import MiningConfig, cache_dir, mine_hard_negatives, save_negatives
@@ -260,7 +260,7 @@ def train_colbert(
     import torch
 
     from ..models.backbone import Backbone
-    from ..models.colbert import PROJECTION, ColBERT, ColBERTConfig, is_colbert_folder, read_config, save_colbert
+    from ..models.heads.colbert import PROJECTION, ColBERT, ColBERTConfig, is_colbert_folder, read_config, save_colbert
     from ..models.ref import resolve_model
     from ..runtime import configure_torch
 
@@ -333,7 +333,7 @@ def train_colbert(
     queries = {p.query_id: p.query for p in pairs}
     enc = None
     if mining.method in ("dense", "both"):
-        from ..models.encoder import Encoder
+        from ..models.heads.encoder import Encoder
 
         enc = Encoder.load(str(ref.path))
     negs = mine_hard_negatives(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.pairs import Pair, load_training_data, split_validation
+from ..data.corpora.pairs import Pair, load_training_data, split_validation
 from ..errors import EncoderkitError
 from .embed import BiEncoderObjective, load_st, st_encoder
 from .loop import TrainConfig, Trainer
@@ -75,8 +75,8 @@ def train_distill(
     """Distil ``teacher`` (a cross-encoder folder or hub id) into ``student`` (a bi-encoder)."""
     import torch
 
-    from ..models.cross_encoder import Reranker
-    from ..models.encoder import Encoder
+    from ..models.heads.cross_encoder import Reranker
+    from ..models.heads.encoder import Encoder
 
     cfg = train_config or TrainConfig(lr=2e-5, batch_size=32)
     mining = mining or MiningConfig(method="both", n_negatives=4, rank_min=0, rank_max=30)

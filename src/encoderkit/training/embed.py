@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..data.pairs import Pair, TrainingData, load_training_data, split_validation
+from ..data.corpora.pairs import Pair, TrainingData, load_training_data, split_validation
 from ..errors import EncoderkitError
 from .loop import TrainConfig, Trainer, epoch_batches, split_by_name
 from .losses import LOSSES, PAIR_LOSSES, make_loss
@@ -127,7 +127,7 @@ def attach_negatives(
 
 def unsupervised_pairs(data: TrainingData | None, corpus_paths, seed: int) -> tuple[list[Pair], dict[str, str]]:
     """ICT pairs from a BEIR corpus or from text files; returns (pairs, corpus for mining)."""
-    from ..data.sources import SourceDoc, walk
+    from ..data.files.sources import SourceDoc, walk
     from .ict import ict_pairs
 
     paths = list(corpus_paths or [])
@@ -141,7 +141,7 @@ def unsupervised_pairs(data: TrainingData | None, corpus_paths, seed: int) -> tu
         raise EncoderkitError(
             "no inverse-cloze pairs could be built from the corpus", hint="documents need at least two sentences"
         )
-    from ..data.pairs import doc_text
+    from ..data.corpora.pairs import doc_text
 
     return pairs, {d: doc_text(t, b) for d, t, b in docs}
 
@@ -207,7 +207,7 @@ def train_embed(
             positives: dict[str, set[str]] = {}
             for p in train.pairs:
                 positives.setdefault(p.query_id, set()).add(p.positive_id)
-            from ..models.encoder import Encoder
+            from ..models.heads.encoder import Encoder
 
             enc = Encoder.load(str(ref.path), max_length=max_length) if mining.method in ("dense", "both") else None
             negs = (

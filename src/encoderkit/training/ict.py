@@ -14,7 +14,7 @@ import random
 import re
 from typing import Iterable
 
-from ..data.pairs import Pair, doc_text
+from ..data.corpora.pairs import Pair, doc_text
 
 _SENT = re.compile(r"[^.!?]+[.!?]+(?:\s+|$)|[^.!?]+$")
 

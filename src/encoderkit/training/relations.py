@@ -1,4 +1,4 @@
-"""`encoderkit train relations`: a span-pair classifier (:mod:`encoderkit.models.span_pair`) on the one loop.
+"""`encoderkit train relations`: a span-pair classifier (:mod:`encoderkit.models.heads.span_pair`) on the one loop.
 
 Entity markers are added to the tokenizer (and the embedding matrix grows by their number), each
 example is the marked text, and the loss is the cross-entropy of each output head (one head,
@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.semeval import RelationExample, holdout, load_relation_split
+from ..data.corpora.semeval import RelationExample, holdout, load_relation_split
 from ..errors import EncoderkitError
 from ..evaluation.extraction import semeval_scores
-from ..models.head_io import load_tokenizer, load_transformer, save_head_model
+from ..models.backbone import Backbone
+from ..models.card import save_head_model
+from ..models.heads.span_pair import INPUTS, SpanPairClassifier, add_markers
 from ..models.ref import resolve_model
-from ..models.span_pair import INPUTS, SpanPairClassifier, add_markers
 from .loop import TrainConfig, Trainer, split_by_name
 from .tagging import pad_id_of
 
@@ -123,12 +124,13 @@ def build_span_model(model: str, heads: dict[str, list[str]], *, n_args: int, ma
     """(module, classifier, ref): a fresh span-pair model on the backbone ``model`` with markers added."""
     import torch
 
-    from ..models.heads_torch import SpanPairModule
+    from ..models.heads.torch_modules import SpanPairModule
 
     ref = resolve_model(model)
-    tokenizer = load_tokenizer(ref.path)
+    base = Backbone.load(ref)
+    tokenizer = base.raw_tokenizer()
     add_markers(tokenizer)
-    encoder = load_transformer(ref.path)
+    encoder = base.torch_module
     if tokenizer.get_vocab_size(with_added_tokens=True) > encoder.get_input_embeddings().num_embeddings:
         encoder.resize_token_embeddings(tokenizer.get_vocab_size(with_added_tokens=True))
     torch.manual_seed(seed)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..data.pairs import Pair, TrainingData, load_training_data, split_validation
+from ..data.corpora.pairs import Pair, TrainingData, load_training_data, split_validation
 from ..errors import EncoderkitError
 from .loop import TrainConfig, Trainer, split_by_name
 from .mining import MiningConfig, cache_dir, mine_hard_negatives, save_negatives
@@ -97,7 +97,7 @@ def mined_training_set(
         positives.setdefault(p.query_id, set()).add(p.positive_id)
     enc = None
     if mining.method in ("dense", "both"):
-        from ..models.encoder import Encoder
+        from ..models.heads.encoder import Encoder
 
         enc = Encoder.load(model_path)
     negs = mine_hard_negatives(

@@ -1,4 +1,4 @@
-"""`encoderkit train ner`: a BIO tagger (:mod:`encoderkit.models.tagger`) trained on the one loop.
+"""`encoderkit train ner`: a BIO tagger (:mod:`encoderkit.models.heads.tagger`) trained on the one loop.
 
 Training examples are windows of whole documents (``context="document"``, the default: each sentence
 is read with its neighbours, as Devlin et al., 2019 did for CoNLL-2003) or of single sentences. A
@@ -18,14 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.conll import TaggedDoc, entity_types, load_ner_split, split_file
-from ..data.semeval import holdout
+from ..data.corpora.conll import TaggedDoc, entity_types, load_ner_split, split_file
+from ..data.corpora.semeval import holdout
 from ..errors import EncoderkitError
 from ..evaluation.extraction import ner_scores
-from ..models.head_io import load_tokenizer, load_transformer, save_head_model, special_ids
+from ..models.backbone import Backbone
+from ..models.card import save_head_model, special_ids
+from ..models.heads.tagger import INPUTS, Tagger, encode_words, window_features
+from ..models.heads.windows import plan_windows
 from ..models.ref import resolve_model
-from ..models.tagger import INPUTS, Tagger, encode_words, window_features
-from ..models.windows import plan_windows
 from .loop import TrainConfig, Trainer, split_by_name
 
 HEAD = ("classifier.", "case_embeddings.", "crf.")
@@ -209,14 +210,15 @@ def train_tagger(
     ``labels``: the tag set (default: every type in ``train_docs``)."""
     import torch
 
-    from ..models.heads_torch import TaggerModule
+    from ..models.heads.torch_modules import TaggerModule
 
     cfg = train_config or default_config()
     labels = labels or label_list(train_docs)
     if len(labels) < 3:
         raise EncoderkitError("no entities in the training data", hint="check the tag column and the scheme")
     ref = resolve_model(model)
-    tokenizer = load_tokenizer(ref.path)
+    base = Backbone.load(ref)
+    tokenizer = base.raw_tokenizer()
     prefix, suffix = special_ids(tokenizer)
     window = max_length - len(prefix) - len(suffix)
     if not 0 <= stride < window:
@@ -229,7 +231,7 @@ def train_tagger(
         "pad_id": pad_id_of(tokenizer, ref.path),
     }
     examples = tag_windows(tokenizer, train_docs, labels, window, stride, context)
-    encoder = load_transformer(ref.path)
+    encoder = base.torch_module
     torch.manual_seed(cfg.seed)  # the new head's initialisation
     module = TaggerModule(encoder, len(labels), case_features=case_features, crf=crf)
     card = {

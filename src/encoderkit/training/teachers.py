@@ -60,7 +60,7 @@ def fused_scores(
     show_progress: bool | None = None,
 ) -> dict[str, list[float]]:
     """Teacher scores of the project's fused first stage for each query's documents ``groups[qid]``."""
-    from ..models.encoder import Encoder
+    from ..models.heads.encoder import Encoder
     from ..retrieval.bm25s_index import BM25Index
     from .mining import corpus_vectors
 
@@ -116,7 +116,7 @@ def teacher_scores(
 
 
 def _model_scores(kind, arg, groups, queries, corpus, show_progress) -> dict[str, list[float]]:
-    from ..models.colbert import is_colbert_folder
+    from ..models.heads.colbert import is_colbert_folder
     from ..models.ref import resolve_model
     from ..runtime import progress_enabled
 
@@ -127,17 +127,17 @@ def _model_scores(kind, arg, groups, queries, corpus, show_progress) -> dict[str
         bar = tqdm(total=len(groups), desc="teacher scoring", unit="query")
     out = {}
     if kind == "cross-encoder":
-        from ..models.cross_encoder import Reranker
+        from ..models.heads.cross_encoder import Reranker
 
         teacher = Reranker.load(arg)
         score = lambda q, docs: teacher.score_pairs([(q, d) for d in docs], batch_size=32, raw=True)
     elif is_colbert_folder(resolve_model(arg).path):
-        from ..models.colbert import ColBERT
+        from ..models.heads.colbert import ColBERT
 
         teacher = ColBERT.load(arg)
         score = lambda q, docs: teacher.score(q, docs)
     else:
-        from ..models.encoder import Encoder
+        from ..models.heads.encoder import Encoder
 
         teacher = Encoder.load(arg)
         score = lambda q, docs: teacher.encode(list(docs)) @ teacher.encode([q])[0]

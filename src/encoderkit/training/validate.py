@@ -13,7 +13,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from ..data.pairs import TrainingData
+from ..data.corpora.pairs import TrainingData
 
 
 def validation_corpus(

@@ -1,6 +1,6 @@
 """The ``colbert`` retriever: late interaction in an index.
 
-At indexing time each chunk's token vectors (a ColBERT model, :mod:`encoderkit.models.colbert`) are
+At indexing time each chunk's token vectors (a ColBERT model, :mod:`encoderkit.models.heads.colbert`) are
 stored as its payload in float16, so the compressed search structure can be rebuilt (other bits, pool
 factor or centroids) without encoding again. At commit the payloads are pooled (optional), compressed
 (:mod:`.codec`) and laid out for PLAID-style search (:mod:`.plaid`) in ``gen-N/colbert/``.
@@ -32,7 +32,7 @@ from ..base import ChunkSet, Retriever
 from ..registry import register
 from .codec import NBITS, ResidualCodec, auto_centroids
 from .plaid import PlaidIndex
-from .pooling import pool_tokens
+from .token_pooling import pool_tokens
 
 SEARCH_MODES = ("auto", "plaid", "exhaustive")
 # settings whose change needs the compressed structure rebuilt from the payloads
@@ -123,7 +123,7 @@ class ColBERTRetriever(Retriever):
 
     def model_info(self) -> dict:
         """Fingerprint and settings of the configured model, from its files (nothing loaded)."""
-        from ...models.colbert import describe_colbert
+        from ...models.heads.colbert import describe_colbert
 
         if self._info is None:
             try:
@@ -140,13 +140,13 @@ class ColBERTRetriever(Retriever):
         """The ColBERT model, on ONNX Runtime when an export exists (``auto``), loaded once per index."""
         if self._model is not None:
             return self._model
-        from ...models.colbert import ColBERT
+        from ...models.heads.colbert import ColBERT
         from ...runtime.onnx import export_folder
 
         info = self.model_info()  # a clear error if the model folder is gone
         backend = getattr(self.context, "backend", "auto")
         if backend == "auto":
-            from ...models.colbert import backbone_fingerprint
+            from ...models.heads.colbert import backbone_fingerprint
 
             folder = export_folder(backbone_fingerprint(Path(info["path"])), "colbert")
             backend = "onnx" if (folder / "model.onnx").is_file() else "torch"

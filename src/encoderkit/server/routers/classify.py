@@ -6,7 +6,7 @@ from typing import List, Optional, Union
 
 from pydantic import BaseModel, Field
 
-from .common import as_list, check_count, check_model, check_texts, served_names
+from .shared import as_list, check_count, check_model, check_texts, served_names
 
 
 class ClassifyRequest(BaseModel):

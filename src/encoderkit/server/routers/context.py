@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import check_range
 from .search import SearchRequest, search_hits
+from .shared import check_range
 
 
 class ContextRequest(SearchRequest):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from .common import ApiError, check_count
+from .shared import ApiError, check_count
 
 
 class Document(BaseModel):
@@ -29,7 +29,7 @@ class DeleteRequest(BaseModel):
 def router(state, *, writes: bool):
     from fastapi import APIRouter
 
-    from ...index.documents import document_view
+    from ...index.read.documents import document_view
 
     r = APIRouter(tags=["documents"])
     lim = state.config.limits

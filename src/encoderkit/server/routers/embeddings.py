@@ -21,7 +21,7 @@ from typing import List, Literal, Optional, Union
 import numpy as np
 from pydantic import BaseModel, Field
 
-from .common import ApiError, as_list, check_count, check_model, check_texts, over_limit, submit, wait
+from .shared import ApiError, as_list, check_count, check_model, check_texts, over_limit, submit, wait
 
 
 class EmbeddingsRequest(BaseModel):
@@ -67,7 +67,7 @@ def router(state):
     from fastapi import APIRouter
     from fastapi.responses import Response
 
-    from ..errors import safe_json
+    from ..http_errors import safe_json
 
     r = APIRouter(tags=["embeddings"])
     lim = state.config.limits

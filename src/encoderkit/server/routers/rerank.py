@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import ApiError, check_count, check_model, check_query, check_texts
+from .shared import ApiError, check_count, check_model, check_query, check_texts
 
 
 class RerankRequest(BaseModel):

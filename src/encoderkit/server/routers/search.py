@@ -11,7 +11,7 @@ from typing import List, Literal, Optional
 
 from pydantic import BaseModel, Field
 
-from .common import ApiError, check_query, check_range
+from .shared import ApiError, check_query, check_range
 
 
 class SearchRequest(BaseModel):
@@ -30,7 +30,7 @@ class SearchRequest(BaseModel):
 def search_hits(state, req, *, by: Optional[str] = None):
     """Run ``req`` against one committed generation: (ranking, hits)."""
     from ...errors import EncoderkitError
-    from ...index.threadlocal import check_same
+    from ...index.storage.threadlocal import check_same
     from ...retrieval.pipeline import parse_mode
 
     lim = state.config.limits

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...models.classifier import Classifier as _Classifier
+from ...models.heads.classifier import Classifier as _Classifier
 
 
 class Classifier(_Classifier):
-    """A trained or zero-shot classifier (see :class:`encoderkit.models.classifier.Classifier`)."""
+    """A trained or zero-shot classifier (see :class:`encoderkit.models.heads.classifier.Classifier`)."""
 
     @classmethod
     def zero_shot(

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import EncoderkitError
-from ...index.annotate import Annotator, register_annotator
+from ...index.write.annotate import Annotator, register_annotator
 
 
 def _number(value, kind, name: str):
@@ -42,7 +42,7 @@ class ClassifyAnnotator(Annotator):
         model = self.settings.get("model")
         if not model:
             raise EncoderkitError("the classify annotator needs a classifier", hint="encoderkit index ... --classify runs/clf")
-        from ...models.classifier import is_classifier
+        from ...models.heads.classifier import is_classifier
 
         if not is_classifier(Path(str(model)).expanduser()):
             raise EncoderkitError(
@@ -73,7 +73,7 @@ class ClassifyAnnotator(Annotator):
         return self._clf
 
     def key(self) -> str:
-        from ...models.classifier import classifier_fingerprint
+        from ...models.heads.classifier import classifier_fingerprint
 
         return f"{classifier_fingerprint(self.model)}:t={self.threshold}:k={self.top_k}"
 

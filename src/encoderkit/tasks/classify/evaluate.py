@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...data.labeled import LabeledData, read_labeled
+from ...data.corpora.labelled import LabeledData, read_labeled
 from ...errors import DataError
 from ...evaluation.classification import calibration_inputs, multi_label_metrics, reliability, single_label_metrics
 from .plots import plot_confusion, plot_per_label, plot_reliability

@@ -3,7 +3,7 @@ descriptions (through optional prompt templates, averaged: prompt ensembling as 
 al. 2021; embedding-similarity zero-shot classification as in Veeranna et al. 2016 and Yin et al.
 2019's survey of the setting), and a text gets the label whose embedding is closest (cosine).
 
-The result is an ordinary :class:`~encoderkit.models.classifier.Classifier`: a linear head whose rows
+The result is an ordinary :class:`~encoderkit.models.heads.classifier.Classifier`: a linear head whose rows
 are ``logit_scale`` x the label embeddings over the encoder's normalised sentence embedding, so it
 saves, loads, exports to ONNX and serves like a trained one. "None of these": with ``none_threshold``
 a text whose best cosine is below it gets no label; :func:`calibrate` fits that threshold (and the
@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ...data.label_formats import read_text
+from ...data.corpora.label_formats import read_text
 from ...errors import DataError, EncoderkitError
 
 DEFAULT_SCALE = 20.0  # softmax over 20 x cosine (MNRL's scale): peaked enough for probabilities to mean something
@@ -110,9 +110,9 @@ def zero_shot(
     cls=None,
 ):
     """Build the zero-shot classifier (see the module docstring)."""
-    from ...models.classifier import Classifier, head_config
-    from ...models.classifier_module import ClassifierModule
-    from ...models.encoder import Encoder
+    from ...models.heads.classifier import Classifier, head_config
+    from ...models.heads.encoder import Encoder
+    from ...models.heads.torch_modules import ClassifierModule
     from ...models.layout import read_st_layout
 
     cls = cls or Classifier

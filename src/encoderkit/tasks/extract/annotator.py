@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ...errors import EncoderkitError
-from ...index.annotate import Annotator, register_annotator
-from ...models.head_io import head_fingerprint, read_card
+from ...index.write.annotate import Annotator, register_annotator
+from ...models.card import head_fingerprint, read_card
 
 
 def _tagger_path(model: str | Path) -> Path:
@@ -56,7 +56,7 @@ class EntityAnnotator(Annotator):
 
     def annotate(self, docs: Sequence[Any]) -> list[dict]:
         if self._tagger is None:
-            from ...models.tagger import Tagger
+            from ...models.heads.tagger import Tagger
 
             self._tagger = Tagger.load(_tagger_path(self.settings["model"]), backend=self.settings.get("backend") or "torch")
         found = self._tagger.extract(

@@ -19,15 +19,15 @@ import json
 import time
 from pathlib import Path
 
-from ...data.annotations import AnnotatedDoc, read_annotations
-from ...data.conll import load_ner_split
-from ...data.semeval import load_relation_split, relation_type
+from ...data.corpora.annotations import AnnotatedDoc, read_annotations
+from ...data.corpora.conll import load_ner_split
+from ...data.corpora.semeval import load_relation_split, relation_type
 from ...evaluation.extraction import label_confusion, ner_scores, plot_confusion, semeval_scores, word_confusion
 from ...evaluation.machine import machine_info, peak_rss_mb
-from ...models.span_pair import SpanPairClassifier
-from ...models.tagger import Tagger
-from .annotations import resolve
+from ...models.heads.span_pair import SpanPairClassifier
+from ...models.heads.tagger import Tagger
 from .extractor import Extractor
+from .resolve import resolve
 from .schema import Schema
 
 

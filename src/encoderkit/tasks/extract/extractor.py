@@ -18,15 +18,15 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from ...data.semeval import UNDIRECTED, direction, relation_type
+from ...data.corpora.semeval import UNDIRECTED, direction, relation_type
 from ...errors import EncoderkitError
-from ...models.head_io import read_card
-from ...models.span_pair import SpanPairClassifier
-from ...models.tagger import Tagger
-from .context import candidate_pairs, context, sentence_evidence, sentences, shifted
+from ...models.card import read_card
+from ...models.heads.span_pair import SpanPairClassifier
+from ...models.heads.tagger import Tagger
 from .frames import assemble
 from .output_schema import validate_record
 from .schema import Schema
+from .sentences import candidate_pairs, context, sentence_evidence, sentences, shifted
 
 EXTRACTION_KIND = "extraction"
 COMPONENTS = ("ner", "relations", "links", "attributes")
@@ -259,7 +259,7 @@ class Extractor:
         return (not spec.head or head["type"] in spec.head) and (not spec.tail or tail["type"] in spec.tail)
 
     def _links(self, text, sents, args, batch_size) -> dict:
-        from .annotations import anchor_ok, link_candidates
+        from .resolve import anchor_ok, link_candidates
 
         fields = self.schema.link_fields()
         spans = [(a["start"], a["end"]) for a in args]

@@ -1,6 +1,6 @@
 """`encoderkit train extract`: train the heads a schema needs from annotated JSONL.
 
-Given a schema (:mod:`.schema`) and annotations (:mod:`encoderkit.data.annotations`), each component is
+Given a schema (:mod:`.schema`) and annotations (:mod:`encoderkit.data.corpora.annotations`), each component is
 trained on the one loop when the schema needs it, or taken from an existing model folder when one is
 given (``ner=``, ``relations=``: e.g. a CoNLL tagger and a SemEval relation classifier composed under
 one schema):
@@ -26,14 +26,14 @@ import shutil
 import time
 from pathlib import Path
 
-from ...data.annotations import read_annotations
-from ...data.semeval import UNDIRECTED, holdout, relation_type
+from ...data.corpora.annotations import read_annotations
+from ...data.corpora.semeval import UNDIRECTED, holdout, relation_type
 from ...errors import EncoderkitError
-from ...models.head_io import CARD, FORMAT, read_card
+from ...models.card import CARD, FORMAT, read_card
 from ...training.loop import TrainConfig
 from ...training.relations import train_span_pair
 from ...training.tagging import train_tagger
-from .annotations import NEG, attribute_items, link_items, relation_items, resolve, tagged_doc
+from .resolve import NEG, attribute_items, link_items, relation_items, resolve, tagged_doc
 from .schema import Schema
 
 

@@ -13,6 +13,6 @@ Importing this package does not import torch; the submodules that need it do.
 from __future__ import annotations
 
 from .masking import MaskSpec, mask_example
-from .run import PretrainConfig, run_pretraining
+from .train import PretrainConfig, run_pretraining
 
 __all__ = ["MaskSpec", "mask_example", "PretrainConfig", "run_pretraining"]

@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ...data.sources import Skipped, SourceDoc, walk
+from ...data.files.sources import Skipped, SourceDoc, walk
 from ...errors import DataError, EncoderkitError
 
 

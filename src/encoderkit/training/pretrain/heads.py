@@ -41,7 +41,7 @@ def quiet_transformers() -> None:
 
 def transformer_dir(path: Path) -> Path:
     """The folder holding the transformers weights of a sentence-transformers or transformers model."""
-    from ...models.encoder import read_st_layout
+    from ...models.heads.encoder import read_st_layout
 
     layout = read_st_layout(Path(path))
     if layout is not None and layout["unsupported"]:
