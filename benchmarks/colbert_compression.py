@@ -29,7 +29,7 @@ CONFIGS = [(0, 1), (4, 1), (2, 1), (1, 1), (4, 2), (2, 2), (1, 2)]  # (nbits, po
 def run(index_dir: Path, data: Path, nbits: int, pool: int) -> dict:
     from encoderkit import Index
     from encoderkit.data.corpora.beir import load_beir
-    from encoderkit.evaluation.metrics import evaluate
+    from encoderkit.retrieval.metrics import evaluate
 
     idx = Index.open(index_dir)
     idx.reconfigure(retriever_settings={"colbert": {"nbits": nbits, "pool_factor": pool}})

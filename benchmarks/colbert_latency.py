@@ -45,7 +45,7 @@ def sweep(args) -> dict:
     0.002 nDCG@10 and 0.005 Recall@100 of exhaustive search."""
     from encoderkit import Index
     from encoderkit.data.corpora.pairs import load_training_data, split_validation
-    from encoderkit.evaluation.metrics import evaluate
+    from encoderkit.retrieval.metrics import evaluate
 
     _, val = split_validation(load_training_data(args.data), 0.1, 0)
     queries = {q: val.queries[q] for q in sorted(val.qrels)}

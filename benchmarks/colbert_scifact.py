@@ -96,7 +96,7 @@ def stage_rankings(index_dir: Path, queries: dict[str, str], depth: int = 100) -
 
 
 def ndcg(qrels, stages, combo, method, weights) -> float:
-    from encoderkit.evaluation.metrics import evaluate
+    from encoderkit.retrieval.metrics import evaluate
     from encoderkit.retrieval.ranking import fuse
 
     run = {}

@@ -51,10 +51,10 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from encoderkit.data.corpora.beir import load_beir
-    from encoderkit.evaluation.metrics import evaluate
     from encoderkit.models.export import export_onnx
     from encoderkit.models.heads.encoder import Encoder
     from encoderkit.models.ref import resolve_model
+    from encoderkit.retrieval.metrics import evaluate
     from encoderkit.runtime import configure_torch, cpu_has_bf16, n_threads
 
     configure_torch()

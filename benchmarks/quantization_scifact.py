@@ -36,7 +36,7 @@ OUT = RESULTS / "quantization-scifact"
 
 
 def measure(idx, data, label: str, extra: dict | None = None) -> dict:
-    from encoderkit.evaluation.metrics import evaluate
+    from encoderkit.retrieval.metrics import evaluate
 
     qids = sorted(data.queries)
     ids = idx.doc_ids()
@@ -71,7 +71,7 @@ def main() -> None:
     args = ap.parse_args()
     from encoderkit import Index
     from encoderkit.data.corpora.beir import load_beir
-    from encoderkit.evaluation.precision_gate import beir_dev_set, choose_precision
+    from encoderkit.index.precision_gate import beir_dev_set, choose_precision
     from encoderkit.runtime import cpu_has_bf16
 
     shutil.rmtree(args.work, ignore_errors=True)

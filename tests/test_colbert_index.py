@@ -148,7 +148,7 @@ def test_bad_colbert_settings_and_missing_model(tmp_path, tiny_encoder, tiny_col
 
     with pytest.raises(EncoderkitError, match="nbits 3"):
         make_index(tmp_path / "a", tiny_encoder, tiny_colbert_dir, nbits=3)
-    with pytest.raises(EncoderkitError, match="unknown colbert setting"):
+    with pytest.raises(EncoderkitError, match="unknown colbert retriever setting"):
         make_index(tmp_path / "b", tiny_encoder, tiny_colbert_dir, bits=2)
     index = make_index(tmp_path / "c", tiny_encoder, tmp_path / "nowhere")
     with pytest.raises(EncoderkitError, match="ColBERT model .* unavailable"):

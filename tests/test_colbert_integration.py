@@ -6,7 +6,7 @@ import json
 
 from conftest import make_scifact_slice
 from encoderkit import Index
-from encoderkit.evaluation.metrics import evaluate
+from encoderkit.retrieval.metrics import evaluate
 
 
 def test_zero_training_baseline_on_a_scifact_slice(scifact_dir, minilm, tmp_path):

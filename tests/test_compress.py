@@ -9,9 +9,10 @@ import torch
 
 from conftest import make_tiny_model, run_cli, write
 from encoderkit.errors import EncoderkitError
+from encoderkit.training.batching import length_batches
 from encoderkit.training.compress.losses import embedding_loss, parse_loss, relation_kl
 from encoderkit.training.compress.student import build_student, remap_layers, select_layers
-from encoderkit.training.compress.train import length_batches, train_compress
+from encoderkit.training.compress.train import train_compress
 from encoderkit.training.loop import TrainConfig, Trainer, TrainingInterrupted
 
 TEXT = (

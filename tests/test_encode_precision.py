@@ -13,7 +13,7 @@ import pytest
 from conftest import run_cli
 from encoderkit import Encoder, Index
 from encoderkit.errors import EncoderkitError
-from encoderkit.evaluation.precision_gate import candidates, choose_precision, ict_dev_set, measure_precision
+from encoderkit.index.precision_gate import candidates, choose_precision, ict_dev_set, measure_precision
 from encoderkit.models.heads.encoder import token_budget_batches
 
 SENTENCES = [
@@ -108,7 +108,7 @@ def test_choose_precision_auto_picks_a_passing_faster_one_or_fp32(tiny_encoder, 
     chosen, gate, measured = choose_precision(index.manifest["model"], "bf16", dev)
     assert chosen == "bf16" and gate is measured[0] and gate["precision"] == "bf16"
     assert {"mean_cosine", "ndcg_drop", "speedup", "passed", "dev_set"} <= set(gate)
-    monkeypatch.setattr("encoderkit.evaluation.precision_gate.candidates", lambda requested: ["bf16"])
+    monkeypatch.setattr("encoderkit.index.precision_gate.candidates", lambda requested: ["bf16"])
     chosen, gate, measured = choose_precision(index.manifest["model"], "auto", dev)
     assert len(measured) == 1
     # auto takes bf16 only when it passed and was faster than fp32 here; either way the choice is explained

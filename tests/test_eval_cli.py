@@ -5,7 +5,7 @@ import json
 import pytest
 
 from encoderkit.cli import main
-from encoderkit.evaluation.metrics import evaluate, read_run
+from encoderkit.retrieval.metrics import evaluate, read_run
 
 pytestmark = pytest.mark.integration
 

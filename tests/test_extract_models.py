@@ -11,10 +11,10 @@ from conftest import make_tiny_model
 from encoderkit.data.corpora.conll import TaggedDoc, entity_spans
 from encoderkit.data.words import words
 from encoderkit.models.backbone import Backbone
-from encoderkit.models.ref import resolve_model
 from encoderkit.models.heads.span_pair import SpanPairClassifier, add_markers, crop, insert_markers
 from encoderkit.models.heads.tagger import Tagger, encode_words
 from encoderkit.models.heads.windows import owned_ranges, plan_windows
+from encoderkit.models.ref import resolve_model
 from encoderkit.training.loop import TrainConfig
 
 TEXTS = ["Angela Merkel met  Emmanuel Macron in Paris.\nThen Ösel’s café closed.", "No entities here at all", ""]

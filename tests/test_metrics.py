@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from encoderkit.evaluation.metrics import candidate_recall, evaluate, read_run, recall_curve, strict_scores, write_run
+from encoderkit.retrieval.metrics import candidate_recall, evaluate, read_run, recall_curve, strict_scores, write_run
 
 QRELS = {"q1": {"d1": 2, "d2": 1, "d3": 0}, "q2": {"d9": 0}}
 RUN = {"q1": ["d3", "d1", "d4", "d2"], "q2": ["d9", "d8"]}

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import write
-from encoderkit.evaluation.metrics import read_run
+from encoderkit.retrieval.metrics import read_run
 from encoderkit.retrieval.ranking import Ranked, collapse, fuse, tie_keys
 
 TOPICS = [

@@ -107,6 +107,8 @@ MOVED = {
     "encoderkit.tasks.extract.context": "encoderkit.tasks.extract.sentences",
     "encoderkit.tasks.extract.annotations": "encoderkit.tasks.extract.resolve",
     "encoderkit.data.labelled": "encoderkit.data.corpora.labelled",
+    "encoderkit.evaluation.metrics": "encoderkit.retrieval.metrics",
+    "encoderkit.evaluation.precision_gate": "encoderkit.index.precision_gate",
 }
 PREFIXES = {"encoderkit.train.": "encoderkit.training.", "encoderkit.pretrain.": "encoderkit.training.pretrain."}
 

@@ -373,7 +373,7 @@ def _ray_encoding(address: Optional[str], workers: Optional[int], *, quiet: bool
 def _choose_precision(idx, requested: str, paths, gate_data: Optional[Path], gate_split: str, *, quiet: bool) -> None:
     """Run the quality gate for ``requested`` (unless the index already encodes at it) and apply the result."""
     from ..data.files.sources import SourceDoc, walk
-    from ..evaluation.precision_gate import beir_dev_set, choose_precision, ict_dev_set
+    from ..index.precision_gate import beir_dev_set, choose_precision, ict_dev_set
 
     model = idx.manifest["model"]
     current = model.get("encode_precision") or "fp32"

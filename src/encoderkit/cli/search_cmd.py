@@ -256,7 +256,7 @@ def _batch(idx, queries, opts, run_file, show, batch_size: int, quiet: bool) -> 
             results = idx.search_many([text for _, text in part], **opts)
             for (qid, text), hits in zip(part, results):
                 if kind == "trec":
-                    from ..evaluation.metrics import strict_scores
+                    from ..retrieval.metrics import strict_scores
 
                     key = "chunk_id" if opts["by"] == "chunk" else "doc_id"
                     strict = strict_scores([str(getattr(h, key)) for h in hits], [h.score for h in hits])

@@ -23,8 +23,9 @@ import numpy as np
 from ..data.corpora.beir import BeirData, load_beir
 from ..errors import EncoderkitError
 from ..retrieval.fusion import DEFAULT_FUSION
+from ..retrieval.metrics import CURVE_KS, candidate_recall, evaluate, recall_curve, write_run
+from ..retrieval.options import SearchOptions
 from .machine import machine_info, peak_rss_mb
-from .metrics import CURVE_KS, candidate_recall, evaluate, recall_curve, write_run
 
 RERANK_STAGES = ("rerank", "rerank-rrf")
 
@@ -162,16 +163,9 @@ def write_corpus_sample(data: BeirData, n_random: int, folder: Path, *, seed: in
 def run_pipeline(
     index,
     data: BeirData,
-    first: str,
+    options: SearchOptions,
     *,
-    depth: int,
-    rrf_k: int,
     doc_ids: dict[int, str],
-    fusion: str | None = None,
-    weights: dict[str, float] | None = None,
-    reranker=None,
-    rerank_depth: int = 50,
-    rerank_fusion: str = "none",
     show_progress: bool | None = None,
 ) -> dict:
     """Rank every query one at a time (timed); return the run, per-stage candidates and latencies."""
@@ -183,20 +177,11 @@ def run_pipeline(
     if progress_enabled(show_progress):
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(items), desc=f"eval {first}{'+rerank' if reranker else ''}", unit="query")
+        bar = tqdm(total=len(items), desc=f"eval {options.mode}{'+rerank' if options.reranker else ''}", unit="query")
+    depth = options.depth
     for qid, text in items:
         t = time.perf_counter()
-        qr = index.rank_many(
-            [text],
-            mode=first,
-            depth=depth,
-            rrf_k=rrf_k,
-            fusion=fusion,
-            weights=weights,
-            reranker=reranker,
-            rerank_depth=rerank_depth,
-            rerank_fusion=rerank_fusion,
-        )[0]
+        qr = index.rank_many([text], options)[0]
         ranked = [(doc_ids[key], score) for key, score in zip(qr.final.keys[:depth], qr.final.scores[:depth])]
         latencies.append((time.perf_counter() - t) * 1000)
         run[qid] = ranked
@@ -204,9 +189,11 @@ def run_pipeline(
             stages_run.setdefault(name, {})[qid] = [doc_ids[key] for key in r.keys]
         for name, ms in qr.timings_ms.items():
             stage_ms.setdefault(name, []).append(ms)
-        if reranker is not None:  # what the reranker could see: the first stage's top rerank_depth
+        if options.reranker is not None:  # what the reranker could see: the first stage's top rerank_depth
             fused = qr.stages["rerank"].keys
-            stages_run.setdefault(f"{first} top {rerank_depth} (rerank input)", {})[qid] = [doc_ids[k] for k in fused]
+            stages_run.setdefault(f"{options.mode} top {options.rerank_depth} (rerank input)", {})[qid] = [
+                doc_ids[k] for k in fused
+            ]
         if bar is not None:
             bar.update(1)
     if bar is not None:
@@ -348,20 +335,17 @@ def evaluate_retrieval(
         if rerank:
             timed_rerank.add(first)
             memo.reuse = reuse
-        r = run_pipeline(
-            index,
-            data,
-            first,
+        options = SearchOptions(
+            mode=first,
             depth=depth,
             rrf_k=rrf_k,
             fusion=fusion,
             weights=weights,
-            doc_ids=doc_ids,
             reranker=memo if rerank else None,
             rerank_depth=rerank_depth,
             rerank_fusion="rrf" if rerank == "rerank-rrf" else "none",
-            show_progress=show_progress,
         )
+        r = run_pipeline(index, data, options, doc_ids=doc_ids, show_progress=show_progress)
         scored = evaluate(data.qrels, {q: [d for d, _ in hits] for q, hits in r["run"].items()})
         first_stages = {n: c for n, c in r["stages"].items() if n in index.retrievers}
         stage_recall = {f"{name}@{depth}": round(candidate_recall(data.qrels, cands), 4) for name, cands in first_stages.items()}

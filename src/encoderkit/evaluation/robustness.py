@@ -196,8 +196,9 @@ def evaluate_robustness(
     """Run the robustness evaluation; writes results.json, results.md and PNG plots to ``out_dir``."""
     from ..data.corpora.beir import load_beir
     from ..data.files.sources import SourceDoc, read_file
+    from ..retrieval.metrics import METRICS, evaluate
+    from ..retrieval.options import SearchOptions
     from .machine import machine_info
-    from .metrics import METRICS, evaluate
     from .retrieval import parse_pipeline, pipeline_retrievers, prepare_index, run_pipeline
 
     t0 = time.perf_counter()
@@ -242,17 +243,10 @@ def evaluate_robustness(
             sub = dataclasses.replace(data, queries={q: texts[q] for q in data.queries})
             res = {}
             for spec, (first, rerank) in zip(pipelines, parsed):
-                r = run_pipeline(
-                    idx,
-                    sub,
-                    first,
-                    depth=depth,
-                    rrf_k=rrf_k,
-                    doc_ids=doc_ids,
-                    reranker=reranker if rerank else None,
-                    rerank_depth=rerank_depth,
-                    show_progress=False,
+                options = SearchOptions(
+                    mode=first, depth=depth, rrf_k=rrf_k, reranker=reranker if rerank else None, rerank_depth=rerank_depth
                 )
+                r = run_pipeline(idx, sub, options, doc_ids=doc_ids, show_progress=False)
                 scored = evaluate(data.qrels, {q: [d for d, _ in hits] for q, hits in r["run"].items()}, metrics=(metric,))
                 res[spec] = {"per_item": {q: v[metric] for q, v in scored["per_query"].items()}}
             return res

@@ -133,9 +133,10 @@ def evaluate_tradeoff(
     from ..index.storage.manifest import MANIFEST
     from ..models.export import ensure_export
     from ..models.heads.encoder import Encoder
+    from ..retrieval.metrics import evaluate
+    from ..retrieval.options import SearchOptions
     from ..runtime import n_threads
     from .machine import machine_info
-    from .metrics import evaluate
     from .retrieval import parse_pipeline, pipeline_retrievers, prepare_index, run_pipeline
 
     variants = expand_variants(models, backends)
@@ -175,7 +176,7 @@ def evaluate_tradeoff(
         index, info = prepare_index(data, folder, retrievers=pipeline_retrievers([first]), show_progress=show_progress)
         index.set_query_backend(backend)
         index.rank_many([queries[0]], mode=first)  # warm-up
-        r = run_pipeline(index, data, first, depth=100, rrf_k=60, doc_ids=index.doc_ids(), show_progress=show_progress)
+        r = run_pipeline(index, data, SearchOptions(mode=first), doc_ids=index.doc_ids(), show_progress=show_progress)
         scored = evaluate(
             data.qrels, {q: [d for d, _ in hits] for q, hits in r["run"].items()}, metrics=("ndcg@10", "recall@100")
         )

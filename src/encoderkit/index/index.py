@@ -29,6 +29,7 @@ from typing import Iterable, Sequence
 
 from ..errors import EncoderkitError
 from ..retrieval.base import IndexContext
+from ..retrieval.options import SearchOptions
 from ..retrieval.ranking import Hit, QueryRanking
 from .read.searcher import IndexSearcher
 from .storage.manifest import MANIFEST, read_manifest, retriever_names, write_manifest
@@ -263,7 +264,7 @@ class Index:
     def set_encode_precision(self, precision: str, gate: dict | None = None, *, choice: dict | None = None) -> None:
         """Encode chunks at ``precision`` (fp32 | bf16 | int8) from the next update on; every chunk is
         re-encoded then (its vectors depend on it), queries stay as they are. Anything but fp32 needs
-        ``gate``, the figures :func:`encoderkit.evaluation.precision_gate.measure_precision` measured,
+        ``gate``, the figures :func:`encoderkit.index.precision_gate.measure_precision` measured,
         and is refused unless they pass (mean cosine to fp32 >= 0.99, nDCG@10 drop <= 0.005). ``choice``:
         how it was chosen (what was requested, what was measured), kept in the manifest for ``info``."""
         from .storage.model import PRECISIONS
@@ -361,106 +362,19 @@ class Index:
     def snapshot(self):
         return self.searcher.snapshot()
 
-    def search(
-        self,
-        query: str,
-        *,
-        mode: str = "hybrid",
-        k: int = 10,
-        depth: int = 100,
-        by: str = "document",
-        rrf_k: int = 60,
-        fusion: str | None = None,
-        weights: dict[str, float] | None = None,
-        reranker=None,
-        rerank_depth: int = 50,
-        rerank_fusion: str = "none",
-        filters: Sequence[str] | None = None,
-    ) -> list[Hit]:
-        """Search one query. ``mode``: hybrid (all the index's retrievers fused, each ``depth`` deep) |
-        one retriever (bm25, dense, colbert, ...) | several joined by "+"; ``fusion``: rrf | weighted
-        (score-normalised, per-retriever ``weights``); ``by``: document (one hit per document, its best
-        chunk) | chunk. With a ``reranker`` (:func:`encoderkit.models.load_reranker`: a cross-encoder or
-        a ColBERT model, which re-scores from the index's stored vectors when they are its own), the top
-        ``rerank_depth`` candidates are re-scored; ``rerank_fusion="rrf"`` fuses the reranker's order
-        with the first stage's instead of replacing it. ``filters``: ``FIELD=VALUE`` strings such as
-        ``label=sports`` or ``path=docs/*.md`` (see :mod:`encoderkit.index.read.filters`)."""
-        return self.search_many(
-            [query],
-            mode=mode,
-            k=k,
-            depth=depth,
-            by=by,
-            rrf_k=rrf_k,
-            fusion=fusion,
-            weights=weights,
-            reranker=reranker,
-            rerank_depth=rerank_depth,
-            rerank_fusion=rerank_fusion,
-            filters=filters,
-        )[0]
+    def search(self, query: str, options: SearchOptions | None = None, **overrides) -> list[Hit]:
+        """Search one query; ``options`` (or keyword overrides of it, e.g. ``mode="bm25", k=5``) is a
+        :class:`~encoderkit.retrieval.options.SearchOptions`: mode, k, depth, fusion and weights, reranker,
+        filters, result unit."""
+        return self.search_many([query], options, **overrides)[0]
 
-    def search_many(
-        self,
-        queries: Sequence[str],
-        *,
-        mode: str = "hybrid",
-        k: int = 10,
-        depth: int = 100,
-        by: str = "document",
-        rrf_k: int = 60,
-        fusion: str | None = None,
-        weights: dict[str, float] | None = None,
-        reranker=None,
-        rerank_depth: int = 50,
-        rerank_fusion: str = "none",
-        filters: Sequence[str] | None = None,
-    ) -> list[list[Hit]]:
+    def search_many(self, queries: Sequence[str], options: SearchOptions | None = None, **overrides) -> list[list[Hit]]:
         """Search many queries at once (batched encoding and retrieval); one hit list per query."""
-        return self.searcher.search_many(
-            queries,
-            mode=mode,
-            k=k,
-            depth=depth,
-            by=by,
-            rrf_k=rrf_k,
-            fusion=fusion,
-            weights=weights,
-            reranker=reranker,
-            rerank_depth=rerank_depth,
-            rerank_fusion=rerank_fusion,
-            filters=filters,
-        )
+        return self.searcher.search_many(queries, options, **overrides)
 
-    def rank_many(
-        self,
-        queries: Sequence[str],
-        *,
-        mode: str = "hybrid",
-        depth: int = 100,
-        by: str = "document",
-        rrf_k: int = 60,
-        fusion: str | None = None,
-        weights: dict[str, float] | None = None,
-        reranker=None,
-        rerank_depth: int = 50,
-        rerank_fusion: str = "none",
-        filters: Sequence[str] | None = None,
-    ) -> list[QueryRanking]:
+    def rank_many(self, queries: Sequence[str], options: SearchOptions | None = None, **overrides) -> list[QueryRanking]:
         """Final ranking plus every stage's ranking and timing, per query (see :class:`IndexSearcher`)."""
-        return self.searcher.rank_many(
-            queries,
-            mode=mode,
-            depth=depth,
-            by=by,
-            rrf_k=rrf_k,
-            fusion=fusion,
-            weights=weights,
-            reranker=reranker,
-            rerank_depth=rerank_depth,
-            rerank_fusion=rerank_fusion,
-            filters=filters,
-        )
+        return self.searcher.rank_many(queries, options, **overrides)
 
     def hits(self, ranking: QueryRanking, k: int) -> list[Hit]:
         return self.searcher.hits(ranking, k)

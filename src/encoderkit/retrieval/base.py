@@ -47,6 +47,8 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from ..runtime.plugins import Plugin
+
 
 @dataclass
 class ChunkSet:
@@ -165,10 +167,12 @@ def add_statistics(parts) -> dict:
     return out
 
 
-class Retriever:
-    """Base class of first-stage retrievers. Subclasses set ``name`` and implement build/save/load/search."""
+class Retriever(Plugin):
+    """Base class of first-stage retrievers (a :class:`~encoderkit.runtime.plugins.Plugin`: a ``name`` and
+    settings checked against :meth:`default_settings`). Subclasses set ``name`` and implement
+    build/save/load/search."""
 
-    name: ClassVar[str] = ""
+    plugin_kind: ClassVar[str] = "retriever"
     encodes: ClassVar[bool] = False  # needs per-chunk payloads computed at indexing time
     incremental: ClassVar[bool] = False  # add/remove work on a built retriever
     skips_deleted: ClassVar[bool] = False  # search() takes live= and leaves deleted chunks out
@@ -187,19 +191,6 @@ class Retriever:
     def default_settings(cls) -> dict:
         """Settings a new index records for this retriever (JSON-serialisable)."""
         return {}
-
-    @classmethod
-    def check_settings(cls, settings: dict) -> dict:
-        """Validated settings (raise EncoderkitError naming the bad key); unknown keys are errors."""
-        unknown = set(settings) - set(cls.default_settings())
-        if unknown:
-            from ..errors import EncoderkitError
-
-            raise EncoderkitError(
-                f"unknown {cls.name} setting(s): {', '.join(sorted(unknown))}",
-                hint=f"known: {', '.join(sorted(cls.default_settings())) or 'none'}",
-            )
-        return {**cls.default_settings(), **settings}
 
     # ------------------------------------------------------------------ indexing time
     def payload_key(self) -> str:

@@ -1,11 +1,7 @@
 """The query pipeline over one committed generation: first stages -> per-document collapse -> fusion ->
 optional reranking. Works over any set of registered retrievers; every ranking it returns carries the
-:class:`Snapshot` it was computed on, so results are always read from that same generation.
-
->>> parse_mode("hybrid", ["bm25", "dense"]), parse_mode("dense", ["bm25", "dense"])
-(['bm25', 'dense'], ['dense'])
->>> parse_mode("bm25+dense", ["bm25", "dense", "colbert"])
-['bm25', 'dense']
+:class:`Snapshot` it was computed on, so results are always read from that same generation. What a
+search asks for is a :class:`~.options.SearchOptions`.
 """
 
 from __future__ import annotations
@@ -24,30 +20,10 @@ import numpy as np
 from ..errors import EncoderkitError
 from ..runtime.threads import cpu_count
 from .base import IndexContext, Retriever
-from .fusion import DEFAULT_FUSION, FUSIONS, RRF_K, resolve_fusion
+from .fusion import DEFAULT_FUSION, resolve_fusion
+from .options import RERANK_FUSIONS, SearchOptions, parse_mode  # noqa: F401  (re-exported)
 from .ranking import QueryRanking, Ranked, best_first, collapse, fuse, tie_keys
 from .registry import get
-
-RERANK_FUSIONS = ("none", "rrf")
-
-
-def parse_mode(mode: str, available: Sequence[str]) -> list[str]:
-    """Retriever names a search mode runs: "hybrid" = all of the index's retrievers, "a+b" = those,
-    "a" = one. Unknown or absent names are errors listing what the index has."""
-    if not isinstance(mode, str) or not mode.strip():
-        raise EncoderkitError("empty search mode", hint=f"use hybrid or one of: {', '.join(available)}")
-    if mode == "hybrid":
-        return list(available)
-    names = [m.strip() for m in mode.split("+")]
-    for n in names:
-        if n not in available:
-            raise EncoderkitError(
-                f"unknown search mode '{mode}'" if n == mode else f"mode '{mode}': this index has no '{n}' retriever",
-                hint=f"use hybrid, one of {', '.join(available)}, or several joined by '+'",
-            )
-    if len(set(names)) != len(names):
-        raise EncoderkitError(f"mode '{mode}' names a retriever twice", hint="name each retriever once")
-    return names
 
 
 @dataclass
@@ -179,33 +155,24 @@ def rank(
     snap: Snapshot | None,
     queries: Sequence[str],
     stages: Sequence[str],
+    options: SearchOptions | None = None,
     *,
-    depth: int = 100,
-    by: str = "document",
-    rrf_k: int = RRF_K,
-    fusion: str | None = None,
-    weights: dict[str, float] | None = None,
-    reranker=None,
-    rerank_depth: int = 50,
-    rerank_fusion: str = "none",
     chunk_texts: Callable[[list[int]], dict[int, str]] | None = None,
     allowed_docs: np.ndarray | None = None,
 ) -> list[QueryRanking]:
     """Run the pipeline for each query. ``stages``: retriever names (see :func:`parse_mode`); more
-    than one are fused (``fusion``: auto | rrf | weighted, default :data:`~.fusion.DEFAULT_FUSION`, see
-    :func:`~.fusion.resolve_fusion`; per-retriever ``weights``, default each retriever's ``fusion_weight``
-    for RRF and ``weighted_fusion_weight`` for weighted fusion). A ``reranker`` (anything with
-    ``score(query, passages)``) re-scores the top ``rerank_depth`` candidates: from vectors a retriever
-    stores when one can (:meth:`Retriever.rerank_scores`, e.g. a ColBERT model over its own index),
-    otherwise on their best chunk's indexed text (``chunk_texts``). ``allowed_docs``: restrict results
-    to these document row ids (search filters)."""
-    if by not in ("document", "chunk"):
-        raise EncoderkitError(f"unknown result unit '{by}'", hint="use 'document' or 'chunk'")
-    if rerank_fusion not in RERANK_FUSIONS:
-        raise EncoderkitError(f"unknown rerank fusion '{rerank_fusion}'", hint="use none or rrf")
-    fusion = fusion or DEFAULT_FUSION
-    if fusion not in FUSIONS:
-        raise EncoderkitError(f"unknown fusion '{fusion}'", hint=f"use one of: {', '.join(FUSIONS)}")
+    than one are fused (``options.fusion``: auto | rrf | weighted, default :data:`~.fusion.DEFAULT_FUSION`,
+    see :func:`~.fusion.resolve_fusion`; per-retriever ``weights``, default each retriever's
+    ``fusion_weight`` for RRF and ``weighted_fusion_weight`` for weighted fusion). A reranker (anything
+    with ``score(query, passages)``) re-scores the top ``rerank_depth`` candidates: from vectors a
+    retriever stores when one can (:meth:`Retriever.rerank_scores`, e.g. a ColBERT model over its own
+    index), otherwise on their best chunk's indexed text (``chunk_texts``). ``allowed_docs``: restrict
+    results to these document row ids (search filters). ``options.k`` is not applied here: a ranking
+    holds ``depth`` candidates."""
+    o = (options or SearchOptions()).check_ranking()
+    depth, by, rrf_k, weights = o.depth, o.by, o.rrf_k, o.weights
+    reranker, rerank_depth, rerank_fusion = o.reranker, o.rerank_depth, o.rerank_fusion
+    fusion = o.fusion or DEFAULT_FUSION
     fusion = resolve_fusion(fusion, any(getattr(get(name), "late_interaction", False) for name in stages))
     if weights is None:  # each retriever's default weight (see retrieval.fusion for how they were chosen)
         attr = "weighted_fusion_weight" if fusion == "weighted" else "fusion_weight"

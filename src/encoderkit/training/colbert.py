@@ -205,7 +205,7 @@ class ColBERTObjective:
 def colbert_validator(val: TrainingData, corpus: dict[str, str], *, size: int = 1000, seed: int = 0, doc_max_length: int = 256):
     """nDCG@10 / MRR@10 of held-out queries by exact MaxSim over a reduced corpus, encoded at each call
     with the model as it is (the inference code path)."""
-    from ..evaluation.metrics import evaluate
+    from ..retrieval.metrics import evaluate
     from .validate import validation_corpus
 
     sub = validation_corpus(val, corpus, size, seed)

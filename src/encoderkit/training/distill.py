@@ -12,48 +12,14 @@ them, which is how distillation reaches beyond the labelled data (as in GPL, Wan
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-import numpy as np
 
 from ..data.corpora.pairs import Pair, load_training_data, split_validation
 from ..errors import EncoderkitError
 from .embed import BiEncoderObjective, load_st, st_encoder
 from .loop import TrainConfig, Trainer
 from .mining import MiningConfig, cache_dir, mine_hard_negatives, save_negatives
-
-
-def teacher_scores(teacher, triples: list[tuple[str, str, str]], cache: Path, show_progress: bool | None) -> np.ndarray:
-    """[n, 2] teacher logits for (q, p) and (q, n) of each triple; cached by content hash."""
-    import hashlib
-
-    key = hashlib.sha256((teacher.fingerprint + "".join("\x00".join(t) for t in triples)).encode()).hexdigest()[:16]
-    if cache.is_file():
-        saved = json.loads(cache.read_text())
-        if saved.get("key") == key:
-            return np.asarray(saved["scores"], dtype=np.float32)
-    pairs = list(dict.fromkeys([(q, p) for q, p, _ in triples] + [(q, n) for q, _, n in triples]))
-    from ..runtime import progress_enabled
-
-    scores: dict[tuple[str, str], float] = {}
-    step = 256
-    bar = None
-    if progress_enabled(show_progress):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(pairs), desc="teacher scoring", unit="pair")
-    for i in range(0, len(pairs), step):
-        chunk = pairs[i : i + step]
-        for pair, s in zip(chunk, teacher.score_pairs(chunk, batch_size=32, raw=True)):
-            scores[pair] = float(s)
-        if bar is not None:
-            bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
-    out = np.array([[scores[(q, p)], scores[(q, n)]] for q, p, n in triples], dtype=np.float32)
-    cache.write_text(json.dumps({"key": key, "scores": out.tolist()}))
-    return out
+from .teachers import triple_scores
 
 
 def train_distill(
@@ -135,7 +101,7 @@ def train_distill(
     )
     trainer = Trainer(objective, cfg, out, show_progress, {"card": card})
     needed = trainer.planned_examples()  # a short run scores only the triples its steps use
-    scores = teacher_scores(tea, [triples[i] for i in needed], out / "teacher_scores.json", show_progress)
+    scores = triple_scores(tea, [triples[i] for i in needed], out / "teacher_scores.json", show_progress)
     margins = torch.full((len(triples),), float("nan"))
     margins[needed] = torch.tensor(scores[:, 0] - scores[:, 1])
     objective.labels = margins

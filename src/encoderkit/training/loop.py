@@ -48,6 +48,7 @@ from typing import Callable, Iterable, Protocol, Sequence
 import numpy as np
 
 from ..errors import EncoderkitError
+from .batching import epoch_batches, step_batches
 from .checkpoint import find_checkpoint, load_checkpoint, remove_checkpoint, save_checkpoint
 
 LOG = "train_log.json"
@@ -164,54 +165,6 @@ def total_steps(max_steps: int | None, epochs: float, steps_per_epoch: int) -> i
     if max_steps:
         return int(max_steps)
     return max(1, math.ceil(round(epochs * steps_per_epoch, 6)))
-
-
-def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, keys: Sequence | None = None) -> list[list[int]]:
-    """Batches of example indices for one epoch, a permutation seeded by (seed, epoch). With ``keys``
-    (e.g. the texts of each example), no batch holds two examples sharing a key: duplicates inside a
-    batch would be false in-batch negatives for MNRL.
-
-    >>> epoch_batches(5, 2, seed=0, epoch=0) == epoch_batches(5, 2, seed=0, epoch=0)
-    True
-    >>> sorted(i for b in epoch_batches(5, 2, 0, 0) for i in b), [len(b) for b in epoch_batches(5, 2, 0, 0)]
-    ([0, 1, 2, 3, 4], [2, 2, 1])
-    >>> keys = ["a", "a", "a", "b"]
-    >>> all(len({keys[i] for i in b}) == len(b) for b in epoch_batches(4, 2, 0, 0, keys=keys))
-    True
-    """
-    order = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch), 7]).permutation(n).tolist()
-    if keys is None:
-        return [order[i : i + batch_size] for i in range(0, n, batch_size)]
-    batches: list[list[int]] = []
-    open_batches: list[tuple[list[int], set]] = []
-    for i in order:
-        k = set(keys[i]) if isinstance(keys[i], (tuple, list, set, frozenset)) else {keys[i]}
-        for b, used in open_batches:
-            if not (used & k):
-                b.append(i)
-                used |= k
-                if len(b) == batch_size:
-                    batches.append(b)
-                    open_batches.remove((b, used))
-                break
-        else:
-            open_batches.append(([i], set(k)))
-    batches.extend(b for b, _ in open_batches)
-    return batches
-
-
-def step_batches(plan: list[list[int]], pos: int, grad_accum: int) -> list[list[int]]:
-    """The batches of the ``pos``-th step of an epoch: ``grad_accum`` consecutive batches of the plan
-    (fewer at its end; a plan shorter than the first epoch's wraps around).
-
-    >>> plan = [[0, 1], [2, 3], [4]]
-    >>> step_batches(plan, 0, 2), step_batches(plan, 1, 2), step_batches(plan, 3, 1)
-    ([[0, 1], [2, 3]], [[4]], [[0, 1]])
-    """
-    start = pos * grad_accum
-    if start >= len(plan):
-        start %= len(plan)
-    return plan[start : start + grad_accum]
 
 
 def split_by_name(named: Iterable[tuple[str, object]], head_fragments: Sequence[str]) -> dict[str, list]:

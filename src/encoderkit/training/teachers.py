@@ -115,6 +115,44 @@ def teacher_scores(
     return scores
 
 
+def triple_scores(teacher, triples: list[tuple[str, str, str]], cache: Path, show_progress: bool | None) -> np.ndarray:
+    """[n, 2] raw scores of a loaded cross-encoder ``teacher`` for (q, p) and (q, n) of each triple (the
+    margins of Margin-MSE distillation); cached in ``cache`` by a hash of the teacher and the triples."""
+    key = hashlib.sha256((teacher.fingerprint + "".join("\x00".join(t) for t in triples)).encode()).hexdigest()[:16]
+    if cache.is_file():
+        saved = json.loads(cache.read_text())
+        if saved.get("key") == key:
+            return np.asarray(saved["scores"], dtype=np.float32)
+    pairs = list(dict.fromkeys([(q, p) for q, p, _ in triples] + [(q, n) for q, _, n in triples]))
+    scored = dict(
+        zip(pairs, pair_scores(lambda chunk: teacher.score_pairs(chunk, batch_size=32, raw=True), pairs, show_progress))
+    )
+    out = np.array([[scored[(q, p)], scored[(q, n)]] for q, p, n in triples], dtype=np.float32)
+    cache.write_text(json.dumps({"key": key, "scores": out.tolist()}))
+    return out
+
+
+def pair_scores(score, pairs: Sequence[tuple[str, str]], show_progress: bool | None, *, step: int = 256) -> list[float]:
+    """``score(chunk of (query, passage) pairs) -> scores`` over every pair, ``step`` pairs at a time,
+    with a progress bar (unless quieted)."""
+    from ..runtime import progress_enabled
+
+    bar = None
+    if progress_enabled(show_progress):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(pairs), desc="teacher scoring", unit="pair")
+    out: list[float] = []
+    for i in range(0, len(pairs), step):
+        chunk = list(pairs[i : i + step])
+        out += [float(s) for s in score(chunk)]
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    return out
+
+
 def _model_scores(kind, arg, groups, queries, corpus, show_progress) -> dict[str, list[float]]:
     from ..models.heads.colbert import is_colbert_folder
     from ..models.ref import resolve_model

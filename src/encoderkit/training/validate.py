@@ -42,7 +42,7 @@ def ir_validator(
     val: TrainingData, corpus: Mapping[str, str], encode: Callable[[list[str]], np.ndarray], *, size: int = 1000, seed: int = 0
 ) -> Callable[[], dict]:
     """nDCG@10 etc. of held-out queries over a reduced corpus, encoded afresh at each call."""
-    from ..evaluation.metrics import evaluate
+    from ..retrieval.metrics import evaluate
 
     sub = validation_corpus(val, corpus, size, seed)
     ids = list(sub)
@@ -63,7 +63,7 @@ def ir_validator(
 
 def pair_validator(val: TrainingData, encode: Callable[[list[str]], np.ndarray]) -> Callable[[], dict]:
     """Without a corpus: rank each held-out query's positive among all held-out positives (MRR@10)."""
-    from ..evaluation.metrics import evaluate
+    from ..retrieval.metrics import evaluate
 
     texts = list(dict.fromkeys(p.positive for p in val.pairs))
     pos_id = {t: f"p{i}" for i, t in enumerate(texts)}
@@ -115,8 +115,8 @@ def rerank_validator(
 ) -> Callable[[], dict]:
     """Re-score each held-out query's BM25 top ``depth`` and report nDCG@10 (BM25's own nDCG@10 over
     the same candidates is returned once, as the bar to beat)."""
-    from ..evaluation.metrics import evaluate
     from ..retrieval.bm25s_index import BM25Index
+    from ..retrieval.metrics import evaluate
 
     ids = list(corpus)
     qids = sorted({p.query_id for p in val.pairs})

@@ -18,7 +18,8 @@ from typing import Sequence
 from ...data.textsafe import clean_text
 from ...errors import EncoderkitError
 from ...retrieval.base import IndexContext
-from ...retrieval.pipeline import Snapshot, parse_mode, rank
+from ...retrieval.options import SearchOptions, parse_mode
+from ...retrieval.pipeline import Snapshot, rank
 from ...retrieval.ranking import Hit, QueryRanking, shown_chunk_scores, stage_table
 from ...retrieval.registry import get as get_retriever
 from ..storage.integrity import Health, check_files, check_generation, damaged_error
@@ -129,49 +130,29 @@ class IndexSearcher:
             raise damaged_error(self.path, full if not full.ok else health)
         return snap
 
-    def rank_many(
-        self,
-        queries: Sequence[str],
-        *,
-        mode: str = "hybrid",
-        depth: int = 100,
-        by: str = "document",
-        rrf_k: int = 60,
-        fusion: str | None = None,
-        weights: dict[str, float] | None = None,
-        reranker=None,
-        rerank_depth: int = 50,
-        rerank_fusion: str = "none",
-        filters: Sequence[str] | None = None,
-    ) -> list[QueryRanking]:
+    def rank_many(self, queries: Sequence[str], options: SearchOptions | None = None, **overrides) -> list[QueryRanking]:
         """Final ranking plus every stage's ranking and timing, per query, as keys (document row ids or
-        chunk ids). The building block for search and evaluation. ``filters``: ``FIELD=VALUE`` strings
-        (see :mod:`encoderkit.index.read.filters`)."""
-        stages = parse_mode(mode, self.retrievers)
-        parsed = parse_filters(filters)
+        chunk ids): the building block for search and evaluation. ``options`` (or keyword overrides of
+        it): a :class:`~encoderkit.retrieval.options.SearchOptions`."""
+        o = SearchOptions.of(options, **overrides)
+        stages = parse_mode(o.mode, self.retrievers)
+        parsed = parse_filters(o.filters)
         snap = self.snapshot()
         allowed = allowed_documents(self.store, snap.gen, parsed) if parsed and snap is not None else None
         return rank(
             snap,
             [clean_text(q) if isinstance(q, str) else q for q in queries],  # invalid Unicode: data.textsafe policy
             stages,
-            depth=depth,
-            by=by,
-            rrf_k=rrf_k,
-            fusion=fusion,
-            weights=weights,
-            reranker=reranker,
-            rerank_depth=rerank_depth,
-            rerank_fusion=rerank_fusion,
+            o,
             chunk_texts=self.store.chunk_texts,
             allowed_docs=allowed,
         )
 
-    def search_many(self, queries: Sequence[str], *, k: int = 10, depth: int = 100, **kw) -> list[list[Hit]]:
-        if not isinstance(k, int) or k < 1:
-            raise EncoderkitError(f"k must be a positive number of results, got {k!r}", hint="pass k >= 1")
-        rankings = self.rank_many(queries, depth=max(depth, k), **kw)
-        return [self.hits(r, k) for r in rankings]
+    def search_many(self, queries: Sequence[str], options: SearchOptions | None = None, **overrides) -> list[list[Hit]]:
+        """The top ``k`` hits of each query."""
+        o = SearchOptions.of(options, **overrides).check()
+        rankings = self.rank_many(queries, SearchOptions.of(o, depth=max(o.depth, o.k)))
+        return [self.hits(r, o.k) for r in rankings]
 
     def hits(self, ranking: QueryRanking, k: int) -> list[Hit]:
         """The top ``k`` of a ranking as hits (text, offsets, section, title, per-stage explanation)."""

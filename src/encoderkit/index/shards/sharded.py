@@ -19,7 +19,8 @@ import numpy as np
 
 from ...data.textsafe import clean_text
 from ...errors import EncoderkitError
-from ...retrieval.pipeline import Snapshot, parse_mode, rank
+from ...retrieval.options import SearchOptions, parse_mode
+from ...retrieval.pipeline import Snapshot, rank
 from ...retrieval.ranking import Hit, QueryRanking
 from ...retrieval.segmented import Part, SegmentedRetriever
 from ..index import Index
@@ -334,14 +335,13 @@ class ShardedIndex:
         out.set_tie_order(np.array([r for _, r in ties], dtype=np.int64))
         return out
 
-    def rank_many(
-        self, queries: Sequence[str], *, mode: str = "hybrid", filters: Sequence[str] | None = None, **kw
-    ) -> list[QueryRanking]:
+    def rank_many(self, queries: Sequence[str], options: SearchOptions | None = None, **overrides) -> list[QueryRanking]:
         """Like :meth:`Index.rank_many`, over all shards (keys are combined ids)."""
-        stages = parse_mode(mode, self.retrievers)
+        o = SearchOptions.of(options, **overrides)
+        stages = parse_mode(o.mode, self.retrievers)
         snap = self.snapshot()
         allowed = None
-        parsed = parse_filters(filters)
+        parsed = parse_filters(o.filters)
         if parsed and snap is not None:
             allowed = np.concatenate(
                 [
@@ -354,18 +354,17 @@ class ShardedIndex:
             snap,
             [clean_text(q) if isinstance(q, str) else q for q in queries],
             stages,
+            o,
             chunk_texts=router.chunk_texts,
             allowed_docs=allowed,
-            **kw,
         )
 
-    def search_many(self, queries: Sequence[str], *, k: int = 10, depth: int = 100, **kw) -> list[list[Hit]]:
-        if not isinstance(k, int) or k < 1:
-            raise EncoderkitError(f"k must be a positive number of results, got {k!r}", hint="pass k >= 1")
-        return [ranking_hits(self.store, r, k) for r in self.rank_many(queries, depth=max(depth, k), **kw)]
+    def search_many(self, queries: Sequence[str], options: SearchOptions | None = None, **overrides) -> list[list[Hit]]:
+        o = SearchOptions.of(options, **overrides).check()
+        return [ranking_hits(self.store, r, o.k) for r in self.rank_many(queries, SearchOptions.of(o, depth=max(o.depth, o.k)))]
 
-    def search(self, query: str, *, k: int = 10, **kw) -> list[Hit]:
-        return self.search_many([query], k=k, **kw)[0]
+    def search(self, query: str, options: SearchOptions | None = None, **overrides) -> list[Hit]:
+        return self.search_many([query], options, **overrides)[0]
 
     # ------------------------------------------------------------------ what a server reads
     @property

@@ -5,10 +5,10 @@ An annotator is a class with a ``name``, settings, a ``key()`` saying what produ
 the model's fingerprint), ``annotate(docs) -> one JSON dict per document`` and
 ``filter_values(annotation) -> {field: [values]}`` (what ``--filter field=value`` matches). The index runs
 every configured annotator on new or changed documents and back-fills documents that lack its
-annotation under the current key, so adding one to an existing index re-encodes nothing. Built-in
-annotators live above the index (in ``encoderkit.tasks``) and are found by name through
-:data:`BUILTIN` (imported on first use); others register with :func:`register_annotator` or the
-``encoderkit.annotators`` entry-point group.
+annotation under the current key, so adding one to an existing index re-encodes nothing. Annotators
+are plug-ins (:mod:`encoderkit.runtime.plugins`): the built-in ones live above the index (in
+``encoderkit.tasks``) and are found, like any installed package's, through the ``encoderkit.annotators``
+entry-point group (declared in ``pyproject.toml``); others register with :func:`register_annotator`.
 
 >>> reconstruct_text([(0, 5, "Hello"), (7, 12, "world")])
 'Hello  world'
@@ -16,38 +16,22 @@ annotators live above the index (in ``encoderkit.tasks``) and are found by name 
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any, ClassVar, Sequence
 
 from ...errors import EncoderkitError
+from ...runtime.plugins import Plugin, Registry
 
-BUILTIN = {"classify": "encoderkit.tasks.classify.annotator", "entities": "encoderkit.tasks.extract.annotator"}
-_REGISTRY: dict[str, type[Annotator]] = {}
+ANNOTATORS = Registry("annotator", "encoderkit.annotators")
 
 
-class Annotator:
+class Annotator(Plugin):
     """Base class of index-time annotators (see the module docstring)."""
 
-    name: ClassVar[str] = ""
+    plugin_kind: ClassVar[str] = "annotator"
 
     def __init__(self, settings: dict):
         self.settings = dict(settings)
-
-    @classmethod
-    def default_settings(cls) -> dict:
-        return {}
-
-    @classmethod
-    def check_settings(cls, settings: dict) -> dict:
-        """Validated settings; unknown keys are errors."""
-        unknown = set(settings) - set(cls.default_settings())
-        if unknown:
-            raise EncoderkitError(
-                f"unknown {cls.name} annotator setting(s): {', '.join(sorted(unknown))}",
-                hint=f"known: {', '.join(sorted(cls.default_settings())) or 'none'}",
-            )
-        return {**cls.default_settings(), **settings}
 
     def key(self) -> str:
         """Identifies what :meth:`annotate` computes; annotations stored under another key are redone."""
@@ -62,37 +46,9 @@ class Annotator:
         return {}
 
 
-def register_annotator(cls: type[Annotator]) -> type[Annotator]:
-    """Register an Annotator subclass under ``cls.name``."""
-    if not cls.name or not cls.name.replace("-", "_").isidentifier():
-        raise ValueError(f"annotator name {cls.name!r} must be a non-empty identifier")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def unregister_annotator(name: str) -> None:
-    _REGISTRY.pop(name, None)
-
-
-def get_annotator(name: str) -> type[Annotator]:
-    """The annotator class called ``name`` (built-in, registered, or from an entry point)."""
-    if name not in _REGISTRY and name in BUILTIN:
-        try:
-            importlib.import_module(BUILTIN[name])
-        except ImportError as exc:
-            raise EncoderkitError(
-                f"annotator '{name}' is not available ({exc})", hint="check the installation of encoderkit"
-            ) from None
-    if name not in _REGISTRY:
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group="encoderkit.annotators"):
-            if ep.name == name:
-                register_annotator(ep.load())
-    if name not in _REGISTRY:
-        known = sorted(set(_REGISTRY) | set(BUILTIN))
-        raise EncoderkitError(f"unknown annotator '{name}'", hint=f"known annotators: {', '.join(known)}")
-    return _REGISTRY[name]
+register_annotator = ANNOTATORS.register
+unregister_annotator = ANNOTATORS.unregister
+get_annotator = ANNOTATORS.get
 
 
 def annotator_entries(names: Sequence[str], settings: dict[str, dict] | None = None, previous: Sequence[dict] = ()) -> list[dict]:

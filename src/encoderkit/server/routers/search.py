@@ -6,7 +6,6 @@ them (``stages``).
 
 # No `from __future__ import annotations`: FastAPI must see the request models as real classes.
 
-import inspect
 from typing import List, Literal, Optional
 
 from pydantic import BaseModel, Field
@@ -31,7 +30,7 @@ def search_hits(state, req, *, by: Optional[str] = None):
     """Run ``req`` against one committed generation: (ranking, hits)."""
     from ...errors import EncoderkitError
     from ...index.storage.threadlocal import check_same
-    from ...retrieval.pipeline import parse_mode
+    from ...retrieval.options import SearchOptions, parse_mode
 
     lim = state.config.limits
     for name, limit in (("k", lim.max_k), ("depth", lim.max_depth), ("rerank_depth", lim.max_rerank_depth)):
@@ -48,23 +47,19 @@ def search_hits(state, req, *, by: Optional[str] = None):
         raise ApiError(422, str(exc), param="mode", code="invalid_value") from None
     if req.rerank and state.reranker is None:
         raise ApiError(400, "this server has no reranker; start it with --rerank MODEL", param="rerank")
-    extra = {}
-    if req.filters:
-        if "filters" not in inspect.signature(index.rank_many).parameters:
-            raise ApiError(400, "this version of encoderkit cannot filter searches", param="filters")
-        extra["filters"] = list(req.filters)
+    options = SearchOptions(
+        mode=req.mode,
+        k=req.k,
+        depth=max(req.depth, req.k),
+        by=by or ("chunk" if req.chunks else "document"),
+        reranker=state.reranker if req.rerank else None,
+        rerank_depth=req.rerank_depth,
+        rerank_fusion=req.rerank_fusion,
+        filters=tuple(req.filters),
+    )
 
     def run(snap):
-        rankings = index.rank_many(
-            [req.query],
-            mode=req.mode,
-            depth=max(req.depth, req.k),
-            by=by or ("chunk" if req.chunks else "document"),
-            reranker=state.reranker if req.rerank else None,
-            rerank_depth=req.rerank_depth,
-            rerank_fusion=req.rerank_fusion,
-            **extra,
-        )
+        rankings = index.rank_many([req.query], options)
         check_same(rankings[0].snapshot, snap)
         return rankings[0], index.hits(rankings[0], req.k)
 

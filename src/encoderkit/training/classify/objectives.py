@@ -23,29 +23,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..batching import length_batches
 from ..loop import split_by_name
 
 HEAD = ("head.",)
-
-
-def length_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int, pool: int = 50) -> list[list[int]]:
-    """Batches of similar lengths (less padding, faster on a CPU) that still change every epoch: a
-    permutation seeded by (seed, epoch), sorted by length inside windows of ``pool`` batches, then the
-    batches shuffled.
-
-    >>> b = length_batches([5, 1, 4, 2, 3, 6], 2, seed=0, epoch=0)
-    >>> sorted(i for x in b for i in x), all(len(x) == 2 for x in b)
-    ([0, 1, 2, 3, 4, 5], True)
-    """
-    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch), 11])
-    order = rng.permutation(len(lengths))
-    window = batch_size * pool
-    batches: list[list[int]] = []
-    for start in range(0, len(order), window):
-        chunk = sorted(order[start : start + window].tolist(), key=lambda i: lengths[i])
-        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-    perm = rng.permutation(len(batches))
-    return [batches[i] for i in perm]
 
 
 def class_weights(targets: np.ndarray, k: int, mode: str, multi_label: bool) -> np.ndarray | None:

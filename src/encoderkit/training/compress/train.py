@@ -34,30 +34,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ...errors import EncoderkitError
+from ..batching import length_batches
 from ..loop import TrainConfig, Trainer, split_by_name
 from .losses import QKVCapture, embedding_loss, relation_kl, token_state_loss
 
 ST_FILES = ("config_sentence_transformers.json",)
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "merges.txt", "vocab.json")
-
-
-def length_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int, window: int = 50) -> list[list[int]]:
-    """Batches of similar lengths (less padding): a permutation seeded by (seed, epoch), sorted by length
-    inside windows of ``window`` batches, then the batches shuffled.
-
-    >>> b = length_batches([5, 50, 6, 51], 2, seed=0, epoch=0)
-    >>> sorted(sorted(x) for x in b), b == length_batches([5, 50, 6, 51], 2, seed=0, epoch=0)
-    ([[0, 2], [1, 3]], True)
-    """
-    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch), 11])
-    order = rng.permutation(len(lengths)).tolist()
-    span = batch_size * window
-    batches = []
-    for s in range(0, len(order), span):
-        part = sorted(order[s : s + span], key=lambda i: lengths[i])
-        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
-    perm = rng.permutation(len(batches)).tolist()
-    return [batches[i] for i in perm]
 
 
 # ---------------------------------------------------------------------------- the objective

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..batching import sorted_length_batches
 from .collate import MaskingCollator
 from .data import Example
 from .electra import RTD_WEIGHT, corrupt, rtd_labels, sample_replacements
@@ -33,12 +34,6 @@ from .heads import encoder_inputs, head_parameter_names, mlm_head
 from .masking import IGNORE, MaskSpec
 
 EVAL_SEED = 20200101
-
-
-def _length_batches(examples: Sequence[Example], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length (less padding); deterministic."""
-    order = sorted(range(len(examples)), key=lambda i: (len(examples[i]), i))
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 class MLMObjective:
@@ -125,7 +120,7 @@ class MLMObjective:
         try:
             examples = eval_sets.get("mlm") or []
             total, correct, count = 0.0, 0, 0
-            for idx in _length_batches(examples, batch_size):
+            for idx in sorted_length_batches([len(e) for e in examples], batch_size):
                 batch = self.eval_collator([examples[i] for i in idx], idx, 0)
                 logits, targets, _ = self._forward(batch)
                 total += float(F.cross_entropy(logits.float(), targets, reduction="sum"))
@@ -141,7 +136,7 @@ class MLMObjective:
             pairs = eval_sets.get("nsp") or []
             if self.nsp and pairs:
                 hits = 0
-                for idx in _length_batches(pairs, batch_size):
+                for idx in sorted_length_batches([len(e) for e in pairs], batch_size):
                     batch = self.eval_collator([pairs[i] for i in idx], idx, 0)
                     _, _, nsp_logits = self._forward(batch)
                     hits += int((nsp_logits.argmax(-1) == batch["next_sentence_label"]).sum())
@@ -249,7 +244,7 @@ class RTDObjective:
         d_total = 0.0
         d_correct = d_count = tp = pred_pos = true_pos = 0
         try:
-            for idx in _length_batches(examples, batch_size):
+            for idx in sorted_length_batches([len(e) for e in examples], batch_size):
                 batch = self.eval_collator([examples[i] for i in idx], idx, 0)
                 gl, gt, dl, dt = self._forward(batch, sampler)
                 g_total += float(F.cross_entropy(gl.float(), gt, reduction="sum"))

@@ -32,9 +32,9 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import EncoderkitError
-from ..index.storage.model import GATE_MAX_NDCG_DROP, GATE_MIN_MEAN_COSINE, PRECISION_BACKENDS, gate_problem
+from ..retrieval.metrics import evaluate
 from ..runtime import cpu_has_bf16
-from .metrics import evaluate
+from .storage.model import GATE_MAX_NDCG_DROP, GATE_MIN_MEAN_COSINE, PRECISION_BACKENDS, gate_problem
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -153,8 +153,8 @@ def choose_precision(model: dict, requested: str, dev: DevSet) -> tuple[str, dic
     the fastest that passes and is faster than fp32, else fp32. Returns (precision, its gate figures or
     None for fp32, every measurement). An explicitly requested precision is returned with its figures
     even when they fail: :meth:`Index.set_encode_precision` refuses it with them."""
-    from ..index.storage.model import load_document_encoder, model_spec
     from ..models.heads.encoder import Encoder
+    from .storage.model import load_document_encoder, model_spec
 
     todo = candidates(requested)
     if not todo:
