@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: install demo test test-fast test-faults doctest check format docs bench clean
+.PHONY: install demo test test-fast test-faults test-agreement test-crash doctest check format docs bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,16 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m "not integration" tests
 
-# fault injection only: hostile files, damaged indexes, full disks, kills (part of `make test` too)
+# one tier only (each is part of `make test` too): fault injection (hostile files, damaged indexes, full
+# disks), agreement with the reference implementations, kills and interrupts at chosen points
 test-faults: install
 	$(PY) -m pytest -q -m faults tests
+
+test-agreement: install
+	$(PY) -m pytest -q -m agreement tests
+
+test-crash: install
+	$(PY) -m pytest -q -m crash tests
 
 doctest: install
 	$(PY) -m pytest -q --doctest-modules src/encoderkit -p no:cacheprovider

@@ -39,7 +39,7 @@ def embed_cached(model: str, texts: list[str], cache: Path = Path("runs/bench/ca
 
 def zero_shot_logits(clf, embeddings):
     """A zero-shot classifier's logits from precomputed frozen embeddings: its head reads exactly the
-    normalised sentence embedding that Encoder.encode returns (tests/test_classify.py checks this)."""
+    normalised sentence embedding that Encoder.encode returns (tests/tasks/test_classify.py checks this)."""
     w = clf.module.head.weight.detach().numpy()
     b = clf.module.head.bias.detach().numpy()
     return embeddings @ w.T + b

@@ -190,8 +190,8 @@ def scifact_slice_index(scifact_slice, minilm, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_colbert_dir(tiny_model_dir, tmp_path_factory) -> Path:
-    """A ColBERT folder: the tiny BERT with a random 16-dim projection (see colbert_fixtures.py)."""
-    from colbert_fixtures import make_tiny_colbert
+    """A ColBERT folder: the tiny BERT with a random 16-dim projection (see support/colbert.py)."""
+    from support.colbert import make_tiny_colbert
 
     return make_tiny_colbert(tmp_path_factory.mktemp("models") / "tiny-colbert", tiny_model_dir)
 
@@ -206,9 +206,38 @@ def tiny_colbert(tiny_colbert_dir):
 INTEGRATION_FIXTURES = {"minilm", "scifact_dir", "scifact_slice", "scifact_train_slice", "scifact_slice_index"}
 
 
+# a test's folder is its tier: tests/agreement (outputs equal the reference implementations'), tests/crash
+# (kills and interrupts at chosen points), tests/faults (hostile files, damage, full disks), tests/ray
+TIER_FOLDERS = ("agreement", "crash", "faults", "integration", "ray")
+
+
 def pytest_collection_modifyitems(config, items):
     """Every test that loads the bundled MiniLM or real data is an integration test (``make test-fast``
-    leaves them out)."""
+    leaves them out); tests in a tier's folder carry that tier's marker (``pytest -m agreement``)."""
     for item in items:
         if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+        parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+        if parts and parts[0] in TIER_FOLDERS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
+
+@pytest.fixture(scope="module")
+def tiny_beir(tmp_path_factory):
+    """A tiny BEIR folder (support.beir): 12 documents, 8 queries with test qrels."""
+    from support.beir import write_tiny_beir
+
+    return write_tiny_beir(tmp_path_factory.mktemp("beir"))
+
+
+@pytest.fixture(autouse=True)
+def _no_orphans():
+    """A child left paused by a failing or timed-out crash test is killed, never left behind."""
+    yield
+    from support.children import CHILDREN
+
+    while CHILDREN:
+        proc = CHILDREN.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -9,6 +9,16 @@ import typer
 
 from .common import console, print_json, quiet_env
 from .eval_cmd import eval_app
+from .options import (
+    batch_size_option,
+    bf16_option,
+    eval_every_option,
+    json_option,
+    out_option,
+    quiet_option,
+    resume_option,
+    seed_option,
+)
 from .train_cmd import train_app
 
 
@@ -76,7 +86,7 @@ def train_classify_cmd(
     data: Path = typer.Option(
         ..., help="Labelled data: CSV/TSV/JSONL file, SST-2/TREC/AG News file, or a train/dev/test folder."
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Output classifier folder."),
+    out: Path = out_option("Output classifier folder."),
     method: str = typer.Option("probe", help="probe | finetune | fewshot."),
     model: str = typer.Option("default", help="Encoder: 'default', a folder or a hub id."),
     shots: int = typer.Option(8, min=1, help="fewshot: examples per class."),
@@ -89,7 +99,7 @@ def train_classify_cmd(
     head_lr: Optional[float] = typer.Option(None, help="Head learning rate [5e-4; LoRA 2 x lr]."),
     warmup: float = typer.Option(0.1, help="Warm-up share of the steps."),
     patience: Optional[int] = typer.Option(None, help="Early stopping: validations without improvement [2; 0 = off]."),
-    eval_every: int = typer.Option(0, help="Validate every N steps (0: each epoch)."),
+    eval_every: int = eval_every_option(),
     max_steps: Optional[int] = typer.Option(None, help="Stop after N steps (overrides --epochs)."),
     max_minutes: Optional[float] = typer.Option(None, help="Training-time budget."),
     max_length: Optional[int] = typer.Option(None, help="Token limit per text [the model's]."),
@@ -101,57 +111,31 @@ def train_classify_cmd(
     init_head: str = typer.Option("probe", help="finetune: start from the probe's head (probe) or a random one."),
     pair_iterations: int = typer.Option(20, help="fewshot: SetFit pair-generation rounds."),
     head_c: float = typer.Option(1.0, help="fewshot: C of the logistic-regression head."),
-    seed: int = typer.Option(0, help="Random seed (batches, dropout, dev split, few-shot draws: seeds SEED, SEED+1, ...)."),
-    bf16: bool = typer.Option(False, "--bf16", help="Mixed-precision training (bfloat16 autocast)."),
-    resume: bool = typer.Option(False, "--resume", help="finetune: continue from the checkpoint in --out."),
+    seed: int = seed_option("Random seed (batches, dropout, dev split, few-shot draws: seeds SEED, SEED+1, ...)."),
+    bf16: bool = bf16_option("Mixed-precision training (bfloat16 autocast)."),
+    resume: bool = resume_option("finetune: continue from the checkpoint in --out."),
     fmt: str = typer.Option("auto", "--format", help="auto | csv | tsv | jsonl | sst2 | trec | agnews."),
     text_col: Optional[str] = typer.Option(None, help="Text column(s), e.g. 'title,description'."),
     label_col: Optional[str] = typer.Option(None, help="Label column."),
     label_sep: Optional[str] = typer.Option(None, help="Separator of several labels in one field (multi-label)."),
     multi_label: bool = typer.Option(False, "--multi-label", help="Multi-label data (labels split on --label-sep, ',')."),
     label_level: str = typer.Option("coarse", help="TREC: coarse (6) or fine (50) labels."),
-    as_json: bool = typer.Option(False, "--json", help="Print the training summary as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or stage lines."),
+    as_json: bool = json_option("Print the training summary as JSON."),
+    quiet: bool = quiet_option("No progress bars or stage lines."),
 ):
     """Train a text classifier: linear probe, full / LoRA fine-tune (probe first), or few-shot SetFit."""
     quiet_env(quiet or as_json)
-    from dataclasses import replace
-
-    from ..training.classify.train import ClassifyOptions, default_train_config, train_classify
+    from ..training.classify.train import ClassifyOptions, train_classify, train_config_for
 
     options = ClassifyOptions(
-        method=method,
-        model=model,
-        max_length=max_length,
-        dev_fraction=dev_fraction,
-        metric=metric,
-        class_weights=class_weights,
-        dropout=dropout,
-        label_smoothing=label_smoothing,
-        init_head=init_head,
-        lora=lora,
-        lora_alpha=lora_alpha,
-        shots=shots,
-        seeds=seeds,
-        pair_iterations=pair_iterations,
-        head_c=head_c,
-        seed=seed,
-    )
-    cfg = default_train_config(method, lora)
-    given = {
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-        "head_lr": head_lr,
-        "patience": patience,
-        "max_steps": max_steps,
-        "max_minutes": max_minutes,
-    }
-    cfg = replace(
-        cfg, warmup_ratio=warmup, eval_every=eval_every, seed=seed, bf16=bf16, **{k: v for k, v in given.items() if v is not None}
-    )
-    if lr is not None and head_lr is None and method != "fewshot":
-        cfg = replace(cfg, head_lr=lr * 10)
+        method=method, model=model, max_length=max_length, dev_fraction=dev_fraction, metric=metric,
+        class_weights=class_weights, dropout=dropout, label_smoothing=label_smoothing, init_head=init_head, lora=lora,
+        lora_alpha=lora_alpha, shots=shots, seeds=seeds, pair_iterations=pair_iterations, head_c=head_c, seed=seed,
+    )  # fmt: skip
+    cfg = train_config_for(
+        method, lora, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, patience=patience, max_steps=max_steps,
+        max_minutes=max_minutes, warmup_ratio=warmup, eval_every=eval_every, seed=seed, bf16=bf16,
+    )  # fmt: skip
     summary = train_classify(
         data,
         out,
@@ -232,9 +216,9 @@ def classify(
     save: Optional[Path] = typer.Option(None, help="Zero-shot: save the (calibrated) classifier as a folder."),
     top_k: Optional[int] = typer.Option(None, "--top-k", "-k", min=1, help="Labels per text (single-label: best k)."),
     backend: str = typer.Option("torch", help="torch | onnx | onnx-int8 (after `encoderkit export onnx --model M`)."),
-    batch_size: int = typer.Option(32, min=1, help="Texts per forward pass."),
-    as_json: bool = typer.Option(False, "--json", help="Print the predictions as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No calibration / save messages."),
+    batch_size: int = batch_size_option(32, "Texts per forward pass."),
+    as_json: bool = json_option("Print the predictions as JSON."),
+    quiet: bool = quiet_option("No calibration / save messages."),
 ):
     """Classify texts with a trained classifier, or zero-shot against label names / descriptions."""
     quiet_env(True)
@@ -277,13 +261,13 @@ def classify(
 def eval_classify(
     data: Path = typer.Argument(..., help="Labelled data (file or train/dev/test folder)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Classifier folder (or the encoder for --labels)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: results.json, results.md, confusion.png, reliability.png."),
+    out: Path = out_option("Output folder: results.json, results.md, confusion.png, reliability.png."),
     split: str = typer.Option("test", help="Split to evaluate."),
     labels: Optional[str] = typer.Option(None, "--labels", help="Zero-shot: label names."),
     labels_file: Optional[Path] = typer.Option(None, "--labels-file", help="Zero-shot: labels with descriptions."),
     template: List[str] = typer.Option([], "--template", help="Zero-shot prompt template(s)."),
     backend: str = typer.Option("torch", help="torch | onnx | onnx-int8."),
-    batch_size: int = typer.Option(32, min=1, help="Texts per forward pass (throughput is measured with it)."),
+    batch_size: int = batch_size_option(32, "Texts per forward pass (throughput is measured with it)."),
     limit: Optional[int] = typer.Option(None, help="Evaluate the first N texts only."),
     fmt: str = typer.Option("auto", "--format", help="auto | csv | tsv | jsonl | sst2 | trec | agnews."),
     text_col: Optional[str] = typer.Option(None, help="Text column(s), e.g. 'title,description'."),
@@ -291,7 +275,7 @@ def eval_classify(
     label_sep: Optional[str] = typer.Option(None, help="Separator of several labels in one field (multi-label)."),
     multi_label: bool = typer.Option(False, "--multi-label", help="Multi-label data (labels split on --label-sep, ',')."),
     label_level: str = typer.Option("coarse", help="TREC: coarse (6) or fine (50) labels."),
-    as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
+    as_json: bool = json_option("Print results.json to stdout."),
 ):
     """Accuracy, macro-F1, per-class P/R/F1, confusion matrix, calibration (ECE) and throughput."""
     quiet_env(True)

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from .common import console, print_json, quiet_env
+from .options import json_option, out_option, quiet_option, seed_option
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +40,7 @@ def _vectors(docs, model: str, quiet: bool):
 def cluster(
     paths: List[Path] = typer.Argument(None, help="Files or folders (a labelled data set gives V-measure against its labels)."),
     index: Optional[Path] = typer.Option(None, "--index", help="Cluster the documents of an index (its stored vectors)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: clusters.json, clusters.md, map_<algorithm>.png."),
+    out: Path = out_option("Output folder: clusters.json, clusters.md, map_<algorithm>.png."),
     k: Optional[int] = typer.Option(None, "--k", min=2, help="k-means: number of clusters."),
     auto: bool = typer.Option(False, "--auto", help="k-means: choose k by silhouette."),
     k_max: int = typer.Option(20, help="--auto: largest k tried."),
@@ -47,11 +48,11 @@ def cluster(
     min_cluster_size: Optional[int] = typer.Option(None, help="HDBSCAN minimum cluster size [max(5, n/100)]."),
     model: str = typer.Option("default", help="Encoder for files (an index uses its own vectors)."),
     top_n: int = typer.Option(10, help="Keywords per cluster."),
-    seed: int = typer.Option(0, help="Random seed of k-means, PCA and the silhouette sample."),
+    seed: int = seed_option("Random seed of k-means, PCA and the silhouette sample."),
     text_col: Optional[str] = typer.Option(None, help="Text column(s) of a CSV/TSV/JSONL file."),
     label_col: Optional[str] = typer.Option(None, help="Label column (gold labels for V-measure)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the clusters as JSON (without per-document assignments)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = json_option("Print the clusters as JSON (without per-document assignments)."),
+    quiet: bool = quiet_option(),
 ):
     """Topics of a collection: k-means / HDBSCAN over embeddings, c-TF-IDF keywords, representatives, a 2-D map."""
     quiet_env(quiet or as_json)
@@ -99,8 +100,8 @@ def dedup(
     model: str = typer.Option("default", help="Encoder for files (an index uses its own vectors)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write dedup.json and dedup.md here."),
     text_col: Optional[str] = typer.Option(None, help="Text column(s) of a CSV/TSV/JSONL file."),
-    as_json: bool = typer.Option(False, "--json", help="Print the groups as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = json_option("Print the groups as JSON."),
+    quiet: bool = quiet_option(),
 ):
     """Exact and near-duplicate groups, with the copy kept in each and why."""
     quiet_env(quiet or as_json)

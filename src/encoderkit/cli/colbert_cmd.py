@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 
 from .common import quiet_env
-from .train_cmd import _config, _corpus_extra, _mining, _report, train_app
+from .options import out_option, run_controls, schedule, with_options
+from .train_cmd import _corpus_extra, _mining, _report, train_app
 
 
 def register(app: typer.Typer) -> None:  # the command hangs off `encoderkit train` (train_app)
@@ -16,9 +17,10 @@ def register(app: typer.Typer) -> None:  # the command hangs off `encoderkit tra
 
 
 @train_app.command("colbert")
+@with_options(schedule(4.0, 32, 3e-5, batch_help="Queries per step (each brings its positive and negatives)."), run_controls())
 def colbert(
     data: Path = typer.Option(..., help="BEIR folder (train qrels; the corpus is used for mining and validation)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output ColBERT folder."),
+    out: Path = out_option("Output ColBERT folder."),
     model: str = typer.Option(
         "default", help="Backbone: 'default', an encoder folder or hub id, or a ColBERT folder to train further."
     ),
@@ -38,25 +40,16 @@ def colbert(
     init_projection: str = typer.Option("pca", help="pca (top directions of the backbone's token states) | random."),
     add_titles: int = typer.Option(0, help="Add up to N (title -> text) pairs from the corpus (weak supervision)."),
     add_ict: int = typer.Option(0, help="Add up to N inverse-cloze (sentence -> rest of document) pairs from the corpus."),
-    epochs: float = typer.Option(4.0, min=0.01, help="Passes over the training queries (fractions allowed)."),
-    batch_size: int = typer.Option(32, help="Queries per step (each brings its positive and negatives)."),
-    lr: float = typer.Option(3e-5, help="Encoder learning rate."),
     head_lr_mult: float = typer.Option(10.0, help="Learning-rate multiplier of the projection."),
-    warmup: float = typer.Option(0.1, min=0.0, max=1.0, help="Share of the steps spent warming the learning rate up."),
     val_fraction: float = typer.Option(0.1, help="Share of training queries held out for validation."),
     val_corpus_size: int = typer.Option(1000, help="Documents in the validation corpus."),
-    eval_every: int = typer.Option(0, help="Validate every N steps (0: each epoch)."),
-    max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after this many optimiser steps [no limit]."),
-    seed: int = typer.Option(0, help="Random seed (data order, negatives, initialisation)."),
-    bf16: bool = typer.Option(False, "--bf16", help="Mixed-precision training (MaxSim stays float32)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
-    as_json: bool = typer.Option(False, "--json", help="Print the training report as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    **options,
 ):
     """Train a ColBERT model: contrastive MaxSim over in-batch + mined hard negatives, optional
     distillation from teacher scores; validation each epoch, best checkpoint kept, exact resume."""
-    quiet_env(quiet or as_json)
+    quiet_env(options["quiet"] or options["as_json"])
     from ..training.colbert import train_colbert
+    from ..training.loop import TrainConfig
 
     log = train_colbert(
         model,
@@ -67,17 +60,17 @@ def colbert(
         doc_length=doc_length,
         doc_max_length=train_doc_length,
         negatives=negatives,
-        mining=_mining(hard_negatives, pool, neg_range, "random", seed),
+        mining=_mining(hard_negatives, pool, neg_range, "random", options["seed"]),
         temperature=temperature,
         teacher=teacher,
         distill_weight=distill_weight,
         distill_loss=distill_loss,
         teacher_temperature=teacher_temperature,
         init_projection=init_projection,
-        extra_pairs=_corpus_extra(data, add_ict, add_titles, seed),
+        extra_pairs=_corpus_extra(data, add_ict, add_titles, options["seed"]),
         val_fraction=val_fraction,
         val_corpus_size=val_corpus_size,
-        train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16, head_lr_mult),
-        resume=resume,
+        train_config=TrainConfig.from_options(**options, head_lr_mult=head_lr_mult),
+        resume=options["resume"],
     )
-    _report(log, out, as_json)
+    _report(log, out, options["as_json"])

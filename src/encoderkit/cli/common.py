@@ -55,20 +55,6 @@ def usage_error(exc) -> tuple[str, int]:
 OPTIONAL_VALUE = {"--ray": "local"}  # options whose value may be left out, and what they mean then
 
 
-def ray_option(purpose: str):
-    """The ``--ray [ADDRESS]`` option of index, search and serve (its optional value: see
-    :func:`optional_values`)."""
-    import typer
-
-    return typer.Option(
-        None,
-        "--ray",
-        metavar="[ADDRESS]",
-        help=f"{purpose} (no address: a local Ray instance; 'auto', HOST:PORT or ray://HOST:PORT joins a cluster; "
-        'needs pip install "encoderkit[ray]").',
-    )
-
-
 def optional_values(argv: list[str]) -> list[str]:
     """Give ``--ray`` its optional address: ``--ray HOST:PORT`` keeps it, a bare ``--ray`` (followed by an
     option, a path or nothing) becomes ``--ray=local``.
@@ -232,3 +218,23 @@ def print_json(obj) -> None:
     sys.stdout.flush()
     buffer.write(data.encode("utf-8"))
     buffer.flush()
+
+
+def quiet_libraries() -> None:
+    """Silence the warnings and progress bars of the libraries underneath (a server's log is its own)."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+
+def print_results(res: dict, out, plot: str, as_json: bool) -> None:
+    """A report written to ``out`` (results.json, results.md, ``plot``): JSON to stdout, or its Markdown."""
+    if as_json:
+        print_json(res)
+        return
+    from rich.markdown import Markdown
+
+    console().print(Markdown((out / "results.md").read_text()))
+    console().print(f"wrote {out}/results.json, results.md, {plot}")

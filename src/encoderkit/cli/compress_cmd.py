@@ -8,15 +8,19 @@ from typing import List, Optional
 import typer
 
 from .common import quiet_env
+from .options import out_option, run_controls, schedule, with_options
 
 
 def register(app: typer.Typer) -> None:
     app.command("compress")(compress)
 
 
+@with_options(
+    schedule(1.0, 32, 1e-4, 0.05, batch_help="Texts per step.", lr_help="Peak learning rate."), run_controls(budget=True)
+)
 def compress(
     corpus: List[Path] = typer.Option(..., "--corpus", help="Unlabeled text: files or folders (repeat); BEIR .jsonl too."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output student folder (sentence-transformers format)."),
+    out: Path = out_option("Output student folder (sentence-transformers format)."),
     teacher: str = typer.Option("default", help="Teacher: 'default', a model folder or a hub id."),
     layers: int = typer.Option(3, min=1, help="Layers the student keeps."),
     layer_selection: str = typer.Option(
@@ -39,25 +43,14 @@ def compress(
     metric: Optional[str] = typer.Option(
         None, help="Validation metric that selects the saved student [cosine_to_teacher]: e.g. sts_spearman, ndcg@10."
     ),
-    epochs: float = typer.Option(1.0, min=0.0, help="Passes over the training texts."),
-    batch_size: int = typer.Option(32, min=1, help="Texts per step."),
-    lr: float = typer.Option(1e-4, min=0.0, help="Peak learning rate."),
-    warmup: float = typer.Option(0.05, min=0.0, max=1.0, help="Warm-up share of the steps."),
-    eval_every: int = typer.Option(0, min=0, help="Validate every N steps (0: each epoch)."),
-    max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after N steps (overrides --epochs)."),
-    max_minutes: Optional[float] = typer.Option(None, min=0.0, help="Training-time budget; then validate and save."),
-    seed: int = typer.Option(0, help="Seed of the text split, batch order and dropout."),
-    bf16: bool = typer.Option(False, "--bf16", help="Mixed-precision training (bfloat16 autocast)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
-    as_json: bool = typer.Option(False, "--json", help="Print the training summary as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    **options,
 ):
     """Distil a compact student (a subset of the teacher's layers, optionally narrower) on your text.
 
     The student learns the teacher's sentence embeddings (and optionally its token states and attention
     relations); it loads wherever a model does: Encoder.load, index, search, train, export onnx.
     """
-    quiet_env(quiet or as_json)
+    quiet_env(options["quiet"] or options["as_json"])
     from ..training.compress.train import train_compress
     from ..training.loop import TrainConfig
     from .train_cmd import _report
@@ -83,17 +76,7 @@ def compress(
         val_split=val_split,
         val_queries=val_queries,
         metric=metric,
-        train_config=TrainConfig(
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            warmup_ratio=warmup,
-            eval_every=eval_every,
-            seed=seed,
-            max_steps=max_steps,
-            max_minutes=max_minutes,
-            bf16=bf16,
-        ),
-        resume=resume,
+        train_config=TrainConfig.from_options(**options),
+        resume=options["resume"],
     )
-    _report(log, out, as_json)
+    _report(log, out, options["as_json"])

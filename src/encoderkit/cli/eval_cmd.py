@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from .common import console, print_json, quiet_env
+from .options import json_option, out_option, quiet_option
 
 eval_app = typer.Typer(
     help="Measure retrieval pipelines stage by stage, STS correlation and embedding geometry.", no_args_is_help=True
@@ -29,7 +30,7 @@ def retrieval(
         help="Pipelines to run (repeat): bm25 | dense | colbert | hybrid | retrievers joined by '+' "
         "(e.g. bm25+dense+colbert), optionally followed by +rerank or +rerank-rrf.",
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder for results.json, results.md, runs/, plots."),
+    out: Path = out_option("Output folder for results.json, results.md, runs/, plots."),
     split: str = typer.Option("test", help="Qrels split to evaluate (qrels/SPLIT.tsv)."),
     index_dir: Optional[Path] = typer.Option(None, "--index", help="Index folder to build or reuse [OUT/index]."),
     model: Optional[str] = typer.Option(None, help="Model for a new index [default]; checked against an existing one."),
@@ -72,8 +73,8 @@ def retrieval(
     rerank_max_length: Optional[int] = typer.Option(None, min=8, help="Token limit per (query, passage) pair [the model's]."),
     backend: str = typer.Option("auto", help="Query encoding: auto | torch | onnx | onnx-int8."),
     rerank_backend: str = typer.Option("torch", help="Reranker: torch | onnx | onnx-int8."),
-    as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = json_option("Print results.json to stdout."),
+    quiet: bool = quiet_option(),
 ):
     """Evaluate retrieval pipelines on a BEIR data set: quality, stage recall, latency, cost.
 
@@ -149,7 +150,7 @@ def sts(
         None, "--score-range", help="Valid gold scores MIN:MAX; rows outside are errors [sts-b 0:5, sick 1:5, else any]."
     ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write sts.json here."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = json_option("Print JSON."),
 ):
     """Spearman and Pearson correlation of cosine similarity with gold similarity scores.
 
@@ -205,7 +206,7 @@ def geometry(
     ),
     pooling: List[str] = typer.Option(["cls", "mean", "max"], "--pooling", help="Poolings to compare (repeat)."),
     split: str = typer.Option("test", help="Split when DATA is a folder."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: geometry.json, geometry.md, geometry.png."),
+    out: Path = out_option("Output folder: geometry.json, geometry.md, geometry.png."),
 ):
     """Pooling and geometry report: STS Spearman per pooling and the anisotropy of each space."""
     quiet_env(True)

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from .common import console, plain, print_json, quiet_env
+from .options import json_option
 
 export_app = typer.Typer(help="Export models for faster CPU serving.", no_args_is_help=True)
 
@@ -26,7 +27,7 @@ def onnx(
         None, help="encoder | cross-encoder | classifier | colbert (default: from the model's folder)."
     ),
     force: bool = typer.Option(False, "--force", help="Export again even if cached."),
-    as_json: bool = typer.Option(False, "--json", help="Print the export report as JSON."),
+    as_json: bool = json_option("Print the export report as JSON."),
 ):
     """Export a model to ONNX Runtime (cached by weights fingerprint).
 

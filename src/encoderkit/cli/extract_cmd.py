@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from .common import console, print_json, quiet_env
 from .eval_cmd import eval_app
+from .options import batch_size_option, json_option, out_option, quiet_option
 
 
 class _DefaultToSchema(TyperGroup):
@@ -87,8 +88,8 @@ def entities(
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="Leave out entities below this confidence."),
     backend: str = typer.Option("torch", help="torch | onnx | onnx-int8 (needs `encoderkit export onnx --model M`)."),
     batch_size: int = typer.Option(16, help="Windows per forward pass."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per document."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = json_option("One JSON object per document."),
+    quiet: bool = quiet_option(),
 ):
     """Named entities with type, text, character offsets and confidence (documents of any length)."""
     quiet_env(quiet or as_json)
@@ -137,12 +138,13 @@ def relations(
     ),
     max_sentence_gap: int = typer.Option(0, help="Pair entities up to N sentences apart (0: same sentence)."),
     backend: str = typer.Option("torch", help="torch | onnx | onnx-int8."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per document."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = json_option("One JSON object per document."),
+    quiet: bool = quiet_option(),
 ):
     """Relations between given spans or the NER model's entities, with evidence sentence and confidence."""
     quiet_env(quiet or as_json)
-    from ..errors import DataError, EncoderkitError
+    from ..data.corpora.annotations import read_text_spans
+    from ..errors import EncoderkitError
     from ..tasks.extract import Extractor
 
     base = Extractor.load(model, backend=backend)
@@ -158,19 +160,8 @@ def relations(
         docs.append((doc_id, clean))
         given.append(spans)
     for f in (f for f in file if f.suffix == ".jsonl"):
-        for n, line in enumerate(f.read_text(encoding="utf-8").split("\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f, f"invalid JSON ({exc.msg})", line=n) from None
-            if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
-                raise DataError(f, "expected an object with a 'text' string", line=n)
-            ents = rec.get("entities")
-            if ents is not None and not (isinstance(ents, list) and all(isinstance(e, dict) for e in ents)):
-                raise DataError(f, "'entities' must be a list of {start, end[, type]} objects", line=n)
-            docs.append((str(rec.get("id", f"{f}:{n}")), rec["text"]))
+        for doc_id, t, ents in read_text_spans(f):
+            docs.append((doc_id, t))
             given.append(ents)
     out = []
     for (doc_id, t), spans in zip(docs, given):
@@ -179,17 +170,21 @@ def relations(
         rec = ext.extract([t], min_confidence=min_confidence, entities=None if spans is None else [spans])[0]
         out.append((doc_id, rec))
     for doc_id, rec in out:
-        if as_json:
-            sys.stdout.write(json.dumps({"id": doc_id, "relations": rec["relations"]}, ensure_ascii=False) + "\n")
-            continue
-        from rich.table import Table
+        _print_relations(doc_id, rec, as_json)
 
-        table = Table(title=f"{doc_id}: {len(rec['relations'])} relations")
-        for c in ("type", "head", "tail", "confidence", "evidence"):
-            table.add_column(c)
-        for r in rec["relations"]:
-            table.add_row(r["type"], r["head"]["text"], r["tail"]["text"], f"{r['confidence']:.3f}", r["evidence"]["text"][:80])
-        console().print(table)
+
+def _print_relations(doc_id: str, rec: dict, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps({"id": doc_id, "relations": rec["relations"]}, ensure_ascii=False) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{doc_id}: {len(rec['relations'])} relations")
+    for c in ("type", "head", "tail", "confidence", "evidence"):
+        table.add_column(c)
+    for r in rec["relations"]:
+        table.add_row(r["type"], r["head"]["text"], r["tail"]["text"], f"{r['confidence']:.3f}", r["evidence"]["text"][:80])
+    console().print(table)
 
 
 @extract_app.command("schema")
@@ -200,7 +195,7 @@ def schema_cmd(
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="Leave out values below this confidence."),
     backend: str = typer.Option("torch", help="torch | onnx | onnx-int8."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the JSON lines here instead of stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    quiet: bool = quiet_option(),
 ):
     """One JSON record per document, validated against the schema: entities, relations and frames, every
     value with its evidence (character offsets and sentence) and confidence."""
@@ -237,12 +232,12 @@ def schema_cmd(
 def eval_ner(
     data: Path = typer.Argument(..., help="CoNLL folder (eng.testb / test.*) or file, or span .jsonl."),
     model: Path = typer.Option(..., "--model", "-m", help="Tagger folder."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: results.json, results.md, confusion.png."),
+    out: Path = out_option("Output folder: results.json, results.md, confusion.png."),
     split: str = typer.Option("test", help="Split when DATA is a folder: train | dev | test."),
     backend: str = typer.Option("torch", help="torch | onnx | onnx-int8."),
-    batch_size: int = typer.Option(16, min=1, help="Examples per batch."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    batch_size: int = batch_size_option(16, "Examples per batch."),
+    as_json: bool = json_option(),
+    quiet: bool = quiet_option(),
 ):
     """Entity-level precision/recall/F1 (seqeval strict = conlleval), per type, confusion matrix, throughput."""
     quiet_env(quiet or as_json)
@@ -256,11 +251,11 @@ def eval_ner(
 def eval_relations(
     data: Path = typer.Argument(..., help="SemEval-2010 Task 8 folder (TEST_FILE_FULL.TXT) or file, or head/tail .jsonl."),
     model: Path = typer.Option(..., "--model", "-m", help="Relation model folder."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: results.json, predictions.txt, confusion.png."),
+    out: Path = out_option("Output folder: results.json, predictions.txt, confusion.png."),
     split: str = typer.Option("test", help="Split when DATA is a folder."),
     backend: str = typer.Option("torch", help="torch | onnx | onnx-int8."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = json_option(),
+    quiet: bool = quiet_option(),
 ):
     """Official SemEval-2010 Task 8 macro-F1, predictions.txt in the official format, confusion matrix."""
     quiet_env(quiet or as_json)
@@ -274,10 +269,10 @@ def eval_relations(
 def eval_extract(
     data: Path = typer.Argument(..., help="Annotated JSONL (the train extract format)."),
     model: Path = typer.Option(..., "--model", "-m", help="Extraction model folder."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: results.json, results.md, confusion.png."),
+    out: Path = out_option("Output folder: results.json, results.md, confusion.png."),
     backend: str = typer.Option("torch", help="torch | onnx | onnx-int8."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = json_option(),
+    quiet: bool = quiet_option(),
 ):
     """Entity, relation and frame P/R/F1 and frame field accuracy on annotated documents."""
     quiet_env(quiet or as_json)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from .common import console, print_json, quiet_env
+from .options import (
+    batch_size_option,
+    json_option,
+    lr_option,
+    out_option,
+    quiet_option,
+    run_controls,
+    schedule,
+    seed_option,
+    with_options,
+)
 from .train_cmd import _report, train_app
 
 
@@ -15,27 +27,11 @@ def register(app: typer.Typer) -> None:
     """The commands are declared on ``train_app`` (registered by train_cmd)."""
 
 
-def _config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16, head_lr_mult, max_minutes=None):
-    from ..training.loop import TrainConfig
-
-    return TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        warmup_ratio=warmup,
-        eval_every=eval_every,
-        seed=seed,
-        max_steps=max_steps,
-        bf16=bf16,
-        head_lr_mult=head_lr_mult,
-        max_minutes=max_minutes,
-    )
-
-
 @train_app.command("ner")
+@with_options(schedule(5.0, 16, 8e-5, batch_help="Windows per step."), run_controls(budget=True))
 def ner(
     data: Path = typer.Option(..., help="CoNLL folder (eng.train/eng.testa or train/dev .txt/.conll/.jsonl), a file, or .jsonl."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output tagger folder."),
+    out: Path = out_option("Output tagger folder."),
     model: str = typer.Option("default", help="Backbone: 'default', a folder or a hub id."),
     scheme: str = typer.Option("auto", help="Tag scheme of CoNLL files: auto | iob1 | iob2 | bioes."),
     case_features: bool = typer.Option(True, "--case-features/--no-case-features", help="Learned word-shape embedding."),
@@ -46,22 +42,12 @@ def ner(
     dev: Optional[Path] = typer.Option(None, help="Validation data [the folder's dev split, else 10% of train]."),
     max_train_docs: Optional[int] = typer.Option(None, help="Use only the first N training documents."),
     max_dev_docs: Optional[int] = typer.Option(None, help="Validate on the first N dev documents."),
-    epochs: float = typer.Option(5.0, min=0.01, help="Passes over the training data (fractions allowed)."),
-    batch_size: int = typer.Option(16, help="Windows per step."),
-    lr: float = typer.Option(8e-5, min=0.0, help="Peak learning rate of the encoder."),
     head_lr_mult: float = typer.Option(10.0, help="Learning-rate multiplier of the new head (classifier, case, CRF)."),
-    warmup: float = typer.Option(0.1, min=0.0, max=1.0, help="Share of the steps spent warming the learning rate up."),
-    eval_every: int = typer.Option(0, help="Validate every N steps (0: each epoch)."),
-    max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after this many optimiser steps [no limit]."),
-    max_minutes: Optional[float] = typer.Option(None, help="Training-time budget: stop, validate and export when spent."),
-    seed: int = typer.Option(0, help="Random seed (data order, head initialisation)."),
-    bf16: bool = typer.Option(False, "--bf16", help="Train in bfloat16 autocast (faster on CPUs with AVX-512 BF16)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the output folder's checkpoint."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    **options,
 ):
     """Train a named-entity tagger (BIO head on the backbone; case features; optional CRF)."""
-    quiet_env(quiet or as_json)
+    quiet_env(options["quiet"] or options["as_json"])
+    from ..training.loop import TrainConfig
     from ..training.tagging import train_ner
 
     log = train_ner(
@@ -77,37 +63,28 @@ def ner(
         dev_data=dev,
         max_train_docs=max_train_docs,
         max_dev_docs=max_dev_docs,
-        train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16, head_lr_mult, max_minutes),
-        resume=resume,
+        train_config=TrainConfig.from_options(**options, head_lr_mult=head_lr_mult),
+        resume=options["resume"],
     )
-    _report(log, out, as_json)
+    _report(log, out, options["as_json"])
 
 
 @train_app.command("relations")
+@with_options(schedule(5.0, 16, 6e-5), run_controls(budget=True))
 def relations(
     data: Path = typer.Option(..., help="SemEval-2010 Task 8 folder (TRAIN_FILE.TXT), a SemEval file, or head/tail .jsonl."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output relation model folder."),
+    out: Path = out_option("Output relation model folder."),
     model: str = typer.Option("default", help="Backbone: 'default', a folder or a hub id."),
     max_length: int = typer.Option(128, help="Tokens per example (cropped around the markers beyond)."),
     dev: Optional[Path] = typer.Option(None, help="Validation data [the folder's dev file, else --val-fraction of train]."),
     val_fraction: float = typer.Option(0.1, help="Share of train held out for validation when there is no dev file."),
     max_train: Optional[int] = typer.Option(None, help="Use only the first N training examples."),
-    epochs: float = typer.Option(5.0, min=0.01, help="Passes over the training data (fractions allowed)."),
-    batch_size: int = typer.Option(16, min=1, help="Examples per batch."),
-    lr: float = typer.Option(6e-5, min=0.0, help="Peak learning rate of the encoder."),
     head_lr_mult: float = typer.Option(10.0, help="Learning-rate multiplier of the new head."),
-    warmup: float = typer.Option(0.1, min=0.0, max=1.0, help="Share of the steps spent warming the learning rate up."),
-    eval_every: int = typer.Option(0, min=0, help="Validate every N steps (0: each epoch)."),
-    max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after this many optimiser steps [no limit]."),
-    max_minutes: Optional[float] = typer.Option(None, help="Training-time budget: stop, validate and export when spent."),
-    seed: int = typer.Option(0, help="Random seed (data order, head initialisation)."),
-    bf16: bool = typer.Option(False, "--bf16", help="Train in bfloat16 autocast (faster on CPUs with AVX-512 BF16)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the output folder's checkpoint."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    **options,
 ):
     """Train a relation classifier (entity markers, entity-start pooling, directional labels)."""
-    quiet_env(quiet or as_json)
+    quiet_env(options["quiet"] or options["as_json"])
+    from ..training.loop import TrainConfig
     from ..training.relations import train_relations
 
     log = train_relations(
@@ -118,17 +95,17 @@ def relations(
         dev_data=dev,
         val_fraction=val_fraction,
         max_train=max_train,
-        train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16, head_lr_mult, max_minutes),
-        resume=resume,
+        train_config=TrainConfig.from_options(**options, head_lr_mult=head_lr_mult),
+        resume=options["resume"],
     )
-    _report(log, out, as_json)
+    _report(log, out, options["as_json"])
 
 
 @train_app.command("extract")
 def extract(
     schema: Path = typer.Option(..., help="Schema file (YAML, JSON or JSON Schema) declaring entities, relations, frames."),
     data: Optional[Path] = typer.Option(None, help="Annotated JSONL (see docs/extraction.md)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output extraction model folder."),
+    out: Path = out_option("Output extraction model folder."),
     model: str = typer.Option("default", help="Backbone of the components trained here."),
     ner: Optional[Path] = typer.Option(None, help="Use this trained tagger as the entity component."),
     relations_model: Optional[Path] = typer.Option(None, "--relations", help="Use this trained relation model."),
@@ -136,19 +113,20 @@ def extract(
     val_fraction: float = typer.Option(0.1, help="Share of the documents held out for validation and the final scores."),
     neg_ratio: float = typer.Option(3.0, help="Unrelated pairs kept per related pair in training."),
     epochs: float = typer.Option(5.0, min=0.01, help="Passes over the training data (fractions allowed)."),
-    batch_size: int = typer.Option(16, min=1, help="Examples per batch."),
-    lr: float = typer.Option(6e-5, min=0.0, help="Peak learning rate of the encoder."),
+    batch_size: int = batch_size_option(16, "Examples per batch."),
+    lr: float = lr_option(6e-5, "Peak learning rate of the encoder."),
     max_steps: Optional[int] = typer.Option(None, help="Steps per component (quick runs)."),
-    seed: int = typer.Option(0, help="Random seed (data order, head initialisation)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    seed: int = seed_option("Random seed (data order, head initialisation)."),
+    as_json: bool = json_option(),
+    quiet: bool = quiet_option(),
 ):
     """Train the heads a schema needs (tagger, relations, frame links, frame attributes) from annotations."""
     quiet_env(quiet or as_json)
     from ..tasks.extract.train import train_extract
+    from ..training.loop import TrainConfig
 
-    tag_cfg = _config(epochs, min(batch_size, 8), lr, 0.1, 0, seed, max_steps, False, 10.0)
-    pair_cfg = _config(epochs, batch_size, lr, 0.1, 0, seed, max_steps, False, 10.0)
+    pair_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, max_steps=max_steps, head_lr_mult=10.0)
+    tag_cfg = replace(pair_cfg, batch_size=min(batch_size, 8))
     card = train_extract(
         schema,
         data,

@@ -7,7 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from .common import console, plain, print_json, quiet_env, ray_option
+from .common import console, plain, print_json, quiet_env
+from .options import json_option, quiet_option, ray_option
 from .safe import shown
 
 
@@ -111,6 +112,12 @@ def index(
     b: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="BM25 b [0.75]."),
     stem: Optional[bool] = typer.Option(None, "--stem/--no-stem", help="Stem words for BM25 [on]."),
     stopwords: Optional[bool] = typer.Option(None, "--stopwords/--no-stopwords", help="Drop English stop words [on]."),
+    set_: Optional[List[str]] = typer.Option(
+        None,
+        "--set",
+        help="NAME.key=value setting of a retriever (repeat), e.g. dense.kind=hnsw, bm25.k1=0.9, colbert.nbits=4; "
+        "the named options above are aliases of it. Existing index: settings left out keep their values.",
+    ),
     classify: Optional[str] = typer.Option(
         None,
         "--classify",
@@ -155,8 +162,8 @@ def index(
         "--allow-missing",
         help="Accept PATHS that do not exist (their documents leave the index) instead of stopping.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the run report as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = json_option("Print the run report as JSON."),
+    quiet: bool = quiet_option(),
 ):
     """Index files and folders (incremental: unchanged files are not re-encoded).
 
@@ -166,263 +173,94 @@ def index(
     quiet_env(quiet or as_json)
     if repair:
         return _repair(index_dir, paths, as_json)
-    if not paths:
-        from ..errors import EncoderkitError
+    from ..index.build import IndexRequest, build_index, check_request, parse_settings, retriever_settings
 
-        raise EncoderkitError("no files or folders to index", hint="give PATHS, or --repair to fix a damaged index")
-    missing = [str(p) for p in paths if not p.exists() and not p.is_symlink()]
-    if missing and not allow_missing:
-        from ..errors import EncoderkitError
-
-        raise EncoderkitError(
-            f"{'path does' if len(missing) == 1 else 'paths do'} not exist: {', '.join(missing)}",
-            hint="check the spelling, or pass --allow-missing to index the rest",
-        )
-    from ..index.configure import open_for_update
-    from ..index.shards.routing import is_sharded
-
-    remote = _ray_encoding(ray, workers, quiet=quiet or as_json)
-
-    settings: dict[str, dict] = {}
-    bm25 = {k: v for k, v in (("method", bm25_method), ("k1", k1), ("b", b)) if v is not None}
-    if stem is not None:
-        bm25["stemmer"] = "english" if stem else None
-    if stopwords is not None:
-        bm25["stopwords"] = "en" if stopwords else None
-    if bm25:
-        settings["bm25"] = bm25
-    dense_settings = {
-        k: v for k, v in (("kind", dense), ("rescore", rescore), ("nprobe", nprobe), ("ef_search", ef_search)) if v is not None
-    }
-    if vectors is not None:
-        dense_settings["quantization"] = {"float32": "none"}.get(vectors, vectors)
-    if dense_settings:
-        settings["dense"] = dense_settings
-    colbert = {
-        k: v
-        for k, v in (("model", colbert_model), ("nbits", colbert_nbits), ("pool_factor", colbert_pool_factor))
-        if v is not None
-    }
-    names = [r.strip() for r in retrievers.split(",") if r.strip()] if retrievers else None
-    ann_settings = parse_annotator_settings(annotator_setting or [])
-    if classify:
-        ann_settings.setdefault("classify", {})["model"] = classify
-    if extract:
-        ann_settings.setdefault("entities", {})["model"] = extract
-    if colbert:
-        from ..errors import EncoderkitError
-        from ..index.storage.manifest import MANIFEST, read_manifest, retriever_names
-        from ..retrieval.colbert.retriever import record_model
-
-        have = retriever_names(read_manifest(index_dir)) if (index_dir / MANIFEST).exists() else []
-        if "colbert" not in (names if names is not None else have):
-            raise EncoderkitError(
-                "--colbert-* options need the colbert retriever", hint="add it: --retrievers bm25,dense,colbert"
-            )
-        if "model" in colbert:
-            colbert["model"] = record_model(colbert["model"])
-        settings["colbert"] = colbert
-    if shards is not None or add_shard or is_sharded(index_dir):
-        return _index_sharded(
-            index_dir,
-            paths,
-            shards=shards,
-            add_shard=add_shard,
-            model=model,
-            chunk_size=chunk_size,
-            chunk_overlap=chunk_overlap,
-            retrievers=names,
-            settings=settings,
-            onnx=onnx,
-            rebuild=rebuild,
-            as_json=as_json,
-            max_bytes=int(max_file_mb * 2**20),
-            time_limit=file_timeout,
-            remote=remote,
-        )
-    idx = open_for_update(
-        index_dir,
-        model=model,
-        pooling=pooling,
-        chunk_size=chunk_size,
-        chunk_overlap=chunk_overlap,
-        retrievers=names,
-        retriever_settings=settings,
-        annotators=list(annotator) if annotator else None,
-        annotator_settings=ann_settings,
-        rebuild=rebuild,
-        titles=titles,
-    )
-    if auto_merge is not None:
-        idx.set_merge_policy(auto=auto_merge)
-    if encode_precision is not None:
-        _choose_precision(idx, encode_precision, paths, gate_data, gate_split, quiet=as_json)
-    with idx:
-        report = idx.sync(
-            paths,
-            rebuild=rebuild,
-            max_bytes=int(max_file_mb * 2**20),
-            time_limit=file_timeout,
-            export_onnx=onnx,
-            recluster=recluster,
-            encode_with=remote,
-        )
-        stats = idx.stats()
-        retriever_stats = (idx.manifest.get("build") or {}).get("retriever_stats") or {}
-        encoding = _encoding_line(idx, report, remote)
-    query_backend = report.query_backend or "torch"
+    aliases = dict(
+        bm25_method=bm25_method,
+        k1=k1,
+        b=b,
+        stem=stem,
+        stopwords=stopwords,
+        dense=dense,
+        vectors=vectors,
+        rescore=rescore,
+        nprobe=nprobe,
+        ef_search=ef_search,
+        colbert_model=colbert_model,
+        colbert_nbits=colbert_nbits,
+        colbert_pool_factor=colbert_pool_factor,
+    )  # fmt: skip  (the named options that are aliases of --set NAME.key=value: index.build.SETTING_ALIASES)
+    ann_settings = parse_settings(annotator_setting or [], "--annotator-setting")
+    for name, model_dir in (("classify", classify), ("entities", extract)):
+        if model_dir:
+            ann_settings.setdefault(name, {})["model"] = model_dir
+    req = IndexRequest(
+        index_dir, list(paths or []), model=model, pooling=pooling, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+        titles=titles, retrievers=[r.strip() for r in retrievers.split(",") if r.strip()] if retrievers else None,
+        settings=retriever_settings(aliases, set_ or []), annotators=list(annotator) if annotator else None,
+        annotator_settings=ann_settings, shards=shards, add_shard=add_shard, rebuild=rebuild, recluster=recluster,
+        auto_merge=auto_merge, encode_precision=encode_precision, gate_data=gate_data, gate_split=gate_split,
+        max_bytes=int(max_file_mb * 2**20), time_limit=file_timeout, export_onnx=onnx, allow_missing=allow_missing,
+    )  # fmt: skip
+    check_request(req)
+    req.remote = _connect_ray(ray, workers, quiet=quiet or as_json)
+    outcome = build_index(req, on_gate=None if as_json else _print_gate)
     if as_json:
-        print_json({"index": str(index_dir), **report.to_dict(), "totals": stats, "query_backend": query_backend})
-        return
-    _print_report(report, stats)
-    if encoding:
-        console().print(shown(encoding))
-    drift = (retriever_stats.get("colbert") or {}).get("drift") or {}
-    if drift.get("recluster_recommended"):
-        console().print(
-            f"[yellow]colbert: the centroids fit the data added since they were trained {drift['drift']:.0%} worse; "
-            "run again with --recluster[/]"
-        )
+        return print_json(_outcome_json(outcome))
+    _print_outcome(outcome)
 
 
-def _index_sharded(
-    index_dir: Path,
-    paths,
-    *,
-    shards,
-    add_shard,
-    model,
-    chunk_size,
-    chunk_overlap,
-    retrievers,
-    settings,
-    onnx,
-    rebuild,
-    as_json,
-    max_bytes,
-    time_limit,
-    remote=None,
-) -> None:
-    """`encoderkit index` on a sharded index: create it (--shards N), add a shard, sync every shard."""
-    from ..errors import EncoderkitError
-    from ..index.shards.routing import is_sharded
-    from ..index.shards.sharded import ShardedIndex
-    from ..index.storage.manifest import MANIFEST
+def _connect_ray(ray: Optional[str], workers: Optional[int], *, quiet: bool):
+    from ..index.build import ray_encoding
 
-    if rebuild and not is_sharded(index_dir):
-        raise EncoderkitError(f"no sharded index at '{index_dir}' to rebuild", hint="create one with --shards N first")
-    if rebuild:  # every shard re-encoded with the (new) settings; documents stay in their shards
-        from ..index.configure import open_for_update
-        from ..index.shards.routing import read_shards
-
-        names = read_shards(index_dir)["shards"]
-        opts = dict(model=model, chunk_size=chunk_size, chunk_overlap=chunk_overlap, retrievers=retrievers)
-        shards = [open_for_update(index_dir / n, retriever_settings=settings, rebuild=True, **opts) for n in names]
-        six = ShardedIndex(index_dir, shards, names)
-    elif is_sharded(index_dir):
-        if shards is not None and shards != len(ShardedIndex.open(index_dir).names):
-            raise EncoderkitError(f"'{index_dir}' already has its shards", hint="use --add-shard to add one")
-        six = ShardedIndex.open(index_dir)
-    elif (index_dir / MANIFEST).is_file():
-        raise EncoderkitError(f"'{index_dir}' is an ordinary index", hint="--shards and --add-shard need a sharded index")
-    elif add_shard:
-        raise EncoderkitError(f"no sharded index at '{index_dir}'", hint="create one with --shards N first")
-    else:
-        opts = {k: v for k, v in (("chunk_size", chunk_size), ("chunk_overlap", chunk_overlap)) if v is not None}
-        if retrievers:
-            opts["retrievers"] = retrievers
-        six = ShardedIndex.create(index_dir, shards, encoder=model or "default", retriever_settings=settings, **opts)
-    with six:
-        if add_shard:
-            six.add_shard()
-        reports = six.sync(
-            paths, max_bytes=max_bytes, time_limit=time_limit, export_onnx=onnx, encode_with=remote, rebuild=rebuild
-        )
-        totals = {
-            k: sum(getattr(r, k) for r in reports.values())
-            for k in ("added", "updated", "unchanged", "removed", "chunks_encoded")
-        }
-        per_shard = {n: len(s) for n, s in zip(six.names, six.shards)}
-    if as_json:
-        print_json({"index": str(index_dir), "shards": len(per_shard), **totals, "documents_per_shard": per_shard})
-        return
-    out = console()
-    out.print(shown(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in totals.items())))
-    out.print(shown(f"{len(per_shard)} shards: " + ", ".join(f"{n} {c} documents" for n, c in per_shard.items())))
-
-
-def _ray_encoding(address: Optional[str], workers: Optional[int], *, quiet: bool):
-    """The --ray / --workers choice as a RayEncoding (connected, so a missing Ray or a wrong address fails
-    before any file is read), or None for the local path."""
-    if address is None:
-        if workers is not None:
-            from ..errors import EncoderkitError
-
-            raise EncoderkitError("--workers needs --ray", hint="add --ray (a local Ray cluster) or --ray ADDRESS")
-        return None
-    from ..index.shards.ray_build import RayEncoding
-
-    remote = RayEncoding(address, workers=workers, quiet=True)
-    info = remote.connect()
-    if not quiet:
+    remote, info = ray_encoding(ray, workers)
+    if info is not None and not quiet:
         where = "a local Ray instance" if info.started_here else f"the Ray cluster at {info.address}"
         console().print(shown(f"encoding on {where}: {info.nodes} node(s), {info.cpus} CPUs, {remote.n_workers()} workers"))
     return remote
 
 
-def _choose_precision(idx, requested: str, paths, gate_data: Optional[Path], gate_split: str, *, quiet: bool) -> None:
-    """Run the quality gate for ``requested`` (unless the index already encodes at it) and apply the result."""
-    from ..data.files.sources import SourceDoc, walk
-    from ..index.precision_gate import beir_dev_set, choose_precision, ict_dev_set
+def _print_gate(g: dict) -> None:
+    console().print(
+        shown(
+            f"quality gate {g['precision']}: mean cosine {g['mean_cosine']:.4f}, nDCG@10 drop {g['ndcg_drop']:+.4f} "
+            f"({g['dev_queries']} dev queries), {g['speedup']:.2f}x fp32 speed -> " + ("passed" if g["passed"] else "failed")
+        )
+    )
 
-    model = idx.manifest["model"]
-    current = model.get("encode_precision") or "fp32"
-    if requested == current or (requested == "auto" and (model.get("precision_choice") or {}).get("requested") == "auto"):
-        return
-    if gate_data is not None:
-        dev = beir_dev_set(gate_data, gate_split)
-    else:
-        texts = []
-        for item in walk(paths):
-            if isinstance(item, SourceDoc):
-                texts.append(item.text)
-                if len(texts) >= 1000:
-                    break
-        dev = ict_dev_set(texts)
-    chosen, gate, measured = choose_precision(model, requested, dev)
+
+def _outcome_json(outcome) -> dict:
+    if outcome.sharded:
+        per_shard = outcome.documents_per_shard
+        return {"index": str(outcome.index_dir), "shards": len(per_shard), **outcome.totals(), "documents_per_shard": per_shard}
+    report = outcome.report
+    return {
+        "index": str(outcome.index_dir),
+        **report.to_dict(),
+        "totals": outcome.stats,
+        "query_backend": report.query_backend or "torch",
+    }
+
+
+def _print_outcome(outcome) -> None:
     out = console()
-    for g in measured:
-        if not quiet:
-            out.print(
-                shown(
-                    f"quality gate {g['precision']}: mean cosine {g['mean_cosine']:.4f}, nDCG@10 drop {g['ndcg_drop']:+.4f} "
-                    f"({g['dev_queries']} dev queries), {g['speedup']:.2f}x fp32 speed -> "
-                    + ("passed" if g["passed"] else "failed")
-                )
-            )
-    choice = {"requested": requested, "measured": measured}
-    idx.set_encode_precision(chosen, gate, choice=choice)
-    if not quiet:
-        out.print(shown(f"chunks will be encoded at {chosen}" + (" (auto)" if requested == "auto" else "")))
-
-
-def parse_annotator_settings(specs: List[str]) -> dict[str, dict]:
-    """``NAME.key=value`` strings -> {name: {key: value}} (values parsed as JSON when they are JSON)."""
-    import json
-
-    from ..errors import EncoderkitError
-
-    out: dict[str, dict] = {}
-    for spec in specs:
-        name, _, rest = spec.partition(".")
-        key, eq, value = rest.partition("=")
-        if not name or not key or not eq:
-            raise EncoderkitError(f"bad --annotator-setting {spec!r}", hint="write NAME.key=value, e.g. classify.threshold=0.5")
-        try:
-            out.setdefault(name, {})[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out.setdefault(name, {})[key] = value
-    return out
+    if outcome.sharded:
+        per_shard = outcome.documents_per_shard
+        out.print(shown(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in outcome.totals().items())))
+        out.print(shown(f"{len(per_shard)} shards: " + ", ".join(f"{n} {c} documents" for n, c in per_shard.items())))
+        return
+    if outcome.precision is not None:
+        p = outcome.precision
+        out.print(shown(f"chunks will be encoded at {p['chosen']}" + (" (auto)" if p["requested"] == "auto" else "")))
+    _print_report(outcome.report, outcome.stats)
+    if outcome.encoding:
+        out.print(shown(outcome.encoding))
+    drift = (outcome.retriever_stats.get("colbert") or {}).get("drift") or {}
+    if drift.get("recluster_recommended"):
+        out.print(
+            f"[yellow]colbert: the centroids fit the data added since they were trained {drift['drift']:.0%} worse; "
+            "run again with --recluster[/]"
+        )
 
 
 def _repair(index_dir: Path, paths, as_json: bool) -> None:
@@ -444,29 +282,6 @@ def _repair(index_dir: Path, paths, as_json: bool) -> None:
     filled = f", {r.payloads_filled} missing payloads re-encoded" if r.payloads_filled else ", nothing re-encoded"
     out.print(
         shown(f"repaired: generation {r.generation} rebuilt from the store ({r.documents} documents, {r.chunks} chunks{filled})")
-    )
-
-
-def _encoding_line(idx, report, remote=None) -> str | None:
-    """How chunks were encoded (runtime, precision, threads, batching) and how fast, when any were."""
-    seconds = (report.encode_seconds or {}).get("dense")
-    n = report.chunks_encoded + report.payloads_filled
-    if not seconds or not n or "dense" not in idx.retrievers:
-        return None
-    from ..retrieval.base import DOCUMENT_TOKEN_BUDGET
-    from ..runtime import n_threads
-
-    precision = idx.manifest["model"].get("encode_precision") or "fp32"
-    if remote is not None and remote.last:
-        return (
-            f"encoding  {precision} on Ray, {remote.last['workers']} workers x {remote.cpus_per_worker} thread(s), "
-            f"token-budget batches of {DOCUMENT_TOKEN_BUDGET} tokens: {n / seconds:.1f} chunks/s (workers' start included)"
-        )
-
-    enc = idx.context.document_encoder
-    return (
-        f"encoding  {precision} on {enc.backend}, {n_threads()} intra-op threads (one per core), token-budget batches of "
-        f"{DOCUMENT_TOKEN_BUDGET} tokens: {n / seconds:.1f} chunks/s"
     )
 
 
@@ -515,48 +330,68 @@ def _print_report(report, stats) -> None:
 
 def info(
     index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder."),
-    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+    as_json: bool = json_option("Print the manifest as JSON."),
 ):
     """Show what an index holds and how it was built."""
     from ..index import Index
 
     with Index.open(index_dir, readonly=True) as idx:
-        stats = idx.stats()
-        manifest = idx.manifest
-        health = idx.health()
-        fp = idx.footprint()
+        stats, manifest, health, fp = idx.stats(), idx.manifest, idx.health(), idx.footprint()
     if as_json:
         print_json({"stats": stats, "manifest": manifest, "health": health.to_dict(), "footprint": fp})
         return
-    m = manifest
     out = console()
     out.print(
-        f"[bold]{_esc(str(index_dir))}[/]  format v{m['format_version']}, generation {m['generation']}, "
+        f"[bold]{_esc(str(index_dir))}[/]  format v{manifest['format_version']}, generation {manifest['generation']}, "
         f"{stats['documents']} documents, {stats['chunks']} chunks in {stats['segments']} segments, "
         f"{stats['size_bytes'] / 2**20:.1f} MB"
     )
-    out.print(
-        f"model      {_esc(m['model']['name'])} ({_esc(m['model']['revision'] or 'local')}), pooling "
-        f"{m['model']['pooling']}, dim {m['model']['dim']}, max length {m['model']['max_length']}, L2-normalised"
-    )
-    ch = m["chunking"]
+    for line in _model_lines(manifest):
+        out.print(line)
+    _print_retrievers(out, manifest)
+    _print_footprint(out, fp)
+    counts = stats.get("annotations") or {}
+    for a in manifest.get("annotators") or []:
+        out.print(f"{a['name']:<10} {_esc(plain(a['settings']))}  ({counts.get(a['name'], 0)} documents annotated)")
+    out.print(f"updated    {manifest['updated_at']}")
+    if health.ok:
+        out.print(f"health     ok (cheap checks; `encoderkit verify --index {_esc(str(index_dir))}` checks every checksum)")
+    else:
+        from ..index.storage.integrity import repair_hint
+
+        out.print("[red]health     DAMAGED[/] ", shown(f"{health.problems[0]}; {repair_hint(index_dir)}"))
+    if manifest.get("upgraded_from"):
+        out.print(f"[yellow]format {manifest['upgraded_from']} index: the next `encoderkit index` run migrates it in place[/]")
+
+
+def _model_lines(m: dict) -> list[str]:
+    """The model, chunking and encoder lines of ``info``."""
+    model, ch = m["model"], m["chunking"]
+    lines = [
+        f"model      {_esc(model['name'])} ({_esc(model['revision'] or 'local')}), pooling "
+        f"{model['pooling']}, dim {model['dim']}, max length {model['max_length']}, L2-normalised"
+    ]
     titles = ch.get("titles", "auto" if ch.get("title_header", True) else "none")
     if ch["size"] == 0:
-        out.print(f"chunking   whole documents ({ch.get('whole_document_text', 'text')}), truncated by the encoder")
+        lines.append(f"chunking   whole documents ({ch.get('whole_document_text', 'text')}), truncated by the encoder")
     else:
-        out.print(f"chunking   {ch['size']} tokens, overlap {ch['overlap']}, titles {titles}")
-    precision = m["model"].get("encode_precision") or "fp32"
-    gate = m["model"].get("quality_gate") or {}
+        lines.append(f"chunking   {ch['size']} tokens, overlap {ch['overlap']}, titles {titles}")
+    precision = model.get("encode_precision") or "fp32"
+    gate = model.get("quality_gate") or {}
     if precision != "fp32":
-        out.print(
+        lines.append(
             f"encoder    chunks encoded with the {precision} encoder; quality gate passed: mean cosine to fp32 "
             f"{gate.get('mean_cosine', 0):.4f}, nDCG@10 drop {gate.get('ndcg_drop', 0):+.4f} on {gate.get('dev_queries', 0)} "
             f"dev queries ({_esc(str(gate.get('dev_set', '?')))}), {gate.get('speedup', 0):.2f}x fp32 speed; queries fp32"
         )
     else:
-        requested = (m["model"].get("precision_choice") or {}).get("requested")
+        requested = (model.get("precision_choice") or {}).get("requested")
         note = " (auto: no faster encoder passed the quality gate)" if requested == "auto" else ""
-        out.print(f"encoder    fp32, nothing quantized{note}")
+        lines.append(f"encoder    fp32, nothing quantized{note}")
+    return lines
+
+
+def _print_retrievers(out, m: dict) -> None:
     rstats = (m.get("build") or {}).get("retriever_stats") or {}
     for r in m["retrievers"]:
         out.print(f"{r['name']:<10} {_esc(plain(r['settings']))}")
@@ -569,19 +404,6 @@ def info(
                 f"drift {d.get('drift', 0):+.1%} over {d.get('share_added_since_training', 0):.1%} of tokens added since "
                 f"training{' — run `encoderkit index ... --recluster`' if d.get('recluster_recommended') else ''}"
             )
-    _print_footprint(out, fp)
-    counts = stats.get("annotations") or {}
-    for a in m.get("annotators") or []:
-        out.print(f"{a['name']:<10} {_esc(plain(a['settings']))}  ({counts.get(a['name'], 0)} documents annotated)")
-    out.print(f"updated    {m['updated_at']}")
-    if health.ok:
-        out.print(f"health     ok (cheap checks; `encoderkit verify --index {_esc(str(index_dir))}` checks every checksum)")
-    else:
-        from ..index.storage.integrity import repair_hint
-
-        out.print("[red]health     DAMAGED[/] ", shown(f"{health.problems[0]}; {repair_hint(index_dir)}"))
-    if m.get("upgraded_from"):
-        out.print(f"[yellow]format {m['upgraded_from']} index: the next `encoderkit index` run migrates it in place[/]")
 
 
 def _print_footprint(out, fp: dict) -> None:

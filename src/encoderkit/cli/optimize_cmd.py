@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from .common import console, print_json, quiet_env
+from .options import json_option, quiet_option
 from .safe import shown
 
 
@@ -17,8 +18,8 @@ def register(app: typer.Typer) -> None:
 def optimize(
     index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder."),
     max_segments: int = typer.Option(1, "--max-segments", min=1, help="Merge into at most this many segments."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = json_option(),
+    quiet: bool = quiet_option(),
 ):
     """Merge the index's segments into at most --max-segments, dropping deleted chunks for good.
 

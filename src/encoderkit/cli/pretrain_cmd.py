@@ -9,11 +9,47 @@ from typing import List, Optional
 import typer
 
 from .common import console, print_json, quiet_env
+from .options import (
+    batch_size_option,
+    json_option,
+    max_minutes_option,
+    max_steps_option,
+    out_option,
+    quiet_option,
+    resume_option,
+    seed_option,
+    with_options,
+)
 
 _MODEL_HELP = (
     "'default' (bundled all-MiniLM-L6-v2), a local model folder or a hub id; with --from-scratch only its tokenizer is used."
 )
 _CORPUS_HELP = "Text files, folders (.txt .md .rst .html) or a BEIR corpus.jsonl. Repeat for several."
+
+
+# the options mlm and rtd share, each named as the PretrainConfig field it sets
+_SHARED = {
+    "max_steps": (Optional[int], max_steps_option("Training steps [from --epochs].")),
+    "epochs": (Optional[float], typer.Option(None, min=0.0, help="Passes over the training text [1] when --max-steps is unset.")),
+    "batch_size": (int, batch_size_option(32, "Sequences per step.")),
+    "warmup_ratio": (float, typer.Option(0.06, min=0.0, max=1.0, help="Linear warm-up fraction of each phase.")),
+    "max_length": (int, typer.Option(128, min=8, help="Tokens per sequence (special tokens included).")),
+    "eval_fraction": (float, typer.Option(0.1, min=0.0, max=0.9, help="Fraction of documents held out for evaluation.")),
+    "max_eval_examples": (int, typer.Option(1000, min=1, help="Held-out sequences evaluated at each checkpoint.")),
+    "eval_every": (
+        Optional[int],
+        typer.Option(None, min=0, help="Evaluate + checkpoint every N steps [5 per run; 0: each epoch end]."),
+    ),
+    "seed": (int, seed_option("Seed for initialisation, data order and masks.")),
+    "split_seed": (int, typer.Option(0, help="Seed of the held-out split.")),
+    "line_docs": (bool, typer.Option(False, "--line-docs", help="Each line of a text file is its own document.")),
+    "max_minutes": (Optional[float], max_minutes_option()),
+    "resume": (bool, resume_option("Continue the unfinished run in --out.")),
+    "overwrite": (bool, typer.Option(False, "--overwrite", help="Replace a previous run in --out.")),
+    "keep_checkpoint": (bool, typer.Option(False, "--keep-checkpoint", help="Keep --out/checkpoint after finishing.")),
+    "as_json": (bool, json_option("Print the training log as JSON.")),
+    "quiet": (bool, quiet_option()),
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -27,20 +63,16 @@ def register(app: typer.Typer) -> None:
     app.command("fill-mask")(fill_mask)
 
 
+@with_options(_SHARED)
 def mlm(
     corpus: List[Path] = typer.Option(..., "--corpus", "-c", help=_CORPUS_HELP),
-    out: Path = typer.Option(..., "--out", "-o", help="Output model folder."),
+    out: Path = out_option("Output model folder."),
     model: str = typer.Option("default", help=_MODEL_HELP),
     from_scratch: bool = typer.Option(False, "--from-scratch", help="Random initialisation (tokenizer of --model)."),
     size: str = typer.Option("tiny", help="Size from scratch: tiny (L2/H128) | mini (L4/H256) | small (L4/H512)."),
-    max_steps: Optional[int] = typer.Option(None, min=1, help="Training steps [from --epochs]."),
-    epochs: Optional[float] = typer.Option(None, min=0.0, help="Passes over the training text [1] when --max-steps is unset."),
-    batch_size: int = typer.Option(32, min=1, help="Sequences per step."),
     lr: Optional[float] = typer.Option(None, help="Encoder learning rate [5e-5 continued, 5e-4 from scratch]."),
     head_lr: Optional[float] = typer.Option(None, help="Head learning rate [1e-3 for a newly attached head, else --lr]."),
     head_only_steps: int = typer.Option(0, min=0, help="First N steps train only the MLM head (encoder frozen)."),
-    warmup_ratio: float = typer.Option(0.06, min=0.0, max=1.0, help="Linear warm-up fraction of each phase."),
-    max_length: int = typer.Option(128, min=8, help="Tokens per sequence (special tokens included)."),
     mlm_prob: float = typer.Option(0.15, min=0.0, max=1.0, help="Fraction of tokens to predict."),
     masking: str = typer.Option("token", help="token | whole-word | span (SpanBERT)."),
     static_masking: bool = typer.Option(
@@ -48,20 +80,7 @@ def mlm(
     ),
     mask_copies: int = typer.Option(1, min=1, help="With --static-masking: K masks cycled over epochs (BERT dupe_factor)."),
     nsp: bool = typer.Option(False, "--nsp", help="Add next-sentence prediction (BERT models; for ablations)."),
-    eval_fraction: float = typer.Option(0.1, min=0.0, max=0.9, help="Fraction of documents held out for evaluation."),
-    max_eval_examples: int = typer.Option(1000, min=1, help="Held-out sequences evaluated at each checkpoint."),
-    eval_every: Optional[int] = typer.Option(
-        None, min=0, help="Evaluate + checkpoint every N steps [5 per run; 0: each epoch end]."
-    ),
-    seed: int = typer.Option(0, help="Seed for initialisation, data order and masks."),
-    split_seed: int = typer.Option(0, help="Seed of the held-out split."),
-    line_docs: bool = typer.Option(False, "--line-docs", help="Each line of a text file is its own document."),
-    max_minutes: Optional[float] = typer.Option(None, min=0.0, help="Stop after this much training time and export."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the unfinished run in --out."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a previous run in --out."),
-    keep_checkpoint: bool = typer.Option(False, "--keep-checkpoint", help="Keep --out/checkpoint after finishing."),
-    as_json: bool = typer.Option(False, "--json", help="Print the training log as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    **options,
 ):
     """Masked-LM pretraining: continue on your text (domain adaptation) or start from scratch.
 
@@ -69,119 +88,45 @@ def mlm(
     embeddings; --head-only-steps warms it up before the encoder trains. The output loads with
     Encoder.load, sentence-transformers and the transformers fill-mask pipeline.
     """
-    from ..training.pretrain.train import PretrainConfig
-
-    cfg = PretrainConfig(
-        objective="mlm",
-        model=model,
-        corpus=[str(c) for c in corpus],
-        out=str(out),
-        from_scratch=from_scratch,
-        size=size,
-        max_steps=max_steps,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        head_lr=head_lr,
-        head_only_steps=head_only_steps,
-        warmup_ratio=warmup_ratio,
-        max_length=max_length,
-        mlm_prob=mlm_prob,
-        masking=masking,
-        static_masking=static_masking,
-        mask_copies=mask_copies,
-        nsp=nsp,
-        eval_fraction=eval_fraction,
-        max_eval_examples=max_eval_examples,
-        eval_every=eval_every,
-        seed=seed,
-        split_seed=split_seed,
-        line_docs=line_docs,
-        max_minutes=max_minutes,
-        keep_checkpoint=keep_checkpoint,
-    )
-    _run(cfg, resume, overwrite, as_json, quiet)
+    _run("mlm", locals())
 
 
+@with_options(_SHARED)
 def rtd(
     corpus: List[Path] = typer.Option(..., "--corpus", "-c", help=_CORPUS_HELP),
-    out: Path = typer.Option(..., "--out", "-o", help="Output model folder (generator in OUT/generator)."),
+    out: Path = out_option("Output model folder (generator in OUT/generator)."),
     model: str = typer.Option("default", help=_MODEL_HELP),
     from_scratch: bool = typer.Option(False, "--from-scratch", help="Random initialisation (tokenizer of --model)."),
     size: str = typer.Option("tiny", help="Discriminator size from scratch: tiny | mini | small."),
     generator_size: float = typer.Option(0.25, min=0.01, max=1.0, help="Generator width as a fraction of the discriminator's."),
     generator_layers: Optional[int] = typer.Option(None, min=1, help="Generator layers [same as the discriminator]."),
     rtd_weight: float = typer.Option(50.0, min=0.0, help="λ in loss = MLM_generator + λ·RTD (ELECTRA: 50)."),
-    max_steps: Optional[int] = typer.Option(None, min=1, help="Training steps [from --epochs]."),
-    epochs: Optional[float] = typer.Option(None, min=0.0, help="Passes over the training text [1] when --max-steps is unset."),
-    batch_size: int = typer.Option(32, min=1, help="Sequences per step."),
     lr: Optional[float] = typer.Option(None, help="Discriminator learning rate [5e-5 continued, 5e-4 from scratch]."),
     head_lr: Optional[float] = typer.Option(None, help="Generator + RTD head learning rate [5e-4 continued, else --lr]."),
     head_only_steps: int = typer.Option(0, min=0, help="First N steps train only the generator and RTD head."),
-    warmup_ratio: float = typer.Option(0.06, min=0.0, max=1.0, help="Linear warm-up fraction of each phase."),
-    max_length: int = typer.Option(128, min=8, help="Tokens per sequence (special tokens included)."),
     mlm_prob: float = typer.Option(0.15, min=0.0, max=1.0, help="Fraction of tokens the generator replaces."),
     masking: str = typer.Option("token", help="token | whole-word | span."),
     static_masking: bool = typer.Option(False, "--static-masking", help="Same masks every epoch."),
-    eval_fraction: float = typer.Option(0.1, min=0.0, max=0.9, help="Fraction of documents held out for evaluation."),
-    max_eval_examples: int = typer.Option(1000, min=1, help="Held-out sequences evaluated at each checkpoint."),
-    eval_every: Optional[int] = typer.Option(
-        None, min=0, help="Evaluate + checkpoint every N steps [5 per run; 0: each epoch end]."
-    ),
-    seed: int = typer.Option(0, help="Seed for initialisation, data order, masks."),
-    split_seed: int = typer.Option(0, help="Seed of the held-out split."),
-    line_docs: bool = typer.Option(False, "--line-docs", help="Each line of a text file is its own document."),
-    max_minutes: Optional[float] = typer.Option(None, min=0.0, help="Stop after this much training time and export."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the unfinished run in --out."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a previous run in --out."),
-    keep_checkpoint: bool = typer.Option(False, "--keep-checkpoint", help="Keep --out/checkpoint after finishing."),
-    as_json: bool = typer.Option(False, "--json", help="Print the training log as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    **options,
 ):
     """ELECTRA replaced-token detection: a small generator corrupts the text, the encoder spots the fakes.
 
     The encoder (discriminator) is saved in --out for Encoder.load / sentence-transformers; the
     generator (an MLM, usable with fill-mask) in --out/generator.
     """
-    from ..training.pretrain.train import PretrainConfig
-
-    cfg = PretrainConfig(
-        objective="rtd",
-        model=model,
-        corpus=[str(c) for c in corpus],
-        out=str(out),
-        from_scratch=from_scratch,
-        size=size,
-        generator_size=generator_size,
-        generator_layers=generator_layers,
-        rtd_weight=rtd_weight,
-        max_steps=max_steps,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        head_lr=head_lr,
-        head_only_steps=head_only_steps,
-        warmup_ratio=warmup_ratio,
-        max_length=max_length,
-        mlm_prob=mlm_prob,
-        masking=masking,
-        static_masking=static_masking,
-        eval_fraction=eval_fraction,
-        max_eval_examples=max_eval_examples,
-        eval_every=eval_every,
-        seed=seed,
-        split_seed=split_seed,
-        line_docs=line_docs,
-        max_minutes=max_minutes,
-        keep_checkpoint=keep_checkpoint,
-    )
-    _run(cfg, resume, overwrite, as_json, quiet)
+    _run("rtd", locals())
 
 
-def _run(cfg, resume: bool, overwrite: bool, as_json: bool, quiet: bool) -> None:
-    quiet_env(quiet or as_json)
+def _run(objective: str, values: dict) -> None:
+    """Run ``objective`` with a command's options (its own and the shared ones in ``options``), each named
+    as the :class:`~encoderkit.training.pretrain.train.PretrainConfig` field it sets."""
     from ..training.loop import TrainingInterrupted
-    from ..training.pretrain.train import run_pretraining
+    from ..training.pretrain.train import PretrainConfig, run_pretraining
+
+    values = {**values, **values.pop("options")}
+    resume, overwrite, as_json = values["resume"], values["overwrite"], values["as_json"]
+    quiet_env(values["quiet"] or as_json)
+    cfg = PretrainConfig.from_options(objective, **values)
 
     try:
         log = run_pretraining(cfg, resume=resume, overwrite=overwrite)
@@ -244,7 +189,7 @@ def fill_mask(
     text: str = typer.Argument(..., metavar="TEXT", help="Text with one or more [MASK] tokens."),
     model: str = typer.Option(..., "--model", "-m", help="Model folder (or hub id) with a masked-LM head."),
     k: int = typer.Option(5, "-k", "--top-k", min=1, help="Predictions per mask."),
-    as_json: bool = typer.Option(False, "--json", help="Print predictions as JSON."),
+    as_json: bool = json_option("Print predictions as JSON."),
 ):
     """Predict the masked words of a text with a masked-LM model."""
     quiet_env(True)

@@ -7,8 +7,9 @@ from typing import List, Optional
 
 import typer
 
-from .common import console, print_json, quiet_env
+from .common import print_results, quiet_env
 from .eval_cmd import eval_app
+from .options import json_option, out_option, quiet_option
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +36,7 @@ def robustness(
         ["bm25", "dense", "hybrid"], "--pipeline", "-p", help="Retrieval pipelines (repeat): bm25 | dense | hybrid | ..."
     ),
     model: List[str] = typer.Option([], "--model", "-m", help="Retrieval: model of a new index; classify: classifier folder(s)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: results.json, results.md, robustness*.png."),
+    out: Path = out_option("Output folder: results.json, results.md, robustness*.png."),
     perturbations: List[str] = typer.Option(
         [], "--perturbations", help="Families and levels, e.g. typo:1,2,3 drop case:upper shuffle:2,all synonym rare truncation."
     ),
@@ -50,8 +51,8 @@ def robustness(
     ),
     rare_df: int = typer.Option(3, min=1, help="'rare': a query term found in at most N documents."),
     rerank_model: Optional[str] = typer.Option(None, "--rerank-model", help="Cross-encoder for '+rerank' pipelines."),
-    as_json: bool = typer.Option(False, "--json", help="Print the results (without per-condition rows) as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = json_option("Print the results (without per-condition rows) as JSON."),
+    quiet: bool = quiet_option(),
 ):
     """Quality under controlled perturbations, per level and pipeline (or classifier), with plots.
 
@@ -69,20 +70,10 @@ def robustness(
                 "retrieval robustness takes one --model (the index's)", hint="compare models with eval tradeoff"
             )
         res = rb.evaluate_robustness(
-            data,
-            pipeline,
-            out_dir=out,
-            perturbations=perturbations or rb.DEFAULT_RETRIEVAL,
-            seeds=seed,
-            split=split,
-            index_dir=index_dir,
-            model=model[0] if model else None,
-            n_queries=queries,
-            metric=metric,
-            swap_list=synonyms,
-            rare_df=rare_df,
-            rerank_model=rerank_model,
-        )
+            data, pipeline, out_dir=out, perturbations=perturbations or rb.DEFAULT_RETRIEVAL, seeds=seed, split=split,
+            index_dir=index_dir, model=model[0] if model else None, n_queries=queries, metric=metric,
+            swap_list=synonyms, rare_df=rare_df, rerank_model=rerank_model,
+        )  # fmt: skip
     elif task == "classify":
         from ..data.corpora.labelled import read_labelled
 
@@ -92,21 +83,9 @@ def robustness(
         if queries:
             texts, labels = texts[:queries], labels[:queries]
         res = rb.classify_robustness(
-            {m: load_classifier(m) for m in model},
-            texts,
-            labels,
-            out_dir=out,
-            perturbations=perturbations or rb.DEFAULT_CLASSIFY,
-            seeds=seed,
-            swap_list=synonyms,
-            dataset=str(data),
-        )
+            {m: load_classifier(m) for m in model}, texts, labels, out_dir=out,
+            perturbations=perturbations or rb.DEFAULT_CLASSIFY, seeds=seed, swap_list=synonyms, dataset=str(data),
+        )  # fmt: skip
     else:
         raise EncoderkitError(f"unknown task '{task}'", hint="use retrieval or classify")
-    if as_json:
-        print_json({k: v for k, v in res.items() if k != "conditions"})
-        return
-    from rich.markdown import Markdown
-
-    console().print(Markdown((out / "results.md").read_text()))
-    console().print(f"wrote {out}/results.json, results.md, robustness.png")
+    print_results({k: v for k, v in res.items() if k != "conditions"}, out, "robustness.png", as_json)

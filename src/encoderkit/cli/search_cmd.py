@@ -9,7 +9,8 @@ from typing import List, Optional
 import typer
 
 from ..data.textsafe import clean_text
-from .common import console, print_json, quiet_env, ray_option
+from .common import console, print_json, quiet_env
+from .options import batch_size_option, json_option, quiet_option, ray_option
 
 
 def register(app: typer.Typer) -> None:
@@ -82,9 +83,9 @@ def search(
     rerank_fusion: str = typer.Option("none", help="none: reranker order | rrf: fuse it with the first stage's."),
     backend: str = typer.Option("auto", help="Query encoding: auto | torch | onnx | onnx-int8."),
     rerank_backend: str = typer.Option("torch", help="Reranker: torch | onnx | onnx-int8."),
-    batch_size: int = typer.Option(32, min=1, help="Queries searched together in batch mode."),
-    as_json: bool = typer.Option(False, "--json", help="Print results as JSON (one object; JSON lines in batch/stdin mode)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar in batch mode."),
+    batch_size: int = batch_size_option(32, "Queries searched together in batch mode."),
+    as_json: bool = json_option("Print results as JSON (one object; JSON lines in batch/stdin mode)."),
+    quiet: bool = quiet_option("No progress bar in batch mode."),
     ray: Optional[str] = ray_option("Sharded index: one Ray actor per shard"),
 ):
     """Search an index and print ranked results with the best-matching passage of each.
@@ -93,188 +94,107 @@ def search(
     or JSONL); or, with neither, queries read from stdin one per line (interactive).
     """
     quiet_env(quiet or queries_file is None)
+    from ..data.corpora.queries import read_queries
+    from ..index.dispatch import open_index
+    from ..retrieval.options import SearchOptions
+
+    query = _check_inputs(query, queries_file, run_file)
+    keys = _fields(fields)
+    batch = read_queries(queries_file) if queries_file is not None else None
+    options = SearchOptions(
+        mode=mode, k=k, depth=depth, by="chunk" if chunks else "document", fusion=fusion, weights=parse_weights(weights),
+        reranker=_reranker(rerank, rerank_backend), rerank_depth=rerank_depth, rerank_fusion=rerank_fusion,
+        filters=(*(filters or []), *_entity_filters(entity)),
+    )  # fmt: skip
+    encoder = _checked_encoder(index_dir, model)
+    with open_index(index_dir, encoder=encoder, backend=backend, ray=ray) as idx:
+        if backend in ("onnx", "onnx-int8") and encoder is None:
+            from ..index.storage.model import model_spec
+            from ..models.export import ensure_export
+
+            ensure_export(model_spec(idx.manifest["model"]), "encoder", backend)
+        stages = idx.retrievers if mode == "hybrid" else [s for s in mode.split("+")]
+        _note_truncated_query(idx, stages, query)
+        show = _Printer(index_dir, mode, keys, explain, stages, depth, options.reranker is not None, as_json)
+        if batch is not None:
+            _batch(idx, batch, options, run_file, show, batch_size, quiet)
+        elif query is not None:
+            show(query, idx.search_many([query], options)[0], single=True)
+        else:
+            _interactive(idx, options, show)
+
+
+def _check_inputs(query: Optional[str], queries_file: Optional[Path], run_file: Optional[Path]) -> Optional[str]:
+    """The query as searched (invalid UTF-8 in argv arrives as lone surrogates: data.textsafe policy)."""
     from ..errors import EncoderkitError
-    from ..models.export import ensure_export
-    from ..retrieval.snippets import ALL_FIELDS, DEFAULT_FIELDS
+    from ..retrieval.runs import run_format
 
     if query is not None and queries_file is not None:
         raise EncoderkitError("give a QUERY or --queries FILE, not both", hint="use --queries for many queries")
-    if query is not None:
-        query = clean_text(query)  # invalid UTF-8 in argv arrives as lone surrogates: data.textsafe policy
     if run_file is not None and queries_file is None:
         raise EncoderkitError("--run needs --queries FILE", hint="e.g. --queries queries.tsv --run out.trec")
-    if run_file is not None and _run_kind(run_file) is None:
+    if run_file is not None and run_format(run_file) is None:
         raise EncoderkitError(f"--run {run_file}: unknown format", hint="name it .trec, .run, .txt (TREC) or .jsonl")
-    keys = tuple(DEFAULT_FIELDS)
-    if fields:
-        keys = tuple(f.strip() for f in fields.split(",") if f.strip())
-        unknown = [f for f in keys if f not in ALL_FIELDS]
-        if unknown:
-            raise EncoderkitError(f"unknown --fields {', '.join(unknown)}", hint=f"choose from: {', '.join(ALL_FIELDS)}")
-    batch = _read_queries(queries_file) if queries_file is not None else None
-    filters = [*(filters or []), *_entity_filters(entity)]
-    encoder = None
-    if model is not None:
-        from ..index.storage.manifest import read_manifest
-        from ..models.heads.encoder import Encoder
-
-        m = read_manifest(index_dir)["model"]
-        encoder = Encoder.load(model, pooling=m["pooling"], max_length=m["max_length"])
-    reranker = None
-    if rerank:
-        from ..models.rerankers import ensure_reranker_export, load_reranker
-
-        ensure_reranker_export(rerank, rerank_backend)
-        reranker = load_reranker(rerank, backend=rerank_backend)
-    fusion_weights = parse_weights(weights)
-    with _open(index_dir, encoder, backend, ray) as idx:
-        if backend in ("onnx", "onnx-int8") and encoder is None:
-            from ..index.storage.model import model_spec
-
-            ensure_export(model_spec(idx.manifest["model"]), "encoder", backend)
-        opts = dict(
-            mode=mode,
-            k=k,
-            depth=depth,
-            by="chunk" if chunks else "document",
-            fusion=fusion,
-            weights=fusion_weights,
-            reranker=reranker,
-            rerank_depth=rerank_depth,
-            rerank_fusion=rerank_fusion,
-        )
-        if filters:
-            opts["filters"] = list(filters)
-        stages = idx.retrievers if mode == "hybrid" else [s for s in mode.split("+")]
-        colbert = idx.snapshot().retrievers.get("colbert") if "colbert" in stages and idx.snapshot() else None
-        colbert_model = getattr(colbert, "model", None) if colbert is not None else None  # None through Ray actors
-        if colbert_model is not None and query is not None and colbert_model.truncated_queries([query])[0]:
-            console(stderr=True).print(
-                f"note: ColBERT reads the first {colbert_model.query_length} tokens of the query; the rest was ignored"
-            )
-        show = _Printer(index_dir, mode, keys, explain, stages, depth, reranker is not None, as_json)
-        if batch is not None:
-            _batch(idx, batch, opts, run_file, show, batch_size, quiet)
-        elif query is not None:
-            show(query, idx.search_many([query], **opts)[0], single=True)
-        else:
-            _interactive(idx, opts, show)
+    return clean_text(query) if query is not None else None
 
 
-def _open(index_dir: Path, encoder, backend: str, ray: Optional[str] = None):
-    """The index at ``index_dir``: ordinary, or sharded (searched as one; through Ray actors with --ray)."""
+def _fields(fields: Optional[str]) -> tuple[str, ...]:
     from ..errors import EncoderkitError
-    from ..index.shards.routing import is_sharded
+    from ..retrieval.snippets import ALL_FIELDS, DEFAULT_FIELDS
 
-    if is_sharded(index_dir):
-        from ..index.shards.sharded import ShardedIndex
+    if not fields:
+        return tuple(DEFAULT_FIELDS)
+    keys = tuple(f.strip() for f in fields.split(",") if f.strip())
+    unknown = [f for f in keys if f not in ALL_FIELDS]
+    if unknown:
+        raise EncoderkitError(f"unknown --fields {', '.join(unknown)}", hint=f"choose from: {', '.join(ALL_FIELDS)}")
+    return keys
 
-        if encoder is not None:
-            raise EncoderkitError("--model is not supported on a sharded index", hint="search with the index's own model")
-        six = ShardedIndex.open(index_dir, backend=backend)
-        if ray is not None:
-            try:
-                six.use_ray(ray, backend=backend)
-            except BaseException:
-                six.close()
-                raise
-        return six
-    if ray is not None:
-        raise EncoderkitError(
-            f"--ray searches the shards of a sharded index; '{index_dir}' is an ordinary index",
-            hint="leave out --ray, or build a sharded index with --shards N",
+
+def _reranker(rerank: Optional[str], backend: str):
+    if not rerank:
+        return None
+    from ..models.rerankers import ensure_reranker_export, load_reranker
+
+    ensure_reranker_export(rerank, backend)
+    return load_reranker(rerank, backend=backend)
+
+
+def _checked_encoder(index_dir: Path, model: Optional[str]):
+    """``--model``: loaded with the index's pooling and length, so the index checks it is its own."""
+    if model is None:
+        return None
+    from ..index.storage.manifest import read_manifest
+    from ..models.heads.encoder import Encoder
+
+    m = read_manifest(index_dir)["model"]
+    return Encoder.load(model, pooling=m["pooling"], max_length=m["max_length"])
+
+
+def _note_truncated_query(idx, stages, query: Optional[str]) -> None:
+    colbert = idx.snapshot().retrievers.get("colbert") if "colbert" in stages and idx.snapshot() else None
+    colbert_model = getattr(colbert, "model", None) if colbert is not None else None  # None through Ray actors
+    if colbert_model is not None and query is not None and colbert_model.truncated_queries([query])[0]:
+        console(stderr=True).print(
+            f"note: ColBERT reads the first {colbert_model.query_length} tokens of the query; the rest was ignored"
         )
-    from ..index import Index
-
-    return Index.open(index_dir, encoder=encoder, backend=backend)
 
 
 # ---------------------------------------------------------------------------- batch and stdin
-def _run_kind(path: Path) -> str | None:
-    suffix = path.suffix.lower()
-    return "jsonl" if suffix == ".jsonl" else "trec" if suffix in (".trec", ".run", ".txt") else None
+def _batch(idx, queries, options, run_file, show, batch_size: int, quiet: bool) -> None:
+    from ..index.dispatch import search_batches
 
+    results = search_batches(idx, queries, options, batch_size=batch_size, show_progress=None if not quiet else False)
+    if run_file is None:
+        for qid, text, hits in results:
+            sys.stdout.write(show.json_line(qid, text, hits) + "\n")
+        return
+    from ..retrieval.runs import RunWriter
 
-def _read_queries(path: Path) -> list[tuple[str, str]]:
-    """(id, text) of every query in a .tsv / .jsonl / .txt file; problems name file:line."""
-    from ..data.jsonl import read_jsonl, read_text, split_fields
-    from ..data.problems import Problems
-
-    problems = Problems(f"queries file {path}")
-    out: list[tuple[str, str]] = []
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        for n, rec in read_jsonl(path):
-            qid = rec.get("_id", rec.get("id", rec.get("qid"))) if isinstance(rec, dict) else None
-            text = rec.get("text", rec.get("query")) if isinstance(rec, dict) else None
-            if qid is None or not isinstance(text, str) or not text.strip():
-                problems.add("records without id/text", path, n, "needs _id (or id) and a non-empty text (or query)")
-            else:
-                out.append((str(qid), text))
-    elif suffix in (".tsv", ".txt"):
-        for n, line in split_fields(read_text(path)):
-            if suffix == ".txt":
-                out.append((str(n), line.strip()))
-                continue
-            parts = line.split("\t")
-            if n == 1 and parts[0].strip().lower() in ("query-id", "query_id", "qid", "id", "_id"):
-                continue
-            if len(parts) < 2 or not parts[1].strip():
-                problems.add("malformed lines", path, n, "expected: id TAB query text")
-            else:
-                out.append((parts[0].strip(), "\t".join(parts[1:]).strip()))
-    else:
-        from ..errors import EncoderkitError
-
-        raise EncoderkitError(f"--queries {path}: unknown format", hint="use .tsv (id TAB text), .jsonl or .txt")
-    seen: set[str] = set()
-    for qid, _ in out:
-        if qid in seen:
-            problems.add("duplicate ids", path, None, f"query id {qid!r} appears twice")
-        seen.add(qid)
-    problems.raise_if_any(hint="fix the queries file")
-    if not out:
-        from ..errors import DataError
-
-        raise DataError(path, "no queries found")
-    return out
-
-
-def _batch(idx, queries, opts, run_file, show, batch_size: int, quiet: bool) -> None:
-    from ..runtime import progress_enabled
-
-    bar = None
-    if progress_enabled(None if not quiet else False):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(queries), desc="searching", unit="query")
-    kind = _run_kind(run_file) if run_file is not None else None
-    fh = open(run_file, "w", encoding="utf-8") if run_file is not None else None
-    try:
-        for i in range(0, len(queries), batch_size):
-            part = queries[i : i + batch_size]
-            results = idx.search_many([text for _, text in part], **opts)
-            for (qid, text), hits in zip(part, results):
-                if kind == "trec":
-                    from ..retrieval.metrics import strict_scores
-
-                    key = "chunk_id" if opts["by"] == "chunk" else "doc_id"
-                    strict = strict_scores([str(getattr(h, key)) for h in hits], [h.score for h in hits])
-                    for rank, (doc, score) in enumerate(strict.items(), start=1):
-                        fh.write(f"{qid} Q0 {doc} {rank} {score:.12f} encoderkit-{opts['mode']}\n")
-                elif fh is not None:
-                    fh.write(show.json_line(qid, text, hits) + "\n")
-                else:
-                    sys.stdout.write(show.json_line(qid, text, hits) + "\n")
-            if bar is not None:
-                bar.update(len(part))
-    finally:
-        if fh is not None:
-            fh.close()
-        if bar is not None:
-            bar.close()
-    if run_file is not None:
-        print(f"wrote {len(queries)} queries' results to {run_file}", file=sys.stderr)
+    with RunWriter(run_file, by=options.by, tag=f"encoderkit-{options.mode}", json_row=show.json_row) as writer:
+        for qid, text, hits in results:
+            writer.write(qid, text, hits)
+    print(f"wrote {writer.queries} queries' results to {run_file}", file=sys.stderr)
 
 
 def _interactive(idx, opts, show) -> None:
@@ -290,7 +210,7 @@ def _interactive(idx, opts, show) -> None:
         text = line.strip()
         if not text:
             continue
-        show(text, idx.search_many([text], **opts)[0])
+        show(text, idx.search_many([text], opts)[0])
 
 
 def _read_line() -> str:
@@ -312,13 +232,15 @@ class _Printer:
 
         return [hit_row(h, query, self.keys) for h in hits]
 
+    def json_row(self, qid: str, query: str, hits) -> dict:
+        from ..data.textsafe import json_safe
+
+        return json_safe({"query_id": qid, "query": query, "hits": self.rows(hits, query)})
+
     def json_line(self, qid: str, query: str, hits) -> str:
         import json
 
-        from ..data.textsafe import json_safe
-
-        row = {"query_id": qid, "query": query, "hits": self.rows(hits, query)}
-        return json.dumps(json_safe(row), ensure_ascii=False)
+        return json.dumps(self.json_row(qid, query, hits), ensure_ascii=False)
 
     def __call__(self, query: str, hits, single: bool = False) -> None:
         if self.as_json:

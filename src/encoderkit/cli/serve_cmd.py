@@ -7,7 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from .common import quiet_env, ray_option
+from .common import quiet_env, quiet_libraries
+from .options import ray_option
 
 
 def register(app: typer.Typer) -> None:
@@ -79,50 +80,25 @@ def serve(
     """Serve an index over HTTP: OpenAI-style /v1/embeddings, Cohere/TEI-style rerank, /v1/search, /v1/context,
     a search page at /."""
     quiet_env(not verbose)
-    import os
     import sys
 
     from ..server.app import create_app
-    from ..server.config import BatchSettings, Limits, ServerConfig
-    from ..server.keys import load_keys
+    from ..server.config import ServerConfig
     from ..server.listen import serve as run_server
 
     if not verbose:
-        import warnings
-
-        warnings.filterwarnings("ignore")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    limits = Limits().with_overrides(
-        max_body_bytes=max_body_bytes,
-        max_inputs=max_inputs,
-        max_documents=max_documents,
-        max_input_chars=max_input_chars,
-        max_input_tokens=max_input_tokens,
-        max_query_chars=max_query_chars,
-        max_k=max_k,
-        max_depth=max_depth,
-        request_timeout_s=request_timeout,
-        max_connections=max_connections,
-        header_timeout_s=header_timeout,
-        keep_alive_s=keep_alive_timeout,
-    )
-    config = ServerConfig(
-        host=host,
-        backend=backend,
-        reranker=rerank,
-        rerank_backend=rerank_backend,
-        classifier=classify,
-        extractor=extract,
-        allow_writes=allow_writes,
-        api_keys=tuple(load_keys(api_key_file)),
-        allowed_hosts=tuple(allowed_host) or None,
-        cors_origins=tuple(cors_origin),
-        limits=limits,
-        batching=BatchSettings(enabled=not no_batching, max_wait_ms=batch_wait_ms),
-        access_log=access_log,
-        ray=ray,
-    )
+        quiet_libraries()
+    config = ServerConfig.from_options(
+        limits=dict(
+            max_body_bytes=max_body_bytes, max_inputs=max_inputs, max_documents=max_documents,
+            max_input_chars=max_input_chars, max_input_tokens=max_input_tokens, max_query_chars=max_query_chars,
+            max_k=max_k, max_depth=max_depth, request_timeout_s=request_timeout, max_connections=max_connections,
+            header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout,
+        ),
+        api_key_file=api_key_file, allowed_hosts=allowed_host, cors_origins=cors_origin, batching=not no_batching,
+        batch_wait_ms=batch_wait_ms, host=host, backend=backend, reranker=rerank, rerank_backend=rerank_backend,
+        classifier=classify, extractor=extract, allow_writes=allow_writes, access_log=access_log, ray=ray,
+    )  # fmt: skip
     if replicas is not None:
         return _serve_replicas(index_dir, config, port, replicas)
     app = create_app(index_dir, config)
@@ -137,7 +113,7 @@ def serve(
             flush=True,
         )
 
-    run_server(app, host=host, port=port, limits=limits, log_level="info", on_ready=ready)
+    run_server(app, host=host, port=port, limits=config.limits, log_level="info", on_ready=ready)
 
 
 def _serve_replicas(index_dir: Path, config, port: int, replicas: int) -> None:

@@ -7,8 +7,9 @@ from typing import List, Optional
 
 import typer
 
-from .common import console, print_json, quiet_env
+from .common import print_results, quiet_env
 from .eval_cmd import eval_app
+from .options import batch_size_option, json_option, out_option, quiet_option
 
 
 def register(app: typer.Typer) -> None:
@@ -19,7 +20,7 @@ def register(app: typer.Typer) -> None:
 def tradeoff(
     data: Path = typer.Argument(..., help="BEIR folder (retrieval) or labelled texts (--task classify)."),
     model: List[str] = typer.Option(..., "--model", "-m", help="Variants (repeat): MODEL, or MODEL@torch|onnx|onnx-int8."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: results.json, results.md, tradeoff.png."),
+    out: Path = out_option("Output folder: results.json, results.md, tradeoff.png."),
     backends: str = typer.Option("torch", help="Backends for models given without @BACKEND, comma-separated."),
     pipeline: str = typer.Option("dense", "--pipeline", "-p", help="Retrieval pipeline that measures quality."),
     task: str = typer.Option("retrieval", help="retrieval | classify."),
@@ -28,10 +29,10 @@ def tradeoff(
     sts: Optional[Path] = typer.Option(None, help="STS Benchmark folder: add test Spearman per variant."),
     index_root: Optional[Path] = typer.Option(None, help="Where the per-variant indexes live [OUT/indexes]."),
     throughput_texts: int = typer.Option(256, min=1, help="Corpus documents (or texts) timed per round."),
-    batch_size: int = typer.Option(32, min=1, help="Batch size of the throughput runs."),
+    batch_size: int = batch_size_option(32, "Batch size of the throughput runs."),
     repeats: int = typer.Option(3, min=1, help="Interleaved timing rounds (median kept)."),
-    as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = json_option("Print results.json to stdout."),
+    quiet: bool = quiet_option(),
 ):
     """Quality (nDCG@10 or accuracy) vs encode throughput and query latency, one table and one scatter PNG.
 
@@ -45,19 +46,10 @@ def tradeoff(
         from ..evaluation.tradeoff import evaluate_tradeoff
 
         res = evaluate_tradeoff(
-            data,
-            model,
-            out_dir=out,
-            backends=[b.strip() for b in backends.split(",") if b.strip()],
-            pipeline=pipeline,
-            split=split,
-            n_queries=queries,
-            sts=sts,
-            index_root=index_root,
-            throughput_texts=throughput_texts,
-            batch_size=batch_size,
-            repeats=repeats,
-        )
+            data, model, out_dir=out, backends=[b.strip() for b in backends.split(",") if b.strip()], pipeline=pipeline,
+            split=split, n_queries=queries, sts=sts, index_root=index_root, throughput_texts=throughput_texts,
+            batch_size=batch_size, repeats=repeats,
+        )  # fmt: skip
     elif task == "classify":
         from ..data.corpora.labelled import read_labelled
         from ..evaluation.tradeoff import classify_tradeoff
@@ -67,20 +59,9 @@ def tradeoff(
         if queries:
             texts, labels = texts[:queries], labels[:queries]
         res = classify_tradeoff(
-            {m: (lambda m=m: load_classifier(m)) for m in model},
-            texts,
-            labels,
-            out_dir=out,
-            dataset=str(data),
-            throughput_texts=throughput_texts,
-            repeats=repeats,
-        )
+            {m: (lambda m=m: load_classifier(m)) for m in model}, texts, labels, out_dir=out, dataset=str(data),
+            throughput_texts=throughput_texts, repeats=repeats,
+        )  # fmt: skip
     else:
         raise EncoderkitError(f"unknown task '{task}'", hint="use retrieval or classify")
-    if as_json:
-        print_json(res)
-        return
-    from rich.markdown import Markdown
-
-    console().print(Markdown((out / "results.md").read_text()))
-    console().print(f"wrote {out}/results.json, results.md, tradeoff.png")
+    print_results(res, out, "tradeoff.png", as_json)

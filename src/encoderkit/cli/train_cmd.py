@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from .common import console, print_json, quiet_env
+from .options import mining, out_option, run_controls, schedule, val_fraction_option, with_options
 
 train_app = typer.Typer(
     help="Train retrieval models on your data: bi-encoders, cross-encoder rerankers, distillation.", no_args_is_help=True
@@ -18,7 +19,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(train_app, name="train")
 
 
-def _mining(method: str, negatives: int, neg_range: str, sampling: str, seed: int):
+def _mining(hard_negatives: str, negatives: int, neg_range: str, neg_sampling: str, seed: int, **_):
     from ..errors import EncoderkitError
     from ..training.mining import MiningConfig
 
@@ -26,23 +27,7 @@ def _mining(method: str, negatives: int, neg_range: str, sampling: str, seed: in
         lo, hi = (int(x) for x in neg_range.split(":"))
     except ValueError:
         raise EncoderkitError(f"--neg-range '{neg_range}' is not MIN:MAX", hint="e.g. --neg-range 2:30") from None
-    return MiningConfig(method=method, rank_min=lo, rank_max=hi, n_negatives=negatives, sampling=sampling, seed=seed)
-
-
-def _config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16=False, head_lr_mult=1.0):
-    from ..training.loop import TrainConfig
-
-    return TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        warmup_ratio=warmup,
-        eval_every=eval_every,
-        seed=seed,
-        max_steps=max_steps,
-        bf16=bf16,
-        head_lr_mult=head_lr_mult,
-    )
+    return MiningConfig(method=hard_negatives, rank_min=lo, rank_max=hi, n_negatives=negatives, sampling=neg_sampling, seed=seed)
 
 
 def _corpus_extra(data: Path, n_ict: int, n_titles: int, seed: int):
@@ -82,47 +67,37 @@ def _report(log: dict, out: Path, as_json: bool) -> None:
 
 
 @train_app.command("embed")
+@with_options(
+    schedule(1.0, 32, 2e-5, batch_help="Examples per step (in-batch negatives for MNRL)."),
+    mining("bm25", 1, "2:30", at_least=0),
+    run_controls(),
+)
 def embed(
-    out: Path = typer.Option(..., "--out", "-o", help="Output model folder (sentence-transformers format)."),
+    out: Path = out_option("Output model folder (sentence-transformers format)."),
     data: Optional[Path] = typer.Option(None, help="BEIR folder, .jsonl of pairs/triplets or scored pairs, or STS folder."),
     model: str = typer.Option("default", help="Starting model: 'default', a folder or a hub id."),
     loss: str = typer.Option("mnrl", help="mnrl | mnrl-symmetric | cached-mnrl | triplet | cosent."),
-    hard_negatives: str = typer.Option("bm25", help="Mine hard negatives with: bm25 | dense | both | none."),
-    negatives: int = typer.Option(1, min=0, help="Hard negatives per example."),
-    neg_range: str = typer.Option("2:30", help="Rank window MIN:MAX the negatives are drawn from."),
-    neg_sampling: str = typer.Option("random", help="random | top within the window."),
     unsupervised: bool = typer.Option(False, "--unsupervised", help="Train on inverse-cloze pairs from the corpus."),
     corpus: List[Path] = typer.Option([], "--corpus", help="Text files/folders for --unsupervised."),
-    epochs: float = typer.Option(1.0, min=0.0, help="Passes over the training examples."),
-    batch_size: int = typer.Option(32, min=1, help="Examples per step (in-batch negatives for MNRL)."),
     mini_batch_size: int = typer.Option(16, min=1, help="cached-mnrl: examples encoded at once."),
-    lr: float = typer.Option(2e-5, min=0.0, help="Peak learning rate."),
-    warmup: float = typer.Option(0.1, min=0.0, max=1.0, help="Warm-up share of the steps."),
     scale: float = typer.Option(20.0, min=0.0, help="MNRL/CoSENT scale (1/temperature)."),
     max_length: Optional[int] = typer.Option(None, min=8, help="Token limit per text [the model's]."),
-    val_fraction: float = typer.Option(0.1, min=0.0, max=0.9, help="Share of queries/pairs held out for validation."),
+    val_fraction: float = val_fraction_option("Share of queries/pairs held out for validation."),
     val_corpus_size: int = typer.Option(1000, min=1, help="Documents in the validation corpus."),
-    eval_every: int = typer.Option(0, min=0, help="Validate every N steps (0: each epoch)."),
-    max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after N steps (overrides --epochs) [from --epochs]."),
-    seed: int = typer.Option(0, help="Seed for data order, sampling and initialisation."),
-    bf16: bool = typer.Option(
-        False, "--bf16", help="Mixed-precision training (bfloat16 autocast; faster on CPUs with AVX512-BF16)."
-    ),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
-    as_json: bool = typer.Option(False, "--json", help="Print the training log as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    **options,
 ):
     """Fine-tune a bi-encoder (contrastive, hard negatives, CoSENT, unsupervised ICT)."""
-    quiet_env(quiet or as_json)
+    quiet_env(options["quiet"] or options["as_json"])
     from ..training.embed import train_embed
+    from ..training.loop import TrainConfig
 
     log = train_embed(
         model,
         data,
         out,
         loss=loss,
-        hard_negatives=hard_negatives,
-        mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
+        hard_negatives=options["hard_negatives"],
+        mining=_mining(**options),
         unsupervised=unsupervised,
         corpus_paths=corpus,
         val_fraction=val_fraction,
@@ -130,42 +105,30 @@ def embed(
         max_length=max_length,
         scale=scale,
         mini_batch_size=mini_batch_size,
-        train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16),
-        resume=resume,
+        train_config=TrainConfig.from_options(**options),
+        resume=options["resume"],
     )
-    _report(log, out, as_json)
+    _report(log, out, options["as_json"])
 
 
 @train_app.command("rerank")
+@with_options(schedule(1.0, 16, 3e-5, batch_help="(query, passage) pairs per step."), mining("both", 8), run_controls())
 def rerank(
     data: Path = typer.Option(..., help="BEIR folder (train qrels, corpus for mining)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output cross-encoder folder."),
+    out: Path = out_option("Output cross-encoder folder."),
     model: str = typer.Option("default", help="Backbone: 'default', a folder or a hub id."),
     loss: str = typer.Option("bce", help="bce (pointwise) | listwise (ListNet)."),
-    hard_negatives: str = typer.Option("both", help="bm25 | dense | both."),
-    negatives: int = typer.Option(8, min=1, help="Hard negatives per query."),
-    neg_range: str = typer.Option("0:30", help="Rank window MIN:MAX."),
-    neg_sampling: str = typer.Option("random", help="random | top."),
     add_ict: int = typer.Option(0, min=0, help="Add up to N inverse-cloze pairs from the corpus (weak supervision)."),
     add_titles: int = typer.Option(0, min=0, help="Add up to N (title -> text) pairs from the corpus (weak supervision)."),
     head_lr_mult: float = typer.Option(20.0, min=0.0, help="Learning-rate multiplier for the new classification head."),
     max_length: int = typer.Option(256, min=8, help="Token limit per (query, passage) pair."),
-    epochs: float = typer.Option(1.0, min=0.0, help="Passes over the training examples."),
-    batch_size: int = typer.Option(16, min=1, help="(query, passage) pairs per step."),
-    lr: float = typer.Option(3e-5, min=0.0, help="Peak learning rate of the encoder."),
-    warmup: float = typer.Option(0.1, min=0.0, max=1.0, help="Warm-up share of the steps."),
-    val_fraction: float = typer.Option(0.1, min=0.0, max=0.9, help="Share of queries held out for validation."),
+    val_fraction: float = val_fraction_option(),
     val_depth: int = typer.Option(20, min=1, help="Validation re-scores each held-out query's BM25 top N."),
-    eval_every: int = typer.Option(0, min=0, help="Validate every N steps (0: each epoch)."),
-    max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after N steps (overrides --epochs) [from --epochs]."),
-    seed: int = typer.Option(0, help="Seed for data order, sampling and initialisation."),
-    bf16: bool = typer.Option(False, "--bf16", help="Mixed-precision training (bfloat16 autocast)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
-    as_json: bool = typer.Option(False, "--json", help="Print the training log as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    **options,
 ):
     """Train a cross-encoder reranker from an encoder backbone with mined hard negatives."""
-    quiet_env(quiet or as_json)
+    quiet_env(options["quiet"] or options["as_json"])
+    from ..training.loop import TrainConfig
     from ..training.rerank import train_rerank
 
     log = train_rerank(
@@ -173,61 +136,51 @@ def rerank(
         data,
         out,
         loss=loss,
-        mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
-        extra_pairs=_corpus_extra(data, add_ict, add_titles, seed),
+        mining=_mining(**options),
+        extra_pairs=_corpus_extra(data, add_ict, add_titles, options["seed"]),
         val_fraction=val_fraction,
         max_length=max_length,
         val_depth=val_depth,
-        train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16, head_lr_mult),
-        resume=resume,
+        train_config=TrainConfig.from_options(**options, head_lr_mult=head_lr_mult),
+        resume=options["resume"],
     )
-    _report(log, out, as_json)
+    _report(log, out, options["as_json"])
 
 
 @train_app.command("distill")
+@with_options(
+    schedule(1.0, 32, 2e-5, batch_help="Triples per step.", lr_help="Peak learning rate."), mining("both", 4), run_controls()
+)
 def distill(
     teacher: str = typer.Option(..., help="Cross-encoder folder or hub id."),
     data: Path = typer.Option(..., help="BEIR folder (train qrels, corpus for mining)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output bi-encoder folder."),
+    out: Path = out_option("Output bi-encoder folder."),
     student: str = typer.Option("default", help="Student bi-encoder: 'default', a folder or a hub id."),
-    hard_negatives: str = typer.Option("both", help="bm25 | dense | both."),
-    negatives: int = typer.Option(4, min=1, help="Negatives per (query, positive)."),
-    neg_range: str = typer.Option("0:30", help="Rank window MIN:MAX."),
-    neg_sampling: str = typer.Option("random", help="random | top within the window."),
     add_ict: int = typer.Option(0, min=0, help="Add up to N inverse-cloze queries from the corpus, labelled by the teacher."),
     add_titles: int = typer.Option(0, min=0, help="Add up to N title queries from the corpus, labelled by the teacher."),
     student_scale: float = typer.Option(10.0, min=0.0, help="Student margin = scale * cosine difference."),
     max_length: Optional[int] = typer.Option(None, min=8, help="Token limit per text [the model's]."),
-    epochs: float = typer.Option(1.0, min=0.0, help="Passes over the training examples."),
-    batch_size: int = typer.Option(32, min=1, help="Triples per step."),
-    lr: float = typer.Option(2e-5, min=0.0, help="Peak learning rate."),
-    warmup: float = typer.Option(0.1, min=0.0, max=1.0, help="Warm-up share of the steps."),
-    val_fraction: float = typer.Option(0.1, min=0.0, max=0.9, help="Share of queries held out for validation."),
+    val_fraction: float = val_fraction_option(),
     val_corpus_size: int = typer.Option(1000, min=1, help="Documents in the validation corpus."),
-    eval_every: int = typer.Option(0, min=0, help="Validate every N steps (0: each epoch)."),
-    max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after N steps (overrides --epochs) [from --epochs]."),
-    seed: int = typer.Option(0, help="Seed for data order, sampling and initialisation."),
-    bf16: bool = typer.Option(False, "--bf16", help="Mixed-precision training (bfloat16 autocast)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
-    as_json: bool = typer.Option(False, "--json", help="Print the training log as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    **options,
 ):
     """Distil a cross-encoder into a bi-encoder with MarginMSE on mined triples."""
-    quiet_env(quiet or as_json)
+    quiet_env(options["quiet"] or options["as_json"])
     from ..training.distill import train_distill
+    from ..training.loop import TrainConfig
 
     log = train_distill(
         teacher,
         student,
         data,
         out,
-        mining=_mining(hard_negatives, negatives, neg_range, neg_sampling, seed),
-        extra_pairs=_corpus_extra(data, add_ict, add_titles, seed),
+        mining=_mining(**options),
+        extra_pairs=_corpus_extra(data, add_ict, add_titles, options["seed"]),
         student_scale=student_scale,
         val_fraction=val_fraction,
         val_corpus_size=val_corpus_size,
         max_length=max_length,
-        train_config=_config(epochs, batch_size, lr, warmup, eval_every, seed, max_steps, bf16),
-        resume=resume,
+        train_config=TrainConfig.from_options(**options),
+        resume=options["resume"],
     )
-    _report(log, out, as_json)
+    _report(log, out, options["as_json"])

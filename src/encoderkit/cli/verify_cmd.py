@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from .common import console, print_json
+from .options import json_option
 from .safe import shown
 
 
@@ -17,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def verify(
     index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = json_option("Print the result as JSON."),
 ):
     """Check an index for damage: checksums of every search file, shapes, counts and finite values,
     and the SQLite store against them. Exit code 0 when healthy, 1 when damaged."""

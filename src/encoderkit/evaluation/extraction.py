@@ -6,7 +6,7 @@ boundaries match exactly; micro precision/recall/F1 over all entities plus the s
 (Nakayama, 2018) in strict mode with the IOB2 scheme computes them; the predictions are repaired to
 valid IOB2 before scoring (:func:`encoderkit.data.corpora.conll.repair`, conlleval's reading of an I- tag that
 starts an entity), and on valid sequences strict mode and conlleval give the same counts
-(``tests/test_extraction_metrics.py`` checks both on hand-made cases).
+(``tests/agreement/test_extract_metrics.py`` checks both on hand-made cases).
 
 Relations (Hendrickx et al., 2010; the official scorer ``semeval2010_task8_scorer-v1.2.pl``):
 "(9+1)-way evaluation with directionality taken into account". For each of the 9 relation types

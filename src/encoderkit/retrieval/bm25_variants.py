@@ -5,7 +5,7 @@ Written by hand because the index scores segments with *collection-wide* statist
 frequencies, document count and average length summed over segments, deleted documents left out),
 which bm25s' eager score matrices cannot do: they bake one collection's statistics into every entry.
 The formulas, names and numerical conventions are bm25s' (``bm25s/scoring.py``), so one segment scores
-exactly like ``bm25s.BM25`` over the same texts (``tests/test_bm25_agreement.py``):
+exactly like ``bm25s.BM25`` over the same texts (``tests/agreement/test_bm25_agreement.py``):
 
 - ``robertson``: Robertson, Walker, Jones, Hancock-Beaulieu & Gatford, *Okapi at TREC-3* (1994);
   idf ``log((n - df + 0.5) / (df + 0.5))`` clamped at 0;

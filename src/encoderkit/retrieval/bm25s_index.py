@@ -1,6 +1,6 @@
 """bm25s' own BM25 index (eager score matrices), kept for three jobs: reading the ``bm25/`` folders of
 indexes written before segments (formats 1 and 2, until their next update migrates them) and serving
-as the reference the hand-written segment scoring is checked against (``tests/test_bm25_agreement.py``),
+as the reference the hand-written segment scoring is checked against (``tests/agreement/test_bm25_agreement.py``),
 and the in-memory BM25 of training (negative mining, validation, teachers).
 
 >>> idx = BM25Index.build(["the cat sat", "dogs run fast"], BM25Params())   # doctest: +SKIP

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,31 @@ class ServerConfig:
     @property
     def hosts(self) -> list[str]:
         return list(self.allowed_hosts) if self.allowed_hosts is not None else default_allowed_hosts(self.host)
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        limits: dict | None = None,
+        api_key_file: str | Path | None = None,
+        allowed_hosts=(),
+        cors_origins=(),
+        batching: bool = True,
+        batch_wait_ms: float = 2.0,
+        **settings,
+    ) -> ServerConfig:
+        """The configuration ``encoderkit serve`` options describe: ``limits`` by :class:`Limits` field
+        name (None: the default), API keys from ``api_key_file`` and the environment, the rest as fields."""
+        from .keys import load_keys
+
+        return cls(
+            api_keys=tuple(load_keys(api_key_file)),
+            allowed_hosts=tuple(allowed_hosts) or None,
+            cors_origins=tuple(cors_origins),
+            limits=Limits().with_overrides(**(limits or {})),
+            batching=BatchSettings(enabled=batching, max_wait_ms=batch_wait_ms),
+            **settings,
+        )
 
 
 def is_loopback(host: str) -> bool:

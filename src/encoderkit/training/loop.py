@@ -41,7 +41,7 @@ import json
 import math
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Iterable, Protocol, Sequence
 
@@ -84,6 +84,19 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_options(cls, **options) -> TrainConfig:
+        """The loop settings among command-line options, by field name (``warmup`` is ``warmup_ratio``);
+        options that are not loop settings are ignored, None keeps the default.
+
+        >>> TrainConfig.from_options(epochs=2.0, warmup=0.2, quiet=True, lr=None).warmup_ratio
+        0.2
+        """
+        names = {f.name for f in fields(cls)}
+        if "warmup" in options:
+            options = {**options, "warmup_ratio": options["warmup"]}
+        return cls(**{k: v for k, v in options.items() if k in names and v is not None})
 
     def check(self) -> None:
         """Raise :class:`EncoderkitError` for settings the loop cannot run."""

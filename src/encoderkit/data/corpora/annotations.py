@@ -212,3 +212,27 @@ def read_annotations(path: str | Path) -> list[AnnotatedDoc]:
     if not docs:
         raise DataError(path, "no annotated documents")
     return docs
+
+
+def read_text_spans(path: str | Path) -> list[tuple[str, str, list[dict] | None]]:
+    """(id, text, entities or None) of each line of a JSONL file of ``{"id", "text", "entities": [{start,
+    end[, type]}]}`` objects (what ``encoderkit extract relations --file`` reads); entities left out: None
+    (the tagger finds them). Errors name file:line."""
+    import json
+
+    path = Path(path)
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, f"invalid JSON ({exc.msg})", line=n) from None
+        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
+            raise DataError(path, "expected an object with a 'text' string", line=n)
+        ents = rec.get("entities")
+        if ents is not None and not (isinstance(ents, list) and all(isinstance(e, dict) for e in ents)):
+            raise DataError(path, "'entities' must be a list of {start, end[, type]} objects", line=n)
+        out.append((str(rec.get("id", f"{path}:{n}")), rec["text"], ents))
+    return out

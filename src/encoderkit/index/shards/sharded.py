@@ -416,15 +416,3 @@ def _mtime(path: Path) -> int:
         return os.stat(path).st_mtime_ns
     except OSError:
         return 0
-
-
-def open_any(path: str | Path, **kw):
-    """An :class:`Index` or a :class:`ShardedIndex`, whichever ``path`` holds."""
-    from .routing import is_sharded
-
-    path = Path(path)
-    if is_sharded(path):
-        return ShardedIndex.open(path, **kw)
-    if not (path / MANIFEST).is_file():
-        raise EncoderkitError(f"no index at '{path}'", hint="create one with `encoderkit index PATH --index DIR`")
-    return Index.open(path, **kw)

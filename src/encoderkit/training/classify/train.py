@@ -92,6 +92,18 @@ def default_train_config(method: str, lora: int | None = None) -> TrainConfig:
     return TrainConfig(epochs=4.0, batch_size=32, lr=lr, head_lr=lr * 2 if lora else 5e-4, warmup_ratio=0.1, patience=2)
 
 
+def train_config_for(method: str, lora: int | None = None, **given) -> TrainConfig:
+    """:func:`default_train_config` with the settings a user gave (None: the method's default). A learning
+    rate given without a head learning rate sets the head's to ten times it (probe and fine-tune)."""
+    from dataclasses import replace
+
+    cfg = default_train_config(method, lora)
+    cfg = replace(cfg, **{k: v for k, v in given.items() if v is not None})
+    if given.get("lr") is not None and given.get("head_lr") is None and method != "fewshot":
+        cfg = replace(cfg, head_lr=given["lr"] * 10)
+    return cfg
+
+
 # ---------------------------------------------------------------------------- data
 def prepare_splits(data: LabeledData, options: ClassifyOptions) -> Splits:
     """Train / dev / test of a data set for ``options.method`` (see the module docstring)."""

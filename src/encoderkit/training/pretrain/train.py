@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +91,16 @@ class PretrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_options(cls, objective: str, **options) -> PretrainConfig:
+        """The config of a run from command-line options by field name (options that are not fields,
+        such as ``quiet``, are ignored; paths become strings)."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in options.items() if k in names}
+        values["corpus"] = [str(c) for c in values.get("corpus") or []]
+        values["out"] = str(values.get("out") or "")
+        return cls(objective=objective, **values)
 
 
 # ---------------------------------------------------------------------------- output folder

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from colbert_fixtures import clustered_docs
 from encoderkit.retrieval.colbert.codec import ResidualCodec, auto_centroids, pack, unpack
 from encoderkit.retrieval.colbert.token_pooling import pool_tokens
+from support.colbert import clustered_docs
 
 
 @pytest.mark.parametrize("nbits", [1, 2, 4])

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from test_cli import cli
 
 from conftest import write
-from test_cli import cli
-from test_pretrain_data import english_docs
+from support.corpus import english_docs
 
 
 @pytest.fixture(scope="module")

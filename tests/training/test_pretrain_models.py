@@ -9,7 +9,7 @@ import torch
 from encoderkit.training.pretrain.data import SpecialLayout, pack_segments, tokenize_documents
 from encoderkit.training.pretrain.heads import head_parameter_names, is_tied, load_mlm_model, mlm_head, scratch_model
 from encoderkit.training.pretrain.masking import IGNORE, MaskSpec
-from test_pretrain_data import english_docs
+from support.corpus import english_docs
 
 
 @pytest.fixture(scope="module")

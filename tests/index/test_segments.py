@@ -15,24 +15,7 @@ import pytest
 
 from encoderkit import Index
 from encoderkit.retrieval.dense import DenseParams
-
-WORDS = (
-    "river mountain forest ocean desert glacier volcano island valley canyon storm rain snow wind sun moon "
-    "star planet comet galaxy cell protein gene virus immune brain heart blood bone muscle the of and"
-).split()
-QUERIES = ["river mountain", "virus immune cell", "storm rain wind", "galaxy star planet comet", "the heart"]
-
-
-def make_docs(n: int, seed: int, prefix: str = "d") -> list[dict]:
-    rng = np.random.default_rng(seed)
-    return [
-        {
-            "id": f"{prefix}{i:03d}",
-            "title": " ".join(rng.choice(WORDS, 2)),
-            "text": " ".join(rng.choice(WORDS, int(rng.integers(8, 70)))),
-        }
-        for i in range(n)
-    ]
+from support.corpus import QUERIES, WORDS, make_docs
 
 
 def state(index: Index, modes=("bm25", "dense")) -> dict:
@@ -290,49 +273,3 @@ def test_two_processes_search_one_memory_mapped_index(tmp_path, tiny_encoder):
         assert proc.returncode == 0, err
         res = json.loads(out.read_text())
         assert res["bad"] == [] and res["generations"] == [index.generation]
-
-
-def _kill_at(tmp_path, target, run, before):
-    from test_interrupt import _run_child
-
-    proc = _run_child(tmp_path, target, 1, run, before=before)
-    proc.kill()
-    proc.wait()
-
-
-@pytest.mark.parametrize(
-    "target,before",
-    [
-        ("encoderkit.retrieval.bm25:merge", False),  # merged postings written, segment not renamed
-        ("encoderkit.index.write.commit:write_manifest", True),  # merged segment complete, manifest not switched
-        ("encoderkit.index.write.commit:collect", True),  # manifest switched, old segments not yet collected
-    ],
-)
-def test_kill_during_merge_then_search(tmp_path, tiny_encoder, target, before):
-    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, chunk_size=24, chunk_overlap=4)
-    index.set_merge_policy(auto=False)
-    for i in range(4):
-        index.add(make_docs(8, seed=40 + i, prefix=f"k{i}-"))
-    index.remove(["k0-001", "k2-003"])
-    expected = _results(index)
-    index.close()
-    _kill_at(tmp_path, target, f"from encoderkit import Index; Index.open({str(index.path)!r}).optimize()", before)
-    reader = Index.open(index.path)
-    assert _results(reader) == expected and reader.health(full=True).ok
-    switched = target.endswith("collect")
-    assert len(reader.manifest["segments"]) == (1 if switched else 4)
-    reader.optimize()
-    assert _results(reader) == expected and len(reader.manifest["segments"]) == 1
-    assert not [p for p in reader.path.iterdir() if ".tmp-" in p.name]  # leftovers of the killed writer are gone
-    assert {p.name for p in reader.path.glob("seg-*")} == {reader.manifest["segments"][0]["name"]}
-
-
-def test_kill_after_commit_before_collection(tmp_path, tiny_encoder):
-    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, chunk_size=0)
-    index.add(make_docs(10, seed=9))
-    index.close()
-    run = f"from encoderkit import Index; Index.open({str(index.path)!r}).remove(['d003'])"
-    _kill_at(tmp_path, "encoderkit.index.write.commit:collect", run, True)
-    reader = Index.open(index.path)
-    assert reader.generation == 2 and "d003" not in reader.doc_ids().values() and reader.health(full=True).ok
-    assert (reader.path / "seg-000001" / "del-000002.npy").is_file()

@@ -18,42 +18,7 @@ from encoderkit.training.pretrain.data import (
     split_holdout,
     tokenize_documents,
 )
-
-TOPICS = [
-    "The river",
-    "A small cat",
-    "The committee",
-    "Every protein",
-    "The old library",
-    "My neighbour",
-    "The telescope",
-    "This vaccine",
-    "The orchestra",
-    "A tired student",
-]
-VERBS = ["watched", "changed", "described", "ignored", "measured", "celebrated", "repaired", "questioned"]
-OBJECTS = [
-    "the quiet harbour",
-    "several unusual results",
-    "a broken window",
-    "the morning light",
-    "new evidence",
-    "the whole city",
-    "an ancient map",
-    "the final chapter",
-]
-
-
-def english_docs(n_docs: int = 30, seed: int = 0) -> list[str]:
-    rng = np.random.default_rng(seed)
-    docs = []
-    for _ in range(n_docs):
-        sents = [
-            f"{TOPICS[rng.integers(10)]} {VERBS[rng.integers(8)]} {OBJECTS[rng.integers(8)]}."
-            for _ in range(int(rng.integers(2, 9)))
-        ]
-        docs.append(" ".join(sents))
-    return docs
+from support.corpus import english_docs
 
 
 @pytest.fixture(scope="module")

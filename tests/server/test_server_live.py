@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from encoderkit import Index
-from server_helpers import cli_server, server_log, thread_server
+from support.servers import cli_server, server_log, thread_server
 
 KEY = "live-test-key-0123456789"
 DOCS = [

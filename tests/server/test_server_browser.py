@@ -9,7 +9,7 @@ import pytest
 from encoderkit import Index
 from encoderkit.server.app import create_app
 from encoderkit.server.config import ServerConfig
-from server_helpers import thread_server
+from support.servers import thread_server
 
 CHROMIUM = os.environ.get("ENCODERKIT_CHROMIUM", "/usr/bin/chromium")
 ARGS = [

@@ -121,11 +121,11 @@ def test_real_task_models_behind_the_routes(tmp_path, tiny_encoder, tiny_model_d
     """The routers with the project's own model classes loaded from folders, as `encoderkit serve
     --classify/--extract/--rerank` loads them: a zero-shot classifier, a (briefly trained) tagger and
     a ColBERT model over the tiny backbone."""
-    from colbert_fixtures import make_tiny_colbert
     from encoderkit.data.corpora.conll import TaggedDoc
     from encoderkit.tasks.classify import Classifier
     from encoderkit.training.loop import TrainConfig
     from encoderkit.training.tagging import train_tagger
+    from support.colbert import make_tiny_colbert
 
     Classifier.zero_shot({"pets": "cats and dogs", "tax": "tax forms"}, model=tiny_model_dir, template="{label}.").save(
         tmp_path / "zs"

@@ -12,7 +12,7 @@ import torch
 from conftest import write
 from encoderkit.errors import EncoderkitError
 from encoderkit.training.pretrain.train import PretrainConfig, build_objective, prepare_data, run_pretraining
-from test_pretrain_data import english_docs
+from support.corpus import english_docs
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from encoderkit import Index
 from encoderkit.server.app import create_app
 from encoderkit.server.batcher import DirectRunner, MicroBatcher, Overloaded
 from encoderkit.server.config import BatchSettings, ServerConfig
-from server_helpers import thread_server
+from support.servers import thread_server
 
 KEY = "concurrency-key-0123456789"
 

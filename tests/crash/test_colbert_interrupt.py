@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from conftest import write
 from encoderkit import Index
-from test_interrupt import _run_child
+from support.children import _run_child
 
 
 def _corpus(root, n, tag):

@@ -14,8 +14,8 @@ import pytest
 from conftest import run_cli
 from encoderkit import Index
 from encoderkit.index.shards.sharded import ShardedIndex
-from test_segments import QUERIES, make_docs
-from test_shards import assert_same, results
+from support.corpus import QUERIES, make_docs
+from support.shard_checks import assert_same, results
 
 ray = pytest.importorskip("ray", reason='Ray is an optional extra: pip install "encoderkit[ray]"')
 pytestmark = pytest.mark.ray

@@ -7,7 +7,7 @@ import pytest
 from conftest import make_tiny_model, run_cli
 from encoderkit.errors import EncoderkitError
 from encoderkit.evaluation.tradeoff import classify_tradeoff, evaluate_tradeoff, expand_variants, parse_variant
-from test_robustness import SENTIMENT, KeywordClassifier, tiny_beir  # noqa: F401 (fixture)
+from support.corpus import SENTIMENT, KeywordClassifier
 
 
 def test_variants():
@@ -18,7 +18,7 @@ def test_variants():
         expand_variants(["m"], ["tensorrt"])
 
 
-def test_tradeoff_table_and_plot(tiny_beir, tiny_model_dir, tmp_path, capsys):  # noqa: F811
+def test_tradeoff_table_and_plot(tiny_beir, tiny_model_dir, tmp_path, capsys):
     small = make_tiny_model(tmp_path / "one-layer", layers=1, seed=5)
     code, out, err = run_cli(
         capsys,

@@ -12,26 +12,11 @@ import pytest
 from conftest import run_cli
 from encoderkit import Index
 from encoderkit.errors import EncoderkitError
+from encoderkit.index.dispatch import open_index
 from encoderkit.index.shards.routing import route
-from encoderkit.index.shards.sharded import ShardedIndex, open_any
-from test_segments import QUERIES, make_docs
-
-
-def results(index, modes=("bm25", "dense", "hybrid")) -> dict:
-    out = {}
-    for mode in modes:
-        for q in QUERIES:
-            hits = index.search(q, mode=mode, k=30, depth=100)
-            out[(mode, q)] = [(h.doc_id, round(h.score, 6), h.text) for h in hits]
-    return out
-
-
-def assert_same(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys()
-    for key in a:
-        assert [x[0] for x in a[key]] == [x[0] for x in b[key]], key
-        assert np.allclose([x[1] for x in a[key]], [x[1] for x in b[key]], atol=1e-6), key
-        assert [x[2] for x in a[key]] == [x[2] for x in b[key]], key
+from encoderkit.index.shards.sharded import ShardedIndex
+from support.corpus import QUERIES, make_docs
+from support.shard_checks import assert_same, results
 
 
 def rebuild(tmp_path, encoder, docs: list[dict], name: str) -> Index:
@@ -86,7 +71,7 @@ def test_routing_is_deterministic_and_bad_layouts_are_refused(tmp_path, tiny_enc
     six.close()
     (tmp_path / "s" / "shards.json").write_text(json.dumps({"format": 1, "shards": ["shard-000", "shard-009"]}))
     with pytest.raises(EncoderkitError, match="missing shard-009"):
-        open_any(tmp_path / "s")
+        open_index(tmp_path / "s")
 
 
 def test_cli_builds_and_searches_a_sharded_index(tmp_path, tiny_model_dir, capsys):

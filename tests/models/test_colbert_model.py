@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from colbert_fixtures import make_tiny_colbert
 from encoderkit.errors import EncoderkitError
 from encoderkit.models import load_reranker
 from encoderkit.models.heads.colbert import CONFIG, ColBERT, ColBERTConfig, describe_colbert, is_colbert_folder
+from support.colbert import make_tiny_colbert
 
 
 def test_query_features_markers_and_mask_augmentation(tiny_colbert):

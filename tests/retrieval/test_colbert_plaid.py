@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from colbert_fixtures import clustered_docs
 from encoderkit.retrieval.colbert.codec import ResidualCodec
 from encoderkit.retrieval.colbert.plaid import PlaidIndex, build_ivf
 from encoderkit.retrieval.colbert.scores import maxsim_packed
+from support.colbert import clustered_docs
 
 DIM = 16
 

@@ -2,78 +2,18 @@
 run resumes. The child pauses at a chosen point (by patching a function in its own process) and
 the test kills it there: deterministic, no timing."""
 
-import os
 import signal
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from conftest import write
 from encoderkit import Index
-
-CHILD = textwrap.dedent("""
-    import importlib, signal, time
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if the parent ignores SIGINT
-    owner = importlib.import_module("{module}")
-    for part in "{owner}".split(".") if "{owner}" else []:
-        owner = getattr(owner, part)
-    original = getattr(owner, "{func}")
-    calls = [0]
-    def pause():
-        print("PAUSED", flush=True)
-        while True:  # not signal.pause(): a SIGINT landing before pause() starts would be lost (a hang)
-            time.sleep(0.05)
-    def patched(*args, **kwargs):
-        calls[0] += 1
-        if {before} and calls[0] == {at}:
-            pause()
-        result = original(*args, **kwargs)
-        if not {before} and calls[0] == {at}:
-            pause()
-        return result
-    setattr(owner, "{func}", patched)
-    {run}
-""")
+from support.children import _run_child
 
 
 def _corpus(root, n, tag):
     for i in range(n):
         write(root / f"doc{i:03d}.txt", f"document {i} about {tag} number {i} " + "filler words " * 10)
-
-
-CHILDREN: list[subprocess.Popen] = []
-
-
-@pytest.fixture(autouse=True)
-def _no_orphans():
-    """A child left paused by a failing or timed-out test is killed, never left behind."""
-    yield
-    while CHILDREN:
-        proc = CHILDREN.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def _run_child(tmp_path, target, at, run, before=False):
-    """Run ``run`` in a child that pauses at the ``at``-th call of ``target`` ("module:Owner.func")."""
-    module, attr = target.split(":")
-    owner, _, func = attr.rpartition(".")
-    script = tmp_path / "child.py"
-    script.write_text(CHILD.format(module=module, owner=owner, func=func, at=at, run=run, before=before))
-    proc = subprocess.Popen(
-        [sys.executable, str(script)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "ENCODERKIT_QUIET": "1"},
-    )
-    CHILDREN.append(proc)
-    line = proc.stdout.readline()
-    assert line.strip() == "PAUSED", proc.stderr.read()
-    return proc
 
 
 @pytest.fixture
