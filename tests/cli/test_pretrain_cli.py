@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from test_cli import cli
 
+from conftest import run_cli as cli
 from conftest import write
 from support.corpus import english_docs
 

@@ -35,6 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..runtime import n_threads
+from ..runtime.diskarrays import reserved_memmap
 from .base import ChunkSet, Retriever, SegmentPart, top_k
 from .registry import register
 from .vectors import release_pages, vector_problems
@@ -428,7 +429,7 @@ class DenseRetriever(Retriever):
         directory.mkdir(parents=True, exist_ok=True)
         sources = [np.load(self._folder(p.directory) / "vectors.npy", mmap_mode="r", allow_pickle=False) for p in parts]
         n = sum(len(s) if p.live is None else int(np.count_nonzero(p.live)) for s, p in zip(sources, parts))
-        out = np.lib.format.open_memmap(directory / "vectors.npy", mode="w+", dtype=np.float32, shape=(n, self.dim))
+        out = reserved_memmap(directory / "vectors.npy", np.float32, (n, self.dim))
         at = 0
         for src, part in zip(sources, parts):
             for a in range(0, len(src), BLOCK):

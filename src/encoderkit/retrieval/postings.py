@@ -32,6 +32,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..runtime.diskarrays import reserved_memmap
+
 FORMAT = 1
 DEEP_POSTINGS = 1 << 22  # up to this many postings, opening a segment checks every one
 FILES = (
@@ -305,10 +307,8 @@ def merge(parts: Sequence[tuple[Postings, np.ndarray | None]], directory: Path) 
     np.cumsum(counts, out=offsets[1:])
     n_post = int(offsets[-1])
     big_tf = any(p.tfs.dtype == np.uint32 for p, _ in parts)
-    out_docs = np.lib.format.open_memmap(directory / "postings_docs.npy", mode="w+", dtype=np.int32, shape=(n_post,))
-    out_tfs = np.lib.format.open_memmap(
-        directory / "postings_tfs.npy", mode="w+", dtype=np.uint32 if big_tf else np.uint16, shape=(n_post,)
-    )
+    out_docs = reserved_memmap(directory / "postings_docs.npy", np.int32, (n_post,))
+    out_tfs = reserved_memmap(directory / "postings_tfs.npy", np.uint32 if big_tf else np.uint16, (n_post,))
     cursor = offsets[:-1].copy()
     lengths, base = [], 0
     for (p, live), m, k, entry_live in zip(parts, maps, keep_terms, live_entries):

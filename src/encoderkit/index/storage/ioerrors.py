@@ -84,13 +84,23 @@ def io_errors(index_dir: Path, needed: Callable[[], int] | None = None):
         raise
     except OSError as exc:
         where = exc.filename or index_dir
-        if exc.errno in _FULL:
+        if exc.errno in _FULL or short_write(exc):
             raise disk_full(where, _safe(needed)) from None
         if exc.errno in _IO:
             raise EncoderkitError(
                 f"cannot write {where} ({exc.strerror or exc})", hint=f"check the disk and its permissions; {RESUME}"
             ) from None
         raise
+
+
+def short_write(exc: OSError) -> bool:
+    """numpy's ``tofile`` (under ``np.save``) reports a disk that filled up mid-write as an OSError without
+    an errno: "N requested and M written".
+
+    >>> short_write(OSError("4096 requested and 512 written")), short_write(OSError(5, "Input/output error"))
+    (True, False)
+    """
+    return exc.errno is None and " requested and " in str(exc) and str(exc).rstrip().endswith("written")
 
 
 def _safe(needed: Callable[[], int] | None) -> int | None:
