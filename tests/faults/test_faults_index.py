@@ -349,6 +349,99 @@ def test_numpy_short_writes_are_a_full_disk(tmp_path, tiny_encoder, monkeypatch)
     assert (index.path / "manifest.json").read_text() == before and _no_temp_left(index.path) == []
 
 
+def test_a_failure_after_the_commit_says_the_update_committed(tmp_path, tiny_model_dir, capsys, monkeypatch):
+    """A disk that fills up after the manifest switched (the automatic merge, the store's copy of the
+    manifest) cannot undo the commit: exit 0, the update reported as committed, one warning saying what
+    failed after it and what to run."""
+    from encoderkit.index.storage.store import Store
+    from encoderkit.index.write.writer import IndexWriter
+
+    src = tmp_path / "docs"
+    ix = tmp_path / "ix"
+    for i in range(3):
+        write(src / f"a{i}.txt", f"apples number {i}. " * 20)
+    assert run_cli(capsys, "index", src, "--index", ix, "--model", tiny_model_dir, "-q", "--no-onnx")[0] == 0
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(ix / "seg-000009"))
+
+    monkeypatch.setattr(IndexWriter, "_auto_merge", full)
+    write(src / "b.txt", "bananas are yellow. " * 20)
+    code, out, err = run_cli(capsys, "index", src, "--index", ix, "-q", "--no-onnx")
+    assert code == 0, err
+    assert "update is committed (generation 2)" in out and "disk full" in out and "encoderkit optimize" in out
+    assert "keeps its last committed state" not in out + err
+    monkeypatch.undo()
+    monkeypatch.setattr(
+        Store, "save_manifest_copy", lambda self, m: (_ for _ in ()).throw(sqlite3.OperationalError("database or disk is full"))
+    )
+    write(src / "c.txt", "cherries are red. " * 20)
+    code, out, err = run_cli(capsys, "index", src, "--index", ix, "-q", "--no-onnx", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["committed"] and report["generation"] == 3 and "generation 3 is committed" in report["warnings"][0]
+    monkeypatch.undo()
+    with Index.open(ix) as index:
+        assert len(index) == 5 and index.generation == 3 and index.search("cherries", mode="bm25")[0].doc_id.endswith("c.txt")
+
+
+def _colbert_index(tmp_path, tiny_encoder, tiny_colbert_dir, batches=1):
+    topics = ["cats purr and nap", "rivers flow to the sea", "vaccines train immunity", "tax law for companies"]
+    index = Index.create(
+        tmp_path / "cx", encoder=tiny_encoder, retrievers=["bm25", "dense", "colbert"],
+        retriever_settings={"colbert": {"model": str(tiny_colbert_dir)}},
+    )  # fmt: skip
+    index.set_merge_policy(auto=False)
+    for b in range(batches):
+        index.add(
+            [{"id": f"b{b}-{i}", "text": f"{topics[i % 4]} item {i} batch {b}. {topics[(i * 3) % 4]}"} for i in range(20)],
+            export_onnx=False,
+        )
+    return index
+
+
+def _colbert_answers(index):
+    return [
+        [(h.doc_id, round(h.score, 5)) for h in index.search(q, mode=m, k=10)]
+        for q in ("cats purr", "sea rivers", "tax law")
+        for m in ("colbert", "hybrid")
+    ]
+
+
+def test_flipped_bytes_in_the_colbert_codec_are_found_at_open(tmp_path, tiny_encoder, tiny_colbert_dir, capsys):
+    """A 16-byte flip in the codec's centroids used to change ColBERT and hybrid rankings with exit 0 and
+    `info` saying ok; the codec is now checksummed at every open."""
+    index = _colbert_index(tmp_path, tiny_encoder, tiny_colbert_dir)
+    path = index.path
+    index.close()
+    centroids = next(path.glob("seg-*/colbert/codec/centroids.npy"))
+    raw = bytearray(centroids.read_bytes())
+    raw[-64:-48] = bytes(255 - b for b in raw[-64:-48])
+    centroids.write_bytes(bytes(raw))
+    with Index.open(path) as reader:
+        assert not reader.health().ok and "centroids.npy" in reader.health().problems[0]
+        with pytest.raises(EncoderkitError, match="is damaged: .*colbert/codec/centroids.npy"):
+            reader.search("cats purr", mode="colbert")
+    code, out, err = run_cli(capsys, "search", "cats purr", "--index", path, "--mode", "colbert")
+    assert code == 2 and "is damaged" in err and "--repair" in err
+    Index.repair(path)
+    with Index.open(path) as reader:
+        assert reader.health(full=True).ok and reader.search("cats purr", mode="colbert")
+
+
+def test_repair_of_a_healthy_colbert_index_keeps_its_answers(tmp_path, tiny_encoder, tiny_colbert_dir):
+    """Repair rewrites every segment; it now keeps the centroids of the largest sound segment instead of
+    training new ones, so a healthy index answers exactly as before."""
+    index = _colbert_index(tmp_path, tiny_encoder, tiny_colbert_dir, batches=3)
+    before = _colbert_answers(index)
+    path = index.path
+    index.close()
+    Index.repair(path)
+    with Index.open(path) as reader:
+        assert reader.health(full=True).ok
+        assert _colbert_answers(reader) == before
+
+
 # ---------------------------------------------------------------------------- kills and concurrency
 def test_kill_during_repair_then_repair_again(built, tmp_path):
     from support.children import _run_child

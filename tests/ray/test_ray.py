@@ -124,6 +124,37 @@ def test_a_worker_killed_mid_build_is_retried_and_loses_nothing(cluster, tmp_pat
     assert_same_build(local_build(tmp_path, tiny_encoder, docs), dist)
 
 
+def test_index_on_ray_with_a_killed_worker_prints_only_its_json(cluster, tmp_path, tiny_model_dir):
+    """A killed worker's "(raylet) ..." lines went to stdout (so `index --ray --json` was not JSON) and a
+    core_worker.cc line printed despite -q: Ray's output now never reaches stdout, and with -q/--json it
+    goes to a log file."""
+    import os
+    import subprocess
+    import sys
+
+    from encoderkit.index.shards.ray_build import FAULT_ENV
+
+    folder = tmp_path / "docs"
+    for d in make_docs(30, 3):
+        (folder / f"{d['id']}.txt").parent.mkdir(exist_ok=True)
+        (folder / f"{d['id']}.txt").write_text(d["text"])
+    env = {
+        **os.environ,
+        FAULT_ENV: str(tmp_path / "killed"),
+        "ENCODERKIT_THREADS": "1",
+        "ENCODERKIT_CACHE": str(tmp_path / "cache"),
+    }
+    args = ["index", str(folder), "--index", str(tmp_path / "ix"), "--model", str(tiny_model_dir), "--no-onnx"]
+    r = subprocess.run(
+        [sys.executable, "-m", "encoderkit", *args, "--ray", cluster, "--workers", "2", "--json", "-q"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "killed").is_file()  # a worker really died mid-build
+    assert json.loads(r.stdout)["added"] == 30  # stdout is the JSON and nothing else
+    assert "core_worker" not in r.stderr and "(raylet)" not in r.stderr
+
+
 def test_sharded_search_through_actors_equals_one_index_and_after_adding_a_shard(cluster, tmp_path, tiny_encoder):
     docs = make_docs(50, 7)
     six = ShardedIndex.create(tmp_path / "sharded", 3, encoder=tiny_encoder)

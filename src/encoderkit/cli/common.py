@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 
 
 def _click_exceptions() -> tuple[tuple, tuple, tuple]:
@@ -238,3 +239,45 @@ def print_results(res: dict, out, plot: str, as_json: bool) -> None:
 
     console().print(Markdown((out / "results.md").read_text()))
     console().print(f"wrote {out}/results.json, results.md, {plot}")
+
+
+@contextmanager
+def ray_output(active: bool = True, *, quiet: bool = False):
+    """While inside (a command using Ray), nothing Ray writes reaches stdout, which stays the command's
+    own (JSON is printed after the block): Ray's lines ("(raylet) ...", "core_worker.cc: ...", written by
+    its threads and C++ code straight to the file descriptors) go to stderr, or with ``quiet`` to
+    ``$ENCODERKIT_CACHE/logs/ray-PID.log``. Ray is left before the block ends (when this command joined it), so its
+    threads print nothing afterwards."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    log = None
+    try:
+        if quiet:
+            from ..runtime.onnx import cache_root
+
+            folder = cache_root() / "logs"
+            folder.mkdir(parents=True, exist_ok=True)
+            log = open(folder / f"ray-{os.getpid()}.log", "ab")
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+        else:
+            os.dup2(2, 1)
+        yield
+    finally:
+        from ..runtime.ray_cluster import release
+
+        try:
+            release()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            if log is not None:
+                log.close()

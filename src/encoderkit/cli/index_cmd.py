@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import console, plain, print_json, quiet_env
+from .common import console, plain, print_json, quiet_env, ray_output
 from .options import json_option, quiet_option, ray_option
 from .safe import shown
 
@@ -203,8 +203,9 @@ def index(
         max_bytes=int(max_file_mb * 2**20), time_limit=file_timeout, export_onnx=onnx, allow_missing=allow_missing,
     )  # fmt: skip
     check_request(req)
-    req.remote = _connect_ray(ray, workers, quiet=quiet or as_json)
-    outcome = build_index(req, on_gate=None if as_json else _print_gate)
+    with ray_output(ray is not None, quiet=quiet or as_json):  # Ray's own lines never mix into this command's output
+        req.remote = _connect_ray(ray, workers, quiet=quiet or as_json)
+        outcome = build_index(req, on_gate=None if as_json else _print_gate)
     if as_json:
         return print_json(_outcome_json(outcome))
     _print_outcome(outcome)
@@ -248,6 +249,9 @@ def _print_outcome(outcome) -> None:
         per_shard = outcome.documents_per_shard
         out.print(shown(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in outcome.totals().items())))
         out.print(shown(f"{len(per_shard)} shards: " + ", ".join(f"{n} {c} documents" for n, c in per_shard.items())))
+        for name, report in outcome.shard_reports.items():
+            for warning in report.warnings:
+                out.print(f"[yellow]warning ({name}):[/] ", shown(warning))
         return
     if outcome.precision is not None:
         p = outcome.precision
@@ -255,6 +259,8 @@ def _print_outcome(outcome) -> None:
     _print_report(outcome.report, outcome.stats)
     if outcome.encoding:
         out.print(shown(outcome.encoding))
+    for warning in outcome.report.warnings:
+        out.print("[yellow]warning:[/] ", shown(warning))
     drift = (outcome.retriever_stats.get("colbert") or {}).get("drift") or {}
     if drift.get("recluster_recommended"):
         out.print(

@@ -11,6 +11,7 @@ of them (:func:`schedule`, :func:`run_controls`, :func:`mining`) are added to a 
 
 from __future__ import annotations
 
+import copy
 import inspect
 from typing import Optional
 
@@ -24,8 +25,8 @@ def with_options(*groups: dict):
     def decorate(fn):
         sig = inspect.signature(fn)
         own = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-        added = [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+        added = [  # a copy per command: help texts are escaped in place, once per command (common.escape_help)
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=copy.copy(option), annotation=kind)
             for group in groups
             for name, (kind, option) in group.items()
         ]

@@ -181,6 +181,9 @@ class Retriever(Plugin):
     fusion_weight: ClassVar[float] = 1.0  # its RRF weight when fused with others, unless a search gives weights
     weighted_fusion_weight: ClassVar[float] = 1.0  # its weight in score-normalised weighted fusion (see retrieval.fusion)
     late_interaction: ClassVar[bool] = False  # fusing it makes "auto" fusion weighted (see retrieval.fusion)
+    # files under the retriever's folder (path prefixes) whose checksums every open verifies: small files a
+    # few flipped bytes of which would change rankings without failing any structural check (ColBERT's codec)
+    checked_at_open: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: dict, context: IndexContext):
         self.settings = dict(settings)
@@ -191,6 +194,11 @@ class Retriever(Plugin):
     def default_settings(cls) -> dict:
         """Settings a new index records for this retriever (JSON-serialisable)."""
         return {}
+
+    def keep_from(self, parts: Sequence[SegmentPart]) -> None:
+        """Before the chunks of ``parts`` (segments whose files verified) are written again by a repair:
+        take over what they hold that a fresh build would compute differently, so a repair restores the
+        same answers (ColBERT keeps its centroids). Default: nothing to keep."""
 
     # ------------------------------------------------------------------ indexing time
     def payload_key(self) -> str:

@@ -20,6 +20,7 @@ from ..errors import EncoderkitError
 LOCAL = "local"
 _ADDRESS = re.compile(r"^(ray://)?[A-Za-z0-9_.\-\[\]:]+:\d+$")
 _started_here = False
+_initialized_here = False  # this process's ray.init was ours (release() undoes it)
 
 
 def is_address(value: str) -> bool:
@@ -52,7 +53,7 @@ class ClusterInfo:
 
 def connect(address: str | None = LOCAL, *, num_cpus: int | None = None, quiet: bool = True) -> ClusterInfo:
     """Join (or start, for ``local``) a Ray cluster; a second call reuses the connection."""
-    global _started_here
+    global _started_here, _initialized_here
     ray = require_ray()
     address = address or LOCAL
     if not ray.is_initialized():
@@ -67,6 +68,7 @@ def connect(address: str | None = LOCAL, *, num_cpus: int | None = None, quiet: 
             _started_here = False
         try:
             ray.init(**kwargs)
+            _initialized_here = True
         except (ConnectionError, RuntimeError, ValueError) as exc:
             _started_here = False
             raise EncoderkitError(
@@ -78,9 +80,17 @@ def connect(address: str | None = LOCAL, *, num_cpus: int | None = None, quiet: 
     return ClusterInfo(address=address, cpus=cpus, nodes=len(nodes), started_here=_started_here)
 
 
+def release() -> None:
+    """Leave the cluster if :func:`connect` joined it (a connection made before, e.g. by the caller's own
+    ``ray.init``, stays)."""
+    if _initialized_here:
+        disconnect()
+
+
 def disconnect() -> None:
     """Leave the cluster (stopping the local instance when this process started it)."""
-    global _started_here
+    global _started_here, _initialized_here
+    _initialized_here = False
     try:
         import ray
     except ImportError:
@@ -90,4 +100,4 @@ def disconnect() -> None:
     _started_here = False
 
 
-__all__ = ["ClusterInfo", "LOCAL", "connect", "disconnect", "is_address", "require_ray"]
+__all__ = ["ClusterInfo", "LOCAL", "connect", "disconnect", "is_address", "release", "require_ray"]

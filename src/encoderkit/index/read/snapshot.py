@@ -16,11 +16,9 @@ from ...retrieval.base import IndexContext
 from ...retrieval.pipeline import Snapshot
 from ...retrieval.registry import get as get_retriever
 from ...retrieval.segmented import Part, SegmentedRetriever
-from ..storage.integrity import HASH, chunk_array_problems, file_digest
+from ..storage.integrity import HASH, SMALL_FILES, checked_at_open, chunk_array_problems, file_digest
 from ..storage.migrate import pre_segment_folder
 from ..storage.segments import SegmentEntry, entries_of, live_mask, read_deletes
-
-CHECKSUMMED = ("chunk_ids.npy", "chunk_docs.npy", "segment.json")  # small: checksummed on every first load
 
 
 def check_digests(folder: Path, prefix: str, names, recorded: dict) -> None:
@@ -48,7 +46,7 @@ def load_segment(
     """Read one segment (or a pre-segment generation folder); ValueError on anything inconsistent.
     ``counts``: the chunks and documents it should hold; ``recorded``: the manifest's integrity records."""
     if recorded:
-        check_digests(folder, name, CHECKSUMMED, recorded)
+        check_digests(folder, name, [*SMALL_FILES, *checked_at_open(name, entries, recorded)], recorded)
     ids = np.load(folder / "chunk_ids.npy", allow_pickle=False)
     docs = np.load(folder / "chunk_docs.npy", allow_pickle=False)
     found = chunk_array_problems(ids, docs, counts)

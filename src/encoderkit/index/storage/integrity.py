@@ -151,6 +151,20 @@ def check_generation(index_dir: Path, manifest: dict, retrievers: Sequence = (),
 SMALL_FILES = ("chunk_ids.npy", "chunk_docs.npy", "segment.json")  # checksummed by the cheap checks too
 
 
+def checked_at_open(segment: str, entries: Sequence[dict], recorded: dict) -> list[str]:
+    """The files of ``segment`` (relative to it) that its retrievers want checksummed at every open
+    (:attr:`~encoderkit.retrieval.base.Retriever.checked_at_open`), among the recorded ones."""
+    from ...retrieval.registry import get as get_retriever
+
+    prefixes = [f"{e['name']}/{p}" for e in entries for p in getattr(get_retriever(e["name"]), "checked_at_open", ())]
+    out = []
+    for rel in recorded:
+        seg, _, inner = rel.partition("/")
+        if seg == segment and any(inner.startswith(p) for p in prefixes):
+            out.append(inner)
+    return sorted(out)
+
+
 def check_segment(index_dir: Path, entry: dict, retrievers: Sequence, health: Health, recorded: dict | None = None) -> None:
     """One segment's chunk arrays, deletion marker (with the checksums of these small files) and each
     retriever's structural checks."""
@@ -158,7 +172,8 @@ def check_segment(index_dir: Path, entry: dict, retrievers: Sequence, health: He
 
     folder = Path(index_dir) / entry["name"]
     name = entry["name"]
-    for small in [*SMALL_FILES, *([entry["deletes"]] if entry.get("deletes") else [])]:
+    opened = checked_at_open(name, [{"name": r.name} for r in retrievers], recorded or {})
+    for small in [*SMALL_FILES, *([entry["deletes"]] if entry.get("deletes") else []), *opened]:
         want = (recorded or {}).get(f"{name}/{small}")
         try:
             if want is not None and file_digest(folder / small)[HASH] != want.get(HASH):

@@ -103,6 +103,19 @@ def short_write(exc: OSError) -> bool:
     return exc.errno is None and " requested and " in str(exc) and str(exc).rstrip().endswith("written")
 
 
+def io_problem(exc: BaseException) -> str:
+    """A few words on an I/O failure for a warning ("disk full", "I/O error", ...).
+
+    >>> io_problem(OSError(28, "No space left on device")), io_problem(OSError("8 requested and 0 written"))
+    ('disk full', 'disk full')
+    """
+    if isinstance(exc, sqlite3.Error):
+        return "disk full" if "full" in str(exc) else f"database error: {exc}"
+    if isinstance(exc, OSError) and (exc.errno in _FULL or short_write(exc)):
+        return "disk full"
+    return f"{getattr(exc, 'strerror', None) or exc}"
+
+
 def _safe(needed: Callable[[], int] | None) -> int | None:
     try:
         return needed() if needed else None

@@ -18,6 +18,7 @@ every live chunk into fresh segments of at most ``flush_chunks`` chunks.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -25,6 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from ...retrieval.base import ChunkSet
+from ..storage.ioerrors import io_problem
 from ..storage.leases import collect, write_lease
 from ..storage.manifest import read_manifest, write_manifest
 from ..storage.migrate import without_pre_segment
@@ -81,10 +83,11 @@ class ChunkReader:
         return ChunkSet(ids, docs, texts, [found[int(c)][1] for c in ids])
 
 
-def _batches(store: Store, gen: int, added_at: int | None, flush_chunks: int):
-    after = 0
+def _batches(store: Store, gen: int, added_at: int | None, flush_chunks: int, after: int = 0, upto: int | None = None):
     while True:
         rows = store.chunk_rows(gen, added_at=added_at, after=after, limit=flush_chunks)
+        if upto is not None:
+            rows = [r for r in rows if r[0] <= upto]
         if not rows:
             return
         yield rows
@@ -94,12 +97,22 @@ def _batches(store: Store, gen: int, added_at: int | None, flush_chunks: int):
 
 
 def write_new_segments(
-    store: Store, index_dir: Path, gen: int, retrievers: Sequence, next_segment: int, *, added_at: int | None, flush_chunks: int
+    store: Store,
+    index_dir: Path,
+    gen: int,
+    retrievers: Sequence,
+    next_segment: int,
+    *,
+    added_at: int | None,
+    flush_chunks: int,
+    after: int = 0,
+    upto: int | None = None,
 ) -> list[Written]:
-    """Segments for the chunks visible at ``gen`` (only those of documents added at ``added_at`` when given)."""
+    """Segments for the chunks visible at ``gen`` (only those of documents added at ``added_at`` when given;
+    only chunk ids in (``after``, ``upto``] when given)."""
     reader = ChunkReader(store)
     out = []
-    for rows in _batches(store, gen, added_at, flush_chunks):
+    for rows in _batches(store, gen, added_at, flush_chunks, after, upto):
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
         docs = np.asarray([r[1] for r in rows], dtype=np.int64)
         texts = [r[2] for r in rows]
@@ -162,10 +175,22 @@ def live_files(entries: Sequence[SegmentEntry], files: dict) -> dict:
 
 
 def switch(
-    index_dir: Path, store: Store, manifest: dict, entries: Sequence[SegmentEntry], files: dict, gen: int, before_collect=None
+    index_dir: Path,
+    store: Store,
+    manifest: dict,
+    entries: Sequence[SegmentEntry],
+    files: dict,
+    gen: int,
+    before_collect=None,
+    warnings: list[str] | None = None,
 ) -> dict:
     """Steps 3 and 4: lease file, manifest, store copy, purge, garbage collection. Returns the manifest
-    as read back. ``before_collect(gen)``: lets this process's own readers drop older generations first."""
+    as read back. ``before_collect(gen)``: lets this process's own readers drop older generations first.
+
+    The manifest's atomic replacement is the commit. What follows it (the manifest's copy in the store,
+    dropping what no reader holds) cannot undo the commit: an I/O error there (a disk that filled up just
+    then) becomes a line in ``warnings`` instead of an error, so the caller reports a committed update
+    as committed. Without ``warnings`` it is raised as before."""
     files = live_files(entries, files)
     manifest = without_pre_segment(manifest)
     manifest.update(
@@ -176,13 +201,21 @@ def switch(
         updated_at=now(),
     )
     write_lease(index_dir, gen, files)
-    write_manifest(index_dir, manifest)
+    write_manifest(index_dir, manifest)  # the commit
     written = read_manifest(index_dir)
-    store.save_manifest_copy(written)  # what `--repair` recovers a lost manifest from
-    if before_collect is not None:
-        before_collect(gen)
-    _, oldest = collect(index_dir, files, gen)
-    store.purge(oldest)
+    try:
+        store.save_manifest_copy(written)  # what `--repair` recovers a lost manifest from
+        if before_collect is not None:
+            before_collect(gen)
+        _, oldest = collect(index_dir, files, gen)
+        store.purge(oldest)
+    except (OSError, sqlite3.Error) as exc:
+        if warnings is None:
+            raise
+        warnings.append(
+            f"generation {gen} is committed, but tidying up after it failed ({io_problem(exc)}); the next update "
+            "or `encoderkit optimize` finishes it"
+        )
     return written
 
 

@@ -19,9 +19,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ... import __version__
 from ...errors import EncoderkitError
-from ...retrieval.base import IndexContext
+from ...retrieval.base import IndexContext, SegmentPart
 from ...retrieval.registry import get as get_retriever
 from ..storage.integrity import Health, check_generation, check_store
 from ..storage.ioerrors import estimate_needed, io_errors
@@ -122,12 +124,57 @@ def repair(index_dir: str | Path, *, show_progress: bool | None = None) -> Repai
             report.deferred_rows = store.defer_pending(gen)
             report.payloads_filled = fill_missing_payloads(store, [r for r in retrievers if r.encodes], gen + 1)
             number = max([int(manifest.get("next_segment") or 1)] + [int(e.name[4:]) + 1 for e in entries_of(manifest)])
-            written = write_new_segments(store, index_dir, gen + 1, retrievers, number, added_at=None, flush_chunks=FLUSH_CHUNKS)
+            written = _rewrite(store, index_dir, manifest, gen + 1, retrievers, number)
             _commit(index_dir, store, manifest, gen + 1, written, number, report)
     finally:
         store.close()
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _rewrite(store: Store, index_dir: Path, manifest: dict, gen: int, retrievers: list, number: int) -> list:
+    """Every live chunk into fresh segments, one run per old segment (its chunk-id range), each retriever
+    first keeping what that segment holds when its files verify (ColBERT: its centroids), so a repair
+    of a healthy index answers exactly as before; chunks outside every old range (a lost or stale
+    manifest) come last."""
+    written: list = []
+    after = 0
+    for e in sorted(entries_of(manifest), key=lambda e: e.first):
+        for r in retrievers:
+            r.keep_from(verified_parts(index_dir, manifest, r.name, only=e.name))
+        written += write_new_segments(
+            store, index_dir, gen, retrievers, number + len(written), added_at=None, flush_chunks=FLUSH_CHUNKS,
+            after=after, upto=e.last,
+        )  # fmt: skip
+        after = max(after, e.last)
+    for r in retrievers:
+        r.keep_from(verified_parts(index_dir, manifest, r.name))
+    written += write_new_segments(
+        store, index_dir, gen, retrievers, number + len(written), added_at=None, flush_chunks=FLUSH_CHUNKS, after=after
+    )
+    return written
+
+
+def verified_parts(index_dir: Path, manifest: dict, retriever: str, *, only: str | None = None) -> list[SegmentPart]:
+    """The segments (``only``: that one) whose ``retriever`` files all match their recorded checksums, as
+    merge parts."""
+    from ..storage.integrity import HASH, file_digest
+
+    recorded = (manifest.get("integrity") or {}).get("files") or {}
+    out = []
+    for e in entries_of(manifest):
+        if only is not None and e.name != only:
+            continue
+        prefix = f"{e.name}/{retriever}/"
+        files = {rel: rec for rel, rec in recorded.items() if rel.startswith(prefix)}
+        try:
+            sound = bool(files) and all(file_digest(Path(index_dir) / rel)[HASH] == rec.get(HASH) for rel, rec in files.items())
+            if sound:
+                ids = np.load(Path(index_dir) / e.name / "chunk_ids.npy", allow_pickle=False)
+                out.append(SegmentPart(Path(index_dir) / e.name / retriever, ids))
+        except (OSError, ValueError):
+            continue
+    return out
 
 
 def _migrate(store: Store, manifest: dict) -> None:

@@ -35,6 +35,7 @@ class UpdateReport:
     chunks_deleted: int = 0  # chunks marked deleted in older segments
     merges: list[dict] = field(default_factory=list)  # automatic merges run after the commit
     segments: int = 0  # segments after the update
+    warnings: list[str] = field(default_factory=list)  # what failed after the commit (the update itself stands)
 
     def to_dict(self) -> dict:
         d = asdict(self)

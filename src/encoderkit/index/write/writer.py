@@ -8,6 +8,7 @@ commit a new generation (artifacts first, manifest last). Only one process write
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -19,7 +20,7 @@ from ...errors import EncoderkitError
 from ...retrieval.base import IndexContext
 from ...retrieval.registry import get as get_retriever
 from ..storage.integrity import check_generation
-from ..storage.ioerrors import estimate_needed, io_errors
+from ..storage.ioerrors import estimate_needed, io_errors, io_problem
 from ..storage.leases import collect
 from ..storage.lock import writer_lock
 from ..storage.manifest import read_manifest, retriever_names
@@ -372,7 +373,13 @@ class IndexWriter:
                 full = bool(report.repaired)
             if changed or report.repaired:
                 self._commit(gen + 1, target, retrievers, report, time.perf_counter() - t0, full=full)
-                self._auto_merge(retrievers, report, show_progress)
+                try:
+                    self._auto_merge(retrievers, report, show_progress)
+                except (OSError, sqlite3.Error) as exc:  # the update stands: say what failed after it
+                    report.warnings.append(
+                        f"the update is committed (generation {gen + 1}); the automatic merge after it failed "
+                        f"({io_problem(exc)}): run `encoderkit optimize --index {self.path}` once there is space"
+                    )
             report.generation = self.manifest["generation"]
             report.segments = len(self.manifest.get("segments") or [])
         if export_onnx and has_data(self.manifest):
@@ -455,7 +462,9 @@ class IndexWriter:
         build["retriever_bytes"] = segment_sizes(self.path, entries)
         build["retriever_stats"] = combined_stats(self.path, entries, retrievers)
         manifest["build"] = build
-        self.context.manifest = switch(self.path, self.store, manifest, entries, files, gen, self.before_collect)
+        self.context.manifest = switch(
+            self.path, self.store, manifest, entries, files, gen, self.before_collect, warnings=report.warnings
+        )
         if self._pending_encoder is not None:
             self.context.loaded_encoder = self._pending_encoder
         self._pending, self._pending_encoder = None, None

@@ -220,10 +220,31 @@ class ResidualCodec:
         meta = json.loads((directory / "codec.json").read_text())
         if meta.get("format_version") != 1:
             raise ValueError(f"unknown codec format {meta.get('format_version')}")
+        centroids = np.load(directory / "centroids.npy", allow_pickle=False)
+        problem = centroid_problem(centroids)
+        if problem:
+            raise ValueError(f"codec/centroids.npy: {problem}")
         return cls(
-            np.load(directory / "centroids.npy", allow_pickle=False),
+            centroids,
             int(meta["nbits"]),
             np.load(directory / "bucket_cutoffs.npy", allow_pickle=False),
             np.load(directory / "bucket_weights.npy", allow_pickle=False),
             meta.get("stats") or {},
         )
+
+
+def centroid_problem(centroids: np.ndarray) -> str | None:
+    """What is wrong with a codec's centroids (non-finite values, rows far from unit length), or None.
+
+    >>> centroid_problem(np.eye(3, dtype=np.float32)), centroid_problem(np.full((2, 2), np.nan, np.float32))
+    (None, 'non-finite values')
+    """
+    c = np.asarray(centroids, dtype=np.float32)
+    if c.ndim != 2 or not len(c):
+        return f"shape {c.shape}"
+    if not np.isfinite(c).all():
+        return "non-finite values"
+    norms = np.linalg.norm(c, axis=1)
+    if np.abs(norms - 1.0).max() > 1e-2:
+        return f"centroid norms {float(norms.min()):.3f}..{float(norms.max()):.3f}, expected 1"
+    return None

@@ -56,6 +56,7 @@ class ColBERTRetriever(Retriever):
     incremental = True
     late_interaction = True
     weighted_fusion_weight = 6.0  # chosen on dev queries (retrieval.fusion)
+    checked_at_open = ("codec/",)  # a few flipped bytes in the centroids move every token's code
 
     # settings queries (and merges) read: changing them rebuilds no segment
     search_time_settings = ("search", "nprobe", "ncandidates", "exhaustive_tokens", "recluster_growth")
@@ -212,12 +213,36 @@ class ColBERTRetriever(Retriever):
             seed=int(self.settings["seed"]),
         )
 
+    def keep_from(self, parts) -> None:
+        """A repair keeps the centroids of the largest verified segment (retraining them would change the
+        codes of every token, so the answers of a healthy index)."""
+        import json
+
+        largest = max(parts, key=lambda p: len(p.chunk_ids), default=None)
+        self._kept = None
+        if largest is None:
+            return
+        try:
+            base, meta = PlaidIndex.load(Path(largest.directory))
+        except (OSError, ValueError, KeyError, json.JSONDecodeError):
+            return
+        if base.codec is not None:
+            keys = ("codec_trained_on_chunks", "codec_trained_on_tokens", "added_tokens_since_training", "added_sq_residual_sum")
+            self._kept = (base.codec, {k: meta.get(k) for k in keys if meta.get(k) is not None})
+
     def build(self, chunks: ChunkSet, codec: ResidualCodec | None = None) -> None:
-        """Build from the stored payloads; ``codec`` reuses trained centroids (else they are trained)."""
+        """Build from the stored payloads; ``codec`` reuses trained centroids (else the ones kept by
+        :meth:`keep_from`, else they are trained)."""
         docs = self._token_vectors(chunks)
         self.ids = np.asarray(chunks.ids, dtype=np.int64)
         if not any(len(d) for d in docs):
             self.index, self.meta = None, {"codec_trained_on_chunks": 0}
+            return
+        kept = getattr(self, "_kept", None)
+        if codec is None and kept is not None:
+            self.index, _ = PlaidIndex.encode(kept[0], docs)
+            self.meta = {"codec_trained_on_chunks": int(len(docs)), "codec_trained_on_tokens": int(self.index.n_tokens),
+                         "added_tokens_since_training": 0, "added_sq_residual_sum": 0.0, **kept[1]}  # fmt: skip
             return
         codec = codec or self.train_codec(docs)
         self.index, sq = PlaidIndex.encode(codec, docs)
