@@ -676,6 +676,159 @@ def _(c: Ctx, o: Outcome):
     o.ok = bool(hits) and hits[0].doc_id == "s\\ud800"
 
 
+# ---------------------------------------------------------------------------- issue 34 (the drill's findings)
+@case("server", "three timed-out /v1/embeddings calls, then 100 requests", "408s, then every request answered; /health ok")
+def _(c: Ctx, o: Outcome):
+    import httpx
+
+    from encoderkit.server.app import create_app
+    from encoderkit.server.config import BatchSettings, ServerConfig
+    from support.servers import thread_server
+
+    c.build()
+    config = ServerConfig(batching=BatchSettings(max_wait_ms=1))
+    config = type(config)(**{**config.__dict__, "limits": config.limits.with_overrides(request_timeout_s=1.0)})
+    app = create_app(c.ix, config)
+    run, slow = app.state.ek.batcher._run, {"on": True}
+    app.state.ek.batcher._run = lambda items, key: (time.sleep(1.5) if slow["on"] else None) or run(items, key)
+    with thread_server(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+        codes = [client.post("/v1/embeddings", json={"input": ["long text " * 300] * 8}).status_code for _ in range(3)]
+        slow["on"] = False
+        time.sleep(1.6)
+        later = [client.post("/v1/search", json={"query": q, "mode": "dense"}).status_code for q in QUERIES * 34][:100]
+        health = client.get("/health").json()["status"]
+    o.ok = codes == [408] * 3 and later == [200] * 100 and health == "ok"
+    o.note = f"timeouts {codes}; then {later.count(200)}/100 answered; health {health}"
+
+
+@case(
+    "full disk (real tmpfs)",
+    "merge with 80 KB left (memory-mapped writes)",
+    "one line, exit 2, never SIGBUS; merge completes after",
+)
+def _(c: Ctx, o: Outcome):
+    from conftest import make_tiny_model
+
+    disk = c.root / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4096k", "tmpfs", str(disk)], capture_output=True).returncode:
+        o.note = "skipped: cannot mount tmpfs here"
+        return
+    try:
+        c.model = make_tiny_model(c.root / "wide", hidden=256, layers=1)
+        c.ix = disk / "ix"
+        for b in range(4):
+            for i in range(15):
+                _w(c.src / f"b{b}-{i:02d}.txt", f"tides and harbours {b} {i}. " + "more words about the sea " * 40)
+            code, _, err = c.cli("index", c.src, "--index", c.ix, "--model", c.model, "-q", "--no-onnx", "--no-auto-merge")
+        c.baseline, c.docs = c.results(), c.doc_ids()
+        free = shutil.disk_usage(disk).free
+        (disk / "filler").write_bytes(b"\0" * max(0, free - 80 * 1024))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        r = subprocess.run(
+            [sys.executable, "-m", "encoderkit", "optimize", "--index", str(c.ix)], capture_output=True, text=True, env=env
+        )
+        (disk / "filler").unlink()
+        again = c.cli("optimize", "--index", c.ix)[0]
+        o.ok = r.returncode == 2 and "disk full" in r.stderr and r.stderr.count("\n") == 1 and again == 0
+        o.note = f"exit {r.returncode}: " + r.stderr.strip()[:120]
+        o.data_lost, o.wrong_results = c.lost(), c.wrong()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+disk_full(
+    "numpy short write of the dense vectors ('N requested and M written')",
+    "numpy",
+    "save",
+    lambda: OSError("1536 requested and 512 written"),
+)
+
+
+@case("full disk (injected)", "full disk after the commit (automatic merge)", "exit 0, update reported committed, one warning")
+def _(c: Ctx, o: Outcome):
+    from encoderkit.index.write.writer import IndexWriter
+
+    c.build()
+    _more_docs(c)
+    with _patched(IndexWriter, "_auto_merge", lambda *a, **k: (_ for _ in ()).throw(_enospc())):
+        code, out, err = c.index()
+    o.ok = code == 0 and "update is committed" in out and "keeps its last committed state" not in out + err
+    o.note = next((line for line in out.splitlines() if "warning" in line), err.strip())[:150]
+    o.data_lost = c.lost()
+
+
+def _colbert_build(c: Ctx, batches: int) -> None:
+    from encoderkit import Index
+    from support.colbert import make_tiny_colbert
+
+    colbert = make_tiny_colbert(c.root / "colbert", c.model)
+    topics = ["cats purr and nap", "rivers flow to the sea", "vaccines train immunity", "tax law for companies"]
+    idx = Index.create(c.ix, encoder=str(c.model), retrievers=["bm25", "dense", "colbert"],
+                       retriever_settings={"colbert": {"model": str(colbert)}})  # fmt: skip
+    idx.set_merge_policy(auto=False)
+    for b in range(batches):
+        idx.add([{"id": f"b{b}-{i}", "text": f"{topics[i % 4]} item {i} batch {b}"} for i in range(20)], export_onnx=False)
+    idx.close()
+
+
+def _colbert_answers(c: Ctx):
+    out = []
+    for q in ("cats purr", "sea rivers", "tax law"):
+        code, text, _ = c.cli("search", q, "--index", c.ix, "--mode", "colbert", "--json", "-k", "10")
+        if code != 0:
+            return None
+        out.append([(h["doc_id"], round(h["score"], 5)) for h in json.loads(text)["hits"]])
+    return out
+
+
+@case("damaged index", "16 bytes flipped in the ColBERT codec's centroids", "refused at open in one line; info says DAMAGED")
+def _(c: Ctx, o: Outcome):
+    _colbert_build(c, 1)
+    before = _colbert_answers(c)
+    f = next(c.ix.glob("seg-*/colbert/codec/centroids.npy"))
+    raw = bytearray(f.read_bytes())
+    raw[-64:-48] = bytes(255 - b for b in raw[-64:-48])
+    f.write_bytes(bytes(raw))
+    served = _colbert_answers(c)
+    info = c.cli("info", "--index", c.ix)[1]
+    o.wrong_results = int(served is not None and served != before)
+    o.ok = served is None and "DAMAGED" in info
+    o.note = "search refused; info DAMAGED" if o.ok else f"served {served is not None}"
+
+
+@case("damaged index", "--repair of a healthy ColBERT index (3 segments)", "same ColBERT answers after the repair")
+def _(c: Ctx, o: Outcome):
+    _colbert_build(c, 3)
+    before = _colbert_answers(c)
+    code = c.cli("index", "--index", c.ix, "--repair")[0]
+    o.wrong_results = int(_colbert_answers(c) != before)
+    o.ok = code == 0
+
+
+@case("sharded index", "info and verify on a sharded index", "every shard checked; damage in one shard named")
+def _(c: Ctx, o: Outcome):
+    code = c.cli("index", c.src, "--index", c.ix, "--model", c.model, "-q", "--no-onnx", "--shards", "2")[0]
+    info = c.cli("info", "--index", c.ix)
+    ok_verify = c.cli("verify", "--index", c.ix)[0]
+    f = next(c.ix.glob("shard-*/seg-*/dense/vectors.npy"))
+    f.write_bytes(f.read_bytes()[:-8] + b"\x7f" * 8)
+    bad = c.cli("verify", "--index", c.ix, "--json")
+    o.ok = (
+        code == 0 and info[0] == 0 and ok_verify == 0 and bad[0] == 1 and json.loads(bad[1])["problems"][0].startswith("shard-")
+    )
+    o.note = json.loads(bad[1])["problems"][0][:120] if bad[1].strip() else bad[2][:120]
+
+
+hostile(
+    "one-line file of ~4 MB (about 1,800 chunks; cap set to 1,000)",
+    "skipped: too many chunks, estimated from samples",
+    lambda c: _w(c.src / "oneline.txt", " ".join(f"token{i % 5000}" for i in range(400_000))),
+    reason="too many chunks",
+    args=("--max-chunks-per-file", "1000"),
+)
+
+
 # ---------------------------------------------------------------------------- runner
 def run_case(group, name, expected, fn, model: Path) -> Outcome:
     o = Outcome(name, group, expected)

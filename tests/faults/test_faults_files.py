@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write
+from conftest import run_cli, write
 from encoderkit import Index
 from encoderkit.data.files.sources import Skipped, SourceDoc, walk
 
@@ -351,3 +351,36 @@ def test_documents_indexed_under_resolved_paths_move_to_the_link_path(tmp_path, 
     r = index.sync([tmp_path / "via"])
     assert (r.added, r.removed) == (1, 1)
     assert list(index.doc_ids().values()) == [str(tmp_path / "via" / "a.txt")]
+
+
+def test_a_file_of_too_many_chunks_is_skipped_without_tokenizing_it_whole(tmp_path, tiny_model_dir, capsys):
+    """A 19 MB one-line file used to become 43,187 chunks (3.5 GB RSS, ~1.5 h of encoding). A per-file
+    chunk cap skips it with the reason, estimated from three samples: memory follows the chunks kept,
+    not the file."""
+    from encoderkit.index.write.encode import SAMPLE_CHARS, oversized
+    from encoderkit.index.write.plan import ChunkSettings
+
+    src = tmp_path / "docs"
+    write(src / "huge.txt", " ".join(f"token{i % 5000}" for i in range(400_000)))  # one line, ~4 MB
+    write(src / "small.txt", "a small note about tides and harbours")
+    code, out, err = run_cli(
+        capsys, "index", src, "--index", tmp_path / "ix", "--model", tiny_model_dir, "--no-onnx", "--json",
+        "--max-chunks-per-file", "1000",
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["added"] == 1 and report["totals"]["documents"] == 1
+    (skip,) = report["skipped"]
+    assert skip["path"].endswith("huge.txt") and "too many chunks" in skip["reason"] and "--max-chunks-per-file" in skip["reason"]
+
+    class Recording:  # one token per word; remembers how much text it was asked to tokenize
+        seen: list[int] = []
+
+        def encode(self, text, add_special_tokens=False):
+            self.seen.append(len(text))
+            return type("E", (), {"ids": text.split()})()
+
+    tok = Recording()
+    doc = type("D", (), {"doc_id": "huge", "text": (src / "huge.txt").read_text()})()
+    assert oversized([doc], tok, ChunkSettings(size=256, overlap=32), 256, cap=1000) == {"huge": pytest.approx(1786, rel=0.05)}
+    assert max(tok.seen) <= SAMPLE_CHARS and len(tok.seen) == 3

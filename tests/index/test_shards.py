@@ -164,3 +164,30 @@ def test_server_serves_a_sharded_index_like_one_index_and_refuses_writes(tmp_pat
         ServerState.open(tmp_path / "six", ServerConfig(allow_writes=True, api_keys=("k" * 32,)))
     with pytest.raises(EncoderkitError, match="--ray serves the shards of a sharded index"):
         ServerState.open(tmp_path / "one", ServerConfig(ray="local"))
+
+
+def test_info_verify_and_repair_take_a_sharded_index(tmp_path, tiny_encoder, capsys):
+    """`info` and `verify` used to stop at "no manifest.json" on a sharded index: both now check every
+    shard, and `index --repair` repairs every shard."""
+    six = ShardedIndex.create(tmp_path / "six", 2, encoder=tiny_encoder)
+    six.add(make_docs(16, 4), export_onnx=False)
+    six.close()
+    root = tmp_path / "six"
+    code, out, err = run_cli(capsys, "info", "--index", root)
+    assert code == 0, err
+    assert "sharded: 2 shards" in out and "shard-000" in out and "shard-001" in out and out.count("health     ok") == 2
+    code, out, err = run_cli(capsys, "info", "--index", root, "--json")
+    assert code == 0 and [s["stats"]["documents"] for s in json.loads(out)["shards"]] == [
+        len(Index.open(root / n)) for n in ("shard-000", "shard-001")
+    ]
+    assert run_cli(capsys, "verify", "--index", root)[0] == 0
+    vectors = next((root / "shard-001").glob("seg-*/dense/vectors.npy"))
+    vectors.write_bytes(vectors.read_bytes()[:-16] + b"\x7f" * 16)
+    code, out, err = run_cli(capsys, "verify", "--index", root, "--json")
+    report = json.loads(out)
+    assert code == 1 and not report["ok"] and report["problems"][0].startswith("shard-001: ")
+    code, out, err = run_cli(capsys, "index", "--index", root, "--repair")
+    assert code == 0, err
+    assert run_cli(capsys, "verify", "--index", root)[0] == 0
+    with open_index(root) as again:
+        assert len(again) == 16 and again.search(QUERIES[0], k=3)

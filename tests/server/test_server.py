@@ -349,3 +349,64 @@ def test_openapi_documents_everything(client):
     assert "/static/docs/swagger-ui-bundle.js" in html and "cdn" not in html.lower()
     assert client.get("/static/docs/swagger-ui-bundle.js").status_code == 200
     assert "cdn" not in client.get("/redoc").text.lower()
+
+
+def test_one_client_cannot_take_every_worker_from_another():
+    """One client with 32 concurrent searches raised another's p50 from ~50 ms to ~1 s: each client (API key,
+    else address) now runs at most --max-in-flight-per-client requests at once and queues the rest behind its
+    own, so another client's request starts at once (benchmarks/serve_fairness.py measures the latencies)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from encoderkit.server.config import Limits, ServerConfig
+    from encoderkit.server.guard import Guard
+    from encoderkit.server.keys import ApiKeys
+    from encoderkit.server.observe import Metrics
+
+    running = {"a": 0, "b": 0}
+    peak = {"a": 0, "b": 0}
+    started_b = []
+
+    async def app(scope, receive, send):
+        who = scope["path"].strip("/")
+        running[who] += 1
+        peak[who] = max(peak[who], running[who])
+        if who == "b":
+            started_b.append(running["a"])
+        await asyncio.sleep(0.05)
+        running[who] -= 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    keys = ("client-a-0123456789abcdef", "client-b-0123456789abcdef")
+    config = ServerConfig(api_keys=keys, limits=Limits(max_in_flight_per_client=3))
+    state = SimpleNamespace(config=config, keys=ApiKeys(keys), metrics=Metrics())
+    guard = Guard(app, state)
+    guard.log = False
+
+    async def call(who: str, key: str):
+        scope = {"type": "http", "method": "GET", "path": f"/{who}", "headers": [(b"host", b"127.0.0.1"),
+                 (b"authorization", f"Bearer {key}".encode())], "client": ("127.0.0.1", 1)}  # fmt: skip
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(msg):
+            sent.append(msg)
+
+        await guard(scope, receive, send)
+        return sent[0]["status"]
+
+    async def scenario():
+        flood = [asyncio.create_task(call("a", keys[0])) for _ in range(24)]
+        await asyncio.sleep(0.01)
+        t = asyncio.get_running_loop().time()
+        assert await call("b", keys[1]) == 200
+        waited = asyncio.get_running_loop().time() - t
+        assert all(s == 200 for s in await asyncio.gather(*flood))
+        return waited
+
+    waited = asyncio.run(scenario())
+    assert peak["a"] == 3  # the flooding client never ran more than its share
+    assert started_b and started_b[0] <= 3 and waited < 0.5  # the other started at once (24 x 50 ms queued behind A)

@@ -136,6 +136,9 @@ def index(
         None, "--annotator-setting", help="NAME.key=value setting of an annotator (repeat); e.g. classify.threshold=0.5."
     ),
     max_file_mb: float = typer.Option(20.0, min=0.001, help="Skip files larger than this (MB)."),
+    max_chunks_per_file: int = typer.Option(
+        5000, min=1, help="Skip a file that would make more chunks than this (about; counted with the model's tokenizer)."
+    ),
     file_timeout: float = typer.Option(
         60.0, min=0.0, help="Skip a file whose reading + text extraction takes longer than this (seconds)."
     ),
@@ -201,6 +204,7 @@ def index(
         annotator_settings=ann_settings, shards=shards, add_shard=add_shard, rebuild=rebuild, recluster=recluster,
         auto_merge=auto_merge, encode_precision=encode_precision, gate_data=gate_data, gate_split=gate_split,
         max_bytes=int(max_file_mb * 2**20), time_limit=file_timeout, export_onnx=onnx, allow_missing=allow_missing,
+        max_chunks=max_chunks_per_file,
     )  # fmt: skip
     check_request(req)
     with ray_output(ray is not None, quiet=quiet or as_json):  # Ray's own lines never mix into this command's output
@@ -270,25 +274,29 @@ def _print_outcome(outcome) -> None:
 
 
 def _repair(index_dir: Path, paths, as_json: bool) -> None:
-    from ..index import Index
+    from ..index.dispatch import repair_index
 
     if paths:
         from ..errors import EncoderkitError
 
         raise EncoderkitError("--repair takes no PATHS", hint="run --repair alone, then index PATHS as usual")
-    r = Index.repair(index_dir)
+    reports = repair_index(index_dir)
     if as_json:
-        print_json(r.to_dict())
-        return
+        return print_json(reports[0].to_dict() if len(reports) == 1 else {"shards": [r.to_dict() for r in reports]})
     out = console()
-    if r.manifest_recovered:
-        out.print(shown("manifest.json rewritten from the copy kept in index.db"))
-    for p in r.problems:
-        out.print(shown(f"found: {p}"))
-    filled = f", {r.payloads_filled} missing payloads re-encoded" if r.payloads_filled else ", nothing re-encoded"
-    out.print(
-        shown(f"repaired: generation {r.generation} rebuilt from the store ({r.documents} documents, {r.chunks} chunks{filled})")
-    )
+    for r in reports:
+        where = f"{Path(r.index).name}: " if len(reports) > 1 else ""
+        if r.manifest_recovered:
+            out.print(shown(f"{where}manifest.json rewritten from the copy kept in index.db"))
+        for p in r.problems:
+            out.print(shown(f"{where}found: {p}"))
+        filled = f", {r.payloads_filled} missing payloads re-encoded" if r.payloads_filled else ", nothing re-encoded"
+        out.print(
+            shown(
+                f"{where}repaired: generation {r.generation} rebuilt from the store "
+                f"({r.documents} documents, {r.chunks} chunks{filled})"
+            )
+        )
 
 
 def _print_report(report, stats) -> None:
@@ -338,14 +346,25 @@ def info(
     index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder."),
     as_json: bool = json_option("Print the manifest as JSON."),
 ):
-    """Show what an index holds and how it was built."""
+    """Show what an index holds and how it was built (a sharded index: each shard)."""
     from ..index import Index
+    from ..index.shards import is_sharded, read_shards
 
-    with Index.open(index_dir, readonly=True) as idx:
-        stats, manifest, health, fp = idx.stats(), idx.manifest, idx.health(), idx.footprint()
+    folders = [index_dir / n for n in read_shards(index_dir)["shards"]] if is_sharded(index_dir) else [index_dir]
+    described = []
+    for folder in folders:
+        with Index.open(folder, readonly=True) as idx:
+            described.append((folder, idx.stats(), idx.manifest, idx.health(), idx.footprint()))
     if as_json:
-        print_json({"stats": stats, "manifest": manifest, "health": health.to_dict(), "footprint": fp})
-        return
+        rows = [{"stats": st, "manifest": m, "health": h.to_dict(), "footprint": fp} for _, st, m, h, fp in described]
+        return print_json(rows[0] if len(rows) == 1 else {"index": str(index_dir), "shards": rows})
+    if len(described) > 1:
+        console().print(f"[bold]{_esc(str(index_dir))}[/]  sharded: {len(described)} shards (documents routed by id)")
+    for folder, stats, manifest, health, fp in described:
+        _print_info(folder, stats, manifest, health, fp)
+
+
+def _print_info(index_dir: Path, stats: dict, manifest: dict, health, fp: dict) -> None:
     out = console()
     out.print(
         f"[bold]{_esc(str(index_dir))}[/]  format v{manifest['format_version']}, generation {manifest['generation']}, "

@@ -52,6 +52,12 @@ def serve(
     max_k: Optional[int] = typer.Option(None, min=1, help="Largest k (default: 100)."),
     max_depth: Optional[int] = typer.Option(None, min=1, help="Largest search depth (default: 1000)."),
     request_timeout: Optional[float] = typer.Option(None, min=0.1, help="Seconds a request may take (default: 30)."),
+    max_in_flight_per_client: Optional[int] = typer.Option(
+        None,
+        min=0,
+        help="Requests of one client (API key, else address) that run at once; its others wait their turn, so one "
+        "client cannot starve the rest [4; 0: no share].",
+    ),
     max_connections: Optional[int] = typer.Option(
         None, min=1, help="Open connections; past it the longest-idle one is closed (default: 1000)."
     ),
@@ -93,6 +99,7 @@ def serve(
             max_body_bytes=max_body_bytes, max_inputs=max_inputs, max_documents=max_documents,
             max_input_chars=max_input_chars, max_input_tokens=max_input_tokens, max_query_chars=max_query_chars,
             max_k=max_k, max_depth=max_depth, request_timeout_s=request_timeout, max_connections=max_connections,
+            max_in_flight_per_client=max_in_flight_per_client,
             header_timeout_s=header_timeout, keep_alive_s=keep_alive_timeout,
         ),
         api_key_file=api_key_file, allowed_hosts=allowed_host, cors_origins=cors_origin, batching=not no_batching,

@@ -20,12 +20,12 @@ def verify(
     index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder."),
     as_json: bool = json_option("Print the result as JSON."),
 ):
-    """Check an index for damage: checksums of every search file, shapes, counts and finite values,
-    and the SQLite store against them. Exit code 0 when healthy, 1 when damaged."""
-    from ..index import Index
+    """Check an index (every shard of a sharded one) for damage: checksums of every search file, shapes,
+    counts and finite values, and the SQLite store against them. Exit code 0 when healthy, 1 when damaged."""
+    from ..index.dispatch import open_index
     from ..index.storage.integrity import repair_hint
 
-    with Index.open(index_dir, readonly=True) as idx:
+    with open_index(index_dir, readonly=True) as idx:  # a sharded index: every shard
         health = idx.health(full=True)
     if as_json:
         print_json({"index": str(index_dir), **health.to_dict()})

@@ -97,6 +97,7 @@ class IndexRequest:
     gate_split: str = "dev"
     max_bytes: int = 20 * 2**20
     time_limit: float = 60.0
+    max_chunks: int | None = None  # per file; None: the library's default (index.write.encode.MAX_CHUNKS_PER_FILE)
     export_onnx: bool = True
     allow_missing: bool = False
     remote: Any = None  # a connected RayEncoding, or None
@@ -197,6 +198,7 @@ def build_index(req: IndexRequest, *, on_gate: Callable[[dict], None] | None = N
             export_onnx=req.export_onnx,
             recluster=req.recluster,
             encode_with=req.remote,
+            max_chunks=req.max_chunks,
         )
         outcome.stats = idx.stats()
         outcome.retriever_stats = (idx.manifest.get("build") or {}).get("retriever_stats") or {}
@@ -247,6 +249,7 @@ def _build_sharded(req: IndexRequest) -> IndexOutcome:
             export_onnx=req.export_onnx,
             encode_with=req.remote,
             rebuild=req.rebuild,
+            max_chunks=req.max_chunks,
         )
         outcome.documents_per_shard = {n: len(s) for n, s in zip(six.names, six.shards)}
         outcome.stats = six.stats()

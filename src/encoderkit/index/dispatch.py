@@ -65,3 +65,15 @@ def search_batches(
     finally:
         if bar is not None:
             bar.close()
+
+
+def repair_index(index_dir: str | Path) -> list:
+    """Repair a plain index, or every shard of a sharded one (see :func:`encoderkit.index.write.repair.repair`);
+    one RepairReport per repaired index."""
+    from .index import Index
+
+    if is_sharded(index_dir):
+        from .shards.routing import read_shards
+
+        return [Index.repair(Path(index_dir) / name) for name in read_shards(index_dir)["shards"]]
+    return [Index.repair(index_dir)]

@@ -336,14 +336,17 @@ class Index:
         recluster: bool = False,
         accept=None,
         encode_with=None,
+        max_chunks: int | None = None,
     ) -> UpdateReport:
         """Index files and folders incrementally (what `encoderkit index` does); see :meth:`IndexWriter.sync`.
         ``max_bytes`` / ``time_limit``: per-file size cap and seconds for reading + extraction.
         ``export_onnx``: after a commit, export the model to ONNX once so queries run on ONNX Runtime.
         ``recluster``: commit even without changes, rebuilding every retriever from the stored payloads
         (ColBERT retrains its centroids; nothing is re-encoded). ``encode_with``: chunk and encode on a
-        Ray cluster (:class:`encoderkit.index.shards.ray_build.RayEncoding`)."""
+        Ray cluster (:class:`encoderkit.index.shards.ray_build.RayEncoding`). ``max_chunks``: a file that would
+        make more chunks is skipped with that reason [5,000]."""
         from ..data.files.sources import DEFAULT_MAX_BYTES, DEFAULT_TIME_LIMIT
+        from .write.encode import MAX_CHUNKS_PER_FILE
 
         return self.writer.sync(
             paths,
@@ -356,6 +359,7 @@ class Index:
             full_build=recluster,
             accept=accept,
             encode_with=encode_with,
+            max_chunks=MAX_CHUNKS_PER_FILE if max_chunks is None else max_chunks,
         )
 
     # ------------------------------------------------------------------ searching (IndexSearcher)

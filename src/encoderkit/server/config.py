@@ -32,6 +32,10 @@ class Limits:
     max_context_tokens: int = 16_384
     request_timeout_s: float = 30.0  # 408 when a request (reading its body included) takes longer
     max_in_flight: int = 256  # requests being processed at once; 429 beyond
+    # one client's (API key's, else address's) requests that run at once; its others wait their turn (0: no
+    # share). 4: of 0/2/4/8, the share that kept another client's p50 near its idle value (123 ms vs 2.8 s
+    # with no share) at the flooding client's best throughput (benchmarks/serve_fairness.py, BENCHMARKS.md)
+    max_in_flight_per_client: int = 4
     max_connections: int = 1000  # open connections; past it the oldest idle one is closed
     header_timeout_s: float = 10.0  # a connection must send a complete request head within this
     keep_alive_s: float = 5.0  # idle keep-alive connections are closed after this

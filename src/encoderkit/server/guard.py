@@ -19,6 +19,7 @@ Every refusal uses the API's one error shape (:mod:`.errors`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import time
@@ -89,6 +90,7 @@ class Guard:
         self.metrics = state.metrics
         self.log = cfg.access_log
         self.in_flight = 0
+        self._shares: dict[str, list] = {}  # client -> [semaphore of its share, its requests in flight or waiting]
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -213,7 +215,7 @@ class Guard:
         self.in_flight += 1
         self.metrics.in_flight.inc()
         try:
-            await asyncio.wait_for(self._run(scope, receive, send), timeout=lim.request_timeout_s)
+            await asyncio.wait_for(self._fair_run(scope, receive, send), timeout=lim.request_timeout_s)
         except asyncio.TimeoutError:
             if not scope.get("_ek_started"):
                 await self._refuse(
@@ -229,6 +231,34 @@ class Guard:
         finally:
             self.in_flight -= 1
             self.metrics.in_flight.dec()
+
+    def _client_key(self, scope) -> str:
+        """Who a request is from, for its fair share: its API key's digest when keys are in use (clients
+        behind one proxy stay apart), else its address."""
+        auth = self._header(scope, b"authorization") if self.keys else None
+        if auth:
+            return "key:" + hashlib.sha256(auth).hexdigest()[:16]
+        return "addr:" + str((scope.get("client") or ("?", 0))[0])
+
+    async def _fair_run(self, scope, receive, send):
+        """Run the request once its client has fewer than ``max_in_flight_per_client`` running: a client
+        sending many at once waits for its own turns instead of taking every worker from the others (the
+        waiting counts against the request timeout)."""
+        share = self.limits.max_in_flight_per_client
+        if share <= 0:
+            return await self._run(scope, receive, send)
+        key = self._client_key(scope)
+        slot = self._shares.get(key)
+        if slot is None:
+            slot = self._shares[key] = [asyncio.Semaphore(share), 0]
+        slot[1] += 1
+        try:
+            async with slot[0]:
+                return await self._run(scope, receive, send)
+        finally:
+            slot[1] -= 1
+            if slot[1] == 0:
+                self._shares.pop(key, None)
 
     async def _run(self, scope, receive, send):
         lim = self.limits

@@ -389,6 +389,18 @@ class ShardedIndex:
         out.update(model=per[0]["model"], retrievers=per[0]["retrievers"], per_shard=per)
         return out
 
+    def health(self, *, full: bool = False):
+        """Every shard's health in one: problems and notes prefixed with the shard's name."""
+        from ..storage.integrity import Health
+
+        out = Health("full" if full else "cheap", self.generation)
+        for name, shard in zip(self.names, self.shards):
+            h = shard.health(full=full)
+            out.problems += [f"{name}: {p}" for p in h.problems]
+            out.notes += [f"{name}: {n}" for n in h.notes]
+            out.checked_files += h.checked_files
+        return out
+
     def hits(self, ranking: QueryRanking, k: int) -> list[Hit]:
         return ranking_hits(self.store, ranking, k)
 

@@ -64,6 +64,45 @@ def chunk_document(doc: SourceDoc, tokenizer, chunking: ChunkSettings, window: i
 
 
 GROUP_CHUNKS = 128  # chunks written per transaction: an interrupted build keeps all but the last group
+MAX_CHUNKS_PER_FILE = 5000  # a document that would make more chunks is skipped (with its reason)
+SAMPLE_CHARS = 1 << 16  # characters tokenized from each of three places of a long document to estimate its size
+DOCS_PER_PASS = 64  # documents tokenized and chunked at a time: memory follows the chunks, not the update
+
+
+def estimated_chunks(text: str, tokenizer, chunking: ChunkSettings, window: int) -> int:
+    """About how many chunks ``text`` makes, tokenizing at most three slices of :data:`SAMPLE_CHARS`
+    characters (memory bounded whatever the document's size); exact for documents that fit one slice.
+
+    >>> class Words:  # a fake tokenizer: one token per word
+    ...     def encode(self, text, add_special_tokens=False):
+    ...         return type("E", (), {"ids": text.split()})()
+    >>> estimated_chunks("w " * 1000, Words(), ChunkSettings(size=100, overlap=20), 100)
+    13
+    """
+    if chunking.size == 0 or not text:
+        return 1
+    step = max(1, min(window, chunking.size) - min(chunking.overlap, window // 2))
+    if len(text) <= 3 * SAMPLE_CHARS:
+        n_tokens = len(tokenizer.encode(text, add_special_tokens=False).ids)
+    else:
+        starts = (0, (len(text) - SAMPLE_CHARS) // 2, len(text) - SAMPLE_CHARS)
+        sampled = sum(len(tokenizer.encode(text[a : a + SAMPLE_CHARS], add_special_tokens=False).ids) for a in starts)
+        n_tokens = int(sampled / (3 * SAMPLE_CHARS) * len(text))
+    return max(1, -(-max(0, n_tokens - window) // step) + 1)
+
+
+def oversized(docs: Sequence[SourceDoc], tokenizer, chunking: ChunkSettings, max_length: int, cap: int) -> dict[str, int]:
+    """doc id -> its estimated chunks, for the documents that would make more than ``cap`` chunks. Only
+    documents long enough to possibly exceed it are tokenized (a token covers at least one character)."""
+    window = min(chunking.size, max_length - 2)
+    step = max(1, window - min(chunking.overlap, window // 2))
+    out = {}
+    for d in docs:
+        if chunking.size and len(d.text) > cap * step:
+            n = estimated_chunks(d.text, tokenizer, chunking, window)
+            if n > cap:
+                out[d.doc_id] = n
+    return out
 
 
 def encode_documents(
@@ -91,17 +130,19 @@ def encode_documents(
     if remote is not None:
         return _store_remote(docs, retrievers, store, remote, manifest, path, gen, key, group_chunks, progress, seconds)
     window = min(chunking.size, max_length - 2)
-    encodings = tokenizer.encode_batch([d.text for d in docs], add_special_tokens=False)
-    prepared = [(doc, chunk_document(doc, tokenizer, chunking, window, enc)) for doc, enc in zip(docs, encodings)]
-    total = sum(len(r) for _, r in prepared)
     if progress is not None:
-        progress.reset(total=total * max(1, len(retrievers)))
+        progress.reset(total=0)
+    total = 0
     group: list = []
     n_group = 0
-    for i, item in enumerate(prepared):
+    for i, item in enumerate(_chunked(docs, tokenizer, chunking, window)):
+        total += len(item[1])
+        if progress is not None:  # the total grows as documents are chunked, a pass at a time
+            progress.total = total * max(1, len(retrievers))
+            progress.refresh()
         group.append(item)
         n_group += len(item[1])
-        if n_group >= group_chunks or i == len(prepared) - 1:
+        if n_group >= group_chunks or i == len(docs) - 1:
             texts = [c["index_text"] for _, rows in group for c in rows]
             payloads = {}
             for r in retrievers:
@@ -122,6 +163,15 @@ def encode_documents(
             )
             group, n_group = [], 0
     return total
+
+
+def _chunked(docs: Sequence[SourceDoc], tokenizer, chunking: ChunkSettings, window: int):
+    """(document, chunk rows) of each document, tokenized :data:`DOCS_PER_PASS` documents at a time."""
+    for a in range(0, len(docs), DOCS_PER_PASS):
+        part = docs[a : a + DOCS_PER_PASS]
+        encodings = tokenizer.encode_batch([d.text for d in part], add_special_tokens=False)
+        for doc, enc in zip(part, encodings):
+            yield doc, chunk_document(doc, tokenizer, chunking, window, enc)
 
 
 def _store_remote(docs, retrievers, store: Store, remote, manifest, path, gen, key, group_chunks, progress, seconds) -> int:

@@ -39,7 +39,7 @@ from .commit import (
     switch,
     write_new_segments,
 )
-from .encode import encode_documents, fill_missing_payloads
+from .encode import MAX_CHUNKS_PER_FILE, encode_documents, fill_missing_payloads, oversized
 from .merge import MergePolicy, choose, plan_optimize
 from .plan import ChunkSettings, plan_update, settings_key
 from .scope import failed_paths, find_vanished, sync_roots
@@ -234,6 +234,7 @@ class IndexWriter:
         full_build: bool = False,
         accept=None,
         encode_with=None,
+        max_chunks: int = MAX_CHUNKS_PER_FILE,
     ) -> UpdateReport:
         """Index files and folders incrementally: new and changed files are (re-)encoded, files that
         disappeared from under ``paths`` are removed, unchanged ones cost only a hash. A file or folder
@@ -242,7 +243,9 @@ class IndexWriter:
         every retriever's artifacts from the stored payloads (no re-encoding), e.g. to retrain ColBERT's
         centroids (``--recluster``). ``accept(doc_id)``: index only the documents it accepts (a shard of a
         sharded index takes its own); vanished files are still removed. ``encode_with``: chunk and encode
-        elsewhere (:class:`encoderkit.index.shards.ray_build.RayEncoding`); planning and storing stay here."""
+        elsewhere (:class:`encoderkit.index.shards.ray_build.RayEncoding`); planning and storing stay here.
+        ``max_chunks``: a file that would make more chunks is skipped with that reason (its previous version,
+        if any, stays)."""
         incoming: list[SourceDoc] = []
         skipped: list[Skipped] = []
         seen: set[str] = set()
@@ -262,6 +265,7 @@ class IndexWriter:
             else:
                 seen.add(item.doc_id)
                 incoming.append(item)
+        incoming = self._within_chunk_cap(incoming, skipped, max_chunks)
         roots = sync_roots(paths)
         failed = failed_paths(skipped)
         return self.update(
@@ -386,6 +390,25 @@ class IndexWriter:
             report.query_backend = self.export_query_model()  # cached by weights fingerprint: cheap once done
         report.seconds = time.perf_counter() - t0
         return report
+
+    def _within_chunk_cap(self, docs: list[SourceDoc], skipped: list[Skipped], cap: int) -> list[SourceDoc]:
+        """``docs`` without those that would make more than ``cap`` chunks (added to ``skipped``). Only
+        documents long enough to possibly exceed it are looked at; they are estimated from samples, so a
+        huge file costs neither its full tokenization nor memory for chunks it will not keep."""
+        chunking = ChunkSettings.from_dict(self.target["chunking"])
+        window = max(1, min(chunking.size, self.target["model"]["max_length"] - 2))
+        if not cap or not chunking.size or not any(len(d.text) > cap * window // 2 for d in docs):
+            return docs
+        big = oversized(docs, self._target_context().encoder.raw_tokenizer(), chunking, self.target["model"]["max_length"], cap)
+        for d in docs:
+            if d.doc_id in big:
+                skipped.append(
+                    Skipped(
+                        d.path or d.doc_id,
+                        f"too many chunks (about {big[d.doc_id]:,} > {cap:,}): raise --max-chunks-per-file or split the file",
+                    )
+                )
+        return [d for d in docs if d.doc_id not in big]
 
     def _shape_changed(self, target: dict) -> bool:
         """Whether the retrievers, or settings that shape their files, differ from the committed ones
