@@ -821,7 +821,7 @@ def _(c: Ctx, o: Outcome):
 
 
 hostile(
-    "one-line file of ~4 MB (about 1,800 chunks; cap set to 1,000)",
+    "one-line file of ~4 MB, cap set to 1,000 chunks",
     "skipped: too many chunks, estimated from samples",
     lambda c: _w(c.src / "oneline.txt", " ".join(f"token{i % 5000}" for i in range(400_000))),
     reason="too many chunks",

@@ -13,7 +13,7 @@ Heavy modules (torch, transformers) are imported on first use, so `import encode
 
 from ._compat import install as _install_compat
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["Encoder", "Reranker", "Index", "EncoderkitError", "__version__"]
 

@@ -128,3 +128,38 @@ def test_pipeline_and_user_errors(setup, capsys):
     assert code == 2 and "bad.conll:2" in err and "Traceback" not in err
     code, _, err = run_cli(capsys, "eval", "relations", d / "nowhere", "--model", d / "re", "--out", d / "y")
     assert code == 2 and "does not exist" in err
+
+
+def test_interrupted_training_is_one_line_and_its_folder_is_refused(setup, capsys, monkeypatch):
+    """Ctrl-C in `train ner` printed a 17-frame traceback and exited 1, and the half-trained folder then
+    loaded without a word. Now: one line naming the step and --resume, exit 130; loading the folder is
+    refused until the run finishes (or ENCODERKIT_ALLOW_UNFINISHED=1); --resume finishes it."""
+    from encoderkit.errors import EncoderkitError
+    from encoderkit.models.heads.tagger import Tagger
+    from encoderkit.training.loop import Trainer
+
+    d, tiny, conll, _ = setup
+    out = d / "ner-interrupted"
+    args = ("train", "ner", "--data", conll, "--out", out, "--model", tiny, "--max-steps", "6", "--batch-size", "2",
+            "--max-length", "32", "--stride", "4", "--eval-every", "2", "-q")  # fmt: skip
+    run = Trainer.run
+
+    def stopped_after_three(self, *a, **k):  # Ctrl-C during step 3 (what the loop's SIGINT handler does)
+        self.on_step = lambda trainer, done: trainer.request_stop() if done == 3 else None
+        return run(self, *a, **k)
+
+    monkeypatch.setattr(Trainer, "run", stopped_after_three)
+    code, _, err = run_cli(capsys, *args)
+    assert code == 130 and "Traceback" not in err and err.count("\n") == 1, err
+    assert "interrupted at step 3" in err and "--resume" in err
+    monkeypatch.undo()
+    with pytest.raises(EncoderkitError, match="training did not finish .*step 3 of 6"):
+        Tagger.load(out)
+    code, _, err = run_cli(capsys, "extract", "entities", "Peter visited Brussels.", "--model", out)
+    assert code == 2 and "did not finish" in err and "--resume" in err
+    monkeypatch.setenv("ENCODERKIT_ALLOW_UNFINISHED", "1")
+    assert Tagger.load(out).labels
+    monkeypatch.delenv("ENCODERKIT_ALLOW_UNFINISHED")
+    code, _, err = run_cli(capsys, *args, "--resume")
+    assert code == 0, err
+    assert Tagger.load(out).extract(["Peter visited Brussels."])  # finished: loads, runs

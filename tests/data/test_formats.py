@@ -251,3 +251,30 @@ def test_non_utf8_text_is_decoded_by_detection(tmp_path, text, encoding):
     docs, skipped = _docs([tmp_path])
     assert not skipped and docs[0].text == text
     assert docs[0].meta.get("encoding")
+
+
+def test_compressed_files_are_read_by_their_content(tmp_path):
+    """`changelog.Debian.gz` and `tail.1.gz` were skipped as "unsupported type .gz" (only `X.txt.gz` names
+    were read): a `.gz` whose inner name says nothing indexable is read when its content is text, a man page
+    rendered as text; otherwise the skip says what it is."""
+    man = (
+        '.\\" a comment\n.TH TAIL 1 "2024" "GNU coreutils"\n.SH NAME\ntail \\- output the last part of files\n'
+        ".SH SYNOPSIS\n.B tail\n[\\fIOPTION\\fR]... [\\fIFILE\\fR]...\n.SH DESCRIPTION\n.PP\n"
+        "Print the last 10 lines of each FILE to standard output.\n.TP\n\\fB\\-n\\fR, \\fB\\-\\-lines\\fR=\\fI[+]NUM\\fR\n"
+        "output the last NUM lines\n"
+    )
+    (tmp_path / "tail.1.gz").write_bytes(gzip.compress(man.encode()))
+    (tmp_path / "changelog.Debian.gz").write_bytes(
+        gzip.compress(b"coreutils (9.1-1) unstable; urgency=medium\n\n  * New upstream release.\n")
+    )
+    (tmp_path / "data.bin.gz").write_bytes(gzip.compress(bytes(range(256)) * 8))
+    (tmp_path / "dump.gz").write_bytes(gzip.compress(bytes(range(256)) * 8))
+    (tmp_path / "photo.png.gz").write_bytes(gzip.compress(b"\x89PNG\r\n"))
+    got = {Path(x.path).name: x for x in walk([tmp_path])}
+    page = got["tail.1.gz"]
+    assert isinstance(page, SourceDoc) and page.title == "TAIL(1)" and page.meta.get("man_page")
+    assert "# NAME" in page.text and "tail - output the last part of files" in page.text
+    assert "-n, --lines=[+]NUM" in page.text and ".TH" not in page.text and "\\f" not in page.text
+    assert isinstance(got["changelog.Debian.gz"], SourceDoc) and "New upstream release" in got["changelog.Debian.gz"].text
+    assert isinstance(got["dump.gz"], Skipped) and got["dump.gz"].reason == "compressed file is not text (binary file)"
+    assert got["data.bin.gz"].reason == "unsupported type .bin.gz" and got["photo.png.gz"].reason == "unsupported type .png.gz"

@@ -101,7 +101,7 @@ def run_app(app, argv: list[str]) -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted: the index keeps its last committed state; run the same command again to resume", file=sys.stderr)
+        print(_interrupted_line(argv), file=sys.stderr)
         sys.exit(130)
     except SystemExit:
         raise
@@ -111,12 +111,33 @@ def run_app(app, argv: list[str]) -> None:
             print(text, file=sys.stderr)
         sys.exit(code)
     except aborts:
+        print(_interrupted_line(argv), file=sys.stderr)
         sys.exit(130)
     except exits as exc:
         sys.exit(getattr(exc, "exit_code", 0))
     except BrokenPipeError:  # `encoderkit search ... | head`
         sys.stderr.close()
         sys.exit(0)
+    except Exception as exc:
+        from ..training.loop import TrainingInterrupted  # imported only when something went wrong
+
+        if not isinstance(exc, TrainingInterrupted):
+            raise
+        print(_interrupted_line(argv, exc), file=sys.stderr)
+        sys.exit(130)
+
+
+def _interrupted_line(argv: list[str], exc: BaseException | None = None) -> str:
+    """What Ctrl-C left behind, by command (``exc``: the interrupt; a stopped training run says where)."""
+    step, out = getattr(exc, "step", None), getattr(exc, "out", None)
+    if step is not None:
+        return f"interrupted at step {step}: checkpoint saved in {out}/checkpoint; resume with --resume (the same command)"
+    command = next((a for a in argv if not a.startswith("-")), "")
+    if command in ("train", "pretrain", "compress"):
+        return "interrupted before the first checkpoint: nothing to resume; run the same command again to start over"
+    if command == "index":
+        return "interrupted: the index keeps its last committed state; run the same command again to resume"
+    return "interrupted"
 
 
 def escape_help(app) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import EncoderkitError
 from ..runtime import configure_torch
 from ..runtime.onnx import OnnxRunner, export_folder
+from .card import check_finished
 from .layout import read_json, transformer_dir
 from .ref import ModelRef, weights_fingerprint
 
@@ -109,6 +110,7 @@ class Backbone:
             raise EncoderkitError(f"unknown backend '{runtime}'", hint=f"use one of: {', '.join(RUNTIMES)}")
         spec = _head(head)
         name = head if isinstance(head, str) else spec.kind
+        check_finished(ref.path)
         if runtime.startswith("onnx"):
             return cls._load_onnx(ref, spec, name, runtime, onnx_folder)
         configure_torch()

@@ -21,6 +21,8 @@ from ..errors import EncoderkitError
 from .layout import read_json, transformer_dir
 
 CARD = "encoderkit_model.json"
+TRAIN_LOG = "train_log.json"  # written by the training loop next to the model it exports
+ALLOW_UNFINISHED = "ENCODERKIT_ALLOW_UNFINISHED"  # "1": load a model whose training did not finish
 HEAD_FILE = "head.safetensors"
 FORMAT = 1
 TOKENIZER_EXTRAS = ("tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
@@ -29,6 +31,29 @@ TOKENIZER_EXTRAS = ("tokenizer_config.json", "special_tokens_map.json", "vocab.t
 def read_card(path: str | Path) -> dict:
     """The folder's ``encoderkit_model.json`` ({} if there is none)."""
     return read_json(Path(path) / CARD)
+
+
+def check_finished(path: str | Path) -> None:
+    """Refuse a folder whose training started and did not finish (its ``train_log.json`` says so: an
+    interrupted run exports its best model so far, which must never pass for a trained one), unless
+    ``ENCODERKIT_ALLOW_UNFINISHED=1``.
+
+    >>> import tempfile, pathlib, json
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / TRAIN_LOG).write_text(json.dumps({"completed": True}))
+    >>> check_finished(d)
+    """
+    import os
+
+    log = read_json(Path(path) / TRAIN_LOG)
+    if not log or log.get("completed") is not False or os.environ.get(ALLOW_UNFINISHED) == "1":
+        return
+    step, total = log.get("step"), log.get("total_steps")
+    where = f" (stopped at step {step} of {total})" if step is not None and total else ""
+    raise EncoderkitError(
+        f"'{path}' holds a model whose training did not finish{where}",
+        hint=f"finish it: run the same `encoderkit train ...` command again with --resume; or load it as it is "
+        f"with {ALLOW_UNFINISHED}=1",
+    )
 
 
 def head_card(path: str | Path, kind: str) -> dict:

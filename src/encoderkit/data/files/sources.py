@@ -41,6 +41,8 @@ JSONL = ".jsonl"
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_TIME_LIMIT = 60.0  # seconds per file for reading + extraction
 DOCX_UNPACK_FACTOR = 8  # a .docx may unpack to this many times the file size limit
+KNOWN_BINARY = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".tar", ".zip", ".tgz", ".bin", ".so", ".o", ".a", ".exe", ".iso",
+                ".img", ".mp3", ".mp4", ".wav", ".ogg", ".sqlite", ".db", ".npy", ".pt", ".onnx", ".safetensors"}  # fmt: skip
 
 __all__ = ["SourceDoc", "Skipped", "walk", "read_file", "extract", "extract_html", "content_hash", "supported_suffix"]
 
@@ -87,18 +89,28 @@ def content_hash(title: str, text: str, fmt: str = "text") -> str:
     return h.hexdigest()
 
 
+GZ = ".gz"  # a compressed file whose name does not say what is inside: decided by its content
+
+
 def supported_suffix(name: str) -> str | None:
-    """The format suffix of a file name (``.gz`` looked through), or None if it is not indexed.
+    """The format suffix of a file name (``.gz`` looked through), or None if it is not indexed. A ``.gz``
+    file whose inner name says nothing indexable (``changelog.Debian.gz``, ``tail.1.gz``) is ``".gz"``:
+    read if its content is text (a man page is rendered as text), skipped with the real reason otherwise.
 
     >>> supported_suffix("notes.MD"), supported_suffix("corpus.jsonl.gz"), supported_suffix("a.png")
     ('.md', '.jsonl', None)
+    >>> supported_suffix("changelog.Debian.gz"), supported_suffix("tail.1.gz"), supported_suffix("photo.png.gz")
+    ('.gz', '.gz', None)
     """
     lower = name.lower()
-    if lower.endswith(".gz"):
+    compressed = lower.endswith(".gz")
+    if compressed:
         lower = lower[:-3]
     suffix = os.path.splitext(lower)[1]
     if suffix in TEXT_FORMATS or suffix in BINARY_FORMATS or suffix == JSONL or language_of(suffix):
         return suffix
+    if compressed and suffix not in KNOWN_BINARY:
+        return GZ
     return None
 
 
@@ -205,7 +217,8 @@ def read_file(
     name = os.path.basename(path)
     suffix = supported_suffix(name)
     if suffix is None:
-        ext = os.path.splitext(name)[1].lower()
+        lower = name.lower()
+        ext = os.path.splitext(lower[:-3])[1] + ".gz" if lower.endswith(".gz") else os.path.splitext(lower)[1]
         yield Skipped(shown, f"unsupported type {escape_name(ext) or '(no extension)'}")
         return
     if suffix == JSONL:
@@ -253,6 +266,8 @@ def read_file(
 
 def _extract_file(path: str, suffix: str, max_bytes: int) -> Extracted:
     raw = read_bytes(path, max_bytes)
+    if suffix == GZ:
+        return _compressed_text(path, raw)
     if suffix == ".pdf":
         return extract_pdf(raw)
     if suffix == ".docx":
@@ -268,6 +283,28 @@ def _extract_file(path: str, suffix: str, max_bytes: int) -> Extracted:
         return Extracted(text, "", "code", sections, {**meta, "language": language, "parser": parser, "symbols": symbols})
     body, title = extract(text, TEXT_FORMATS[suffix])
     return Extracted(body, title, TEXT_FORMATS[suffix], None, meta)
+
+
+def _compressed_text(path: str, raw: bytes) -> Extracted:
+    """A ``.gz`` file whose name says nothing of its content: text if it decodes as text (a man page
+    rendered), else a skip naming what it is."""
+    from .roff import looks_like_man, render_man
+
+    if raw[:4] in (b"%PDF",) or raw[:2] == b"PK" or raw[:262][257:262] == b"ustar":
+        kind = "a PDF" if raw[:4] == b"%PDF" else "a zip archive" if raw[:2] == b"PK" else "a tar archive"
+        raise SkipFile(f"compressed file holds {kind}, not text (decompress it first)")
+    try:
+        text, encoding = decode_text(raw)
+    except SkipFile as exc:
+        raise SkipFile(f"compressed file is not text ({exc.reason})") from None
+    if not text.strip():
+        raise SkipFile("empty file")
+    meta = {} if encoding in ("utf-8", "utf-8-sig", "ascii") else {"encoding": encoding}
+    inner = os.path.basename(path)[:-3]
+    if looks_like_man(inner, text):
+        body, title = render_man(text)
+        return Extracted(body, title, "markdown", None, {**meta, "man_page": True})
+    return Extracted(text, "", "text", None, meta)
 
 
 # ---------------------------------------------------------------------------- BEIR corpora

@@ -66,7 +66,7 @@ def chunk_document(doc: SourceDoc, tokenizer, chunking: ChunkSettings, window: i
 GROUP_CHUNKS = 128  # chunks written per transaction: an interrupted build keeps all but the last group
 MAX_CHUNKS_PER_FILE = 5000  # a document that would make more chunks is skipped (with its reason)
 SAMPLE_CHARS = 1 << 16  # characters tokenized from each of three places of a long document to estimate its size
-DOCS_PER_PASS = 64  # documents tokenized and chunked at a time: memory follows the chunks, not the update
+DOCS_PER_PASS = 2048  # documents tokenized and chunked at a time: memory follows them, not the whole update
 
 
 def estimated_chunks(text: str, tokenizer, chunking: ChunkSettings, window: int) -> int:
@@ -130,16 +130,18 @@ def encode_documents(
     if remote is not None:
         return _store_remote(docs, retrievers, store, remote, manifest, path, gen, key, group_chunks, progress, seconds)
     window = min(chunking.size, max_length - 2)
-    if progress is not None:
-        progress.reset(total=0)
     total = 0
     group: list = []
     n_group = 0
     for i, item in enumerate(_chunked(docs, tokenizer, chunking, window)):
-        total += len(item[1])
-        if progress is not None:  # the total grows as documents are chunked, a pass at a time
-            progress.total = total * max(1, len(retrievers))
-            progress.refresh()
+        if item[2] is not None:  # the first document of a pass: the bar's total grows by the pass's chunks
+            total += item[2]
+            if progress is not None and total == item[2]:
+                progress.reset(total=total * max(1, len(retrievers)))
+            elif progress is not None:
+                progress.total = total * max(1, len(retrievers))
+                progress.refresh()
+        item = item[:2]
         group.append(item)
         n_group += len(item[1])
         if n_group >= group_chunks or i == len(docs) - 1:
@@ -166,12 +168,16 @@ def encode_documents(
 
 
 def _chunked(docs: Sequence[SourceDoc], tokenizer, chunking: ChunkSettings, window: int):
-    """(document, chunk rows) of each document, tokenized :data:`DOCS_PER_PASS` documents at a time."""
+    """(document, its chunk rows, the pass's chunk count on its first document else None), tokenized and
+    chunked :data:`DOCS_PER_PASS` documents at a time."""
     for a in range(0, len(docs), DOCS_PER_PASS):
         part = docs[a : a + DOCS_PER_PASS]
         encodings = tokenizer.encode_batch([d.text for d in part], add_special_tokens=False)
-        for doc, enc in zip(part, encodings):
-            yield doc, chunk_document(doc, tokenizer, chunking, window, enc)
+        rows = [chunk_document(doc, tokenizer, chunking, window, enc) for doc, enc in zip(part, encodings)]
+        del encodings
+        n = sum(len(r) for r in rows)
+        for j, (doc, doc_rows) in enumerate(zip(part, rows)):
+            yield doc, doc_rows, (n if j == 0 else None)
 
 
 def _store_remote(docs, retrievers, store: Store, remote, manifest, path, gen, key, group_chunks, progress, seconds) -> int:

@@ -111,6 +111,9 @@ class Encoder:
 
     @classmethod
     def _load_with_sentence_transformers(cls, ref, layout, pooling, max_length, trust_remote_code):
+        from ..card import check_finished
+
+        check_finished(ref.path)
         configure_torch()
         from sentence_transformers import SentenceTransformer
 

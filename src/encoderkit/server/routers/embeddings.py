@@ -21,7 +21,7 @@ from typing import List, Literal, Optional, Union
 import numpy as np
 from pydantic import BaseModel, Field
 
-from .shared import ApiError, as_list, check_count, check_model, check_texts, over_limit, submit, wait
+from .shared import ApiError, as_list, check_count, check_model, check_texts, over_limit, served_names, submit, wait
 
 
 class EmbeddingsRequest(BaseModel):
@@ -51,18 +51,6 @@ def matryoshka_dims(model: dict) -> list[int]:
     return []
 
 
-def served_names(model: dict) -> list[str]:
-    """Names a request's ``model`` may use: the model's name (e.g. ``sentence-transformers/all-MiniLM-L6-v2``),
-    its last part (``all-MiniLM-L6-v2``), how it was given (``default``) and its folder's name.
-
-    >>> served_names({"name": "sentence-transformers/all-MiniLM-L6-v2", "spec": "default", "path": "/m/x"})
-    ['sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2', 'default', 'x']
-    """
-    name = model.get("name") or ""
-    names = [name, name.rsplit("/", 1)[-1], model.get("spec"), Path(model.get("path") or "").name]
-    return [n for i, n in enumerate(names) if n and n not in names[:i]]
-
-
 def router(state):
     from fastapi import APIRouter
     from fastapi.responses import Response
@@ -79,7 +67,7 @@ def router(state):
     @r.post("/v1/embeddings", summary="Embed texts (OpenAI-compatible)")
     async def embeddings(req: EmbeddingsRequest):
         m = model_info()
-        check_model(req.model, served_names(m), "embedding")
+        check_model(req.model, served_names(name=m.get("name"), spec=m.get("spec"), path=m.get("path")), "embedding")
         texts = as_list(req.input)
         if texts and not all(isinstance(t, str) for t in texts):
             raise ApiError(

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .shared import ApiError, check_count, check_model, check_query, check_texts
+from .shared import ApiError, check_count, check_model, check_query, check_texts, served_names
 
 
 class RerankRequest(BaseModel):
@@ -74,13 +74,10 @@ def router(state):
         order = sorted(range(len(texts)), key=lambda i: -scores[i])
         return model, kind, scores, order
 
-    def names(model) -> list[str]:
-        return [n for n in (getattr(model, "name", None), state.config.reranker) if n]
-
     def cohere(req: RerankRequest, version: str):
         texts = document_texts(req.documents)
         model, kind = scorer()
-        check_model(req.model, names(model), "rerank")
+        check_model(req.model, served_names(model, state.config.reranker), "rerank")
         model, kind, scores, order = score(req.query, texts)
         top = order[: req.top_n] if req.top_n else order
         results = []

@@ -65,13 +65,26 @@ def check_model(requested: str | None, served: Sequence[str], what: str) -> None
     )
 
 
-def served_names(model, spec: str | None) -> list[str]:
-    """Names a request's ``model`` may use for a task model: its own name, then the path or id it was
-    loaded from and that path's last part."""
+def served_names(model=None, spec: str | None = None, *, name: str | None = None, path=None) -> list[str]:
+    """The names a request's ``model`` may use for a served model, the one rule of every route: the model's
+    name (``sentence-transformers/all-MiniLM-L6-v2``), its last part (``all-MiniLM-L6-v2``), how it was
+    given (``default``, a folder or hub id) and that folder's name. ``model``: a loaded model (its name and
+    ``ref`` are read; a scorer wrapping an encoder reads the encoder's); ``spec``/``name``/``path`` add to it.
+
+    >>> served_names(name="sentence-transformers/all-MiniLM-L6-v2", spec="default", path="/m/x")
+    ['sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2', 'default', 'x']
+    >>> served_names(spec="runs/ce")
+    ['runs/ce', 'ce']
+    """
     from pathlib import PurePath
 
-    names = [getattr(model, "name", None), PurePath(spec).name if spec else None, spec]
-    return [n for i, n in enumerate(names) if n and n not in names[:i]] or ["model"]
+    ref = getattr(model, "ref", None) or getattr(getattr(model, "encoder", None), "ref", None)
+    name = name or getattr(model, "name", None) or getattr(ref, "name", None)
+    spec = spec or getattr(ref, "spec", None)
+    path = path or getattr(ref, "path", None) or getattr(model, "path", None)
+    short = str(name).rsplit("/", 1)[-1] if name else None
+    names = [name, short, spec, PurePath(str(spec)).name if spec else None, PurePath(str(path)).name if path else None]
+    return [str(n) for i, n in enumerate(names) if n and n not in names[:i]] or ["model"]
 
 
 def as_list(value: Union[str, list]) -> list:
