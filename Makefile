@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: install demo test test-fast test-faults test-agreement test-crash doctest check format docs bench clean
+.PHONY: install demo test test-fast test-min test-faults test-agreement test-crash doctest check format docs bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,24 @@ test: install
 # the inner loop: no bundled-MiniLM / real-data integration tests
 test-fast: install
 	$(PY) -m pytest -q -m "not integration" tests
+
+# the suite against the oldest versions pyproject.toml allows: every direct runtime dependency pinned to
+# its lower bound (.ci/lowest_pins.py; like uv's --resolution lowest-direct), in its own virtualenv
+VENV_MIN ?= .venv-min
+EXTRAS   := server,documents,code,lora,extract,ray
+comma    := ,
+$(VENV_MIN)/.installed: pyproject.toml constraints.txt .ci/lowest_pins.py
+	$(PYTHON) -m venv $(VENV_MIN)
+	$(VENV_MIN)/bin/python -m pip install -q --upgrade pip
+	$(VENV_MIN)/bin/python -m pip install -q torch==2.13.0
+	$(PYTHON) .ci/lowest_pins.py $(subst $(comma), ,$(EXTRAS)) > $(VENV_MIN)/lowest-pins.txt
+	PIP_CONSTRAINT="$(CURDIR)/constraints.txt $(CURDIR)/$(VENV_MIN)/lowest-pins.txt" \
+	  $(VENV_MIN)/bin/python -m pip install -q -e ".[$(EXTRAS)]" $(shell $(PYTHON) .ci/lowest_pins.py --test-tools)
+	touch $@
+
+test-min: $(VENV_MIN)/.installed
+	$(VENV_MIN)/bin/python -m pip list --format=freeze > $(VENV_MIN)/versions.txt
+	$(VENV_MIN)/bin/python -m pytest -q -p no:cacheprovider tests
 
 # one tier only (each is part of `make test` too): fault injection (hostile files, damaged indexes, full
 # disks), agreement with the reference implementations, kills and interrupts at chosen points

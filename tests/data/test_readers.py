@@ -152,6 +152,23 @@ def test_sick_is_read_by_its_header_and_split(tmp_path):
     assert test.info["format"] == "sick" and test.info["score_range"] == [1.0, 5.0]
     assert len(test) == 8 and test[0].a == "A group of kids is playing 2" and test[0].score == 2.0
     assert len(read_sts(path, "train")) == 8 and len(read_sts(tmp_path, "dev")) == 8
+    assert test.info["split"] == "test" and "split_note" not in test.info
+
+
+def test_sick_without_a_split_column_says_it_scored_the_whole_file(tmp_path, capsys, tiny_model_dir):
+    """A SICK file without SemEval_set was scored whole while the report said "split": "test"."""
+    from conftest import run_cli
+
+    header = SICK_HEADER.replace("\tSemEval_set", "")
+    rows = "".join(r.rsplit("\t", 1)[0] + "\n" for r in _sick_rows())
+    path = write(tmp_path / "sick_no_split.txt", header + rows)
+    pairs = read_sts(path, "test")
+    assert len(pairs) == 24 and pairs.info["split"] is None
+    assert pairs.info["split_note"] == "sick_no_split.txt has no split column: all 24 pairs of the file were scored"
+    code, out, err = run_cli(capsys, "eval", "sts", path, "--model", tiny_model_dir, "--split", "test")
+    assert code == 0 and "has no split column: all 24 pairs" in err and "--split test does not apply" in err
+    code, out, err = run_cli(capsys, "eval", "sts", path, "--model", tiny_model_dir, "--json")
+    assert code == 0 and json.loads(out)["results"][0]["split"] is None
 
 
 def test_headerless_sick_like_file_with_label_columns_is_refused(tmp_path):

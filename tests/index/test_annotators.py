@@ -94,7 +94,8 @@ def test_adding_an_annotator_later_back_fills_without_re_encoding(tmp_path, tiny
     index.reconfigure(annotators=[])  # and dropping it drops its data
     index.sync([], export_onnx=False)
     assert index.store.conn.execute("SELECT COUNT(*) FROM doc_annotations").fetchone()[0] == 0
-    assert index.search("dog coffee", mode="bm25", filters=["label=drinks"]) == []
+    with pytest.raises(EncoderkitError, match="no document of this index has a 'label' field"):
+        index.search("dog coffee", mode="bm25", filters=["label=drinks"])  # never a silent empty answer
 
 
 def test_path_filter_and_cli(tmp_path, capsys, tiny_model_dir, topics):
@@ -127,6 +128,11 @@ def test_path_filter_and_cli(tmp_path, capsys, tiny_model_dir, topics):
     assert [h["doc_id"].endswith("tea.txt") for h in json.loads(out)["hits"]] == [True]
     code, _, err = run_cli(capsys, "search", "cat", "--index", ix, "--filter", "label")
     assert code == 2 and "bad filter" in err
+    code, out, _ = run_cli(capsys, "search", "cat", "--index", ix, "--mode", "bm25", "--filter", "label=sleepy", "--json")
+    assert code == 0 and json.loads(out)["hits"] == []  # a known field with no match: an empty answer is right
+    code, _, err = run_cli(capsys, "search", "cat", "--index", ix, "--mode", "bm25", "--filter", "lable=drinks")
+    assert code == 2 and "no document of this index has a 'lable' field (fields here: path, label" in err
+    assert len(err.strip().splitlines()) <= 2 and "Traceback" not in err
     code, out, _ = run_cli(capsys, "info", "--index", ix)
     assert "topics" in out and "2 documents annotated" in out
     m = json.loads((ix / "manifest.json").read_text())

@@ -261,3 +261,21 @@ def test_parallel_first_stages_equal_serial(idx, monkeypatch):
     assert run() == serial
     with ThreadPoolExecutor(4) as pool:  # searches from several request threads share the stage pool
         assert all(r == serial for r in pool.map(lambda _: run(), range(8)))
+
+
+def test_summary_and_info_report_the_same_size(tmp_path, tiny_model_dir, capsys):
+    """The size after `index` (write-ahead log not yet folded in, a reader lease) differed from `info`'s."""
+    from conftest import run_cli
+
+    write(tmp_path / "docs" / "a.txt", "Rivers run to the sea. " * 40)
+    ix = tmp_path / "ix"
+    for extra in ("first", "second"):  # a new index, then an incremental update
+        write(tmp_path / "docs" / f"{extra}.md", f"# {extra}\n" + "Mountains rise above the plain. " * 30)
+        code, out, err = run_cli(
+            capsys, "index", tmp_path / "docs", "--index", ix, "--model", tiny_model_dir, "--no-onnx", "--json"
+        )
+        assert code == 0, err
+        after_index = json.loads(out)["totals"]["size_bytes"]
+        code, out, err = run_cli(capsys, "info", "--index", ix, "--json")
+        info = json.loads(out)
+        assert code == 0 and info["stats"]["size_bytes"] == after_index == info["footprint"]["disk_total"]

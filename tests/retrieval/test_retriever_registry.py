@@ -164,6 +164,9 @@ def test_extra_retriever_through_cli_and_eval(tmp_path, capsys, tiny_model_dir, 
     assert hits[0]["doc_id"].endswith("tea.txt") and "hashedbow" in hits[0]["stages"]
     code, out, err = run_cli(capsys, "search", "x", "--index", ix, "--mode", "nosuch")
     assert code == 2 and "unknown search mode 'nosuch'" in err
+    code, out, err = run_cli(capsys, "search", "x", "--index", ix, "--mode", "colbert")  # known, not built here
+    assert code == 2 and "this index has no 'colbert' retriever (it has bm25, dense, hashedbow)" in err
+    assert "--retrievers bm25,dense,hashedbow,colbert" in err
     # the evaluation harness: a BEIR set, pipelines naming the new retriever
     beir = tmp_path / "beir"
     write(beir / "corpus.jsonl", "".join(json.dumps({"_id": d["id"], "title": "", "text": d["text"]}) + "\n" for d in DOCS))

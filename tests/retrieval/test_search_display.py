@@ -143,5 +143,43 @@ def test_batch_and_stdin_search_equal_one_at_a_time(capsys, tmp_path, monkeypatc
         single["q2"],
     ]
     assert set(got[0]["hits"][0]) == {"doc_id", "score", "snippet"}
+    monkeypatch.setattr("sys.stdin", io.StringIO("beta decay\nalpha particles helium\n"))
+    code, out, _ = run_cli(capsys, "search", "--index", ix, "-k", "2")  # piped, as text: a header per query
+    headers = [line for line in out.splitlines() if line.startswith("query: ")]
+    assert code == 0 and headers == ["query: beta decay", "query: alpha particles helium"]
     code, _, err = run_cli(capsys, "search", "--index", ix, "--queries", tmp_path / "q.tsv", "--fields", "bogus")
     assert code == 2 and "unknown --fields bogus" in err
+
+
+def test_snippets_start_at_a_sentence_or_a_line(tmp_path, tiny_model_dir):
+    """~12% of top-3 snippets started inside a token or a statement ("b The amount of disk space…" where the
+    source has "%b"; "it:\\n        k = key(elem)"). Prose now starts at a sentence start and code at the
+    start of a line of the matched block (benchmarks/snippet_starts.py measures it on real documents)."""
+    from encoderkit import Index
+
+    prose = " ".join(
+        f"Sentence {i} tells about rivers and the sea, a long one that goes on and on for a good while, "
+        "longer than any window of the index, so that windows begin inside it."
+        for i in range(30)
+    )
+    code = "\n".join(
+        f"def func{i}(elem, key):\n    if elem:\n        k = key(elem)  # compute the key {i}\n        return k\n"
+        for i in range(25)
+    )
+    write(tmp_path / "docs" / "prose.txt", prose)
+    write(tmp_path / "docs" / "mod.py", code)
+    idx = Index.create(tmp_path / "ix", encoder=str(tiny_model_dir), chunk_size=24, chunk_overlap=4)
+    idx.sync([tmp_path / "docs"], export_onnx=False)
+    for query, name in (("rivers sea long", "prose.txt"), ("compute the key elem", "mod.py")):
+        hits = [h for h in idx.search(query, mode="bm25", k=60, by="chunk") if h.path.endswith(name)]
+        assert any(h.mid_line for h in hits), "some windows must start inside a line"
+        for h in hits:
+            sn = snippet(h, query)
+            full = (tmp_path / "docs" / name).read_text()
+            before = full[: sn.start]
+            if sn.text.startswith("…"):  # a cut, marked: the query is met only in the partial first line
+                assert h.mid_line or sn.start > h.start
+            elif name == "mod.py":
+                assert before.rsplit("\n", 1)[-1].strip() == "", (sn.text[:40], before[-20:])
+            else:
+                assert before.rstrip()[-1:] in ("", "."), (sn.text[:40], before[-20:])

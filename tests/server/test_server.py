@@ -131,6 +131,12 @@ def test_context_budget_and_order(client, index_dir):
         assert ranks[0] == 1 and ranks[-1] == 2  # best at both ends
     small = client.post("/v1/context", json={**body, "budget_tokens": 25}).json()
     assert small["tokens"] <= 25 and small["dropped"] >= 1
+    # smaller than every passage: the best one cut at a sentence end, said so (was an empty context with 200)
+    cut = client.post("/v1/context", json={**body, "budget_tokens": 12}).json()
+    assert cut["truncated"] and cut["context"] and cut["tokens"] <= 12 and len(cut["citations"]) == 1
+    assert cut["context"].rstrip().endswith(".") and cut["citations"][0]["rank"] == 1
+    tiny = err(client.post("/v1/context", json={**body, "budget_tokens": 2}), 422)
+    assert tiny["param"] == "budget_tokens" and "ask for at least" in tiny["message"]
     assert err(client.post("/v1/context", json={**body, "budget_tokens": 10**6}), 422)["param"] == "budget_tokens"
 
 
@@ -176,6 +182,10 @@ def test_one_error_shape(client):
     e = err(client.post("/v1/search", json={"query": "x", "mode": "sparse"}), 422)
     assert e["param"] == "mode" and "sparse" in e["message"]
     assert err(client.post("/v1/search", json={"query": "x", "k": 0}), 422)["param"] == "k"
+    for path, body in (("/v1/search", {}), ("/v1/context", {"k": 2}), ("/v2/rerank", {"documents": ["a"]})):
+        e = err(client.post(path, json=body), 422)  # a field called "query" was taken for the query-string location
+        assert e["message"] == "query: Field required" and e["param"] == "query", (path, e)
+    assert err(client.post("/v1/search"), 422)["message"] == "request body: Field required"
     assert err(client.post("/v1/search", json={"query": "   "}), 422)["message"] == "query is empty"
     assert "no reranker" in err(client.post("/v1/search", json={"query": "x", "rerank": True}), 400)["message"]
     assert err(client.post("/v1/search", content=b"{not json", headers={"content-type": "application/json"}), 422)

@@ -361,3 +361,26 @@ def test_classifier_head_reads_the_encoder_embedding(tiny):
     emb = Encoder.load(tiny).encode(texts)
     w, b = zs.module.head.weight.detach().numpy(), zs.module.head.bias.detach().numpy()
     np.testing.assert_allclose(emb @ w.T + b, zs.logits(texts), atol=1e-4)
+
+
+def test_probe_shows_progress_for_every_long_phase(tiny, data, tmp_path, capsys, monkeypatch):
+    """`train classify --method probe` was silent while it encoded dev/test and searched C: every phase has a bar."""
+    monkeypatch.setenv("ENCODERKIT_QUIET", "0")
+    code, _, err = run_cli(capsys, "train", "classify", "--data", data, "--out", tmp_path / "p", "--model", tiny)
+    assert code == 0, err
+    for phase in ("encoding train", "encoding dev", "choosing C on dev", "best C=", "encoding test"):
+        assert phase in err, phase
+    code, _, err = run_cli(capsys, "train", "classify", "--data", data, "--out", tmp_path / "q", "--model", tiny, "-q")
+    assert code == 0 and "encoding" not in err and "choosing C" not in err
+
+
+def test_long_label_lists_are_labels_not_file_names(tiny, tmp_path, capsys):
+    """More than ~255 characters of --labels ended in "OSError: File name too long" (tried as a path first)."""
+    labels = ",".join(f"a rather long label name number {i}" for i in range(12))
+    assert len(labels) > 255
+    code, out, err = run_cli(capsys, "classify", "some text", "--labels", labels, "--model", tiny, "--json")
+    assert code == 0, err
+    assert len(json.loads(out)[0]["predictions"]) >= 1 and "Traceback" not in err
+    names = write(tmp_path / "labels.txt", "sports: games and teams\npolitics: elections\n")
+    code, out, err = run_cli(capsys, "classify", "a game", "--labels", names, "--model", tiny, "--json")
+    assert code == 0, err  # a file is still read as one

@@ -117,6 +117,10 @@ def test_cli_cluster_and_dedup(tiny_model_dir, tmp_path, capsys):
     res = json.loads(out)
     assert res["exact_duplicates"] == 1 and res["groups"][0]["duplicates"][0]["path"].endswith("b.txt")
     assert (tmp_path / "dd" / "dedup.md").is_file()
+    code, out, err = run_cli(capsys, "dedup", tmp_path / "docs", "--model", tiny_model_dir, "--out", tmp_path / "dd")
+    lines = out.splitlines()  # piped: the Markdown report itself, never lines padded to 400 columns
+    assert code == 0 and "b.txt" in out and not any(line != line.rstrip() for line in lines), err
+    assert max(map(len, lines)) < 200
 
 
 def test_cluster_and_dedup_an_index_use_its_stored_vectors(tiny_encoder, tmp_path, capsys):
@@ -150,3 +154,27 @@ def test_kmeans_takes_sparse_tfidf_vectors():
     texts = [f"cats purr and sleep {i}" for i in range(6)] + [f"tax forms are due {i}" for i in range(6)]
     labels = kmeans(TfidfVectorizer().fit_transform(texts), 2, seed=0)
     assert len(set(labels[:6])) == 1 and len(set(labels[6:])) == 1 and labels[0] != labels[6]
+
+
+def test_cluster_keywords_of_code_skip_the_language_keywords(tmp_path):
+    """Keywords of Python clusters were `self, return, def`: a language's keywords and built-ins are stop words."""
+    bodies = {
+        "parse": "def parse_header(self, line):\n    return self.header_parser.parse(line.split(':'))\n",
+        "socket": "def open_socket(self, host):\n    return self.socket_pool.connect(host, timeout=self.timeout)\n",
+    }
+    texts, paths, labels = [], [], []
+    for c, (name, body) in enumerate(bodies.items()):
+        for i in range(6):
+            texts.append(body + f"\nclass {name.title()}Handler{i}:\n    pass\n")
+            paths.append(str(tmp_path / f"{name}_{i}.py"))
+            labels.append(c)
+    docs = Collection("code", [f"d{i}" for i in range(len(texts))], texts, paths)
+    from encoderkit.tasks.cluster import code_stop_words, keyword_texts
+
+    stop = code_stop_words(docs)
+    assert {"self", "return", "def", "class", "pass"} <= stop
+    kw = ctfidf_keywords(keyword_texts(docs), np.array(labels), top_n=5, extra_stop_words=stop)
+    assert not ({w for words in kw.values() for w, _ in words} & {"self", "return", "def", "class", "pass"})
+    assert "parse" in {w for w, _ in kw[0]} and "socket" in {w for w, _ in kw[1]}
+    plain = ctfidf_keywords(texts, np.array(labels), top_n=3)  # without them, keywords are the language's words
+    assert {"self", "return", "def"} & {w for words in plain.values() for w, _ in words}

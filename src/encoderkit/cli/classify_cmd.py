@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import console, print_json, quiet_env
+from .common import console, print_json, print_markdown, quiet_env
 from .eval_cmd import eval_app
 from .options import (
     batch_size_option,
@@ -294,7 +294,5 @@ def eval_classify(
     if as_json:
         print_json(res)
         return
-    from rich.markdown import Markdown
-
-    console().print(Markdown((out / "results.md").read_text()))
+    print_markdown((out / "results.md").read_text())
     console().print(f"wrote {out}/results.json, results.md, plots")

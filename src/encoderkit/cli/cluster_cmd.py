@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import console, print_json, quiet_env
+from .common import console, print_json, print_markdown, quiet_env
 from .options import json_option, out_option, quiet_option, seed_option
 
 
@@ -83,9 +83,7 @@ def cluster(
             {**res, "results": {a: {k2: v for k2, v in r.items() if k2 != "assignments"} for a, r in res["results"].items()}}
         )
         return
-    from rich.markdown import Markdown
-
-    console().print(Markdown((out / "clusters.md").read_text()))
+    print_markdown((out / "clusters.md").read_text())
     console().print(f"wrote {out}/clusters.json (assignments of every document), clusters.md, map PNGs")
 
 
@@ -115,6 +113,4 @@ def dedup(
     if as_json:
         print_json(res)
         return
-    from rich.markdown import Markdown
-
-    console().print(Markdown(dedup_markdown(res, max_groups=20)))
+    print_markdown(dedup_markdown(res, max_groups=20))

@@ -251,14 +251,24 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 
+def print_markdown(text: str) -> None:
+    """A Markdown report: rendered by Rich on a terminal; as the Markdown itself into a pipe or a file
+    (Rich pads every rendered line to the console width: 400 columns of spaces in a pipe)."""
+    if _isatty(sys.stdout):
+        from rich.markdown import Markdown
+
+        console().print(Markdown(text))
+        return
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
 def print_results(res: dict, out, plot: str, as_json: bool) -> None:
     """A report written to ``out`` (results.json, results.md, ``plot``): JSON to stdout, or its Markdown."""
     if as_json:
         print_json(res)
         return
-    from rich.markdown import Markdown
-
-    console().print(Markdown((out / "results.md").read_text()))
+    print_markdown((out / "results.md").read_text())
     console().print(f"wrote {out}/results.json, results.md, {plot}")
 
 

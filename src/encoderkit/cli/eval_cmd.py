@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import console, print_json, quiet_env
+from .common import console, print_json, print_markdown, quiet_env
 from .options import json_option, out_option, quiet_option
 
 eval_app = typer.Typer(
@@ -114,9 +114,7 @@ def retrieval(
     if as_json:
         print_json(res)
         return
-    from rich.markdown import Markdown
-
-    console().print(Markdown((out / "results.md").read_text()))
+    print_markdown((out / "results.md").read_text())
     console().print(f"wrote {out}/results.json, results.md, runs/, recall_at_k.png, quality_vs_latency.png")
 
 
@@ -170,10 +168,12 @@ def sts(
             f"read {info['pairs']} pairs from {_esc(info['file'])} ({info['format']}: columns {', '.join(info['columns'])}; "
             f"scores {info['score_range'][0]:g}..{info['score_range'][1]:g})"
         )
+        if info.get("split_note"):
+            console(stderr=True).print(f"note: {_esc(info['split_note'])} (--split {_esc(split)} does not apply)")
     rows = []
     for spec in model:
         enc = Encoder.load(spec, pooling=pooling)
-        rows.append({"model": enc.name, "spec": spec, "split": split, **sts_correlation(enc, pairs)})
+        rows.append({"model": enc.name, "spec": spec, "split": info["split"], **sts_correlation(enc, pairs)})
     payload = {"results": rows, "data": str(data), "input": info, "machine": machine_info()}
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -221,12 +221,14 @@ def geometry(
         encoders.append((f"random init ({encoders[0][0]} architecture, untrained)", random_init_encoder(encoders[0][1])))
     rows = run_geometry(encoders, pairs, poolings=pooling)
     out.mkdir(parents=True, exist_ok=True)
+    used = pairs.info["split"] or "whole file"
     (out / "geometry.json").write_text(
-        json.dumps({"rows": rows, "split": split, "data": str(data), "machine": machine_info()}, indent=2) + "\n"
-    )
-    md = geometry_markdown(rows, split)
+        json.dumps({"rows": rows, "split": pairs.info["split"], "input": pairs.info, "data": str(data),
+                    "machine": machine_info()}, indent=2) + "\n"
+    )  # fmt: skip
+    if pairs.info.get("split_note"):
+        console(stderr=True).print(f"note: {_esc(pairs.info['split_note'])} (--split {_esc(split)} does not apply)")
+    md = geometry_markdown(rows, used)
     (out / "geometry.md").write_text(md)
     plot_geometry(rows, out / "geometry.png")
-    from rich.markdown import Markdown
-
-    console().print(Markdown(md))
+    print_markdown(md)

@@ -15,7 +15,7 @@ from typing import List, Optional
 import typer
 from typer.core import TyperGroup
 
-from .common import console, print_json, quiet_env
+from .common import console, print_json, print_markdown, quiet_env
 from .eval_cmd import eval_app
 from .options import batch_size_option, json_option, out_option, quiet_option
 
@@ -286,7 +286,5 @@ def _show(res: dict, out: Path, as_json: bool) -> None:
     if as_json:
         print_json(res)
         return
-    from rich.markdown import Markdown
-
-    console().print(Markdown((out / "results.md").read_text()))
+    print_markdown((out / "results.md").read_text())
     console().print(f"wrote {out}/results.json, results.md, confusion.png")

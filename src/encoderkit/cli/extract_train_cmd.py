@@ -43,9 +43,16 @@ def ner(
     max_train_docs: Optional[int] = typer.Option(None, help="Use only the first N training documents."),
     max_dev_docs: Optional[int] = typer.Option(None, help="Validate on the first N dev documents."),
     head_lr_mult: float = typer.Option(10.0, help="Learning-rate multiplier of the new head (classifier, case, CRF)."),
+    min_steps: int = typer.Option(
+        500, min=0, help="At least this many optimizer steps: a small data set is seen for more epochs (0: epochs only)."
+    ),
+    patience: int = typer.Option(4, min=0, help="End after N validations without a better dev F1 (0: never)."),
     **options,
 ):
-    """Train a named-entity tagger (BIO head on the backbone; case features; optional CRF)."""
+    """Train a named-entity tagger (BIO head on the backbone; case features; optional CRF).
+
+    The schedule follows the data: --epochs passes, but at least --min-steps optimizer steps, validated
+    about ten times, stopping early when dev F1 stops improving; the best model by dev F1 is kept."""
     quiet_env(options["quiet"] or options["as_json"])
     from ..training.loop import TrainConfig
     from ..training.tagging import train_ner
@@ -63,7 +70,7 @@ def ner(
         dev_data=dev,
         max_train_docs=max_train_docs,
         max_dev_docs=max_dev_docs,
-        train_config=TrainConfig.from_options(**options, head_lr_mult=head_lr_mult),
+        train_config=TrainConfig.from_options(**options, head_lr_mult=head_lr_mult, min_steps=min_steps, patience=patience),
         resume=options["resume"],
     )
     _report(log, out, options["as_json"])

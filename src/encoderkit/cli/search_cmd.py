@@ -210,7 +210,7 @@ def _interactive(idx, opts, show) -> None:
         text = line.strip()
         if not text:
             continue
-        show(text, idx.search_many([text], opts)[0])
+        show(text, idx.search_many([text], opts)[0], header=not tty)  # piped: say which query each block answers
 
 
 def _read_line() -> str:
@@ -242,7 +242,11 @@ class _Printer:
 
         return json.dumps(self.json_row(qid, query, hits), ensure_ascii=False)
 
-    def __call__(self, query: str, hits, single: bool = False) -> None:
+    def __call__(self, query: str, hits, single: bool = False, header: bool = False) -> None:
+        if header and not self.as_json:  # a JSON line names its query itself
+            from .safe import joined
+
+            console().print(joined(("query: ", "dim"), (" ".join(query.split()), "bold magenta")))
         if self.as_json:
             if single:
                 print_json({"query": query, "mode": self.mode, "index": self.index_dir, "hits": self.rows(hits, query)})

@@ -32,6 +32,7 @@ from ..retrieval.base import IndexContext
 from ..retrieval.options import SearchOptions
 from ..retrieval.ranking import Hit, QueryRanking
 from .read.searcher import IndexSearcher
+from .storage.footprint import index_bytes
 from .storage.manifest import MANIFEST, read_manifest, retriever_names, write_manifest
 from .storage.migrate import segment_count
 from .storage.model import check_encoder, gate_problem, load_document_encoder, load_index_encoder, resolve_backend
@@ -189,7 +190,8 @@ class Index:
         return int(self.manifest["counts"]["documents"])
 
     def stats(self) -> dict:
-        size = sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+        self.store.checkpoint()  # the size counted right after an update equals the one `info` shows later
+        size = index_bytes(self.path)
         return {
             "path": str(self.path),
             "generation": self.generation,

@@ -20,6 +20,19 @@ alpha beta
 zeta
 >>> [c["rank"] for c in ctx["citations"]], ctx["dropped"]
 ([1, 3], 1)
+
+A budget smaller than every passage gets the best passage cut to it at a sentence boundary, marked
+``truncated``; a budget too small even for its first sentence is a :class:`BudgetTooSmall` saying the
+smallest budget that works:
+
+>>> one = {"text": "One two. Three four five.", "title": "A", "start": 0, "end": 25}
+>>> ctx = assemble_context([one], budget=5, count_tokens=count)
+>>> ctx["context"], ctx["truncated"], ctx["citations"][0]["end"]
+('[1] A\\nOne two.', True, 8)
+>>> assemble_context([one], budget=2, count_tokens=count)
+Traceback (most recent call last):
+...
+encoderkit.retrieval.context.BudgetTooSmall: a budget of 2 tokens holds no passage; the best one's first sentence needs 4
 """
 
 from __future__ import annotations
@@ -27,6 +40,14 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 ORDERS = ("best_first", "edges")
+
+
+class BudgetTooSmall(ValueError):
+    """Not even the best passage's first sentence fits the budget; ``needed``: the smallest that does."""
+
+    def __init__(self, budget: int, needed: int):
+        super().__init__(f"a budget of {budget} tokens holds no passage; the best one's first sentence needs {needed}")
+        self.budget, self.needed = budget, needed
 
 
 def edges_order(n: int) -> list[int]:
@@ -78,9 +99,42 @@ def assemble_context(
             continue
         chosen.append((p, rank, cost))
         used += cost
+    truncated = False
+    if not chosen and passages:  # nothing fits whole: the best passage, cut to the budget at a sentence end
+        best, cost = cut_to_budget(passages[0], budget, count_tokens)
+        chosen, used, truncated = [(best, 1, cost)], cost, True
+        dropped = len(passages) - 1
     placed = [chosen[i] for i in (edges_order(len(chosen)) if order == "edges" else range(len(chosen)))]
     blocks, citations = [], []
     for n, (p, rank, cost) in enumerate(placed, start=1):
         blocks.append(format_passage(n, p))
         citations.append({**{k: v for k, v in p.items() if k != "text"}, "n": n, "rank": rank, "tokens": cost})
-    return {"context": separator.join(blocks), "citations": citations, "tokens": used, "dropped": dropped}
+    return {
+        "context": separator.join(blocks),
+        "citations": citations,
+        "tokens": used,
+        "dropped": dropped,
+        "truncated": truncated,
+    }
+
+
+def cut_to_budget(passage: dict, budget: int, count_tokens: Callable[[str], int]) -> tuple[dict, int]:
+    """(the passage cut after its last whole sentence that fits ``budget`` with its heading, its cost);
+    ``end`` moves with the cut. :class:`BudgetTooSmall` when not even the first sentence fits."""
+    from .snippets import sentences
+
+    text = passage["text"]
+    ends = [e for _, e in sentences(text)] or [len(text)]
+    best = None
+    for e in ends:
+        part = {**passage, "text": text[:e].rstrip()}
+        cost = count_tokens(format_passage(1, part))
+        if cost > budget:
+            if best is None:
+                raise BudgetTooSmall(budget, cost)
+            break
+        best = (part, cost)
+    part, cost = best
+    if "start" in passage:
+        part["end"] = int(passage["start"]) + len(part["text"])
+    return part, cost

@@ -99,11 +99,25 @@ def parse_mode(mode: str, available: Sequence[str]) -> list[str]:
         return list(available)
     names = [m.strip() for m in mode.split("+")]
     for n in names:
-        if n not in available:
+        if n in available:
+            continue
+        if n in _known_retrievers():  # a retriever this index was built without: say how to add it
+            have = ", ".join(available)
             raise EncoderkitError(
-                f"unknown search mode '{mode}'" if n == mode else f"mode '{mode}': this index has no '{n}' retriever",
-                hint=f"use hybrid, one of {', '.join(available)}, or several joined by '+'",
+                f"mode '{mode}': this index has no '{n}' retriever (it has {have})",
+                hint=f"add it (encodes only what it needs): encoderkit index DIR... --index INDEX "
+                f"--retrievers {','.join([*available, n])}",
             )
+        raise EncoderkitError(
+            f"unknown search mode '{mode}'" if n == mode else f"mode '{mode}': no retriever is called '{n}'",
+            hint=f"use hybrid, one of {', '.join(available)}, or several joined by '+'",
+        )
     if len(set(names)) != len(names):
         raise EncoderkitError(f"mode '{mode}' names a retriever twice", hint="name each retriever once")
     return names
+
+
+def _known_retrievers() -> list[str]:
+    from .registry import names
+
+    return names()

@@ -84,6 +84,7 @@ class Hit:
     annotations: dict = field(default_factory=dict)
     fmt: str = ""  # the document's format (text, markdown, rst, html, beir): where its headings are
     mid_word: bool = False  # the chunk's text begins inside a word (a token window can)
+    mid_line: bool = False  # the chunk's text begins inside a line (so, for prose, maybe inside a sentence)
 
     def to_dict(self) -> dict:
         return {

@@ -122,14 +122,37 @@ def _first_word_start(text: str) -> int:
     return m.start() + (m2.start() if m2 else 0)
 
 
-def best_passage(text: str, query: str, width: int = 240, *, mid_word: bool = False) -> tuple[int, int, str]:
-    """(start, end, passage) of the best 1-2 sentence window of ``text`` (offsets into ``text``); a passage
-    longer than ``width`` is cut at word boundaries (``…`` marks a cut). ``mid_word``: ``text`` begins
-    inside a word (that partial word is never shown)."""
+def best_passage(
+    text: str, query: str, width: int = 240, *, mid_word: bool = False, mid_line: bool = False, code: bool = False
+) -> tuple[int, int, str]:
+    """(start, end, passage) of the best window of ``text`` (offsets into ``text``): 1-2 sentences of prose,
+    whole lines of code (``code``); a passage longer than ``width`` is cut at word boundaries (``…`` marks a
+    cut). ``mid_word``: ``text`` begins inside a word (that partial word is never shown); ``mid_line``: it
+    begins inside a line, so its first sentence (or line) is a fragment, shown (after "…") only when nothing
+    else holds a query term.
+
+    >>> best_passage("b The amount of disk space used. Sizes are in blocks.", "disk space", mid_line=True)[2]
+    '…The amount of disk space used.'
+    >>> best_passage("rest of it. Disk space is counted in blocks.", "disk space", mid_line=True)[2]
+    'Disk space is counted in blocks.'
+    >>> best_passage("it:\\n    k = key(elem)\\n    out.append(k)\\n", "key elem", code=True, mid_line=True)[2]
+    'k = key(elem)'
+    """
     q = terms(query)
+    if code:
+        return _code_passage(text, q, width, mid_line)
     skip = _first_word_start(text) if mid_word and text[:1].isalnum() else 0
     sents = [(max(s, skip), e) for s, e in sentences(text) if e > skip]
     sents = [(s, e) for s, e in sents if text[s:e].strip()]
+    fragment = -1  # where the partial first sentence starts, when it is kept
+    if mid_line and sents and sents[0][0] <= skip:  # the chunk's first "sentence" is a fragment of one
+        if len(sents) > 1 and any(terms(text[a:b]) & q for a, b in sents[1:]):
+            sents = sents[1:]  # the query is met elsewhere: start at a whole sentence
+        else:  # only the fragment has it: never show the partial token it begins with, and mark the cut
+            gap = re.search(r"\s+\S", text[sents[0][0] : sents[0][1]])
+            if gap:
+                sents[0] = (sents[0][0] + gap.end() - 1, sents[0][1])
+            fragment = sents[0][0]
     if not sents:
         return _cut(text, skip, len(text), q, width)
     best, best_score = sents[0], -1.0
@@ -142,7 +165,43 @@ def best_passage(text: str, query: str, width: int = 240, *, mid_word: bool = Fa
             score = len(found) - 0.01 * (j - i) - (0.5 if e - s > 2 * width else 0.0)  # prefer one sentence on ties
             if score > best_score:
                 best, best_score = (s, e), score
-    return _cut(text, best[0], best[1], q, width)
+    return _marked(_cut(text, best[0], best[1], q, width), fragment)
+
+
+def _marked(cut: tuple[int, int, str], fragment: int) -> tuple[int, int, str]:
+    """A passage that starts at a fragment (the chunk began inside its sentence or line) shows the cut: "…"."""
+    s, e, passage = cut
+    if s <= fragment and not passage.startswith(ELLIPSIS):
+        passage = ELLIPSIS + passage
+    return s, e, passage
+
+
+def _code_passage(text: str, q: set[str], width: int, mid_line: bool) -> tuple[int, int, str]:
+    """The best run of up to three whole lines of code (the one with most query terms), from a line start."""
+    lines = []
+    pos = 0
+    for line in text.split("\n"):
+        if line.strip():
+            lines.append((pos + len(line) - len(line.lstrip()), pos + len(line.rstrip())))
+        pos += len(line) + 1
+    fragment = -1
+    if mid_line and lines and lines[0][0] == 0 and text[:1].strip():  # the chunk began inside a line
+        if len(lines) > 1 and any(terms(text[a:b]) & q for a, b in lines[1:]):
+            lines = lines[1:]  # the query is met on whole lines: the partial one is not a start
+        else:
+            fragment = 0  # only the partial line has it: show it, marked as cut
+    if not lines:
+        return _cut(text, 0, len(text), q, width)
+    best, best_score = (lines[0][0], lines[0][1]), -1.0
+    for i in range(len(lines)):
+        for j in range(i, min(i + 3, len(lines))):
+            s, e = lines[i][0], lines[j][1]
+            if e - s > width and j > i:
+                break
+            score = len(terms(text[s:e]) & q) - 0.01 * (j - i)
+            if score > best_score:
+                best, best_score = (s, e), score
+    return _marked(_cut(text, best[0], best[1], q, width), fragment)
 
 
 def _cut(text: str, s: int, e: int, q: set[str], width: int) -> tuple[int, int, str]:
@@ -190,7 +249,14 @@ def section_at(chunk_text: str, offset: int, fmt: str, chunk_section: str) -> st
 
 def snippet(hit, query: str, width: int = 240) -> Snippet:
     """The snippet of a :class:`~encoderkit.retrieval.ranking.Hit` for ``query``."""
-    s, e, passage = best_passage(hit.text, query, width, mid_word=getattr(hit, "mid_word", False))
+    s, e, passage = best_passage(
+        hit.text,
+        query,
+        width,
+        mid_word=getattr(hit, "mid_word", False),
+        mid_line=getattr(hit, "mid_line", False),
+        code=getattr(hit, "fmt", "") == "code",
+    )
     q = terms(query)
     marks = [[m.start(), m.end()] for m in _WORD.finditer(passage) if terms(m.group()) & q]
     section = section_at(hit.text, s, getattr(hit, "fmt", ""), hit.section)

@@ -81,9 +81,14 @@ def error_response(status: int, message: str, *, code: str | None = None, param:
 def _validation_message(errors) -> tuple[str, str | None]:
     parts, first = [], None
     for e in errors[:5]:
-        loc = [str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path")]
+        loc = [str(x) for x in e.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header"):  # where the value was sent, not its name
+            if len(loc) == 1 and loc[0] == "body":
+                loc = ["request body"]  # no body at all, or not a JSON object
+            else:
+                loc = loc[1:]
         where = ".".join(loc)
-        first = first or where or None
+        first = first or (where if where != "request body" else None)
         msg = str(e.get("msg", "invalid value"))
         msg = msg.removeprefix("Value error, ")
         parts.append(f"{where}: {msg}" if where else msg)

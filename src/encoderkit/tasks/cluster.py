@@ -72,16 +72,20 @@ def hdbscan(vectors: np.ndarray, min_cluster_size: int | None = None, dims: int 
     return HDBSCAN(min_cluster_size=max(2, min(size, n)), copy=True).fit_predict(reduced).astype(int)
 
 
-def ctfidf_keywords(texts: list[str], labels: np.ndarray, top_n: int = 10) -> dict[int, list[tuple[str, float]]]:
+def ctfidf_keywords(
+    texts: list[str], labels: np.ndarray, top_n: int = 10, extra_stop_words: set[str] | None = None
+) -> dict[int, list[tuple[str, float]]]:
     """Top ``top_n`` words per cluster by class-based TF-IDF (noise, -1, left out); scores are
-    normalised so each cluster's best word has 1.0."""
-    from sklearn.feature_extraction.text import CountVectorizer
+    normalised so each cluster's best word has 1.0. English stop words, and ``extra_stop_words`` (e.g. a
+    programming language's keywords), are never keywords."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
     clusters = sorted(c for c in set(labels.tolist()) if c >= 0)
     if not clusters:
         return {}
     docs = [" ".join(t for t, lab in zip(texts, labels) if lab == c) for c in clusters]
-    vec = CountVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b", lowercase=True)
+    stop = sorted(ENGLISH_STOP_WORDS | (extra_stop_words or set()))
+    vec = CountVectorizer(stop_words=stop, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b", lowercase=True)
     try:
         tf = vec.fit_transform(docs).astype(np.float64).toarray()
     except ValueError:  # nothing but stop words
@@ -126,10 +130,33 @@ def agreement(gold: list[str], labels: np.ndarray) -> dict:
     }
 
 
+def keyword_texts(docs: Collection) -> list[str]:
+    """The documents' texts as keywords are counted on: code with its identifiers split into words."""
+    from ..data.files.code import language_of
+    from ..data.files.code_words import identifier_words
+
+    paths = docs.paths or [""] * len(docs.texts)
+    return [identifier_words(t) if p and language_of(Path(p).suffix) else t for p, t in zip(paths, docs.texts)]
+
+
+def code_stop_words(docs: Collection) -> set[str]:
+    """The keywords and built-ins of every programming language among the documents (by file suffix):
+    ``self``, ``return`` and ``def`` are not what a cluster of Python files is about."""
+    from ..data.files.code import language_of
+    from ..data.files.code_words import language_stop_words
+
+    by_language: dict[str, list[str]] = {}
+    for path, text in zip(docs.paths or [], docs.texts):
+        language = language_of(Path(path).suffix) if path else None
+        if language:
+            by_language.setdefault(language, []).append(text)
+    return set().union(*(language_stop_words(texts, lang) for lang, texts in by_language.items()))
+
+
 def describe_clusters(
     docs: Collection, vectors: np.ndarray, labels: np.ndarray, *, top_n: int = 10, n_repr: int = 3
 ) -> list[dict]:
-    keywords = ctfidf_keywords(docs.texts, labels, top_n)
+    keywords = ctfidf_keywords(keyword_texts(docs), labels, top_n, code_stop_words(docs))
     reps = representatives(vectors, labels, n_repr)
     out = []
     for c in sorted(set(labels.tolist()), key=lambda c: (c < 0, -int((labels == c).sum()))):

@@ -12,6 +12,8 @@ model; the trainer does the rest, the same way for all:
 * ``grad_accum`` batches per optimizer step (each batch's loss weighted by its share of the
   examples, so for losses that average over examples this equals one big batch), gradient clipping,
   optional bfloat16 autocast.
+* At least ``min_steps`` optimizer steps: a small data set is seen for more epochs (validated about
+  ten times over the run), so a schedule set for a large corpus does not stop a small one half-trained.
 * Validation at the start, every ``eval_every`` steps (0: at each epoch end) and at the end. With
   ``select_best`` the model is exported whenever the validation ``metric`` (maximised) improves;
   otherwise (and when there is nothing to validate) it is exported at the end. Early stopping:
@@ -63,6 +65,7 @@ class TrainConfig:
 
     max_steps: int | None = None  # optimizer steps; None: ``epochs`` passes over the examples
     epochs: float = 1.0
+    min_steps: int = 0  # at least this many optimizer steps (small data runs more epochs); max_steps overrides
     batch_size: int = 32  # examples per forward/backward pass
     grad_accum: int = 1  # batches per optimizer step (examples per step = batch_size * grad_accum)
     lr: float = 2e-5  # peak learning rate of the encoder
@@ -110,6 +113,8 @@ class TrainConfig:
             raise EncoderkitError("head_only_steps must be >= 0")
         if self.patience < 0:
             raise EncoderkitError("patience must be >= 0")
+        if self.min_steps < 0:
+            raise EncoderkitError("min_steps must be >= 0")
 
 
 class Objective(Protocol):
@@ -169,15 +174,30 @@ def lr_at(step: int, base: float, start: int, end: int, warmup_ratio: float) -> 
     return base * max(0.0, (end - step) / max(1, end - start - warm))
 
 
-def total_steps(max_steps: int | None, epochs: float, steps_per_epoch: int) -> int:
-    """Optimizer steps of a run: ``max_steps``, else ``epochs`` passes (rounded up, at least 1).
+def total_steps(max_steps: int | None, epochs: float, steps_per_epoch: int, min_steps: int = 0) -> int:
+    """Optimizer steps of a run: ``max_steps``, else ``epochs`` passes (rounded up, at least 1) and at
+    least ``min_steps`` (a small data set is seen for more epochs).
 
-    >>> total_steps(None, 1.5, 5), total_steps(7, 3.0, 5), total_steps(None, 0.01, 5)
-    (8, 7, 1)
+    >>> total_steps(None, 1.5, 5), total_steps(7, 3.0, 5), total_steps(None, 0.01, 5), total_steps(None, 5, 13, 500)
+    (8, 7, 1, 500)
     """
     if max_steps:
         return int(max_steps)
-    return max(1, math.ceil(round(epochs * steps_per_epoch, 6)))
+    return max(1, math.ceil(round(epochs * steps_per_epoch, 6)), int(min_steps))
+
+
+def validation_interval(eval_every: int, steps_per_epoch: int, total: int, min_steps: int = 0) -> int:
+    """Steps between validations: ``eval_every``, else one epoch; when ``min_steps`` made a small data
+    set run many epochs, a tenth of the run (at least an epoch).
+
+    >>> validation_interval(0, 90, 450), validation_interval(0, 13, 500, 500), validation_interval(25, 13, 500, 500)
+    (90, 50, 25)
+    """
+    if eval_every:
+        return eval_every
+    if min_steps and total <= min_steps:
+        return max(steps_per_epoch, math.ceil(total / 10))
+    return steps_per_epoch
 
 
 def split_by_name(named: Iterable[tuple[str, object]], head_fragments: Sequence[str]) -> dict[str, list]:
@@ -241,7 +261,8 @@ class Trainer:
         self.stop_requested = False
         self._plan: tuple[int, list[list[int]]] | None = None
         self.steps_per_epoch = max(1, math.ceil(len(self.plan(0)) / config.grad_accum))
-        self.total_steps = total_steps(config.max_steps, config.epochs, self.steps_per_epoch)
+        self.total_steps = total_steps(config.max_steps, config.epochs, self.steps_per_epoch, config.min_steps)
+        self.eval_interval = validation_interval(config.eval_every, self.steps_per_epoch, self.total_steps, config.min_steps)
         self.head_lr = config.head_lr if config.head_lr is not None else config.lr * config.head_lr_mult
         self.groups = self._trainable(objective.named_groups())
         if config.head_only_steps and not self.groups["head"]:
@@ -405,8 +426,7 @@ class Trainer:
         return float(curve[-1]["loss"]) if curve and "loss" in curve[-1] else float("nan")
 
     def _validates_at(self, done: int) -> bool:
-        every = self.config.eval_every
-        return done == self.total_steps or (done % every == 0 if every else done % self.steps_per_epoch == 0)
+        return done == self.total_steps or done % self.eval_interval == 0
 
     def _set_phase(self, step: int) -> str:
         phase = self.phase(step)

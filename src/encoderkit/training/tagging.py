@@ -185,8 +185,16 @@ def train_ner(
     return train_tagger(train_docs, dev_docs, out, train_config=cfg, card=card, **options)
 
 
+MIN_STEPS = 500  # the full CoNLL-2003 train set at the defaults runs ~460 steps: a small set gets as many
+PATIENCE = 4  # validations without a better dev F1 end a run (the best one is what is kept)
+
+
 def default_config() -> TrainConfig:
-    return TrainConfig(lr=8e-5, batch_size=8, epochs=5.0, head_lr_mult=10.0, warmup_ratio=0.1)
+    """5 epochs, but at least :data:`MIN_STEPS` optimizer steps with early stopping on dev F1: 2,000
+    sentences at 5 epochs were only 65 steps (test F1 0.44, still rising)."""
+    return TrainConfig(
+        lr=8e-5, batch_size=16, epochs=5.0, head_lr_mult=10.0, warmup_ratio=0.1, min_steps=MIN_STEPS, patience=PATIENCE
+    )
 
 
 def train_tagger(

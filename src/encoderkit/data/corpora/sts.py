@@ -67,6 +67,7 @@ class _Table:
     fmt: str
     rows: list[tuple[int, dict]] = field(default_factory=list)  # (line, {column: value})
     columns: tuple[str, str, str] = ("", "", "")
+    split: str | None = None  # the split its rows were selected for; None: the whole file, it has no split column
 
 
 def read_sts(
@@ -78,8 +79,11 @@ def read_sts(
     score_range: tuple[float, float] | None = None,
 ) -> StsPairs:
     """Validated sentence pairs from a file or a folder (``sts-<split>.csv``, or SICK's files)."""
-    path = _locate(Path(path), split)
+    given = Path(path)
+    path = _locate(given, split)
     table = _read_table(path, split, fmt, tuple(columns) if columns else None)
+    if table.split is None and given.is_dir() and split.lower() in path.stem.lower():
+        table.split = split  # the folder's file for that split (sts-test.csv, test.tsv)
     lo, hi = score_range or RANGES.get(table.fmt, (-math.inf, math.inf))
     if lo >= hi:
         raise EncoderkitError(f"score range {lo}:{hi} is empty", hint="pass MIN:MAX with MIN < MAX, e.g. 0:5")
@@ -128,7 +132,10 @@ def read_sts(
         "score_range": [lo, hi],
         "rows": len(table.rows),
         "pairs": len(pairs),
+        "split": table.split,
     }
+    if table.split is None:
+        info["split_note"] = f"{path.name} has no split column: all {len(pairs)} pairs of the file were scored"
     return StsPairs(pairs, info)
 
 
@@ -163,6 +170,7 @@ def _read_table(path: Path, split: str, fmt: str, columns: tuple | None) -> _Tab
         if "SemEval_set" in header:
             want = SICK_SPLITS.get(split.lower(), split.upper())
             table.rows = [(n, r) for n, r in table.rows if r.get("SemEval_set", "").strip().upper() == want]
+            table.split = split
         return table
     for cols in [columns] if columns else DEFAULT_COLUMNS:
         if set(cols) <= set(header):

@@ -60,10 +60,34 @@ def path_matches(path: str, pattern: str) -> bool:
     return any(fnmatch(c, p) for c in candidates for p in patterns)
 
 
-def allowed_documents(store, gen: int, filters: Sequence[Filter]) -> np.ndarray | None:
-    """Sorted row ids of the documents visible at ``gen`` that pass every filter; None without filters."""
+def check_fields(filters: Sequence[Filter], known: set[str]) -> None:
+    """Raise a clear error for a filter on a field no document of the index has (a typo, or labels never
+    stored): an empty result would look like "nothing matched".
+
+    >>> check_fields([Filter("path", ("*.md",)), Filter("label", ("x",))], {"label"})
+    >>> check_fields([Filter("label", ("sports",))], {"meta.year"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    encoderkit.errors.EncoderkitError: no document of this index has a 'label' field (fields here: path, meta.year); ...
+    """
+    for f in filters:
+        if f.field == "path" or f.field in known:
+            continue
+        fields = ", ".join(["path", *sorted(known)])
+        if f.field.startswith("meta."):
+            hint = "meta.KEY filters a document's own metadata (e.g. the 'metadata' of a BEIR record)"
+        else:
+            hint = "labels and entities are stored at index time: encoderkit index ... --classify MODEL or --extract MODEL"
+        raise EncoderkitError(f"no document of this index has a {f.field!r} field (fields here: {fields})", hint=hint)
+
+
+def allowed_documents(store, gen: int, filters: Sequence[Filter], check: bool = True) -> np.ndarray | None:
+    """Sorted row ids of the documents visible at ``gen`` that pass every filter; None without filters.
+    ``check``: a filter on a field no visible document has is an error (see :func:`check_fields`)."""
     if not filters:
         return None
+    if check:
+        check_fields(filters, store.filter_fields(gen))
     allowed: set[int] | None = None
     for f in filters:
         if f.field == "path":

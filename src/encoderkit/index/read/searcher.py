@@ -11,6 +11,7 @@ and every caller gets a complete snapshot object (never a half-loaded one).
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -177,7 +178,7 @@ def ranking_hits(store, ranking: QueryRanking, k: int) -> list[Hit]:
     chunks = store.chunks_by_id(chunk_ids)
     docs = store.documents_by_rowid(sorted({c["doc"] for c in chunks.values()}))
     annotations = store.annotations(list(docs))
-    before = store.char_before(list(chunks.values()))
+    before = store.char_before(list(chunks.values()), width=8)
     table = stage_table(ranking.stages)
     hits = []
     for rank_, (key, score, cid) in enumerate(zip(keys, scores, chunk_ids), start=1):
@@ -201,7 +202,20 @@ def ranking_hits(store, ranking: QueryRanking, k: int) -> list[Hit]:
                 annotations=annotations.get(c["doc"], {}),
                 stages=shown_chunk_scores(table.get(key, {}), ranking.stages, key, int(cid)),
                 fmt=d["fmt"],
-                mid_word=before.get(cid, "").isalnum() and c["text"][:1].isalnum(),
+                mid_word=before.get(cid, "")[-1:].isalnum() and c["text"][:1].isalnum(),
+                mid_line=begins_mid_line(before.get(cid, "")),
             )
         )
     return hits
+
+
+def begins_mid_line(text_before: str) -> bool:
+    """Whether a chunk preceded by ``text_before`` (the few document characters before it) begins inside a
+    line and not right after the end of a sentence: its first sentence or line is then a fragment.
+
+    >>> begins_mid_line(""), begins_mid_line("a line\\n"), begins_mid_line("the end. "), begins_mid_line("%b ")
+    (False, False, False, True)
+    """
+    if text_before[-1:] in ("", "\n"):
+        return False
+    return not re.search(r"[.!?][\"')\]]*\s+$", text_before)

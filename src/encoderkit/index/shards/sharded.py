@@ -24,7 +24,7 @@ from ...retrieval.pipeline import Snapshot, rank
 from ...retrieval.ranking import Hit, QueryRanking
 from ...retrieval.segmented import Part, SegmentedRetriever
 from ..index import Index
-from ..read.filters import allowed_documents, parse_filters
+from ..read.filters import allowed_documents, check_fields, parse_filters
 from ..read.searcher import ranking_hits
 from ..storage.manifest import MANIFEST
 from ..write.update_report import UpdateReport
@@ -72,7 +72,7 @@ class ShardRouter:
             out.update({r + offset_of(s): a for r, a in self.stores[s].annotations(ids).items()})
         return out
 
-    def char_before(self, chunks: Sequence[dict]) -> dict[int, str]:
+    def char_before(self, chunks: Sequence[dict], width: int = 1) -> dict[int, str]:
         out: dict[int, str] = {}
         by_shard: dict[int, list[dict]] = {}
         for c in chunks:
@@ -80,7 +80,7 @@ class ShardRouter:
             off = offset_of(s)
             by_shard.setdefault(s, []).append({**c, "id": c["id"] - off, "doc": c["doc"] - off})
         for s, rows in by_shard.items():
-            out.update({cid + offset_of(s): ch for cid, ch in self.stores[s].char_before(rows).items()})
+            out.update({cid + offset_of(s): ch for cid, ch in self.stores[s].char_before(rows, width).items()})
         return out
 
     def chunk_texts(self, chunk_ids) -> dict[int, str]:
@@ -342,10 +342,11 @@ class ShardedIndex:
         snap = self.snapshot()
         allowed = None
         parsed = parse_filters(o.filters)
-        if parsed and snap is not None:
+        if parsed and snap is not None:  # a field is known when any shard has it
+            check_fields(parsed, set().union(*(s.store.filter_fields(s.generation) for s in self.shards)))
             allowed = np.concatenate(
                 [
-                    np.asarray(allowed_documents(s.store, s.generation, parsed), dtype=np.int64) + offset_of(i)
+                    np.asarray(allowed_documents(s.store, s.generation, parsed, check=False), dtype=np.int64) + offset_of(i)
                     for i, s in enumerate(self.shards)
                 ]
             )

@@ -25,6 +25,22 @@ def _size(path: Path) -> int:
     )
 
 
+TRANSIENT = ("index.db-shm", "write.lock")  # SQLite's shared-memory file and the writer's lock: not data
+
+
+def index_bytes(index_dir: Path) -> int:
+    """Bytes of an index's data on disk: every file but the transient ones (reader leases, SQLite's
+    shared-memory file, the writer's lock), so two readings of an unchanged index agree."""
+    index_dir = Path(index_dir)
+    total = 0
+    for f in index_dir.rglob("*"):
+        rel = f.relative_to(index_dir)
+        if rel.parts[0] == "leases" or rel.name in TRANSIENT or not f.is_file():
+            continue
+        total += f.stat().st_size
+    return total
+
+
 def footprint(index_dir: Path, manifest: dict, context: IndexContext) -> dict:
     index_dir = Path(index_dir)
     store = sum(_size(index_dir / n) for n in ("index.db", "index.db-wal", "index.db-shm"))
@@ -61,7 +77,7 @@ def footprint(index_dir: Path, manifest: dict, context: IndexContext) -> dict:
     comps["document order"] = {"disk": 0, "memory": 16 * docs, "mapped": 0}
     model = manifest.get("model") or {}
     comps["query model"] = {"disk": 0, "memory": _model_bytes(model), "mapped": 0}
-    disk_total = _size(index_dir)
+    disk_total = index_bytes(index_dir)
     return {
         "chunks": chunks,
         "documents": docs,

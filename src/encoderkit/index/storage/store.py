@@ -118,6 +118,15 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
+    def checkpoint(self) -> bool:
+        """Move the write-ahead log into the database file and empty it, so the store's size on disk is
+        what it stays (False when a reader holds the log: nothing changes then)."""
+        try:
+            busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error:
+            return False
+        return bool(busy) and busy[0] == 0
+
     @property
     def schema_version(self) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -173,9 +182,10 @@ class Store:
         sql = f"SELECT id, doc, ord, start_char, end_char, section, text, n_tokens FROM chunks WHERE id IN ({q})"
         return {r["id"]: r for r in self.conn.execute(sql, [int(c) for c in chunk_ids])}
 
-    def char_before(self, chunks: Sequence[sqlite3.Row]) -> dict[int, str]:
-        """chunk id -> the document character just before each chunk (from the previous chunk of the same
-        document; "" when unknown or at the document start): tells whether a chunk begins inside a word."""
+    def char_before(self, chunks: Sequence[sqlite3.Row], width: int = 1) -> dict[int, str]:
+        """chunk id -> the ``width`` document characters just before each chunk (from the previous chunk of
+        the same document; "" when unknown or at the document start): tells whether a chunk begins inside a
+        word, a line or a sentence."""
         out: dict[int, str] = {}
         for c in chunks:
             if not c["ord"] or not c["start_char"]:
@@ -186,7 +196,8 @@ class Store:
             if prev is None:
                 continue
             i = c["start_char"] - 1 - prev["start_char"]
-            out[c["id"]] = prev["text"][i] if 0 <= i < len(prev["text"]) and c["start_char"] <= prev["end_char"] else " "
+            known = 0 <= i < len(prev["text"]) and c["start_char"] <= prev["end_char"]
+            out[c["id"]] = prev["text"][max(0, i + 1 - width) : i + 1] if known else " "
         return out
 
     def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, str]:
@@ -309,6 +320,19 @@ class Store:
             f"WHERE v.field = ? AND v.value IN ({q}) AND d.added_gen <= ? AND (d.removed_gen IS NULL OR d.removed_gen > ?)"
         )
         return {r[0] for r in self.conn.execute(sql, [field, *values, gen, gen])}
+
+    def filter_fields(self, gen: int) -> set[str]:
+        """The filter fields documents visible at ``gen`` have values for: annotation fields (``label``,
+        ``entity``...) and ``meta.KEY`` for every key of the documents' own metadata."""
+        fields: set[str] = set()
+        if self.has_table("doc_filter_values"):
+            sql = f"SELECT DISTINCT v.field FROM doc_filter_values v JOIN documents d ON d.id = v.doc WHERE {VISIBLE}"
+            fields |= {r[0] for r in self.conn.execute(sql, {"g": gen})}
+        sql = f"SELECT DISTINCT d.meta FROM documents d WHERE {VISIBLE} AND d.meta != '{{}}'"
+        for r in self.conn.execute(sql, {"g": gen}):
+            meta = json.loads(r[0] or "{}")
+            fields |= {f"meta.{k}" for k in meta} if isinstance(meta, dict) else set()
+        return fields
 
     def documents_with_meta(self, gen: int, key: str, values: Sequence[str]) -> set[int]:
         """Row ids of visible documents whose user metadata ``key`` equals (or, for a list, contains) a value."""

@@ -195,8 +195,9 @@ class Encoder:
         max_length: int | None = None,
         show_progress: bool | None = False,
         token_budget: int | None = None,
+        desc: str = "encoding",
     ) -> np.ndarray:
-        """Encode texts to a float32 array [n, dim]; a single string gives [dim].
+        """Encode texts to a float32 array [n, dim]; a single string gives [dim] (``desc``: the progress bar's label).
 
         Texts are sorted by length before batching (less padding), and results returned in input order.
         ``pooling``: one of mean, cls, max, weighted_mean, last (default: the model's own).
@@ -228,7 +229,7 @@ class Encoder:
         if progress_enabled(show_progress):
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(items), desc="encoding", unit="text")
+            bar = tqdm(total=len(items), desc=desc, unit="text")
         for idx in batches:
             out[idx] = self._encode_batch([items[i] for i in idx], how, normalize, limit)
             batch_done(len(idx))  # e.g. the indexing progress bar: it moves per batch, with an ETA from the first

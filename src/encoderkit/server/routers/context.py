@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from .search import SearchRequest, search_hits
-from .shared import check_range
+from .shared import ApiError, check_range
 
 
 class ContextRequest(SearchRequest):
@@ -20,7 +20,7 @@ class ContextRequest(SearchRequest):
 def router(state):
     from fastapi import APIRouter
 
-    from ...retrieval.context import assemble_context
+    from ...retrieval.context import BudgetTooSmall, assemble_context
 
     r = APIRouter(tags=["search"])
     lim = state.config.limits
@@ -43,9 +43,14 @@ def router(state):
             }
             for h in hits
         ]
-        out = assemble_context(
-            passages, budget=req.budget_tokens, count_tokens=lambda s: state.count_tokens([s])[0], order=req.order
-        )
+        try:
+            out = assemble_context(
+                passages, budget=req.budget_tokens, count_tokens=lambda s: state.count_tokens([s])[0], order=req.order
+            )
+        except BudgetTooSmall as exc:
+            raise ApiError(
+                422, f"budget_tokens={exc.budget} holds no passage: ask for at least {exc.needed}", param="budget_tokens"
+            ) from None
         snap = ranking.snapshot
         return {
             "query": req.query,

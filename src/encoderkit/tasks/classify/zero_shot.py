@@ -18,6 +18,7 @@ softmax temperature) on a few labelled texts, out-of-scope ones included when th
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -65,8 +66,15 @@ def read_descriptions(path: Path) -> dict[str, list[str]]:
 
 
 def parse_descriptions(spec) -> dict[str, list[str]]:
-    """Labels and their descriptions from a "a,b,c" string, a file path, a list of labels or a dict."""
-    if isinstance(spec, (str, Path)) and Path(str(spec)).expanduser().is_file():
+    """Labels and their descriptions from a "a,b,c" string, a file path, a list of labels or a dict.
+
+    A string is read by its content: with a comma (or a line break) it is the label names, however long;
+    without, it is a file when one of that name exists.
+
+    >>> list(parse_descriptions(",".join(f"label number {i}" for i in range(40))))[-1]
+    'label number 39'
+    """
+    if isinstance(spec, Path) or (isinstance(spec, str) and not re.search(r"[,\n]", spec) and _is_file(spec)):
         return read_descriptions(Path(str(spec)).expanduser())
     if isinstance(spec, str):
         spec = [s for s in (x.strip() for x in spec.split(",")) if s]
@@ -86,6 +94,13 @@ def parse_descriptions(spec) -> dict[str, list[str]]:
     if len(out) < 2:
         raise EncoderkitError(f"{len(out)} label(s) given", hint="zero-shot classification needs at least two labels")
     return out
+
+
+def _is_file(name: str) -> bool:
+    try:
+        return Path(name).expanduser().is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or with a NUL: not a file
+        return False
 
 
 def label_texts(descriptions: dict[str, list[str]], templates: Sequence[str]) -> dict[str, list[str]]:

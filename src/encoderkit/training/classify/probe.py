@@ -105,11 +105,15 @@ def fit_probe(
     Cs=C_GRID,
     class_weight=None,
     seed: int = 0,
+    show_progress: bool | None = False,
 ) -> ProbeFit:
     """Fit one logistic regression per C on (X, y), in increasing C, each warm-started from the previous
     solution; keep the best on (X_dev, y_dev) by ``metric`` (ties: the smaller C). Without dev data,
-    the smallest C only. ``y``: label indices (single-label) or a 0/1 matrix [n, k] (multi-label)."""
+    the smallest C only. ``y``: label indices (single-label) or a 0/1 matrix [n, k] (multi-label).
+    ``show_progress``: a bar over the C values, with each one's dev score."""
     import time
+
+    from ...runtime.threads import progress_enabled
 
     t0 = time.perf_counter()
     Cs = sorted(Cs) if X_dev is not None and len(X_dev) else [min(Cs)]
@@ -117,6 +121,11 @@ def fit_probe(
     scores: dict = {}
     single = logistic_regression(Cs[0], class_weight, seed, warm_start=True)
     per_label: dict = {}
+    bar = None
+    if progress_enabled(show_progress) and len(Cs) > 1:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(Cs), desc="choosing C on dev", unit="C")
     for C in Cs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notes at large C: the dev score judges the fit
@@ -128,6 +137,11 @@ def fit_probe(
         scores[str(C)] = score
         if best is None or score > best.scores[str(best.C)] + 1e-12:
             best = ProbeFit(w, b, float(C), metric, scores)
+        if bar is not None:
+            bar.set_postfix_str(f"C={C:g} dev {metric} {score:.4f}, best C={best.C:g}")
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     best.scores = scores
     best.fit_seconds = round(time.perf_counter() - t0, 2)
     return best

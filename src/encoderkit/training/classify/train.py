@@ -230,8 +230,8 @@ def run_probe(splits: Splits, folder: Path, options: ClassifyOptions, metric: st
     enc = _encoder(options)
     k, multi = len(splits.labels), splits.multi_label
     y = targets_of(splits.train, splits.labels, multi)
-    X = enc.encode(splits.train.texts, show_progress=show_progress)
-    Xd = enc.encode(splits.dev.texts) if splits.dev is not None else None
+    X = enc.encode(splits.train.texts, show_progress=show_progress, desc="encoding train")
+    Xd = enc.encode(splits.dev.texts, show_progress=show_progress, desc="encoding dev") if splits.dev is not None else None
     yd = targets_of(splits.dev, splits.labels, multi) if splits.dev is not None else None
     encode_seconds = time.perf_counter() - t0
     weights = class_weights(y, k, options.class_weights, multi)
@@ -246,6 +246,7 @@ def run_probe(splits: Splits, folder: Path, options: ClassifyOptions, metric: st
         Cs=options.Cs,
         class_weight="balanced" if weights is not None else None,
         seed=options.seed,
+        show_progress=show_progress,
     )
     cfg = head_config(
         splits.labels,
@@ -264,7 +265,7 @@ def run_probe(splits: Splits, folder: Path, options: ClassifyOptions, metric: st
             cfg["thresholds"] = tune_thresholds(1 / (1 + np.exp(-zd / cfg["temperature"])), yd)
         result["dev"] = summary_metrics(zd, yd, multi, cfg["thresholds"], cfg["temperature"])
     if splits.test is not None:
-        Xt = enc.encode(splits.test.texts)
+        Xt = enc.encode(splits.test.texts, show_progress=show_progress, desc="encoding test")
         yt = targets_of(splits.test, splits.labels, multi)
         result["test"] = summary_metrics(logits_of(Xt, fit.weight, fit.bias), yt, multi, cfg["thresholds"], cfg["temperature"])
     result |= {"temperature": cfg["temperature"], "thresholds": cfg["thresholds"]}
