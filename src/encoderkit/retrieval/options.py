@@ -15,7 +15,7 @@ retrievers a search mode runs (:func:`parse_mode`).
 >>> SearchOptions(by="page").check()
 Traceback (most recent call last):
 ...
-encoderkit.errors.EncoderkitError: unknown result unit 'page'
+encoderkit.errors.EncoderkitError: unknown result unit 'page'; use 'document' or 'chunk'
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ imported through a hand-written import string.
 >>> reg.get("dial")
 Traceback (most recent call last):
 ...
-encoderkit.errors.EncoderkitError: unknown widget 'dial'
+encoderkit.errors.EncoderkitError: unknown widget 'dial'; known widgets: knob
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Files of queries, as ``encoderkit search --queries`` and the evaluation harness read them: ``.tsv`` (id TAB
+r"""Files of queries, as ``encoderkit search --queries`` and the evaluation harness read them: ``.tsv`` (id TAB
 text, an optional header), ``.jsonl`` (``_id``/``id``/``qid`` + ``text``/``query``, e.g. BEIR's
 ``queries.jsonl``) or ``.txt`` (one query per line, numbered from 1). Every bad line is reported with
 file:line, all at once.
