@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[dev,server,documents,code,lora,extract,ray]"
+	$(PIP) install -q -e ".[dev,server,documents,code,lora,extract,ray,static]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -34,7 +34,7 @@ test-fast: install
 # the suite against the oldest versions pyproject.toml allows: every direct runtime dependency pinned to
 # its lower bound (.ci/lowest_pins.py; like uv's --resolution lowest-direct), in its own virtualenv
 VENV_MIN ?= .venv-min
-EXTRAS   := server,documents,code,lora,extract,ray
+EXTRAS   := server,documents,code,lora,extract,ray,static
 comma    := ,
 $(VENV_MIN)/.installed: pyproject.toml constraints.txt .ci/lowest_pins.py
 	$(PYTHON) -m venv $(VENV_MIN)

@@ -108,7 +108,7 @@ def test_choose_precision_auto_picks_a_passing_faster_one_or_fp32(tiny_encoder, 
     chosen, gate, measured = choose_precision(index.manifest["model"], "bf16", dev)
     assert chosen == "bf16" and gate is measured[0] and gate["precision"] == "bf16"
     assert {"mean_cosine", "ndcg_drop", "speedup", "passed", "dev_set"} <= set(gate)
-    monkeypatch.setattr("encoderkit.index.precision_gate.candidates", lambda requested: ["bf16"])
+    monkeypatch.setattr("encoderkit.index.precision_gate.candidates", lambda requested, onnx=True: ["bf16"])
     chosen, gate, measured = choose_precision(index.manifest["model"], "auto", dev)
     assert len(measured) == 1
     # auto takes bf16 only when it passed and was faster than fp32 here; either way the choice is explained
@@ -127,9 +127,75 @@ def test_cli_encode_precision_gate_and_info(tiny_model_dir, tmp_path, capsys):
     assert code == 0, err
     assert "quality gate bf16: mean cosine" in out
     manifest = json.loads((ix / "manifest.json").read_text())
-    if "chunks will be encoded at bf16" in out:
+    if "encode precision bf16: bf16," in out:
         assert manifest["model"]["encode_precision"] == "bf16" and manifest["model"]["quality_gate"]["passed"]
         code, out, err = run_cli(capsys, "info", "--index", str(ix))
         assert code == 0 and "chunks encoded with the bf16 encoder; quality gate passed" in out
     code, out, err = run_cli(capsys, "index", str(src), "--index", str(ix), "--encode-precision", "fp16")
     assert code != 0 and "unknown encode precision 'fp16'" in err and err.count("\n") <= 2
+
+
+def test_a_new_index_chooses_its_precision_by_default_and_an_existing_one_keeps_it(tiny_model_dir, tmp_path, capsys):
+    """Issue 31: a new index runs the quality gate on a sample of its own documents and encodes at the
+    fastest precision that passes (fp32 when none does); --encode-precision fp32 keeps today's behaviour;
+    an existing index keeps its precision; too few documents to measure on keep fp32, saying so."""
+    src = tmp_path / "docs"
+    src.mkdir()
+    for d in documents(40):
+        (src / f"{d['id']}.txt").write_text(d["text"])
+    code, out, err = run_cli(
+        capsys, "index", str(src), "--index", str(tmp_path / "a"), "--model", str(tiny_model_dir), "--no-onnx"
+    )
+    assert code == 0, err
+    assert "encode precision auto (the default for a new index):" in out
+    model = json.loads((tmp_path / "a" / "manifest.json").read_text())["model"]
+    choice = model["precision_choice"]
+    assert choice["requested"] == "auto" and choice["default"] and choice["seconds"] >= 0
+    assert all(g["precision"] != "int8" for g in choice["measured"])  # --no-onnx: no int8 candidate
+    assert all(g["dev_queries"] <= 64 and "top10_agreement" in g for g in choice["measured"])  # a bounded sample
+    passed = [g for g in choice["measured"] if g["passed"] and g["speedup"] > 1.05]
+    assert model.get("encode_precision", "fp32") == (max(passed, key=lambda g: g["speedup"])["precision"] if passed else "fp32")
+    (src / "new.txt").write_text(documents(41)[-1]["text"] + " A new document.")
+    code, out, err = run_cli(capsys, "index", str(src), "--index", str(tmp_path / "a"), "--no-onnx")
+    assert code == 0 and "encode precision" not in out  # an existing index keeps its precision
+    code, out, err = run_cli(
+        capsys, "index", str(src), "--index", str(tmp_path / "b"), "--model", str(tiny_model_dir), "--no-onnx",
+        "--encode-precision", "fp32",
+    )  # fmt: skip
+    assert code == 0 and "encode precision" not in out and "quality gate" not in out
+    assert json.loads((tmp_path / "b" / "manifest.json").read_text())["model"].get("encode_precision", "fp32") == "fp32"
+    few = tmp_path / "few"
+    few.mkdir()
+    (few / "one.txt").write_text("Only one short document here. It has two sentences and a few more words.")
+    code, out, err = run_cli(
+        capsys, "index", str(few), "--index", str(tmp_path / "c"), "--model", str(tiny_model_dir), "--no-onnx"
+    )
+    assert code == 0 and "too few to measure a faster encoder on" in out
+
+
+def test_every_shard_encodes_at_the_one_precision_decided_for_the_index(tiny_model_dir, tmp_path, capsys):
+    """The precision is decided once (on the first shard's documents) and given to every shard, including
+    one added later: scores of different shards stay comparable."""
+    src = tmp_path / "docs"
+    src.mkdir()
+    for d in documents(40):
+        (src / f"{d['id']}.txt").write_text(d["text"])
+    six = tmp_path / "six"
+    code, out, err = run_cli(
+        capsys, "index", str(src), "--index", str(six), "--shards", "2", "--model", str(tiny_model_dir), "--no-onnx",
+        "--encode-precision", "bf16",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "quality gate bf16: mean cosine" in out and out.count("quality gate bf16") == 1
+    code, out, err = run_cli(capsys, "index", str(src), "--index", str(six), "--add-shard", "--no-onnx")
+    assert code == 0, err
+
+    def model(name):
+        return json.loads((six / name / "manifest.json").read_text())["model"]
+
+    first = model("shard-000")
+    chosen = first.get("encode_precision", "fp32")
+    assert first["precision_choice"]["requested"] == "bf16"
+    for name in ("shard-001", "shard-002"):
+        assert model(name).get("encode_precision", "fp32") == chosen
+        assert model(name).get("quality_gate") == first.get("quality_gate")

@@ -80,12 +80,15 @@ def test_cli_builds_and_searches_a_sharded_index(tmp_path, tiny_model_dir, capsy
     for d in make_docs(24, 3):
         (src / f"{d['id']}.txt").write_text(d["title"] + "\n\n" + d["text"])
     code, out, err = run_cli(
-        capsys, "index", src, "--index", tmp_path / "six", "--shards", "2", "--model", tiny_model_dir, "--no-onnx", "--json"
-    )
+        capsys, "index", src, "--index", tmp_path / "six", "--shards", "2", "--model", tiny_model_dir, "--no-onnx", "--json",
+        "--encode-precision", "fp32",  # the default chooses by measured speed: pinned so both indexes agree
+    )  # fmt: skip
     assert code == 0, err
     report = json.loads(out)
     assert report["shards"] == 2 and report["added"] == 24
-    code, out, err = run_cli(capsys, "index", src, "--index", tmp_path / "one", "--model", tiny_model_dir, "--no-onnx", "--quiet")
+    code, out, err = run_cli(
+        capsys, "index", src, "--index", tmp_path / "one", "--model", tiny_model_dir, "--no-onnx", "--quiet", "--encode-precision", "fp32"
+    )
     assert code == 0, err
     (src / "d005.txt").unlink()  # a vanished file leaves the shard holding it
     code, out, err = run_cli(capsys, "index", src, "--index", tmp_path / "six", "--no-onnx", "--json")

@@ -84,3 +84,19 @@ def test_cli_index_exports_query_model_unless_told_not_to(tmp_path, capsys):
         assert report["query_backend"] == expected
         assert (export_dir(model)[1] / "model.onnx").is_file() == (expected == "onnx")
         assert Index.open(tmp_path / f"ix{seed}").encoder.backend == expected
+
+
+def test_an_export_says_what_it_does_once(tmp_path, monkeypatch, capsys):
+    """The export the fast paths need took a silent minute: it prints a line before and after, once per model."""
+    from conftest import make_tiny_model
+
+    model = make_tiny_model(tmp_path / "m", seed=7)  # a fingerprint no other test exported
+    monkeypatch.setenv("ENCODERKIT_QUIET", "0")
+    export_onnx(model, kind="encoder", quantize="int8")
+    err = capsys.readouterr().err
+    assert "exporting m to ONNX int8 (once per model; cached in" in err and "exported m to ONNX int8 in" in err
+    export_onnx(model, kind="encoder", quantize="int8")  # cached: nothing to say
+    assert "export" not in capsys.readouterr().err
+    monkeypatch.setenv("ENCODERKIT_QUIET", "1")
+    export_onnx(model, kind="encoder")
+    assert capsys.readouterr().err == ""

@@ -213,13 +213,14 @@ def test_cli_builds_and_searches_shards_on_ray(cluster, tmp_path, tiny_model_dir
         (folder / f"{d['id']}.txt").write_text(d["text"])
     code, out, err = run_cli(
         capsys, "index", str(folder), "--index", str(tmp_path / "ix"), "--model", str(tiny_model_dir),
-        "--shards", "2", "--ray", cluster, "--workers", "2", "--no-onnx", "--json",
-    )  # fmt: skip
+        "--shards", "2", "--ray", cluster, "--workers", "2", "--no-onnx", "--json", "--encode-precision", "fp32",
+    )  # fmt: skip  (precision pinned: the default chooses by measured speed, and the two builds must agree)
     assert code == 0, err
     assert json.loads(out)["added"] == 24
     code, out, err = run_cli(
-        capsys, "index", str(folder), "--index", str(tmp_path / "plain"), "--model", str(tiny_model_dir), "--no-onnx", "-q"
-    )
+        capsys, "index", str(folder), "--index", str(tmp_path / "plain"), "--model", str(tiny_model_dir), "--no-onnx", "-q",
+        "--encode-precision", "fp32",
+    )  # fmt: skip
     assert code == 0, err
     for mode in ("bm25", "dense", "hybrid"):
         args = ("search", QUERIES[0], "--mode", mode, "-k", "5", "--json")

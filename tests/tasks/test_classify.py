@@ -197,7 +197,9 @@ def test_onnx_export_agrees_with_torch(tiny, tmp_path, multi):
         assert info["kind"] == "classifier" and info["probe_texts"] >= 10
         onnx_clf = Classifier.load(out, backend=backend)
         if quant is None:
-            assert info["prediction_agreement"] == 1.0 and info["max_abs_logit_diff"] < 1e-3
+            # fp32 logits agree to 1e-3; a multi-label decision right at its threshold may still flip (seen with
+            # the lowest supported numpy/scikit-learn: 27 of 28 probe texts)
+            assert info["prediction_agreement"] >= (0.95 if multi else 1.0) and info["max_abs_logit_diff"] < 1e-3
             np.testing.assert_allclose(onnx_clf.logits(texts), torch_clf.logits(texts), atol=1e-3)
             assert onnx_clf.predict_labels(texts) == torch_clf.predict_labels(texts)
         else:

@@ -90,9 +90,10 @@ def index(
     encode_precision: Optional[str] = typer.Option(
         None,
         "--encode-precision",
-        help="Precision chunks are encoded at: auto | fp32 | bf16 | int8 [fp32]. Anything but fp32 must pass a "
-        "quality gate first (mean cosine to fp32 >= 0.99, nDCG@10 drop <= 0.005 on a dev set), else it is refused "
-        "with the measured figures; auto picks the fastest that passes. Changing it re-encodes every chunk.",
+        help="Precision chunks are encoded at: auto | fp32 | bf16 | int8 [new index: auto; an existing one keeps its "
+        "own]. Anything but fp32 must pass a quality gate first (mean cosine to fp32 >= 0.99, nDCG@10 drop <= 0.005 "
+        "on a dev set), else it is refused with the measured figures; auto picks the fastest that passes (fp32 when "
+        "none does). Changing it re-encodes every chunk.",
     ),
     gate_data: Optional[Path] = typer.Option(
         None,
@@ -225,6 +226,27 @@ def _connect_ray(ray: Optional[str], workers: Optional[int], *, quiet: bool):
     return remote
 
 
+def precision_line(p: dict) -> str:
+    """What the run decided about the encode precision, with the figures it was decided on.
+
+    >>> precision_line({"requested": "auto", "chosen": "fp32", "measured": [], "default": True, "note": "fp32: 2 dev queries"})
+    'encode precision auto (the default for a new index): fp32: 2 dev queries'
+    """
+    how = "auto (the default for a new index)" if p.get("default") else p["requested"]
+    if p.get("note"):
+        return f"encode precision {how}: {p['note']}"
+    chosen = next((g for g in p["measured"] if g["precision"] == p["chosen"]), None)
+    if chosen is None:
+        tried = ", ".join(f"{g['precision']} {'failed the gate' if not g['passed'] else 'no faster'}" for g in p["measured"])
+        return f"encode precision {how}: fp32 ({tried or 'nothing to try'}); {p.get('seconds', 0):.1f} s"
+    return (
+        f"encode precision {how}: {p['chosen']}, {chosen['speedup']:.2f}x fp32 speed; mean cosine to fp32 "
+        f"{chosen['mean_cosine']:.4f}, top-10 agreement {chosen.get('top10_agreement', float('nan')):.2f}, nDCG@10 drop "
+        f"{chosen['ndcg_drop']:+.4f} on {chosen['dev_queries']} queries from these documents; {p.get('seconds', 0):.1f} s"
+        + (" (--encode-precision fp32 to keep fp32)" if p.get("default") else "")
+    )
+
+
 def _print_gate(g: dict) -> None:
     console().print(
         shown(
@@ -258,8 +280,7 @@ def _print_outcome(outcome) -> None:
                 out.print(f"[yellow]warning ({name}):[/] ", shown(warning))
         return
     if outcome.precision is not None:
-        p = outcome.precision
-        out.print(shown(f"chunks will be encoded at {p['chosen']}" + (" (auto)" if p["requested"] == "auto" else "")))
+        out.print(shown(precision_line(outcome.precision)))
     _print_report(outcome.report, outcome.stats)
     if outcome.encoding:
         out.print(shown(outcome.encoding))

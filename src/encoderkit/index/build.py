@@ -14,6 +14,7 @@ options the CLI has always had (:data:`SETTING_ALIASES`: ``--k1 0.9`` is ``--set
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -168,7 +169,7 @@ def build_index(req: IndexRequest, *, on_gate: Callable[[dict], None] | None = N
 
     check_request(req)
     if req.shards is not None or req.add_shard or is_sharded(req.index_dir):
-        return _build_sharded(req)
+        return _build_sharded(req, on_gate)
     from .configure import open_for_update
 
     idx = open_for_update(
@@ -187,7 +188,7 @@ def build_index(req: IndexRequest, *, on_gate: Callable[[dict], None] | None = N
     outcome = IndexOutcome(Path(req.index_dir))
     if req.auto_merge is not None:
         idx.set_merge_policy(auto=req.auto_merge)
-    if req.encode_precision is not None:
+    if req.encode_precision is not None or is_new(idx):
         outcome.precision = apply_precision(idx, req, on_gate)
     with idx:
         outcome.report = idx.sync(
@@ -206,7 +207,7 @@ def build_index(req: IndexRequest, *, on_gate: Callable[[dict], None] | None = N
     return outcome
 
 
-def _build_sharded(req: IndexRequest) -> IndexOutcome:
+def _build_sharded(req: IndexRequest, on_gate: Callable[[dict], None] | None = None) -> IndexOutcome:
     """Create a sharded index (``shards``), add a shard, or update every shard."""
     from .shards.routing import is_sharded, read_shards
     from .shards.sharded import ShardedIndex
@@ -242,6 +243,7 @@ def _build_sharded(req: IndexRequest) -> IndexOutcome:
     with six:
         if req.add_shard:
             six.add_shard()
+        outcome.precision = _shards_precision(six, req, on_gate)
         outcome.shard_reports = six.sync(
             req.paths,
             max_bytes=req.max_bytes,
@@ -256,18 +258,47 @@ def _build_sharded(req: IndexRequest) -> IndexOutcome:
     return outcome
 
 
+def _shards_precision(six, req: IndexRequest, on_gate: Callable[[dict], None] | None) -> dict | None:
+    """One encode precision for every shard (their scores must be comparable): decided on the first
+    shard as :func:`apply_precision` decides it for a plain index, then given to the others (a shard
+    added later gets the precision the index already has)."""
+    first = six.shards[0]
+    if not (req.encode_precision is not None or all(is_new(s) for s in six.shards)):
+        decided = None
+    else:
+        decided = apply_precision(first, req, on_gate)
+    model = first.manifest["model"]
+    precision = model.get("encode_precision") or "fp32"
+    for shard in six.shards[1:]:
+        if (shard.manifest["model"].get("encode_precision") or "fp32") != precision:
+            shard.set_encode_precision(precision, model.get("quality_gate"), choice=model.get("precision_choice"))
+    return decided
+
+
+def is_new(idx) -> bool:
+    """An index nothing was committed to yet (its encode precision is still to be chosen)."""
+    return int(idx.manifest.get("generation") or 0) == 0 and not int((idx.manifest.get("counts") or {}).get("chunks") or 0)
+
+
 def apply_precision(idx, req: IndexRequest, on_gate: Callable[[dict], None] | None = None) -> dict | None:
     """Run the quality gate for ``req.encode_precision`` (unless the index already encodes at it) on a dev
     set (``req.gate_data``'s split, else an inverse-cloze set from the documents being indexed) and apply
-    the result; returns {"requested", "chosen", "measured"} or None when nothing had to be decided."""
+    the result; returns {"requested", "chosen", "measured", "seconds", "default"} or None when nothing had
+    to be decided. A new index with no precision asked for gets ``auto`` on a small sample
+    (:data:`~encoderkit.index.precision_gate.DEFAULT_GATE_QUERIES` dev queries: a few seconds), and keeps
+    fp32 when the documents are too few to measure on or the index has no dense retriever."""
     from ..data.files.sources import SourceDoc, walk
-    from .precision_gate import beir_dev_set, choose_precision, ict_dev_set
+    from .precision_gate import DEFAULT_GATE_QUERIES, MIN_GATE_QUERIES, beir_dev_set, choose_precision, ict_dev_set
 
     model = idx.manifest["model"]
-    requested = req.encode_precision
+    default = req.encode_precision is None
+    requested = "auto" if default else req.encode_precision
     current = model.get("encode_precision") or "fp32"
     if requested == current or (requested == "auto" and (model.get("precision_choice") or {}).get("requested") == "auto"):
         return None
+    if default and "dense" not in idx.retrievers:
+        return None
+    t0 = time.perf_counter()
     if req.gate_data is not None:
         dev = beir_dev_set(req.gate_data, req.gate_split)
     else:
@@ -277,13 +308,20 @@ def apply_precision(idx, req: IndexRequest, on_gate: Callable[[dict], None] | No
                 texts.append(item.text)
                 if len(texts) >= 1000:
                     break
-        dev = ict_dev_set(texts)
-    chosen, gate, measured = choose_precision(model, requested, dev)
+        dev = ict_dev_set(texts, max_queries=DEFAULT_GATE_QUERIES if default else 200)
+    if default and len(dev.queries) < MIN_GATE_QUERIES:
+        note = f"fp32: {len(dev.queries)} dev queries in these documents, too few to measure a faster encoder on"
+        choice = {"requested": "auto", "default": True, "measured": [], "note": note}
+        idx.set_encode_precision("fp32", None, choice=choice)
+        return {"requested": "auto", "chosen": "fp32", "measured": [], "seconds": 0.0, "default": True, "note": note}
+    chosen, gate, measured = choose_precision(model, requested, dev, onnx=req.export_onnx)
     for g in measured:
         if on_gate is not None:
             on_gate(g)
-    idx.set_encode_precision(chosen, gate, choice={"requested": requested, "measured": measured})
-    return {"requested": requested, "chosen": chosen, "measured": measured}
+    seconds = round(time.perf_counter() - t0, 2)
+    choice = {"requested": requested, "default": default, "measured": measured, "seconds": seconds}
+    idx.set_encode_precision(chosen, gate, choice=choice)
+    return {"requested": requested, "chosen": chosen, "measured": measured, "seconds": seconds, "default": default}
 
 
 def encoding_summary(idx, report, remote=None) -> str | None:

@@ -37,6 +37,9 @@ from ..runtime import cpu_has_bf16
 from .storage.model import GATE_MAX_NDCG_DROP, GATE_MIN_MEAN_COSINE, PRECISION_BACKENDS, gate_problem
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+HEAD_WORDS = 12  # the query of a text without sentences: its first words
+DEFAULT_GATE_QUERIES = 64  # the gate a new index runs by default: a few seconds on 2 cores
+MIN_GATE_QUERIES = 8  # fewer dev queries than this measure nothing: the default keeps fp32
 
 
 @dataclass
@@ -50,11 +53,15 @@ class DevSet:
 
 
 def ict_dev_set(texts: Sequence[str], *, max_queries: int = 200, min_rest_words: int = 5, seed: int = 0) -> DevSet:
-    """Inverse-cloze dev set from documents: first sentence -> the rest of the same document."""
+    """Inverse-cloze dev set from documents: first sentence -> the rest of the same document (a text
+    with no sentence end, such as code, gives its first :data:`HEAD_WORDS` words as the query)."""
     rng = np.random.default_rng(seed)
     usable = []
     for t in texts:
-        parts = SENTENCE_END.split(" ".join(str(t).split()), maxsplit=1)
+        words = str(t).split()
+        parts = SENTENCE_END.split(" ".join(words), maxsplit=1)
+        if len(parts) == 1 and len(words) >= HEAD_WORDS + min_rest_words:
+            parts = [" ".join(words[:HEAD_WORDS]), " ".join(words[HEAD_WORDS:])]
         if len(parts) == 2 and len(parts[0].split()) >= 2 and len(parts[1].split()) >= min_rest_words:
             usable.append(parts)
     if len(usable) > max_queries:
@@ -81,13 +88,25 @@ def beir_dev_set(folder: str | Path, split: str = "dev", *, max_passages: int = 
     return DevSet(dict(data.queries), {q: dict(r) for q, r in data.qrels.items()}, passages, f"{folder} ({split})")
 
 
+def top10(query_vecs: np.ndarray, passage_vecs: np.ndarray) -> np.ndarray:
+    """Row indices of each query's 10 best passages by inner product."""
+    return np.argsort(-(query_vecs @ passage_vecs.T), axis=1, kind="stable")[:, :10]
+
+
 def ndcg_at_10(query_vecs: np.ndarray, passage_vecs: np.ndarray, dev: DevSet) -> float:
     """Mean nDCG@10 of exact inner-product search of the queries over the passages."""
     qids, pids = list(dev.queries), list(dev.passages)
-    scores = query_vecs @ passage_vecs.T
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :10]
-    run = {q: [pids[j] for j in row] for q, row in zip(qids, top)}
+    run = {q: [pids[j] for j in row] for q, row in zip(qids, top10(query_vecs, passage_vecs))}
     return float(evaluate(dev.qrels, run, metrics=("ndcg@10",))["mean"]["ndcg@10"])
+
+
+def top10_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean share of the 10 passages two rankings have in common (self-retrieval agreement).
+
+    >>> top10_agreement(np.array([range(10)]), np.array([[*range(5), *range(20, 25)]]))
+    0.5
+    """
+    return float(np.mean([len(set(x) & set(y)) / max(1, len(x)) for x, y in zip(a.tolist(), b.tolist())]))
 
 
 def _timed(encoder, texts: list[str]) -> tuple[np.ndarray, float]:
@@ -109,6 +128,7 @@ def measure_precision(fp32, candidate, precision: str, dev: DevSet, *, reference
         np.linalg.norm(got, axis=1) * np.linalg.norm(ref["passages"], axis=1), 1e-12, None
     )
     ndcg = ndcg_at_10(ref["queries"], got, dev)
+    agreement = top10_agreement(top10(ref["queries"], ref["passages"]), top10(ref["queries"], got))
     gate = {
         "precision": precision,
         "mean_cosine": round(float(np.mean(cos)), 5),
@@ -116,6 +136,7 @@ def measure_precision(fp32, candidate, precision: str, dev: DevSet, *, reference
         "ndcg@10_fp32": round(ref["ndcg"], 5),
         f"ndcg@10_{precision}": round(ndcg, 5),
         "ndcg_drop": round(ref["ndcg"] - ndcg, 5),
+        "top10_agreement": round(agreement, 4),
         "dev_set": dev.source,
         "dev_queries": len(dev.queries),
         "probe_passages": len(dev.passages),
@@ -135,20 +156,21 @@ def fp32_reference(fp32, dev: DevSet) -> dict:
     return {"passages": passages, "queries": queries, "ndcg": ndcg_at_10(queries, passages, dev), "speed": speed}
 
 
-def candidates(requested: str) -> list[str]:
-    """Precisions to try for ``requested`` (auto: int8, then bf16 where the CPU computes it natively).
+def candidates(requested: str, *, onnx: bool = True) -> list[str]:
+    """Precisions to try for ``requested`` (auto: int8, unless ONNX exports are off, then bf16 where the
+    CPU computes it natively).
 
-    >>> candidates("int8"), candidates("fp32")
-    (['int8'], [])
+    >>> candidates("int8"), candidates("fp32"), "int8" in candidates("auto", onnx=False)
+    (['int8'], [], False)
     """
     if requested == "auto":
-        return ["int8"] + (["bf16"] if cpu_has_bf16() else [])
+        return (["int8"] if onnx else []) + (["bf16"] if cpu_has_bf16() else [])
     if requested not in PRECISION_BACKENDS:
         raise EncoderkitError(f"unknown encode precision '{requested}'", hint="use auto, fp32, bf16 or int8")
     return [] if requested == "fp32" else [requested]
 
 
-def choose_precision(model: dict, requested: str, dev: DevSet) -> tuple[str, dict | None, list[dict]]:
+def choose_precision(model: dict, requested: str, dev: DevSet, *, onnx: bool = True) -> tuple[str, dict | None, list[dict]]:
     """Measure each candidate of ``requested`` for an index's ``model`` (its manifest entry) and pick:
     the fastest that passes and is faster than fp32, else fp32. Returns (precision, its gate figures or
     None for fp32, every measurement). An explicitly requested precision is returned with its figures
@@ -156,7 +178,7 @@ def choose_precision(model: dict, requested: str, dev: DevSet) -> tuple[str, dic
     from ..models.heads.encoder import Encoder
     from .storage.model import load_document_encoder, model_spec
 
-    todo = candidates(requested)
+    todo = candidates(requested, onnx=onnx)
     if not todo:
         return "fp32", None, []
     fp32 = Encoder.load(model_spec(model), pooling=model["pooling"], max_length=model["max_length"], backend="torch")

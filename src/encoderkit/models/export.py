@@ -37,6 +37,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -198,6 +200,7 @@ def export_onnx(
     layout = read_st_layout(model_path)
     if layout is not None and layout["unsupported"] and kind == "encoder":
         raise EncoderkitError(f"{model_path} has modules ONNX export does not cover ({', '.join(layout['unsupported'])})")
+    started = _announce(f"exporting {ref.name} to ONNX {quantize or 'fp32'} (once per model; cached in {out.parent})")
     backbone = Backbone.load(ref, head=head, eager=True)
     feats = _probe_features(backbone, model_path, kind)
     tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
@@ -232,7 +235,20 @@ def export_onnx(
     )
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
+    if started is not None:
+        _announce(f"exported {ref.name} to ONNX {quantize or 'fp32'} in {time.perf_counter() - started:.1f} s")
     return out
+
+
+def _announce(line: str) -> float | None:
+    """A progress line on stderr (an export takes tens of seconds: never a silent minute); None when quiet."""
+    from ..runtime.threads import progress_enabled
+
+    if not progress_enabled(None):
+        return None
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+    return time.perf_counter()
 
 
 def _copy_model_files(model_path: Path, layout: dict | None, folder: Path) -> None:
