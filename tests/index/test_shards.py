@@ -87,8 +87,9 @@ def test_cli_builds_and_searches_a_sharded_index(tmp_path, tiny_model_dir, capsy
     report = json.loads(out)
     assert report["shards"] == 2 and report["added"] == 24
     code, out, err = run_cli(
-        capsys, "index", src, "--index", tmp_path / "one", "--model", tiny_model_dir, "--no-onnx", "--quiet", "--encode-precision", "fp32"
-    )
+        capsys, "index", src, "--index", tmp_path / "one", "--model", tiny_model_dir, "--no-onnx", "--quiet",
+        "--encode-precision", "fp32",
+    )  # fmt: skip
     assert code == 0, err
     (src / "d005.txt").unlink()  # a vanished file leaves the shard holding it
     code, out, err = run_cli(capsys, "index", src, "--index", tmp_path / "six", "--no-onnx", "--json")

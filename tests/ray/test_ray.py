@@ -211,10 +211,11 @@ def test_cli_builds_and_searches_shards_on_ray(cluster, tmp_path, tiny_model_dir
     folder.mkdir()
     for d in make_docs(24, 9):
         (folder / f"{d['id']}.txt").write_text(d["text"])
+    # precision pinned in both builds: the default chooses by measured speed, and the two must agree
     code, out, err = run_cli(
         capsys, "index", str(folder), "--index", str(tmp_path / "ix"), "--model", str(tiny_model_dir),
         "--shards", "2", "--ray", cluster, "--workers", "2", "--no-onnx", "--json", "--encode-precision", "fp32",
-    )  # fmt: skip  (precision pinned: the default chooses by measured speed, and the two builds must agree)
+    )  # fmt: skip
     assert code == 0, err
     assert json.loads(out)["added"] == 24
     code, out, err = run_cli(
