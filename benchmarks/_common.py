@@ -54,3 +54,13 @@ def write_result(name: str, payload: dict) -> Path:
     out = RESULTS / f"{name}.json"
     out.write_text(json.dumps(payload, indent=2) + "\n")
     return out
+
+
+def corpus_passages(data: Path) -> tuple[list[str], list[str]]:
+    """A BEIR folder's documents as (ids, "title text" passages), in file order."""
+    ids, texts = [], []
+    for line in open(Path(data) / "corpus.jsonl"):
+        d = json.loads(line)
+        ids.append(d["_id"])
+        texts.append(f"{d.get('title') or ''} {d.get('text') or ''}".strip())
+    return ids, texts

@@ -26,18 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine
+from _common import corpus_passages as passages
 
 OUT = RESULTS / "encode-throughput"
 BUDGET = 8192
-
-
-def passages(data: Path) -> tuple[list[str], list[str]]:
-    ids, texts = [], []
-    for line in open(data / "corpus.jsonl"):
-        d = json.loads(line)
-        ids.append(d["_id"])
-        texts.append(f"{d.get('title') or ''} {d.get('text') or ''}".strip())
-    return ids, texts
 
 
 def main() -> None:

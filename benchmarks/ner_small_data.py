@@ -80,6 +80,8 @@ def main() -> None:
         }  # fmt: skip
         rows.append(row)
         print(json.dumps(row), flush=True)
+        OUT.mkdir(parents=True, exist_ok=True)  # what is done so far survives a later failure
+        (OUT / "partial.json").write_text(json.dumps(rows, indent=1) + "\n")
     payload = {"rows": rows, "dev": "first 300 sentences of eng.testa", "test": "first 600 sentences of eng.testb",
                "machine": machine()}  # fmt: skip
     OUT.mkdir(parents=True, exist_ok=True)

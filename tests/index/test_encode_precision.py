@@ -108,7 +108,7 @@ def test_choose_precision_auto_picks_a_passing_faster_one_or_fp32(tiny_encoder, 
     chosen, gate, measured = choose_precision(index.manifest["model"], "bf16", dev)
     assert chosen == "bf16" and gate is measured[0] and gate["precision"] == "bf16"
     assert {"mean_cosine", "ndcg_drop", "speedup", "passed", "dev_set"} <= set(gate)
-    monkeypatch.setattr("encoderkit.index.precision_gate.candidates", lambda requested, onnx=True: ["bf16"])
+    monkeypatch.setattr("encoderkit.index.precision_gate.candidates", lambda requested, onnx=True, gpu=False: ["bf16"])
     chosen, gate, measured = choose_precision(index.manifest["model"], "auto", dev)
     assert len(measured) == 1
     # auto takes bf16 only when it passed and was faster than fp32 here; either way the choice is explained
@@ -135,14 +135,21 @@ def test_cli_encode_precision_gate_and_info(tiny_model_dir, tmp_path, capsys):
     assert code != 0 and "unknown encode precision 'fp16'" in err and err.count("\n") <= 2
 
 
-def test_a_new_index_chooses_its_precision_by_default_and_an_existing_one_keeps_it(tiny_model_dir, tmp_path, capsys):
+def test_a_new_index_chooses_its_precision_by_default_and_an_existing_one_keeps_it(tiny_model_dir, tmp_path, capsys, monkeypatch):
     """Issue 31: a new index runs the quality gate on a sample of its own documents and encodes at the
     fastest precision that passes (fp32 when none does); --encode-precision fp32 keeps today's behaviour;
-    an existing index keeps its precision; too few documents to measure on keep fp32, saying so."""
+    an existing index keeps its precision; a corpus that encodes faster than the gate would measure, or
+    too few documents to measure on, keep fp32, saying so."""
     src = tmp_path / "docs"
     src.mkdir()
     for d in documents(40):
         (src / f"{d['id']}.txt").write_text(d["text"])
+    code, out, err = run_cli(
+        capsys, "index", str(src), "--index", str(tmp_path / "small"), "--model", str(tiny_model_dir), "--no-onnx"
+    )
+    assert code == 0 and "encode in about the time that measuring a faster encoder would take" in out
+    assert json.loads((tmp_path / "small" / "manifest.json").read_text())["model"].get("encode_precision", "fp32") == "fp32"
+    monkeypatch.setattr("encoderkit.index.precision_gate.SMALL_CORPUS_CHARS", 0)  # measure even these 40 documents
     code, out, err = run_cli(
         capsys, "index", str(src), "--index", str(tmp_path / "a"), "--model", str(tiny_model_dir), "--no-onnx"
     )

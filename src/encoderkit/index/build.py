@@ -149,16 +149,17 @@ def check_request(req: IndexRequest) -> None:
             )
 
 
-def ray_encoding(address: str | None, workers: int | None):
+def ray_encoding(address: str | None, workers: int | None, gpus_per_worker: float = 0.0):
     """The ``--ray`` / ``--workers`` choice as a connected RayEncoding (so a missing Ray or a wrong address
     fails before any file is read) with the cluster's description, or (None, None) for the local path."""
     if address is None:
-        if workers is not None:
-            raise EncoderkitError("--workers needs --ray", hint="add --ray (a local Ray cluster) or --ray ADDRESS")
+        if workers is not None or gpus_per_worker:
+            flag = "--workers" if workers is not None else "--gpus-per-worker"
+            raise EncoderkitError(f"{flag} needs --ray", hint="add --ray (a local Ray cluster) or --ray ADDRESS")
         return None, None
     from .shards.ray_build import RayEncoding
 
-    remote = RayEncoding(address, workers=workers, quiet=True)
+    remote = RayEncoding(address, workers=workers, gpus_per_worker=gpus_per_worker, quiet=True)
     return remote, remote.connect()
 
 
@@ -288,6 +289,7 @@ def apply_precision(idx, req: IndexRequest, on_gate: Callable[[dict], None] | No
     (:data:`~encoderkit.index.precision_gate.DEFAULT_GATE_QUERIES` dev queries: a few seconds), and keeps
     fp32 when the documents are too few to measure on or the index has no dense retriever."""
     from ..data.files.sources import SourceDoc, walk
+    from . import precision_gate
     from .precision_gate import DEFAULT_GATE_QUERIES, MIN_GATE_QUERIES, beir_dev_set, choose_precision, ict_dev_set
 
     model = idx.manifest["model"]
@@ -308,12 +310,15 @@ def apply_precision(idx, req: IndexRequest, on_gate: Callable[[dict], None] | No
                 texts.append(item.text)
                 if len(texts) >= 1000:
                     break
+        if default and len(texts) < 1000 and sum(map(len, texts)) < precision_gate.SMALL_CORPUS_CHARS:
+            note = (
+                f"fp32: {len(texts)} documents ({sum(map(len, texts)):,} characters) encode in about the time that "
+                "measuring a faster encoder would take (--encode-precision auto measures anyway)"
+            )
+            return _keep_fp32(idx, note)
         dev = ict_dev_set(texts, max_queries=DEFAULT_GATE_QUERIES if default else 200)
     if default and len(dev.queries) < MIN_GATE_QUERIES:
-        note = f"fp32: {len(dev.queries)} dev queries in these documents, too few to measure a faster encoder on"
-        choice = {"requested": "auto", "default": True, "measured": [], "note": note}
-        idx.set_encode_precision("fp32", None, choice=choice)
-        return {"requested": "auto", "chosen": "fp32", "measured": [], "seconds": 0.0, "default": True, "note": note}
+        return _keep_fp32(idx, f"fp32: {len(dev.queries)} dev queries in these documents, too few to measure a faster encoder on")
     chosen, gate, measured = choose_precision(model, requested, dev, onnx=req.export_onnx)
     for g in measured:
         if on_gate is not None:
@@ -322,6 +327,13 @@ def apply_precision(idx, req: IndexRequest, on_gate: Callable[[dict], None] | No
     choice = {"requested": requested, "default": default, "measured": measured, "seconds": seconds}
     idx.set_encode_precision(chosen, gate, choice=choice)
     return {"requested": requested, "chosen": chosen, "measured": measured, "seconds": seconds, "default": default}
+
+
+def _keep_fp32(idx, note: str) -> dict:
+    """The default's decision to keep fp32 without measuring, recorded with why."""
+    choice = {"requested": "auto", "default": True, "measured": [], "note": note}
+    idx.set_encode_precision("fp32", None, choice=choice)
+    return {"requested": "auto", "chosen": "fp32", "measured": [], "seconds": 0.0, "default": True, "note": note}
 
 
 def encoding_summary(idx, report, remote=None) -> str | None:
@@ -340,7 +352,14 @@ def encoding_summary(idx, report, remote=None) -> str | None:
             f"token-budget batches of {DOCUMENT_TOKEN_BUDGET} tokens: {n / seconds:.1f} chunks/s (workers' start included)"
         )
     enc = idx.context.document_encoder
+    device = str(getattr(getattr(getattr(enc, "backbone", None), "runner", None), "device", "cpu"))
+    if device.startswith("cuda"):
+        from ..runtime.devices import describe_device
+
+        where = describe_device(device)
+    else:
+        where = f"{n_threads()} intra-op threads (one per core)"
     return (
-        f"encoding  {precision} on {enc.backend}, {n_threads()} intra-op threads (one per core), token-budget batches of "
+        f"encoding  {precision} on {enc.backend}, {where}, token-budget batches of "
         f"{DOCUMENT_TOKEN_BUDGET} tokens: {n / seconds:.1f} chunks/s"
     )

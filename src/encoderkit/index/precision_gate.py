@@ -40,6 +40,9 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 HEAD_WORDS = 12  # the query of a text without sentences: its first words
 DEFAULT_GATE_QUERIES = 64  # the gate a new index runs by default: a few seconds on 2 cores
 MIN_GATE_QUERIES = 8  # fewer dev queries than this measure nothing: the default keeps fp32
+# a new corpus smaller than this (characters, ~150k tokens) encodes at fp32 in about the time the default's
+# gate and export take on 2 cores (~12 s): the default keeps fp32 there instead of measuring
+SMALL_CORPUS_CHARS = 600_000
 
 
 @dataclass
@@ -156,14 +159,17 @@ def fp32_reference(fp32, dev: DevSet) -> dict:
     return {"passages": passages, "queries": queries, "ndcg": ndcg_at_10(queries, passages, dev), "speed": speed}
 
 
-def candidates(requested: str, *, onnx: bool = True) -> list[str]:
+def candidates(requested: str, *, onnx: bool = True, gpu: bool = False) -> list[str]:
     """Precisions to try for ``requested`` (auto: int8, unless ONNX exports are off, then bf16 where the
-    CPU computes it natively).
+    CPU computes it natively; on a GPU only bf16, which there is the card's reduced precision: int8 is
+    ONNX Runtime on the CPU).
 
-    >>> candidates("int8"), candidates("fp32"), "int8" in candidates("auto", onnx=False)
-    (['int8'], [], False)
+    >>> candidates("int8"), candidates("fp32"), "int8" in candidates("auto", onnx=False), candidates("auto", gpu=True)
+    (['int8'], [], False, ['bf16'])
     """
     if requested == "auto":
+        if gpu:
+            return ["bf16"]
         return (["int8"] if onnx else []) + (["bf16"] if cpu_has_bf16() else [])
     if requested not in PRECISION_BACKENDS:
         raise EncoderkitError(f"unknown encode precision '{requested}'", hint="use auto, fp32, bf16 or int8")
@@ -176,9 +182,10 @@ def choose_precision(model: dict, requested: str, dev: DevSet, *, onnx: bool = T
     None for fp32, every measurement). An explicitly requested precision is returned with its figures
     even when they fail: :meth:`Index.set_encode_precision` refuses it with them."""
     from ..models.heads.encoder import Encoder
+    from ..runtime.devices import is_cuda, runtime_device
     from .storage.model import load_document_encoder, model_spec
 
-    todo = candidates(requested, onnx=onnx)
+    todo = candidates(requested, onnx=onnx, gpu=is_cuda(runtime_device(False)))
     if not todo:
         return "fp32", None, []
     fp32 = Encoder.load(model_spec(model), pooling=model["pooling"], max_length=model["max_length"], backend="torch")
