@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
+TORCH_INDEX ?=   # a GPU machine: TORCH_INDEX=https://download.pytorch.org/whl/cu128 installs torch's CUDA build (docs/gpu.md)
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
 .PHONY: install demo test test-fast test-min test-faults test-agreement test-crash doctest check format docs bench clean
@@ -11,7 +12,7 @@ export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PIP) install -q -e ".[dev,server,documents,code,lora,extract,ray,static]"
 	touch $@
 

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import run_cli
 from encoderkit import Index
+from encoderkit.errors import EncoderkitError
 from encoderkit.index.shards.sharded import ShardedIndex
 from support.corpus import QUERIES, make_docs
 from support.shard_checks import assert_same, results
@@ -279,3 +280,13 @@ def test_serve_replicas_answer_over_http(cluster, tmp_path, tiny_encoder):
                 assert len(json.loads(resp.read())["hits"]) == 3
     finally:
         ray_serve.stop(tmp_path / "sharded")
+
+
+def test_gpus_per_worker_on_a_cluster_without_gpus_is_refused_at_once(cluster, tmp_path, capsys):
+    """Ray would wait for ever for a GPU the cluster does not have: refused before any work (issue 32)."""
+    from encoderkit.index.shards.ray_build import RayEncoding
+
+    with pytest.raises(EncoderkitError, match="has 0 GPU"):
+        RayEncoding(cluster, gpus_per_worker=1).connect()
+    code, out, err = run_cli(capsys, "index", str(tmp_path), "--index", str(tmp_path / "ix"), "--gpus-per-worker", "1")
+    assert code == 2 and "--gpus-per-worker needs --ray" in err

@@ -70,6 +70,7 @@ compress_cmd.register(app)
 robustness_cmd.register(app)
 tradeoff_cmd.register(app)
 colbert_cmd.register(app)
+common.add_device_option(app)
 common.escape_help(app)
 
 

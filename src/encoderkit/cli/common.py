@@ -161,6 +161,48 @@ def escape_help(app) -> None:
         escape_help(group.typer_instance)
 
 
+# commands that run no model: everything else takes --device (the export traces on the CPU for ONNX Runtime)
+NO_MODEL_COMMANDS = {"info", "verify", "optimize", "export onnx"}
+
+
+def add_device_option(app, prefix: str = "") -> None:
+    """Give every command that runs a model ``--device auto|cpu|cuda|cuda:N``, set (and checked: a GPU
+    asked for where torch sees none is one line) before the command runs, as the process default of
+    :mod:`encoderkit.runtime.devices`. One wrapper here instead of a parameter in thirty commands."""
+    import functools
+    import inspect
+
+    import typer
+
+    for info in app.registered_commands:
+        name = prefix + (info.name or info.callback.__name__)
+        if name in NO_MODEL_COMMANDS or getattr(info.callback, "_takes_device", False):
+            continue
+        original = info.callback
+        sig = inspect.signature(original)
+        option = typer.Option(
+            "auto", "--device", help="auto (a CUDA GPU when torch sees one, else the CPU), cpu, cuda or cuda:N."
+        )
+        param = inspect.Parameter("device", inspect.Parameter.KEYWORD_ONLY, default=option, annotation=str)
+        params = list(sig.parameters.values())
+        at = next((i for i, p in enumerate(params) if p.kind is inspect.Parameter.VAR_KEYWORD), len(params))
+
+        def wrapper(*args, __original=original, device: str = "auto", **kwargs):
+            from ..runtime.devices import describe_device, is_cuda, use_device
+
+            resolved = use_device(device)
+            if is_cuda(resolved) and not os.environ.get("ENCODERKIT_QUIET"):
+                print(f"device: {describe_device(resolved)}", file=sys.stderr)
+            return __original(*args, **kwargs)
+
+        functools.update_wrapper(wrapper, original)
+        wrapper.__signature__ = sig.replace(parameters=params[:at] + [param] + params[at:])
+        wrapper._takes_device = True
+        info.callback = wrapper
+    for group in app.registered_groups:
+        add_device_option(group.typer_instance, prefix + group.name + " ")
+
+
 def verbose() -> bool:
     """``encoderkit --verbose`` (or ENCODERKIT_VERBOSE=1): let libraries print their own messages."""
     return os.environ.get("ENCODERKIT_VERBOSE", "") not in ("", "0")

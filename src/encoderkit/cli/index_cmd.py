@@ -87,6 +87,9 @@ def index(
     workers: Optional[int] = typer.Option(
         None, "--workers", min=1, help="With --ray: encoding actors, one model each [the cluster's CPUs]."
     ),
+    gpus_per_worker: float = typer.Option(
+        0.0, "--gpus-per-worker", min=0.0, help="With --ray: GPUs each encoding actor requests (0.5: two per GPU) [0: CPUs]."
+    ),
     encode_precision: Optional[str] = typer.Option(
         None,
         "--encode-precision",
@@ -209,20 +212,22 @@ def index(
     )  # fmt: skip
     check_request(req)
     with ray_output(ray is not None, quiet=quiet or as_json):  # Ray's own lines never mix into this command's output
-        req.remote = _connect_ray(ray, workers, quiet=quiet or as_json)
+        req.remote = _connect_ray(ray, workers, gpus_per_worker, quiet=quiet or as_json)
         outcome = build_index(req, on_gate=None if as_json else _print_gate)
     if as_json:
         return print_json(_outcome_json(outcome))
     _print_outcome(outcome)
 
 
-def _connect_ray(ray: Optional[str], workers: Optional[int], *, quiet: bool):
+def _connect_ray(ray: Optional[str], workers: Optional[int], gpus_per_worker: float = 0.0, *, quiet: bool):
     from ..index.build import ray_encoding
 
-    remote, info = ray_encoding(ray, workers)
+    remote, info = ray_encoding(ray, workers, gpus_per_worker)
     if info is not None and not quiet:
         where = "a local Ray instance" if info.started_here else f"the Ray cluster at {info.address}"
-        console().print(shown(f"encoding on {where}: {info.nodes} node(s), {info.cpus} CPUs, {remote.n_workers()} workers"))
+        gpus = f", {info.gpus:g} GPUs" if info.gpus else ""
+        line = f"encoding on {where}: {info.nodes} node(s), {info.cpus} CPUs{gpus}, {remote.n_workers()} workers"
+        console().print(shown(line))
     return remote
 
 

@@ -178,7 +178,8 @@ def _print_log(cfg, log: dict) -> None:
         t.add_row(str(e["step"]), _fmt(e.get("train_seconds", 0.0)), *[_fmt(e.get(k, "")) for k in shown])
     out.print(t)
     extra = f", stopped early: {log['stopped_early']}" if log.get("stopped_early") else ""
-    out.print(f"trained {log['step']} steps in {log['train_seconds']:.0f} s{extra}; model saved to [bold]{cfg.out}[/]")
+    on = f" on {log['device']}" if log.get("device") else ""
+    out.print(f"trained {log['step']} steps in {log['train_seconds']:.0f} s{on}{extra}; model saved to [bold]{cfg.out}[/]")
     if log["objective"] == "mlm":
         out.print(f'try: encoderkit fill-mask "The capital of France is [MASK]." --model {cfg.out}')
     else:

@@ -51,7 +51,8 @@ def _corpus_extra(data: Path, n_ict: int, n_titles: int, seed: int):
 
 def _report(log: dict, out: Path, as_json: bool) -> None:
     if as_json:
-        print_json({k: log.get(k) for k in ("best", "evals", "total_steps", "step", "train_seconds", "wall_seconds", "card")})
+        keys = ("best", "evals", "total_steps", "step", "train_seconds", "wall_seconds", "device", "card")
+        print_json({k: log.get(k) for k in keys})
         return
     best = log.get("best") or {}
     metric = log.get("metric")
@@ -63,7 +64,8 @@ def _report(log: dict, out: Path, as_json: bool) -> None:
         )
     if best:
         c.print(f"[bold]best {metric} {best.get(metric)} at step {best.get('step')}[/] -> saved to {out}")
-    c.print(f"training {log.get('train_seconds')} s, total {log.get('wall_seconds')} s")
+    on = f" on {log['device']}" if log.get("device") else ""
+    c.print(f"training {log.get('train_seconds')} s, total {log.get('wall_seconds')} s{on}")
 
 
 @train_app.command("embed")

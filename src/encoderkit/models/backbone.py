@@ -101,13 +101,21 @@ class Backbone:
         trust_remote_code: bool = False,
         onnx_folder: Path | None = None,
         eager: bool = False,
+        device: str | None = None,
     ) -> Backbone:
         """The one loader of every model kind: the tokenizer and transformer under ``ref`` with ``head``
         on it ("base": token states; "sequence-classification": logits; or a head module's
         :class:`Head`), on ``runtime`` (torch | torch-bf16 | onnx | onnx-int8). ``eager``: eager attention
-        (what the ONNX exporter traces, so ONNX Runtime can fuse attention)."""
+        (what the ONNX exporter traces, so ONNX Runtime can fuse attention). ``device``: auto | cpu | cuda |
+        cuda:N (None: the process default, :mod:`encoderkit.runtime.devices`); on a GPU the ONNX runtimes
+        become torch (ONNX Runtime's CUDA provider is not part of this stack), ``onnx-int8`` as torch-bf16."""
+        from ..runtime.devices import is_cuda, runtime_device
+
         if runtime not in RUNTIMES:
             raise EncoderkitError(f"unknown backend '{runtime}'", hint=f"use one of: {', '.join(RUNTIMES)}")
+        device = runtime_device(runtime.startswith("onnx"), device)
+        if is_cuda(device) and runtime.startswith("onnx"):
+            runtime = "torch-bf16" if runtime == "onnx-int8" else "torch"
         spec = _head(head)
         name = head if isinstance(head, str) else spec.kind
         check_finished(ref.path)
@@ -147,7 +155,7 @@ class Backbone:
         tok = Tokenizer.from_str(hf_tok.backend_tokenizer.to_str())
         config["tokenizer_model_max_length"] = getattr(hf_tok, "model_max_length", None)
         pad = hf_tok.pad_token or _pad_token(read_json(tpath / "tokenizer_config.json"))
-        runner = TorchRunner(model, spec.output, bf16=runtime == "torch-bf16")
+        runner = TorchRunner(model, spec.output, bf16=runtime == "torch-bf16", device=device)
         out = cls(ref, tok, runner, config=config, pad_token=pad, runtime=runtime, head=name)
         if spec.fingerprint is not None:
             out._fingerprint = spec.fingerprint_of(ref.path)

@@ -201,7 +201,7 @@ def export_onnx(
     if layout is not None and layout["unsupported"] and kind == "encoder":
         raise EncoderkitError(f"{model_path} has modules ONNX export does not cover ({', '.join(layout['unsupported'])})")
     started = _announce(f"exporting {ref.name} to ONNX {quantize or 'fp32'} (once per model; cached in {out.parent})")
-    backbone = Backbone.load(ref, head=head, eager=True)
+    backbone = Backbone.load(ref, head=head, eager=True, device="cpu")  # traced on the CPU, for ONNX Runtime
     feats = _probe_features(backbone, model_path, kind)
     tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -285,7 +285,7 @@ def agreement_with_torch(model_path: Path, folder: Path, kind: str, feats: list[
     if kind in ("tagger", "span-pair"):
         head = get_kind(kind).head()
         ref = resolve_model(model_path)
-        torch_bb = Backbone.load(ref, head=head)
+        torch_bb = Backbone.load(ref, head=head, device="cpu")
         onnx_bb = Backbone.load(ref, head=head, runtime="onnx", onnx_folder=folder)
         diff = max(float(np.abs(torch_bb.forward(f) - onnx_bb.forward(f)).max()) for f in feats or [])
         return {"max_abs_logit_diff": round(diff, 6)}

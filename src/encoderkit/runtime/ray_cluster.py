@@ -49,6 +49,7 @@ class ClusterInfo:
     cpus: int
     nodes: int
     started_here: bool
+    gpus: float = 0.0
 
 
 def connect(address: str | None = LOCAL, *, num_cpus: int | None = None, quiet: bool = True) -> ClusterInfo:
@@ -77,7 +78,8 @@ def connect(address: str | None = LOCAL, *, num_cpus: int | None = None, quiet: 
             ) from None
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     cpus = int(sum(n.get("Resources", {}).get("CPU", 0) for n in nodes))
-    return ClusterInfo(address=address, cpus=cpus, nodes=len(nodes), started_here=_started_here)
+    gpus = float(sum(n.get("Resources", {}).get("GPU", 0) for n in nodes))
+    return ClusterInfo(address=address, cpus=cpus, nodes=len(nodes), started_here=_started_here, gpus=gpus)
 
 
 def release() -> None:

@@ -136,10 +136,10 @@ class ColBERTObjective:
         import torch
 
         bert, linear = self.module["bert"], self.module["linear"]
-        inputs = {k: torch.from_numpy(v) for k, v in feats.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        inputs = {k: torch.as_tensor(v) for k, v in feats.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
         hidden = bert(**inputs).last_hidden_state
         out = linear(hidden.float())
-        return torch.nn.functional.normalize(out.float(), dim=-1), torch.from_numpy(feats["scoring_mask"])
+        return torch.nn.functional.normalize(out.float(), dim=-1), torch.as_tensor(feats["scoring_mask"])
 
     def loss(self, batch: list[int], epoch: int):
         import torch
@@ -195,7 +195,7 @@ class ColBERTObjective:
     def evaluate(self) -> dict:
         if self.validator is None:
             return {}
-        self.colbert.projection = self.module["linear"].weight.detach().float().numpy().copy()
+        self.colbert.projection = self.module["linear"].weight.detach().float().cpu().numpy().copy()
         return self.validator(self.colbert)
 
     def export(self, folder: Path) -> None:
@@ -323,7 +323,7 @@ def train_colbert(
     colbert.projection = proj
     linear = torch.nn.Linear(backbone.hidden_size, dim, bias=False)
     with torch.no_grad():
-        linear.weight.copy_(torch.from_numpy(proj))
+        linear.weight.copy_(torch.as_tensor(proj))
     module = torch.nn.ModuleDict({"bert": bert, "linear": linear})
 
     pairs = list(train.pairs) + list(extra_pairs or [])
@@ -401,7 +401,7 @@ def train_colbert(
             folder,
             transformer=bert,
             tokenizer_dir=ref.path,
-            projection=linear.weight.detach().float().numpy(),
+            projection=linear.weight.detach().float().cpu().numpy(),
             config=config,
             card=card,
         )

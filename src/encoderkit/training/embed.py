@@ -22,11 +22,12 @@ def load_st(spec: str, max_length: int | None = None):
 
     from ..models.ref import resolve_model
     from ..runtime import configure_torch
+    from ..runtime.devices import resolve_device
 
     configure_torch()
     hf_logging.disable_progress_bar()  # no "Writing model shards" bar at every save
     ref = resolve_model(spec)
-    model = SentenceTransformer(str(ref.path), device="cpu")
+    model = SentenceTransformer(str(ref.path), device=resolve_device())
     if max_length:
         model.max_seq_length = max_length
     return model, ref

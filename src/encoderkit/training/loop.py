@@ -39,6 +39,7 @@ the caller passes as ``run_info`` (e.g. pretraining's ``data``, the fine-tuning 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
@@ -50,13 +51,14 @@ from typing import Callable, Iterable, Protocol, Sequence
 import numpy as np
 
 from ..errors import EncoderkitError
+from ..runtime.devices import autocast_dtype_name, describe_device, is_cuda, resolve_device
 from .batching import epoch_batches, step_batches
 from .checkpoint import find_checkpoint, load_checkpoint, remove_checkpoint, save_checkpoint
 
 LOG = "train_log.json"
 ADAM_EPS = 1e-6  # BERT, RoBERTa and ELECTRA's value
 # settings that may differ when a run is resumed: they change neither the steps nor the weights
-RESUME_FREE = ("max_minutes", "eval_every", "eval_at_start", "log_every", "keep_checkpoint")
+RESUME_FREE = ("max_minutes", "eval_every", "eval_at_start", "log_every", "keep_checkpoint", "device")
 
 
 @dataclass
@@ -84,6 +86,7 @@ class TrainConfig:
     select_best: bool = True  # export the best model by the validation metric; False: the last one
     keep_checkpoint: bool = False  # keep out/checkpoint when the run has finished
     patience: int = 0  # early stopping: end after N validations without a better metric (0: never)
+    device: str | None = None  # auto | cpu | cuda | cuda:N; None: the process default (runtime.devices)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -200,6 +203,15 @@ def validation_interval(eval_every: int, steps_per_epoch: int, total: int, min_s
     return steps_per_epoch
 
 
+def objective_modules(objective) -> list:
+    """The torch modules an objective holds (its model, and e.g. a teacher or an ELECTRA generator)."""
+    import torch
+
+    found = [objective.module] if getattr(objective, "module", None) is not None else []
+    found += [v for v in vars(objective).values() if isinstance(v, torch.nn.Module)]
+    return found
+
+
 def split_by_name(named: Iterable[tuple[str, object]], head_fragments: Sequence[str]) -> dict[str, list]:
     """Parameter groups: those whose name contains one of ``head_fragments`` are the head.
 
@@ -264,6 +276,10 @@ class Trainer:
         self.total_steps = total_steps(config.max_steps, config.epochs, self.steps_per_epoch, config.min_steps)
         self.eval_interval = validation_interval(config.eval_every, self.steps_per_epoch, self.total_steps, config.min_steps)
         self.head_lr = config.head_lr if config.head_lr is not None else config.lr * config.head_lr_mult
+        self.device = resolve_device(config.device)
+        if is_cuda(self.device):  # the model and every other module of the objective (a teacher, a generator)
+            for module in {id(m): m for m in objective_modules(objective)}.values():
+                module.to(self.device)
         self.groups = self._trainable(objective.named_groups())
         if config.head_only_steps and not self.groups["head"]:
             raise EncoderkitError(
@@ -277,8 +293,11 @@ class Trainer:
                     param_groups.append({"params": params, "weight_decay": config.weight_decay if decay else 0.0, "lr": 0.0})
                     self.group_kinds.append(kind)
         self.optimizer = torch.optim.AdamW(param_groups, lr=0.0, betas=(0.9, 0.999), eps=ADAM_EPS)
-        first = next(iter(objective.module.parameters()), None)
-        self.device_type = first.device.type if first is not None else "cpu"
+        self.device_type = "cuda" if is_cuda(self.device) else "cpu"
+        # mixed precision: --bf16 on the CPU; always on a GPU (bfloat16, or float16 with loss scaling)
+        self.amp_dtype = getattr(torch, autocast_dtype_name(self.device))
+        self.amp = config.bf16 or is_cuda(self.device)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp and self.amp_dtype == torch.float16 else None
         self.train_seconds = 0.0
         self.window: list[dict] = []  # per-step records not yet in the loss curve
         self.log = {
@@ -296,6 +315,7 @@ class Trainer:
             "best": None,
             "train_seconds": 0.0,
             "wall_seconds": 0.0,
+            "device": describe_device(self.device),
             **self.run_info,
         }
 
@@ -447,15 +467,24 @@ class Trainer:
         epoch, batches = self.batches_at(step)
         n = sum(len(b) for b in batches)
         loss_value, stats = 0.0, []
+        # on a GPU the objective's tensors are made there (torch.device as the default for factories)
+        where = torch.device(self.device) if is_cuda(self.device) else contextlib.nullcontext()
         for batch in batches:
-            with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=c.bf16):
+            with where, torch.autocast(self.device_type, dtype=self.amp_dtype, enabled=self.amp):
                 loss, st = self.objective.loss(batch, epoch)
-            (loss * (len(batch) / n)).backward()
+            scaled = loss * (len(batch) / n)
+            (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
             loss_value += float(loss.detach()) * len(batch) / n
             stats.append(st)
         params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
         grad_norm = float(torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm)) if c.max_grad_norm and params else 0.0
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.train_seconds += time.perf_counter() - t0
         self.log["step"] = step + 1
@@ -501,8 +530,9 @@ class Trainer:
         module, step = self.objective.module, self.log["step"]
         t = time.perf_counter()
         module.eval()
+        where = torch.device(self.device) if is_cuda(self.device) else contextlib.nullcontext()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), where:  # on a GPU, tensors the evaluation makes are made there too
                 res = evaluate()
         finally:
             module.train()

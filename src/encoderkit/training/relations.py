@@ -76,7 +76,7 @@ class SpanPairObjective:
 
         ex = [self.items[i] for i in batch]
         feats = self.clf.features([e for e, _ in ex])
-        logits = self.module(**{k: torch.from_numpy(feats[k]) for k in INPUTS}).float()
+        logits = self.module(**{k: torch.as_tensor(feats[k]) for k in INPUTS}).float()
         total, col, stats = logits.sum() * 0.0, 0, {}  # stays in the graph if no head is labelled
         for name, labels in self.clf.heads.items():
             index = {x: i for i, x in enumerate(labels)}

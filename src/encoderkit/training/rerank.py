@@ -78,12 +78,13 @@ def load_cross_encoder(spec: str, max_length: int):
 
     from ..models.ref import resolve_model
     from ..runtime import configure_torch
+    from ..runtime.devices import resolve_device
 
     configure_torch()
     ref = resolve_model(spec)
     hf_logging.set_verbosity_error()  # "classifier newly initialised" is expected here
     hf_logging.disable_progress_bar()
-    model = CrossEncoder(str(ref.path), num_labels=1, max_length=max_length, device="cpu")
+    model = CrossEncoder(str(ref.path), num_labels=1, max_length=max_length, device=resolve_device())
     return model, ref
 
 

@@ -103,8 +103,8 @@ class TaggingObjective:
             labels[row, len(self.prefix) : len(self.prefix) + len(e.labels)] = e.labels
         if not self.settings["case_features"]:
             feats["case_ids"] = np.zeros_like(feats["case_ids"])
-        logits = self.module(**{k: torch.from_numpy(feats[k]) for k in INPUTS})
-        y = torch.from_numpy(labels)
+        logits = self.module(**{k: torch.as_tensor(feats[k]) for k in INPUTS})
+        y = torch.as_tensor(labels)
         n_words = int((y != IGNORE).sum())
         if self.module.crf is None:
             loss = torch.nn.functional.cross_entropy(

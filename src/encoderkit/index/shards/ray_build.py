@@ -155,6 +155,7 @@ class RayEncoding:
         *,
         workers: int | None = None,
         cpus_per_worker: int = 1,
+        gpus_per_worker: float = 0.0,
         batch_docs: int = 32,
         quiet: bool = True,
     ):
@@ -165,6 +166,9 @@ class RayEncoding:
         self.address = address or "local"
         self.workers = workers
         self.cpus_per_worker = int(cpus_per_worker)
+        if gpus_per_worker < 0:
+            raise EncoderkitError(f"--gpus-per-worker must be >= 0, not {gpus_per_worker}", hint="e.g. 1 or 0.5")
+        self.gpus_per_worker = float(gpus_per_worker)
         self.batch_docs = int(batch_docs)
         self.quiet = quiet
         self.info = None
@@ -175,10 +179,18 @@ class RayEncoding:
 
         if self.info is None:
             self.info = connect(self.address, quiet=self.quiet)
+            if self.gpus_per_worker and self.info.gpus < self.gpus_per_worker:  # Ray would wait for ever
+                raise EncoderkitError(
+                    f"--gpus-per-worker {self.gpus_per_worker:g}: the Ray cluster at {self.info.address} has "
+                    f"{self.info.gpus:g} GPU(s)",
+                    hint="leave --gpus-per-worker out to encode on CPUs, or join a cluster with GPUs",
+                )
         return self.info
 
     def n_workers(self) -> int:
         info = self.connect()
+        if self.gpus_per_worker:
+            return self.workers or max(1, int(info.gpus // self.gpus_per_worker))
         return self.workers or max(1, info.cpus // self.cpus_per_worker)
 
     def read_walk(self, paths, *, max_bytes: int, time_limit: float | None) -> Iterator:
@@ -244,6 +256,7 @@ class RayEncoding:
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=workers),
                 num_cpus=self.cpus_per_worker,
+                **({"num_gpus": self.gpus_per_worker} if self.gpus_per_worker else {}),
                 max_restarts=MAX_RETRIES,
                 max_task_retries=MAX_RETRIES,
             )

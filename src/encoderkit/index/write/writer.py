@@ -478,6 +478,7 @@ class IndexWriter:
             "chunks_deleted": marked,
             "full_build": full,
             "encode_seconds": report.encode_seconds,
+            "encoded_on": encoded_on(manifest) if report.chunks_encoded else None,
             "retriever_seconds": {
                 r.name: round(sum(w.retriever_seconds.get(r.name, 0.0) for w in written), 3) for r in retrievers
             },
@@ -661,3 +662,16 @@ def new_manifest(encoder, chunking: ChunkSettings, retrievers: list[dict], annot
 
 
 __all__ = ["IndexWriter", "check_encoder", "new_manifest", "retriever_entries", "check_chunking", "as_source_doc"]
+
+
+def encoded_on(manifest: dict) -> str:
+    """The device and precision chunks were encoded at (recorded per update; an index built on a GPU
+    searches on a CPU-only machine: vectors are plain float32 arrays either way).
+
+    >>> encoded_on({"model": {"encode_precision": "int8"}})
+    'cpu int8'
+    """
+    from ...runtime.devices import runtime_device
+
+    precision = (manifest.get("model") or {}).get("encode_precision") or "fp32"
+    return f"{runtime_device(precision == 'int8')} {precision}"

@@ -138,7 +138,7 @@ class Classifier:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, spec: str | Path, *, backend: str = "torch", max_length: int | None = None):
+    def load(cls, spec: str | Path, *, backend: str = "torch", max_length: int | None = None, device: str | None = None):
         """Load a classifier folder. ``backend``: torch | onnx | onnx-int8 (ONNX Runtime: needs
         ``encoderkit export onnx --model FOLDER [--quantize int8]`` first)."""
         if backend not in RUNTIMES:
@@ -154,7 +154,7 @@ class Classifier:
         ref = resolve_model(path)
         if max_length:
             cfg = {**cfg, "max_length": int(max_length)}
-        backbone = Backbone.load(ref, head=HEAD, runtime=backend)
+        backbone = Backbone.load(ref, head=HEAD, runtime=backend, device=device)
         return cls(backbone, ref, cfg, path=path, fingerprint=backbone.fingerprint)
 
     @classmethod
@@ -281,8 +281,8 @@ class Classifier:
             raise EncoderkitError("only a torch classifier can be saved", hint="load it with backend='torch'")
         from .torch_modules import merged_body_state
 
-        weight = module.head.weight.detach().float().numpy()
-        bias = module.head.bias.detach().float().numpy()
+        weight = module.head.weight.detach().float().cpu().numpy()
+        bias = module.head.bias.detach().float().cpu().numpy()
         same = bool(getattr(module, "body_is_base", False))  # untouched base weights: link, do not rewrite
         write_classifier(
             folder,

@@ -175,7 +175,9 @@ class ColBERT:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, spec: str | Path = "default", *, backend: str = "torch", onnx_folder: Path | None = None) -> ColBERT:
+    def load(
+        cls, spec: str | Path = "default", *, backend: str = "torch", onnx_folder: Path | None = None, device: str | None = None
+    ) -> ColBERT:
         """Load a ColBERT folder, or any encoder folder / "default" as the zero-training baseline.
         ``backend``: torch | onnx (ONNX Runtime; needs ``encoderkit export onnx --kind colbert`` first)."""
         if backend not in RUNTIMES or backend == "onnx-int8":
@@ -196,7 +198,7 @@ class ColBERT:
                     f"no ONNX export of {ref.name} for ColBERT yet",
                     hint=f"run `encoderkit export onnx --model {ref.spec} --kind colbert`, or use the torch backend",
                 )
-        backbone = Backbone.load(ref, head=HEAD, runtime=backend, onnx_folder=onnx_folder)
+        backbone = Backbone.load(ref, head=HEAD, runtime=backend, onnx_folder=onnx_folder, device=device)
         if projection is not None and projection.shape != (config.dim, backbone.hidden_size):
             raise EncoderkitError(
                 f"{PROJECTION} is {projection.shape}, expected ({config.dim}, {backbone.hidden_size})",

@@ -39,7 +39,13 @@ class Reranker:
 
     @classmethod
     def load(
-        cls, spec: str | Path, *, max_length: int | None = None, trust_remote_code: bool = False, backend: str = "torch"
+        cls,
+        spec: str | Path,
+        *,
+        max_length: int | None = None,
+        trust_remote_code: bool = False,
+        backend: str = "torch",
+        device: str | None = None,
     ) -> Reranker:
         """Load a cross-encoder from a local folder or a hub id (one relevance output).
         ``backend``: torch | onnx | onnx-int8 (ONNX Runtime; needs `encoderkit export onnx` first)."""
@@ -52,7 +58,9 @@ class Reranker:
                 hint="load it with encoderkit.models.load_reranker (or ColBERT.load); `--rerank DIR` accepts both",
             )
         labels = read_json(transformer_dir(ref.path) / "config.json").get("id2label") or {}
-        backbone = Backbone.load(ref, head="sequence-classification", runtime=backend, trust_remote_code=trust_remote_code)
+        backbone = Backbone.load(
+            ref, head="sequence-classification", runtime=backend, trust_remote_code=trust_remote_code, device=device
+        )
         n_out = len(backbone.config.get("id2label") or labels or {"0": 0})
         if n_out != 1:
             raise EncoderkitError(

@@ -77,13 +77,15 @@ class Encoder:
         max_length: int | None = None,
         trust_remote_code: bool = False,
         backend: str = "torch",
+        device: str | None = None,
     ) -> Encoder:
         """Load "default" (bundled all-MiniLM-L6-v2), a local directory, or a hub id.
 
         ``pooling`` overrides the model's configured pooling; ``max_length`` its token limit.
         ``backend``: torch | onnx (ONNX Runtime, same vectors to ~1e-6) | onnx-int8 (per-channel int8:
         faster, cosine to fp32 ~0.99); the ONNX backends need an export (`encoderkit export onnx`).
-        ``trust_remote_code`` stays off unless you pass True for a repository you trust.
+        ``trust_remote_code`` stays off unless you pass True for a repository you trust. ``device``: auto |
+        cpu | cuda | cuda:N (None: the process default, see :mod:`encoderkit.runtime.devices`).
         """
         if pooling is not None and pooling not in POOLINGS:
             raise EncoderkitError(f"unknown pooling '{pooling}'", hint=f"use one of: {', '.join(POOLINGS)}")
@@ -92,8 +94,8 @@ class Encoder:
         ref = resolve_model(spec, revision=revision)
         layout = read_st_layout(ref.path)
         if backend == "torch" and layout is not None and layout["unsupported"]:
-            return cls._load_with_sentence_transformers(ref, layout, pooling, max_length, trust_remote_code)
-        backbone = Backbone.load(ref, runtime=backend, trust_remote_code=trust_remote_code)
+            return cls._load_with_sentence_transformers(ref, layout, pooling, max_length, trust_remote_code, device)
+        backbone = Backbone.load(ref, runtime=backend, trust_remote_code=trust_remote_code, device=device)
         cfg = backbone.config
         limit = max_length or max_length_for(
             ref.path if layout else transformer_dir(ref.path),
@@ -110,14 +112,17 @@ class Encoder:
         return cls(backbone, like.ref, pooling=like.pooling, max_length=like.max_length)
 
     @classmethod
-    def _load_with_sentence_transformers(cls, ref, layout, pooling, max_length, trust_remote_code):
+    def _load_with_sentence_transformers(cls, ref, layout, pooling, max_length, trust_remote_code, device=None):
         from ..card import check_finished
 
         check_finished(ref.path)
         configure_torch()
         from sentence_transformers import SentenceTransformer
 
-        st = SentenceTransformer(str(ref.path), device="cpu", trust_remote_code=trust_remote_code)
+        from ...runtime.devices import resolve_device
+
+        device = resolve_device(device)
+        st = SentenceTransformer(str(ref.path), device=device, trust_remote_code=trust_remote_code)
         own = layout.get("pooling") or "mean"
         if pooling and pooling != own:
             raise EncoderkitError(
@@ -135,7 +140,7 @@ class Encoder:
         backbone = Backbone(
             ref,
             tok,
-            TorchRunner(model, "last_hidden_state"),
+            TorchRunner(model, "last_hidden_state", device=device),
             config=model.config.to_dict(),
             pad_token=st.tokenizer.pad_token or "[PAD]",
             runtime="torch",

@@ -125,14 +125,14 @@ class SpanPairClassifier:
         self.window = self.max_length - len(self.prefix) - len(self.suffix)
 
     @classmethod
-    def load(cls, spec: str | Path, *, backend: str = "torch") -> SpanPairClassifier:
+    def load(cls, spec: str | Path, *, backend: str = "torch", device: str | None = None) -> SpanPairClassifier:
         """Load a span-pair folder (``encoderkit train relations``) on torch | onnx | onnx-int8."""
         ref = resolve_model(spec)
         card = head_card(ref.path, KIND)
         if backend not in ("torch", "onnx", "onnx-int8"):
             raise EncoderkitError(f"unknown backend '{backend}'", hint="use torch, onnx or onnx-int8")
         return cls(
-            Backbone.load(ref, head=HEAD, runtime=backend),
+            Backbone.load(ref, head=HEAD, runtime=backend, device=device),
             heads={k: list(v) for k, v in card["heads"].items()},
             n_args=card["n_args"],
             max_length=card["max_length"],

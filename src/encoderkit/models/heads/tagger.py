@@ -138,7 +138,7 @@ class Tagger:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, spec: str | Path, *, backend: str = "torch") -> Tagger:
+    def load(cls, spec: str | Path, *, backend: str = "torch", device: str | None = None) -> Tagger:
         """Load a tagger folder (``encoderkit train ner``) on torch | onnx | onnx-int8."""
         ref = resolve_model(spec)
         card = head_card(ref.path, KIND)
@@ -149,7 +149,7 @@ class Tagger:
         if backend not in ("torch", "onnx", "onnx-int8"):
             raise EncoderkitError(f"unknown backend '{backend}'", hint="use torch, onnx or onnx-int8")
         return cls(
-            Backbone.load(ref, head=HEAD, runtime=backend),
+            Backbone.load(ref, head=HEAD, runtime=backend, device=device),
             labels=card["labels"],
             case_features=card["case_features"],
             crf=crf,
@@ -166,9 +166,9 @@ class Tagger:
         crf = None
         if module.crf is not None:
             crf = {
-                "transitions": module.crf.transitions.detach().float().numpy(),
-                "start": module.crf.start_transitions.detach().float().numpy(),
-                "end": module.crf.end_transitions.detach().float().numpy(),
+                "transitions": module.crf.transitions.detach().float().cpu().numpy(),
+                "start": module.crf.start_transitions.detach().float().cpu().numpy(),
+                "end": module.crf.end_transitions.detach().float().cpu().numpy(),
             }
         return cls(Backbone.wrap(tokenizer, module, head=HEAD), crf=crf, **settings)
 

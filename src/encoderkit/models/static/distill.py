@@ -74,8 +74,9 @@ def token_vectors(backbone, ids: list[int], batch_size: int = 512, show_progress
     with torch.inference_mode():
         for i in range(0, len(ids), batch_size):
             chunk = torch.tensor([[cls_id, t, sep_id] for t in ids[i : i + batch_size]], dtype=torch.long)
+            chunk = chunk.to(backbone.runner.device)
             states = module(input_ids=chunk, attention_mask=torch.ones_like(chunk)).last_hidden_state
-            out.append(states.float().mean(1).numpy())
+            out.append(states.float().mean(1).cpu().numpy())
             if bar is not None:
                 bar.update(len(chunk))
     if bar is not None:

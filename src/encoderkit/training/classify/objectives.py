@@ -140,14 +140,14 @@ class ClassifyObjective:
         import torch
         import torch.nn.functional as F
 
-        feats = {k: torch.from_numpy(v) for k, v in self.features([self.texts[i] for i in batch]).items()}
+        feats = {k: torch.as_tensor(v) for k, v in self.features([self.texts[i] for i in batch]).items()}
         logits = self.module(**feats).logits.float()
-        w = torch.from_numpy(self.weights) if self.weights is not None else None
+        w = torch.as_tensor(self.weights) if self.weights is not None else None
         if self.multi_label:
-            y = torch.from_numpy(self.targets[batch].astype(np.float32))
+            y = torch.as_tensor(self.targets[batch].astype(np.float32))
             loss = F.binary_cross_entropy_with_logits(logits, y, pos_weight=w)
         else:
-            y = torch.from_numpy(self.targets[batch].astype(np.int64))
+            y = torch.as_tensor(self.targets[batch].astype(np.int64))
             loss = F.cross_entropy(logits, y, weight=w, label_smoothing=self.label_smoothing)
         return loss, {"examples": len(batch)}
 
@@ -180,7 +180,7 @@ class PairObjective:
         import torch
         import torch.nn.functional as F
 
-        feats = {k: torch.from_numpy(v) for k, v in self.features([self.texts[i] for i in idx]).items()}
+        feats = {k: torch.as_tensor(v) for k, v in self.features([self.texts[i] for i in idx]).items()}
         return F.normalize(self.module.embed(**feats).float(), dim=-1)
 
     def loss(self, batch: list[int], epoch: int):

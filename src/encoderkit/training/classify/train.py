@@ -317,6 +317,8 @@ def _encoder_limit(ref, options: ClassifyOptions) -> int:
 def _logits(module, features, texts: list[str], batch_size: int = 64) -> np.ndarray:
     import torch
 
+    device = next(module.parameters()).device
+
     was = module.training
     module.eval()
     out = np.zeros((len(texts), module.head.out_features), dtype=np.float32)
@@ -324,8 +326,8 @@ def _logits(module, features, texts: list[str], batch_size: int = 64) -> np.ndar
     with torch.inference_mode():
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
-            feats = {k: torch.from_numpy(v) for k, v in features([texts[j] for j in idx]).items()}
-            out[idx] = module(**feats).logits.float().numpy()
+            feats = {k: torch.from_numpy(v).to(device) for k, v in features([texts[j] for j in idx]).items()}
+            out[idx] = module(**feats).logits.float().cpu().numpy()
     module.train(was)
     return out
 
@@ -363,8 +365,8 @@ def run_finetune(splits, out, options, cfg: TrainConfig, metric, resume, show_pr
         write_classifier(
             folder,
             encoder_path=ref.path,
-            head_weight=module.head.weight.detach().float().numpy(),
-            head_bias=module.head.bias.detach().float().numpy(),
+            head_weight=module.head.weight.detach().float().cpu().numpy(),
+            head_bias=module.head.bias.detach().float().cpu().numpy(),
             config=hc,
             card=card,
             body_state=merged_body_state(module.body),
@@ -520,10 +522,12 @@ def run_fewshot(splits: Splits, out: Path, options: ClassifyOptions, cfg: TrainC
 def _embed(module, features, texts: list[str], batch_size: int = 64) -> np.ndarray:
     import torch
 
+    device = next(module.parameters()).device
+
     module.eval()
     out = []
     with torch.inference_mode():
         for i in range(0, len(texts), batch_size):
-            feats = {k: torch.from_numpy(v) for k, v in features(texts[i : i + batch_size]).items()}
-            out.append(module.embed(**feats).float().numpy())
+            feats = {k: torch.from_numpy(v).to(device) for k, v in features(texts[i : i + batch_size]).items()}
+            out.append(module.embed(**feats).float().cpu().numpy())
     return np.concatenate(out)

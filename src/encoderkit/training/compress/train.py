@@ -102,7 +102,8 @@ class CompressObjective:
         return length_batches(self.lengths, batch_size, seed, epoch)
 
     def features(self, texts: Sequence[str]):
-        return self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        feats = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        return feats.to(next(self.student.parameters()).device)  # the student's device (a GPU when training there)
 
     def loss(self, batch: list[int], epoch: int):
         import torch
@@ -132,7 +133,7 @@ class CompressObjective:
                     cap_t.remove()
             target = pool(tout.last_hidden_state, mask, self.pooling).float()
         else:
-            target = torch.from_numpy(self.teacher_vectors[batch])
+            target = torch.as_tensor(self.teacher_vectors[batch])
         projected = self.proj(emb) if self.proj is not None else emb
         loss, stats = embedding_loss(projected.float(), target, self.loss_terms)
         if need_tokens:
@@ -165,7 +166,7 @@ class CompressObjective:
                     v = self.proj(v)
                 elif not project:
                     v = torch.nn.functional.normalize(v, dim=-1)
-                res[idx] = v.float().numpy()
+                res[idx] = v.float().cpu().numpy()
         return res
 
     def evaluate(self) -> dict:

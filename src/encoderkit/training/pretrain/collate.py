@@ -75,12 +75,12 @@ class MaskingCollator:
             types[r, :k] = ex.token_type_ids
             candidates[r, :k] = ~ex.special
         batch = {
-            "input_ids": torch.from_numpy(input_ids),
-            "attention_mask": torch.from_numpy(attention),
-            "token_type_ids": torch.from_numpy(types),
-            "labels": torch.from_numpy(labels),
-            "original_ids": torch.from_numpy(original),
-            "candidates": torch.from_numpy(candidates),
+            "input_ids": torch.as_tensor(input_ids),
+            "attention_mask": torch.as_tensor(attention),
+            "token_type_ids": torch.as_tensor(types),
+            "labels": torch.as_tensor(labels),
+            "original_ids": torch.as_tensor(original),
+            "candidates": torch.as_tensor(candidates),
         }
         if any(e.nsp_label >= 0 for e in examples):
             batch["next_sentence_label"] = torch.tensor([e.nsp_label for e in examples], dtype=torch.long)
