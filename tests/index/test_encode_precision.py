@@ -36,6 +36,15 @@ def documents(n: int = 40) -> list[dict]:
     ]
 
 
+def docs_folder(tmp_path, n: int):
+    """A folder of ``n`` of the test documents, one .txt file each."""
+    src = tmp_path / "docs"
+    src.mkdir()
+    for d in documents(n):
+        (src / f"{d['id']}.txt").write_text(d["text"])
+    return src
+
+
 def test_token_budget_batches_give_the_same_vectors(tiny_encoder):
     texts = [d["text"][: 10 + 7 * i] for i, d in enumerate(documents(30))]
     fixed = tiny_encoder.encode(texts, batch_size=4)
@@ -116,10 +125,7 @@ def test_choose_precision_auto_picks_a_passing_faster_one_or_fp32(tiny_encoder, 
 
 
 def test_cli_encode_precision_gate_and_info(tiny_model_dir, tmp_path, capsys):
-    src = tmp_path / "docs"
-    src.mkdir()
-    for d in documents(20):
-        (src / f"{d['id']}.txt").write_text(d["text"])
+    src = docs_folder(tmp_path, 20)
     ix = tmp_path / "ix"
     code, out, err = run_cli(
         capsys, "index", str(src), "--index", str(ix), "--model", str(tiny_model_dir), "--encode-precision", "bf16", "--no-onnx"
@@ -140,10 +146,7 @@ def test_a_new_index_chooses_its_precision_by_default_and_an_existing_one_keeps_
     fastest precision that passes (fp32 when none does); --encode-precision fp32 keeps today's behaviour;
     an existing index keeps its precision; a corpus that encodes faster than the gate would measure, or
     too few documents to measure on, keep fp32, saying so."""
-    src = tmp_path / "docs"
-    src.mkdir()
-    for d in documents(40):
-        (src / f"{d['id']}.txt").write_text(d["text"])
+    src = docs_folder(tmp_path, 40)
     code, out, err = run_cli(
         capsys, "index", str(src), "--index", str(tmp_path / "small"), "--model", str(tiny_model_dir), "--no-onnx"
     )
@@ -183,10 +186,7 @@ def test_a_new_index_chooses_its_precision_by_default_and_an_existing_one_keeps_
 def test_every_shard_encodes_at_the_one_precision_decided_for_the_index(tiny_model_dir, tmp_path, capsys):
     """The precision is decided once (on the first shard's documents) and given to every shard, including
     one added later: scores of different shards stay comparable."""
-    src = tmp_path / "docs"
-    src.mkdir()
-    for d in documents(40):
-        (src / f"{d['id']}.txt").write_text(d["text"])
+    src = docs_folder(tmp_path, 40)
     six = tmp_path / "six"
     code, out, err = run_cli(
         capsys, "index", str(src), "--index", str(six), "--shards", "2", "--model", str(tiny_model_dir), "--no-onnx",
