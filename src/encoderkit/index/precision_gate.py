@@ -41,7 +41,9 @@ HEAD_WORDS = 12  # the query of a text without sentences: its first words
 DEFAULT_GATE_QUERIES = 64  # the gate a new index runs by default: a few seconds on 2 cores
 MIN_GATE_QUERIES = 8  # fewer dev queries than this measure nothing: the default keeps fp32
 # a new corpus smaller than this (characters, ~150k tokens) encodes at fp32 in about the time the default's
-# gate and export take on 2 cores (~12 s): the default keeps fp32 there instead of measuring
+# gate and export take on 2 cores (~12 s): the default keeps fp32 there instead of measuring. Chosen from
+# build timings only (a 150-document slice of the SciFact corpus and the demo corpus, no queries or
+# relevance judgements), as the break-even of gate cost against int8's saving (BENCHMARKS section 16)
 SMALL_CORPUS_CHARS = 600_000
 
 

@@ -180,7 +180,9 @@ def check_security(config: ServerConfig) -> None:
         )
 
 
-GPU_BATCH_SCALE = 8  # a GPU's forward pass takes ~8x the tokens of a CPU's at the same latency
+# a GPU's forward pass takes many times the tokens of a CPU's at the same latency; 8 is a starting value,
+# not measured here (no GPU was lent): benchmarks/gpu_check.py is where it should be checked
+GPU_BATCH_SCALE = 8
 
 
 def batch_tokens_for(encoder, max_batch_tokens: int) -> int:
