@@ -180,6 +180,7 @@ class Retriever(Plugin):
     search_time_settings: ClassVar[tuple] = ()  # settings only queries read: changing them rebuilds nothing
     fusion_weight: ClassVar[float] = 1.0  # its RRF weight when fused with others, unless a search gives weights
     weighted_fusion_weight: ClassVar[float] = 1.0  # its weight in score-normalised weighted fusion (see retrieval.fusion)
+    calibration_weight: ClassVar[float] = 0.5  # its base weight in a calibrated fusion rule (retrieval.fusion_fit)
     late_interaction: ClassVar[bool] = False  # fusing it makes "auto" fusion weighted (see retrieval.fusion)
     # files under the retriever's folder (path prefixes) whose checksums every open verifies: small files a
     # few flipped bytes of which would change rankings without failing any structural check (ColBERT's codec)
@@ -265,6 +266,15 @@ class Retriever(Plugin):
     def rerank_scores(self, query: str, chunk_ids: Sequence[int], reranker) -> np.ndarray | None:
         """Scores of ``reranker`` for ``query`` against ``chunk_ids`` computed from what this retriever
         stores, or None (the pipeline then runs ``reranker.score`` on the chunk texts)."""
+        return None
+
+    def score_texts(
+        self, queries: Sequence[str], encoded: Any, texts: Sequence[str], stats: dict | None = None
+    ) -> np.ndarray | None:
+        """The score ``search`` would give ``texts[i]`` for ``queries[i]`` were it an indexed chunk (with
+        ``stats`` the collection's, for retrievers with ``collection_statistics``), or None when this
+        retriever cannot say. Fusion calibration scores a passage with its pseudo-query cut out this way
+        (:mod:`encoderkit.index.calibrate`)."""
         return None
 
     def stats(self) -> dict:

@@ -49,6 +49,7 @@ class BM25Retriever(Retriever):
     name = "bm25"
     collection_statistics = True
     skips_deleted = True
+    calibration_weight = 0.4  # its base weight in a calibrated fusion rule, chosen on dev queries (docs/fusion.md)
 
     def __init__(self, settings: dict, context):
         super().__init__(settings, context)
@@ -205,6 +206,44 @@ class BM25Retriever(Retriever):
         cand, scores = cand[keep], scores[keep]
         pos, sc = top_k(scores, cand, k)
         return self.ids[pos], sc
+
+    def score_texts(
+        self, queries: Sequence[str], encoded: Any, texts: Sequence[str], stats: dict | None = None
+    ) -> np.ndarray | None:
+        """BM25 of each text for its query with the collection's statistics, summed the way ``search``
+        sums a chunk's (query terms of the collection, in order, repeats kept, float32).
+
+        >>> from encoderkit.retrieval.base import ChunkSet, IndexContext
+        >>> r = BM25Retriever({}, IndexContext(None, {}))
+        >>> r.build(ChunkSet(np.array([10, 11]), np.array([1, 2]), ["the cat sat", "dogs run fast"]))
+        >>> enc = r.encode_queries(["running dogs"])
+        >>> round(float(r.score_texts(["running dogs"], enc, ["dogs run fast"], r.statistics(enc))[0]), 4)
+        0.5087
+        """
+        if self.legacy is not None or (stats is None and self.postings is None):
+            return None  # a pre-segment index (bm25s scores it), or no statistics to score with
+        prm = self.params
+        stats = stats if stats is not None else self.statistics(encoded)
+        n, avgdl = collection_of(stats)
+        if not n:
+            return None
+        dfs = stats.get("df") or {}
+        out = np.zeros(len(texts), dtype=np.float32)
+        for i, (terms, toks) in enumerate(zip(encoded, analyze(list(texts), prm))):
+            present = [t for t in terms if dfs.get(t, 0) > 0]
+            counts: dict[str, int] = {}
+            for t in toks:
+                counts[t] = counts.get(t, 0) + 1
+            total = np.float32(0)
+            for t in present:
+                idf = variants.idf32(prm.method, dfs[t], n)
+                absent = variants.absent_score(prm.method, dfs[t], n, avgdl, k1=prm.k1, b=prm.b, delta=prm.delta)
+                total += absent
+                if counts.get(t):
+                    tf, dl = np.array([counts[t]]), np.array([len(toks)])
+                    total += variants.term_scores(prm.method, idf, absent, tf, dl, avgdl, k1=prm.k1, b=prm.b, delta=prm.delta)[0]
+            out[i] = total
+        return out
 
     def footprint(self, directory: Path) -> dict:
         """Postings are memory-mapped (paged in per query term); lengths and the vocabulary are read."""

@@ -361,6 +361,7 @@ class DenseRetriever(Retriever):
 
     name = "dense"
     weighted_fusion_weight = 0.25  # chosen on dev queries (retrieval.fusion)
+    calibration_weight = 0.6  # chosen on dev queries (docs/fusion.md)
     encodes = True
     skips_deleted = True
     search_time_settings = SEARCH_TIME
@@ -479,6 +480,15 @@ class DenseRetriever(Retriever):
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         qvecs = encoded if encoded is not None else self.encode_queries(queries)
         return [(self.ids[p], s) for p, s in self.index.search(qvecs, k, live)]
+
+    def score_texts(
+        self, queries: Sequence[str], encoded: Any, texts: Sequence[str], stats: dict | None = None
+    ) -> np.ndarray | None:
+        """Cosine of each text's vector (the index's document encoder) with its query's."""
+        if not len(texts):
+            return np.zeros(0, dtype=np.float32)
+        docs = np.asarray(self.context.encode_documents(list(texts)), dtype=np.float32)
+        return np.einsum("ij,ij->i", np.asarray(encoded, dtype=np.float32), docs).astype(np.float32)
 
     def footprint(self, directory: Path) -> dict:
         """The float vectors are memory-mapped: searched directly (exact) they are paged in whole, read

@@ -21,11 +21,12 @@ from typing import Hashable, Mapping, Sequence
 
 RRF_K = 60
 FUSIONS = ("auto", "rrf", "weighted")
-DEFAULT_FUSION = "auto"  # see resolve_fusion; the weights: each retriever's (weighted_)fusion_weight
+DEFAULT_FUSION = "auto"  # the index's own rule (fusion_rule, index.calibrate); without one, resolve_fusion
 
 
 def resolve_fusion(method: str, late_interaction: bool) -> str:
-    """What ``auto`` fusion means for a set of retrievers: ``weighted`` (each retriever's
+    """What ``auto`` fusion means for an index without a fusion rule of its own (built before calibration,
+    or too small to calibrate): ``weighted`` (each retriever's
     ``weighted_fusion_weight``: bm25 1, dense 0.25, colbert 6) when a late-interaction retriever is among
     them, ``rrf`` (equal weights) otherwise.
 

@@ -115,3 +115,20 @@ def read_run(path: Path) -> dict[str, dict[str, float]]:
         q, _, doc, _, score, _ = line.split()
         run.setdefault(q, {})[doc] = float(score)
     return run
+
+
+def ndcg_at(ranked: Sequence, relevant: Mapping, k: int = 10) -> float:
+    """nDCG@k of one ranking (keys best first) against graded judgements {key: grade}, as trec_eval's
+    ``ndcg_cut`` computes it (gain = grade, discount log2(rank + 1), ideal from the judged grades): a pure
+    function for loops that score thousands of rankings (fusion fitting), where a pytrec_eval call per
+    ranking would dominate.
+
+    >>> round(ndcg_at(["b", "a"], {"a": 1}), 4), ndcg_at(["a"], {"a": 2, "c": 0}), ndcg_at(["x"], {})
+    (0.6309, 1.0, 0.0)
+    """
+    ideal = sorted((g for g in relevant.values() if g > 0), reverse=True)[:k]
+    if not ideal:
+        return 0.0
+    dcg = sum(relevant.get(key, 0) / np.log2(i + 2) for i, key in enumerate(list(ranked)[:k]) if relevant.get(key, 0) > 0)
+    idcg = sum(g / np.log2(i + 2) for i, g in enumerate(ideal))
+    return float(dcg / idcg)

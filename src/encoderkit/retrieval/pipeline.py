@@ -21,6 +21,7 @@ from ..errors import EncoderkitError
 from ..runtime.threads import cpu_count
 from .base import IndexContext, Retriever
 from .fusion import DEFAULT_FUSION, resolve_fusion
+from .fusion_rule import FusionRule
 from .options import RERANK_FUSIONS, SearchOptions, parse_mode  # noqa: F401  (re-exported)
 from .ranking import QueryRanking, Ranked, best_first, collapse, fuse, tie_keys
 from .registry import get
@@ -159,28 +160,20 @@ def rank(
     *,
     chunk_texts: Callable[[list[int]], dict[int, str]] | None = None,
     allowed_docs: np.ndarray | None = None,
+    default_rule: FusionRule | None = None,
 ) -> list[QueryRanking]:
     """Run the pipeline for each query. ``stages``: retriever names (see :func:`parse_mode`); more
-    than one are fused (``options.fusion``: auto | rrf | weighted, default :data:`~.fusion.DEFAULT_FUSION`,
-    see :func:`~.fusion.resolve_fusion`; per-retriever ``weights``, default each retriever's
-    ``fusion_weight`` for RRF and ``weighted_fusion_weight`` for weighted fusion). A reranker (anything
+    than one are fused by :func:`fusion_rule_for`: the index's calibrated or tuned ``default_rule`` unless
+    the options name a fusion or weights. A reranker (anything
     with ``score(query, passages)``) re-scores the top ``rerank_depth`` candidates: from vectors a
     retriever stores when one can (:meth:`Retriever.rerank_scores`, e.g. a ColBERT model over its own
     index), otherwise on their best chunk's indexed text (``chunk_texts``). ``allowed_docs``: restrict
     results to these document row ids (search filters). ``options.k`` is not applied here: a ranking
     holds ``depth`` candidates."""
     o = (options or SearchOptions()).check_ranking()
-    depth, by, rrf_k, weights = o.depth, o.by, o.rrf_k, o.weights
+    depth, by = o.depth, o.by
     reranker, rerank_depth, rerank_fusion = o.reranker, o.rerank_depth, o.rerank_fusion
-    fusion = o.fusion or DEFAULT_FUSION
-    fusion = resolve_fusion(fusion, any(getattr(get(name), "late_interaction", False) for name in stages))
-    if weights is None:  # each retriever's default weight (see retrieval.fusion for how they were chosen)
-        attr = "weighted_fusion_weight" if fusion == "weighted" else "fusion_weight"
-        weights = {name: float(getattr(get(name), attr)) for name in stages}
-    for name, w in (weights or {}).items():  # weights of retrievers a search does not run are ignored
-        get(name)  # ... but a name that is no retriever at all is an error (a typo)
-        if not isinstance(w, (int, float)) or w < 0:
-            raise EncoderkitError(f"fusion weight {name}={w!r} is not a number >= 0")
+    rule = fusion_rule_for(o, stages, default_rule)
     queries = list(queries)
     for q in queries:
         if not isinstance(q, str) or not q.strip():
@@ -211,16 +204,47 @@ def rank(
     for i, query in enumerate(queries):
         stage_r = {s: per_stage[s][i] for s in stages}
         t = time.perf_counter()
-        final = fuse(stage_r, k=rrf_k, method=fusion, weights=weights) if len(stages) > 1 else stage_r[stages[0]]
+        final, explained = rule.apply(stage_r, explain=True) if len(stages) > 1 else (stage_r[stages[0]], None)
         q_timings = {**{k: v / len(queries) for k, v in timings.items()}, "fuse": (time.perf_counter() - t) * 1000}
         if reranker is not None:
             t = time.perf_counter()
             final, stage_r["rerank"] = rerank_head(
-                query, final, reranker, rerank_depth, rerank_fusion, rrf_k, chunk_texts, snap=snap
+                query, final, reranker, rerank_depth, rerank_fusion, o.rrf_k, chunk_texts, snap=snap
             )
             q_timings["rerank"] = (time.perf_counter() - t) * 1000
-        out.append(QueryRanking(final, stage_r, q_timings, snap))
+        out.append(QueryRanking(final, stage_r, q_timings, snap, explained))
     return out
+
+
+def fusion_rule_for(o: SearchOptions, stages: Sequence[str], default_rule: FusionRule | None = None) -> FusionRule:
+    """How a search fuses its stages: the index's own rule (``default_rule``, calibrated or tuned for
+    exactly these retrievers) when the options name no fusion (or ``auto``) and no weights; otherwise,
+    and for an index without a rule (built before calibration existed), the fixed rule of
+    :func:`~.fusion.resolve_fusion` with the given weights or each retriever's default
+    (``fusion_weight`` for RRF, ``weighted_fusion_weight`` for weighted fusion).
+
+    >>> fusion_rule_for(SearchOptions(), ["bm25", "dense"]).describe()
+    'rrf (bm25 1, dense 1)'
+    >>> own = FusionRule("weighted", {"bm25": 0.2, "dense": 0.8}, source="calibrated")
+    >>> fusion_rule_for(SearchOptions(), ["bm25", "dense"], own).source
+    'calibrated'
+    >>> fusion_rule_for(SearchOptions(fusion="rrf"), ["bm25", "dense"], own).source
+    'override'
+    """
+    asked = o.fusion not in (None, "auto") or o.weights is not None
+    if not asked and default_rule is not None and set(default_rule.weights) == set(stages):
+        return default_rule
+    method = resolve_fusion(o.fusion or DEFAULT_FUSION, any(getattr(get(name), "late_interaction", False) for name in stages))
+    weights = o.weights
+    if weights is None:  # each retriever's default weight (see retrieval.fusion for how they were chosen)
+        attr = "weighted_fusion_weight" if method == "weighted" else "fusion_weight"
+        weights = {name: float(getattr(get(name), attr)) for name in stages}
+    for name, w in (weights or {}).items():  # weights of retrievers a search does not run are ignored
+        get(name)  # ... but a name that is no retriever at all is an error (a typo)
+        if not isinstance(w, (int, float)) or w < 0:
+            raise EncoderkitError(f"fusion weight {name}={w!r} is not a number >= 0")
+    weights = {name: float(weights.get(name, 1.0)) for name in stages}  # unnamed: 1, as always
+    return FusionRule(method, weights, rrf_k=o.rrf_k, source="override" if asked else "default")
 
 
 def stored_scores(snap: Snapshot | None, query: str, chunk_ids: list[int], reranker) -> np.ndarray | None:

@@ -55,13 +55,14 @@ class Ranked:
 
 @dataclass
 class QueryRanking:
-    """What a query went through: the final ranking, each stage's ranking, time per stage (ms), and
-    the snapshot (committed generation) all of it was computed on."""
+    """What a query went through: the final ranking, each stage's ranking, time per stage (ms), the
+    snapshot (committed generation) all of it was computed on, and how its stages were fused."""
 
     final: Ranked
     stages: dict[str, Ranked]
     timings_ms: dict[str, float]
     snapshot: Any = None
+    fusion: dict | None = None  # how the stages were fused for this query (FusionRule.apply's explanation)
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Hit:
     fmt: str = ""  # the document's format (text, markdown, rst, html, beir): where its headings are
     mid_word: bool = False  # the chunk's text begins inside a word (a token window can)
     mid_line: bool = False  # the chunk's text begins inside a line (so, for prose, maybe inside a sentence)
+    fusion: dict | None = None  # how the query's stages were fused (the same for all its hits; --explain)
 
     def to_dict(self) -> dict:
         return {
