@@ -86,6 +86,11 @@ def test_search_and_explain(client):
     assert hybrid["hits"][0]["doc_id"] == "owls" and set(hybrid["hits"][0]["stages"]) == {"bm25", "dense"}
     slim = client.post("/v1/search", json={"query": "owls", "mode": "bm25+dense", "fields": ["doc_id", "score"]}).json()
     assert set(slim["hits"][0]) == {"doc_id", "score"}
+    why = client.post("/v1/search", json={"query": "owls at night", "explain": True}).json()["fusion"]
+    assert why["source"] == "default" and set(why["weights"]) == {"bm25", "dense"}  # a small index: the fixed default
+    why = client.post("/v1/search", json={"query": "owls", "fusion": "weighted", "weights": {"bm25": 3}, "explain": True}).json()
+    assert why["fusion"]["source"] == "override" and why["fusion"]["weights"]["bm25"] == 3.0
+    assert "fusion" not in client.post("/v1/search", json={"query": "owls"}).json()
 
 
 def test_search_filters(tmp_path, tiny_encoder):

@@ -28,6 +28,7 @@ from . import (
     serve_cmd,
     tradeoff_cmd,
     train_cmd,
+    tune_cmd,
     verify_cmd,
 )
 
@@ -70,6 +71,7 @@ compress_cmd.register(app)
 robustness_cmd.register(app)
 tradeoff_cmd.register(app)
 colbert_cmd.register(app)
+tune_cmd.register(app)
 common.add_device_option(app)
 common.escape_help(app)
 

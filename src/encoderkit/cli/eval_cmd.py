@@ -46,7 +46,7 @@ def retrieval(
     rrf_k: int = typer.Option(60, min=1, help="RRF constant."),
     fusion: Optional[str] = typer.Option(
         None,
-        help="Fusion of several retrievers: auto (weighted when colbert is fused, else rrf) | rrf | weighted "
+        help="Fusion of several retrievers: auto (the index's calibrated or tuned rule) | rrf | weighted "
         "(score-normalised) [auto].",
     ),
     weights: Optional[str] = typer.Option(

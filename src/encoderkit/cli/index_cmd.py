@@ -261,17 +261,79 @@ def _print_gate(g: dict) -> None:
     )
 
 
+def fusion_line(rule: dict) -> str:
+    """What the run decided about fusion, with the figures it was decided on.
+
+    >>> scores = {"chosen": 0.8, "bm25": 0.6, "dense": 0.75}
+    >>> fusion_line({"method": "weighted", "weights": {"bm25": 0.3, "dense": 0.7}, "source": "calibrated",
+    ...   "figures": {"queries": 128, "seconds": 3.2, "ndcg@10": scores}})  # doctest: +NORMALIZE_WHITESPACE
+    'fusion calibrated on 128 pseudo-queries of these documents in 3.2 s: weighted (bm25 0.3, dense 0.7);
+     their nDCG@10 0.800 (bm25 0.600, dense 0.750)'
+    """
+    from ..retrieval.fusion_rule import FusionRule
+
+    r = FusionRule.from_dict(rule)
+    f = r.figures
+    if r.source != "calibrated":
+        return f"fusion {r.describe()} ({f.get('note', r.source)})"
+    others = ", ".join(f"{k} {v:.3f}" for k, v in f["ndcg@10"].items() if k != "chosen")
+    return (
+        f"fusion calibrated on {f['queries']} pseudo-queries of these documents in {f['seconds']:.1f} s: {r.describe()}; "
+        f"their nDCG@10 {f['ndcg@10']['chosen']:.3f} ({others})"
+    )
+
+
+def fusion_info(manifest: dict) -> str:
+    """The ``fusion`` line of ``info``: the rule a search uses when it names none, and where it came from.
+
+    >>> fusion_info({"retrievers": [{"name": "bm25"}, {"name": "dense"}]})[:60]
+    'fusion     rrf (bm25 1, dense 1): the fixed default (not cal'
+    """
+    from ..index.calibrate import stored_rule
+    from ..retrieval.options import SearchOptions
+    from ..retrieval.pipeline import fusion_rule_for
+
+    names = [r["name"] for r in manifest.get("retrievers") or []]
+    if len(names) < 2:
+        return "fusion     none (one retriever)"
+    rule = stored_rule(manifest)
+    if rule is None:
+        fixed = fusion_rule_for(SearchOptions(), names).describe()
+        return (
+            f"fusion     {fixed}: the fixed default (not calibrated: built before calibration existed; "
+            "`encoderkit tune fusion --index DIR` calibrates it)"
+        )
+    f = rule.figures
+    if rule.source == "calibrated":
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in f.get("ndcg@10", {}).items())
+        return (
+            f"fusion     {rule.describe()}: calibrated on {f.get('queries')} pseudo-queries of its documents "
+            f"(generation {f.get('generation')}, {f.get('chunks')} chunks, {f.get('seconds')} s; nDCG@10 {scores}); "
+            "--fusion/--weights override it"
+        )
+    if rule.source == "tuned":
+        ci = f.get("gain_ci95") or [0, 0]
+        return (
+            f"fusion     {rule.describe()}: tuned on {f.get('queries')} labelled queries (cross-validated nDCG@10 "
+            f"{f.get('cv_ndcg@10')}, gain {f.get('gain', 0):+.4f}, 95% CI [{ci[0]:+.4f}, {ci[1]:+.4f}]); "
+            "--fusion/--weights override it"
+        )
+    return f"fusion     {rule.describe()}: {f.get('note', rule.source)}"
+
+
 def _outcome_json(outcome) -> dict:
     if outcome.sharded:
         per_shard = outcome.documents_per_shard
-        return {"index": str(outcome.index_dir), "shards": len(per_shard), **outcome.totals(), "documents_per_shard": per_shard}
+        out = {"index": str(outcome.index_dir), "shards": len(per_shard), **outcome.totals(), "documents_per_shard": per_shard}
+        return {**out, "fusion": outcome.fusion} if outcome.fusion else out
     report = outcome.report
-    return {
+    out = {
         "index": str(outcome.index_dir),
         **report.to_dict(),
         "totals": outcome.stats,
         "query_backend": report.query_backend or "torch",
     }
+    return {**out, "fusion": outcome.fusion} if outcome.fusion else out
 
 
 def _print_outcome(outcome) -> None:
@@ -283,12 +345,16 @@ def _print_outcome(outcome) -> None:
         for name, report in outcome.shard_reports.items():
             for warning in report.warnings:
                 out.print(f"[yellow]warning ({name}):[/] ", shown(warning))
+        if outcome.fusion:
+            out.print(shown(fusion_line(outcome.fusion)))
         return
     if outcome.precision is not None:
         out.print(shown(precision_line(outcome.precision)))
     _print_report(outcome.report, outcome.stats)
     if outcome.encoding:
         out.print(shown(outcome.encoding))
+    if outcome.fusion:
+        out.print(shown(fusion_line(outcome.fusion)))
     for warning in outcome.report.warnings:
         out.print("[yellow]warning:[/] ", shown(warning))
     drift = (outcome.retriever_stats.get("colbert") or {}).get("drift") or {}
@@ -400,6 +466,7 @@ def _print_info(index_dir: Path, stats: dict, manifest: dict, health, fp: dict) 
     for line in _model_lines(manifest):
         out.print(line)
     _print_retrievers(out, manifest)
+    out.print(shown(fusion_info(manifest)))
     _print_footprint(out, fp)
     counts = stats.get("annotations") or {}
     for a in manifest.get("annotators") or []:

@@ -42,8 +42,8 @@ def search(
     ),
     fusion: Optional[str] = typer.Option(
         None,
-        help="How several retrievers are fused: auto (weighted when colbert is fused, else rrf) | rrf | weighted "
-        "(score-normalised) [auto].",
+        help="How several retrievers are fused: auto (the index's calibrated or tuned rule; `encoderkit info` shows "
+        "it) | rrf | weighted (score-normalised) [auto].",
     ),
     weights: Optional[str] = typer.Option(
         None, help="Fusion weights, e.g. bm25=1,dense=1,colbert=2 [rrf: 1 each; weighted: bm25 1, dense 0.25, colbert 6]."
@@ -249,7 +249,8 @@ class _Printer:
             console().print(joined(("query: ", "dim"), (" ".join(query.split()), "bold magenta")))
         if self.as_json:
             if single:
-                print_json({"query": query, "mode": self.mode, "index": self.index_dir, "hits": self.rows(hits, query)})
+                extra = {"fusion": hits[0].fusion} if self.explain and hits and hits[0].fusion else {}
+                print_json({"query": query, "mode": self.mode, "index": self.index_dir, **extra, "hits": self.rows(hits, query)})
             else:
                 sys.stdout.write(self.json_line("", query, hits) + "\n")
                 sys.stdout.flush()
@@ -265,6 +266,8 @@ def _print_hits(query: str, hits, p: _Printer) -> None:
     if not hits:
         out.print("no results")
         return
+    if p.explain and hits[0].fusion:
+        out.print(joined(("fusion: " + fusion_explanation(hits[0].fusion), "dim")))
     for h in hits:  # user data goes out as Text with control characters made visible: never as markup
         where = _display_path(h)
         sn = snippet(h, query)
@@ -278,6 +281,27 @@ def _print_hits(query: str, hits, p: _Printer) -> None:
         out.print(joined("      ") + highlighted(" ".join(sn.text.split()), query))
         if p.explain:
             out.print(joined(("      " + explain_line(h, p.stages, p.depth, p.reranked), "dim")))
+
+
+def fusion_explanation(f: dict) -> str:
+    """What weights a query's stages got and why (``QueryRanking.fusion``), in one line.
+
+    >>> fusion_explanation({"rule": "weighted (bm25 0.5, dense 0.5), per-query shift 1", "source": "calibrated",
+    ...   "weights": {"bm25": 0.2, "dense": 0.9}, "score_gap": {"bm25": 0.1, "dense": 0.5},
+    ...   "typical_gap": {"bm25": 0.25, "dense": 0.3}, "strength": 1.0, "top10_overlap": 0.3})  # doctest: +NORMALIZE_WHITESPACE
+    'weighted (bm25 0.5, dense 0.5), per-query shift 1 [calibrated]; this query: bm25 0.2 (score gap 0.1, typical 0.25),
+     dense 0.9 (score gap 0.5, typical 0.3); top-10 overlap 0.3'
+    """
+    head = f"{f['rule']} [{f['source']}]"
+    if not f.get("strength"):
+        return (
+            f"{head}; weights {', '.join(f'{k} {v:g}' for k, v in f['weights'].items())}; top-10 overlap {f['top10_overlap']:g}"
+        )
+    per = ", ".join(
+        f"{k} {w:g} (score gap {f['score_gap'].get(k, 0):g}, typical {f['typical_gap'].get(k, 0):g})"
+        for k, w in f["weights"].items()
+    )
+    return f"{head}; this query: {per}; top-10 overlap {f['top10_overlap']:g}"
 
 
 def explain_line(hit, stages, depth: int, reranked: bool) -> str:

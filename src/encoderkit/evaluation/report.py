@@ -5,6 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def _rule_text(rule: dict) -> str:
+    """A stored fusion rule in words: what it is and where it came from."""
+    from ..retrieval.fusion_rule import FusionRule
+
+    r = FusionRule.from_dict(rule)
+    return f"{r.describe()} ({r.source})"
+
+
 def _fmt(x) -> str:
     return f"{x:.3f}" if isinstance(x, float) else str(x)
 
@@ -45,7 +53,9 @@ def retrieval_markdown(res: dict) -> str:
         )
         + (f"{others}; " if others else "")
         + (
-            f"fusion: auto (RRF k={res['rrf_k']}; score-normalised weighted, bm25 1, dense 0.25, colbert 6, when "
+            f"fusion: the index's own rule, {_rule_text(res['fusion']['index_rule'])}, over the top {res['depth']} of each stage"
+            if (res.get("fusion") or {}).get("index_rule")
+            else f"fusion: auto (RRF k={res['rrf_k']}; score-normalised weighted, bm25 1, dense 0.25, colbert 6, when "
             f"ColBERT is fused) over the top {res['depth']} of each stage"
             if (res.get("fusion") or {}).get("method") == "auto" and not (res.get("fusion") or {}).get("weights")
             else f"fusion: RRF k={res['rrf_k']} over the top {res['depth']} of each stage"

@@ -97,7 +97,12 @@ def prepare_index(
         rebuild=rebuild,
         titles=titles,
     )
+    from ..index.build import is_new
+    from ..index.calibrate import maybe_calibrate
+
+    new = is_new(index)
     report = index.sync([corpus_path or data.corpus_path], rebuild=rebuild, show_progress=show_progress)
+    maybe_calibrate(index, new=new)  # as `encoderkit index` does: the default hybrid is the index's own rule
     if report.skipped:
         raise EncoderkitError(
             f"{corpus_path or data.corpus_path}: {len(report.skipped)} records could not be indexed (first: {report.skipped[0]})",
@@ -213,6 +218,14 @@ def latency_summary(ms: Sequence[float]) -> dict:
     }
 
 
+def _index_rule(index, fusion: str | None, weights) -> dict:
+    """The index's own fusion rule when the evaluation uses it (no fusion or weights given): {"index_rule": ...}."""
+    if fusion not in (None, "auto") or weights:
+        return {}
+    rule = (index.manifest or {}).get("fusion")
+    return {"index_rule": rule} if rule else {}
+
+
 def evaluate_retrieval(
     data_dir: str | Path,
     pipelines: Sequence[str],
@@ -318,7 +331,11 @@ def evaluate_retrieval(
         "data_notes": data.notes,
         "depth": depth,
         "rrf_k": rrf_k,
-        "fusion": {"method": fusion or DEFAULT_FUSION, "weights": weights or "each retriever's default"},
+        "fusion": {
+            "method": fusion or DEFAULT_FUSION,
+            "weights": weights or "each retriever's default",
+            **_index_rule(index, fusion, weights),
+        },
         "scoring": "document = its best chunk (max-passage)",
         "reranker": ({**reranker.describe(), "depth": rerank_depth} if reranker else None),
         "index": index_info,

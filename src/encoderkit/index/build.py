@@ -116,6 +116,7 @@ class IndexOutcome:
     retriever_stats: dict = field(default_factory=dict)
     encoding: str | None = None
     precision: dict | None = None  # the quality gate's outcome when this run chose a precision
+    fusion: dict | None = None  # the fusion rule this run calibrated (or kept), when it decided one
 
     @property
     def sharded(self) -> bool:
@@ -189,7 +190,8 @@ def build_index(req: IndexRequest, *, on_gate: Callable[[dict], None] | None = N
     outcome = IndexOutcome(Path(req.index_dir))
     if req.auto_merge is not None:
         idx.set_merge_policy(auto=req.auto_merge)
-    if req.encode_precision is not None or is_new(idx):
+    new = is_new(idx)
+    if req.encode_precision is not None or new:
         outcome.precision = apply_precision(idx, req, on_gate)
     with idx:
         outcome.report = idx.sync(
@@ -202,10 +204,29 @@ def build_index(req: IndexRequest, *, on_gate: Callable[[dict], None] | None = N
             encode_with=req.remote,
             max_chunks=req.max_chunks,
         )
+        outcome.fusion = _calibrate(idx, new, outcome.report.warnings)  # first: it writes the manifest
         outcome.stats = idx.stats()
         outcome.retriever_stats = (idx.manifest.get("build") or {}).get("retriever_stats") or {}
         outcome.encoding = encoding_summary(idx, outcome.report, req.remote)
     return outcome
+
+
+def _calibrate(index, new: bool, warnings: list[str]) -> dict | None:
+    """The index's fusion rule, (re)calibrated when this update calls for it (see index.calibrate). The
+    update is committed by then: a failure here (a full disk) is a warning, never an error."""
+    import sqlite3
+
+    from .calibrate import maybe_calibrate
+
+    try:
+        rule = maybe_calibrate(index, new=new)
+    except (OSError, sqlite3.Error, EncoderkitError) as exc:
+        warnings.append(
+            f"the update is committed, but calibrating its fusion failed ({type(exc).__name__}: {exc}); "
+            f"searches keep the previous rule -- run `encoderkit tune fusion --index {index.path}` to try again"
+        )
+        return None
+    return None if rule is None else rule.to_dict()
 
 
 def _build_sharded(req: IndexRequest, on_gate: Callable[[dict], None] | None = None) -> IndexOutcome:
@@ -242,6 +263,7 @@ def _build_sharded(req: IndexRequest, on_gate: Callable[[dict], None] | None = N
         six = ShardedIndex.create(path, req.shards, encoder=req.model or "default", retriever_settings=req.settings, **opts)
     outcome = IndexOutcome(path)
     with six:
+        new = all(is_new(s) for s in six.shards)
         if req.add_shard:
             six.add_shard()
         outcome.precision = _shards_precision(six, req, on_gate)
@@ -255,6 +277,9 @@ def _build_sharded(req: IndexRequest, on_gate: Callable[[dict], None] | None = N
             max_chunks=req.max_chunks,
         )
         outcome.documents_per_shard = {n: len(s) for n, s in zip(six.names, six.shards)}
+        outcome.fusion = _calibrate(
+            six, new, next(iter(outcome.shard_reports.values())).warnings if outcome.shard_reports else []
+        )
         outcome.stats = six.stats()
     return outcome
 

@@ -284,6 +284,23 @@ class Index:
             encode_precision=precision, quality_gate=dict(gate or {}) if precision != "fp32" else None, precision_choice=choice
         )
 
+    def set_fusion_rule(self, rule) -> None:
+        """Store ``rule`` (a :class:`~encoderkit.retrieval.fusion_rule.FusionRule`; None: back to the fixed
+        default) as the fusion every search that names none uses, at once (no commit needed)."""
+        self.writer.set_fusion_rule(None if rule is None else rule.to_dict())
+
+    def calibrate_fusion(self, *, seed: int = 0):
+        """Choose and store how this index fuses its retrievers, on pseudo-queries of its own documents
+        (what ``encoderkit index`` does after a build; :mod:`encoderkit.index.calibrate`). Returns the
+        :class:`~encoderkit.retrieval.fusion_rule.FusionRule`, or None (one retriever, or too few documents:
+        the fixed default stays)."""
+        from .calibrate import calibrate_fusion
+
+        rule = calibrate_fusion(self, seed=seed)
+        if rule is not None:
+            self.set_fusion_rule(rule)
+        return rule
+
     def add(
         self,
         docs: Iterable,

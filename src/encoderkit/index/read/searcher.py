@@ -23,6 +23,7 @@ from ...retrieval.options import SearchOptions, parse_mode
 from ...retrieval.pipeline import Snapshot, rank
 from ...retrieval.ranking import Hit, QueryRanking, shown_chunk_scores, stage_table
 from ...retrieval.registry import get as get_retriever
+from ..calibrate import stored_rule
 from ..storage.integrity import Health, check_files, check_generation, damaged_error
 from ..storage.leases import Lease
 from ..storage.manifest import MANIFEST, read_manifest, retriever_names
@@ -147,6 +148,7 @@ class IndexSearcher:
             o,
             chunk_texts=self.store.chunk_texts,
             allowed_docs=allowed,
+            default_rule=stored_rule(self.context.manifest),
         )
 
     def search_many(self, queries: Sequence[str], options: SearchOptions | None = None, **overrides) -> list[list[Hit]]:
@@ -204,6 +206,7 @@ def ranking_hits(store, ranking: QueryRanking, k: int) -> list[Hit]:
                 fmt=d["fmt"],
                 mid_word=before.get(cid, "")[-1:].isalnum() and c["text"][:1].isalnum(),
                 mid_line=begins_mid_line(before.get(cid, "")),
+                fusion=ranking.fusion,
             )
         )
     return hits

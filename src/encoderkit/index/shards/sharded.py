@@ -23,6 +23,7 @@ from ...retrieval.options import SearchOptions, parse_mode
 from ...retrieval.pipeline import Snapshot, rank
 from ...retrieval.ranking import Hit, QueryRanking
 from ...retrieval.segmented import Part, SegmentedRetriever
+from ..calibrate import stored_rule
 from ..index import Index
 from ..read.filters import allowed_documents, check_fields, parse_filters
 from ..read.searcher import ranking_hits
@@ -358,6 +359,7 @@ class ShardedIndex:
             o,
             chunk_texts=router.chunk_texts,
             allowed_docs=allowed,
+            default_rule=stored_rule(self.shards[0].manifest) if self.shards else None,
         )
 
     def search_many(self, queries: Sequence[str], options: SearchOptions | None = None, **overrides) -> list[list[Hit]]:
@@ -366,6 +368,11 @@ class ShardedIndex:
 
     def search(self, query: str, options: SearchOptions | None = None, **overrides) -> list[Hit]:
         return self.search_many([query], options, **overrides)[0]
+
+    def set_fusion_rule(self, rule) -> None:
+        """One fusion rule for the whole index, stored in every shard's manifest (searches read the first's)."""
+        for shard in self.shards:
+            shard.set_fusion_rule(rule)
 
     # ------------------------------------------------------------------ what a server reads
     @property

@@ -23,7 +23,7 @@ from ..storage.integrity import check_generation
 from ..storage.ioerrors import estimate_needed, io_errors, io_problem
 from ..storage.leases import collect
 from ..storage.lock import writer_lock
-from ..storage.manifest import read_manifest, retriever_names
+from ..storage.manifest import read_manifest, retriever_names, write_manifest
 from ..storage.migrate import has_data, migrated_from, pre_segment_folder
 from ..storage.model import check_encoder
 from ..storage.segments import entries_of
@@ -114,6 +114,25 @@ class IndexWriter:
         return self.context.manifest
 
     # ------------------------------------------------------------------ settings
+    def set_fusion_rule(self, rule: dict | None) -> None:
+        """Store the index's fusion rule (``FusionRule.to_dict()``; None removes it) in the manifest now,
+        without a commit: it changes how searches fuse, not what is indexed. Under the writer lock, on
+        the manifest as it is on disk, with the copy kept in the store updated too."""
+        if self.readonly:
+            raise EncoderkitError(f"index '{self.path}' is open read-only", hint="open it without readonly=True")
+        with writer_lock(self.path):
+            m = read_manifest(self.path)
+            m.pop("fusion", None)
+            if rule is not None:
+                m["fusion"] = rule
+            write_manifest(self.path, m)
+            self.store.save_manifest_copy(read_manifest(self.path))
+            self.context.manifest = read_manifest(self.path)
+            if self._pending is not None:
+                self._pending = {k: v for k, v in self._pending.items() if k != "fusion"}
+                if rule is not None:
+                    self._pending["fusion"] = rule
+
     def reconfigure(
         self,
         encoder=None,

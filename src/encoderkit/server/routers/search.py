@@ -6,7 +6,7 @@ them (``stages``).
 
 # No `from __future__ import annotations`: FastAPI must see the request models as real classes.
 
-from typing import List, Literal, Optional
+from typing import Dict, List, Literal, Optional
 
 from pydantic import BaseModel, Field
 
@@ -24,6 +24,11 @@ class SearchRequest(BaseModel):
     rerank_fusion: Literal["none", "rrf"] = "none"
     filters: List[str] = Field(default_factory=list, description="FIELD=VALUE filters, e.g. label=sports, path=docs/*.md.")
     fields: Optional[List[str]] = Field(None, description="Keep only these fields of each hit (default: all).")
+    fusion: Optional[Literal["auto", "rrf", "weighted"]] = Field(
+        None, description="How to fuse the retrievers (default: the index's calibrated or tuned rule)."
+    )
+    weights: Optional[Dict[str, float]] = Field(None, description="Per-retriever fusion weights (override the index's rule).")
+    explain: bool = Field(False, description="Say what fusion weights this query got and why (`fusion` in the response).")
 
 
 def search_hits(state, req, *, by: Optional[str] = None):
@@ -56,6 +61,8 @@ def search_hits(state, req, *, by: Optional[str] = None):
         rerank_depth=req.rerank_depth,
         rerank_fusion=req.rerank_fusion,
         filters=tuple(req.filters),
+        fusion=req.fusion,
+        weights=req.weights,
     )
 
     def run(snap):
@@ -85,6 +92,7 @@ def router(state):
             "generation": snap.gen if snap is not None else state.index.generation,
             "hits": rows,
             "timings_ms": {k: round(v, 3) for k, v in ranking.timings_ms.items()},
+            **({"fusion": ranking.fusion} if req.explain and ranking.fusion else {}),
         }
 
     r.post("/v1/search", summary="Search the index")(search)
