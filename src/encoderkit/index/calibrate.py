@@ -21,9 +21,9 @@ retriever that cannot score a text keeps its own ranking (noted in the figures).
 
 From them :func:`~encoderkit.retrieval.fusion_fit.calibrated_rule` decides which lists work and each
 list's typical score gap; the base weights are the retrievers' ``calibration_weight`` (chosen on dev
-queries: pseudo-queries over-rate BM25, docs/fusion.md). Indexes with fewer than :data:`MIN_DOCUMENTS` documents keep the fixed default (too few to measure on); an index whose
-live chunks grew or shrank by :data:`RECALIBRATE_CHANGE` since it was calibrated is calibrated again by
-the update that did it.
+queries: pseudo-queries over-rate BM25, docs/fusion.md). Indexes with fewer than :data:`MIN_DOCUMENTS`
+documents keep the fixed default (too few to measure on); an index whose live chunks grew or shrank by
+:data:`RECALIBRATE_CHANGE` since it was calibrated is calibrated again by the update that did it.
 
 >>> text = ("Aspirin lowers fever within hours. It also thins the blood of most adults who take it daily. "
 ...         "Doctors prescribe small doses after heart attacks. Stomach bleeding remains its main risk.")
