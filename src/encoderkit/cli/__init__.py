@@ -21,6 +21,7 @@ from . import (
     extract_cmd,
     extract_train_cmd,
     index_cmd,
+    link_cmd,
     optimize_cmd,
     pretrain_cmd,
     robustness_cmd,
@@ -72,6 +73,7 @@ robustness_cmd.register(app)
 tradeoff_cmd.register(app)
 colbert_cmd.register(app)
 tune_cmd.register(app)
+link_cmd.register(app)
 common.add_device_option(app)
 common.escape_help(app)
 
