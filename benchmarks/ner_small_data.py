@@ -4,7 +4,7 @@ Trains on the first 500 / 2,000 / 14,041 (all) sentences of CoNLL-2003 eng.train
 with the command's defaults and nothing else; with ``--old`` also the schedule before the fix (5 epochs,
 no minimum of steps: ``--min-steps 0 --patience 0``) for comparison.
 
-    python benchmarks/ner_small_data.py [--sizes 500,2000,14041] [--old 500,2000] [--data ../shared/data/conll2003]
+    python benchmarks/ner_small_data.py [--sizes 500,2000,14041] [--old 500,2000] [--data ../shared/data/conll2003] [--resume]
 
 Writes benchmarks/results/ner-small-data/{results.json, results.md, f1.png}.
 """
@@ -47,14 +47,18 @@ def main() -> None:
     ap.add_argument("--sizes", default="500,2000,14041")
     ap.add_argument("--old", default="500,2000", help="sizes also trained with the previous schedule ('' for none)")
     ap.add_argument("--runs", default="runs/ner-small")
+    ap.add_argument("--resume", action="store_true", help="keep the rows of partial.json and train only what is missing")
     args = ap.parse_args()
     from encoderkit.tasks.extract.evaluate import evaluate_ner
 
     data, runs = Path(args.data), Path(args.runs)
-    rows = []
+    rows = json.loads((OUT / "partial.json").read_text()) if args.resume and (OUT / "partial.json").is_file() else []
+    done = {(r["train_sentences"], r["recipe"]) for r in rows}
     plan = [(int(n), "defaults") for n in args.sizes.split(",") if n]
     plan += [(int(n), "before (5 epochs only)") for n in args.old.split(",") if n]
     for n, recipe in plan:
+        if (n, recipe) in done:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             sub = Path(tmp)
             got = first_sentences(data / "eng.train", sub / "eng.train", n)
