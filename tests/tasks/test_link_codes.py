@@ -91,3 +91,31 @@ def test_the_link_command_builds_links_and_refuses_bad_calls(tmp_path, tiny_mode
     assert code == 2 and "needs --codes CODES and --out DIR" in err
     code, _, err = run_cli(capsys, "link", tmp_path, "x")
     assert code == 2 and "not a linker" in err
+
+
+def test_validation_rejects_wrong_types_and_subtrees_and_nil_when_nothing_passes(tmp_path, tiny_model_dir, capsys):
+    from conftest import run_cli
+
+    codes = write(
+        tmp_path / "codes.csv",
+        "id,name,synonyms,parents,type\nC0,Cancer,Neoplasm,,Disease\nC1,Breast Cancer,Mammary Carcinoma,C0,Disease\n"
+        "C2,Ovarian Cancer,,C0,Disease\nG1,BRCA1,Breast Cancer Gene,,Gene\nD9,Diabetes,,,Disease\n",
+    )
+    out = tmp_path / "linker"
+    assert run_cli(capsys, "link", "build", "--codes", codes, "--out", out, "--model", tiny_model_dir, "-q")[0] == 0
+    code, stdout, err = run_cli(capsys, "link", out, "breast cancer gene", "--mode", "bm25", "--type", "Disease", "--json")
+    (part,) = json.loads(stdout)["parts"]
+    assert code == 0, err
+    gene = next(c for c in part["candidates"] if c["id"] == "G1")
+    assert not gene["valid"] and "type 'Gene'" in gene["problem"] and part["id"] == "C1"
+    code, stdout, _ = run_cli(capsys, "link", out, "diabetes", "--mode", "bm25", "--under", "C0", "--json")
+    (part,) = json.loads(stdout)["parts"]
+    assert part["nil"] and part["id"] is None and part["candidates"][0]["problem"] == "not under C0"
+    code, stdout, _ = run_cli(capsys, "link", out, "ovarian cancer", "--mode", "bm25", "--under", "C0", "--json")
+    assert json.loads(stdout)["parts"][0]["id"] == "C2"
+    code, stdout, _ = run_cli(capsys, "link", out, "ovarian cancer", "--mode", "bm25", "--min-score", "1e9", "--json")
+    assert json.loads(stdout)["parts"][0]["nil"]
+    medic = write(tmp_path / "medic.txt", MEDIC)
+    assert run_cli(capsys, "link", "build", "--codes", medic, "--out", tmp_path / "m", "--model", tiny_model_dir, "-q")[0] == 0
+    code, _, err = run_cli(capsys, "link", tmp_path / "m", "diabetes", "--type", "Disease")
+    assert code == 2 and "no types or parents" in err

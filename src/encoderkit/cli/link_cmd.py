@@ -4,7 +4,7 @@ build a linker over a code set's names, and link mentions to its concepts."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -32,6 +32,9 @@ def link(
         None, "--context", help="The text the mention comes from (abbreviations in it are expanded)."
     ),
     k: int = typer.Option(5, "-k", min=1, help="Candidates per mention part."),
+    types: Optional[List[str]] = typer.Option(None, "--type", help="Only concepts of this type pass validation (repeatable)."),
+    under: Optional[str] = typer.Option(None, "--under", help="Only this concept and those below it pass validation."),
+    min_score: Optional[float] = typer.Option(None, "--min-score", help="NIL when the best valid candidate scores below this."),
     mode: str = typer.Option("hybrid", "--mode", help="hybrid | bm25 | dense: how names are searched."),
     as_json: bool = json_option("Print the result as JSON."),
     quiet: bool = quiet_option(),
@@ -56,16 +59,20 @@ def link(
     from ..tasks.link.linker import Linker
 
     with Linker.open(Path(target)) as linker:
-        results = [linker.link_mentions([m], context=c, k=k, mode=mode)[0] for m, c in items]
+        results = [
+            linker.link_mentions([m], context=c, k=k, mode=mode, types=types, under=under, min_score=min_score)[0]
+            for m, c in items
+        ]
     if as_json:
         return print_json(results[0] if mention is not None else results)
     out_ = console()
     for r in results:
         for part in r["parts"]:
             head = r["mention"] if part["text"] == r["mention"] else f"{r['mention']} -> {part['text']}"
-            out_.print(shown(head))
+            out_.print(shown(f"{head}: {'NIL' if part['nil'] else part['id']}"))
             for i, c in enumerate(part["candidates"], start=1):
-                out_.print(shown(f"  {i}. {c['id']}  {c['name']}  ({c['score']:.4f})"))
+                why = f"  [rejected: {c['problem']}]" if c.get("problem") else ""
+                out_.print(shown(f"  {i}. {c['id']}  {c['name']}  ({c['score']:.4f}){why}"))
 
 
 def _build(codes: Path, out: Path, model: str, as_json: bool, quiet: bool) -> None:

@@ -26,6 +26,7 @@ from ...errors import EncoderkitError
 from .mentions import abbreviations, expand_abbreviations, normalize_name, split_composite
 
 LINKER_FILE = "linker.json"
+CONCEPTS_FILE = "concepts.json"  # each concept's type and parents, for validation
 LINKER_FORMAT = "encoderkit-linker"
 LINKER_FORMAT_VERSION = 1
 NAME_DEPTH = 50  # names fetched per mention before grouping by concept
@@ -40,9 +41,38 @@ class Candidate:
     name: str
     score: float
     stages: dict = field(default_factory=dict)
+    problem: str | None = None  # why validation rejects it (None: it passes)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "score": round(float(self.score), 6), "stages": self.stages}
+        out = {"id": self.id, "name": self.name, "score": round(float(self.score), 6), "stages": self.stages}
+        return {**out, "valid": self.problem is None, **({"problem": self.problem} if self.problem else {})}
+
+
+def validation_problem(cid: str, concepts: dict, *, types: Sequence[str] | None = None, under: str | None = None) -> str | None:
+    """Why concept ``cid`` may not be linked under the constraints, or None when it may: its type must be one
+    of ``types`` (when given), and ``under`` (when given) must be the concept itself or one of its ancestors
+    through the parents in ``concepts`` {id: {"type", "parents"}}. Deterministic: no score involved.
+
+    >>> tree = {"D1": {"type": "Disease", "parents": ["D0"]}, "D0": {"type": "Disease", "parents": []}, "G1": {"type": "Gene"}}
+    >>> validation_problem("D1", tree, types=["Disease"], under="D0") is None
+    True
+    >>> validation_problem("G1", tree, types=["Disease"]), validation_problem("D0", tree, under="D1")
+    ("type 'Gene' is not one of Disease", 'not under D1')
+    """
+    entry = concepts.get(cid) or {}
+    if types and entry.get("type", "") not in set(types):
+        return f"type {entry.get('type', '')!r} is not one of {', '.join(types)}"
+    if under and under != cid:
+        seen, todo = set(), list(entry.get("parents") or [])
+        while todo:
+            p = todo.pop()
+            if p == under:
+                return None
+            if p not in seen:
+                seen.add(p)
+                todo.extend((concepts.get(p) or {}).get("parents") or [])
+        return f"not under {under}"
+    return None
 
 
 def name_documents(codes: CodeSet, extra: dict[str, Sequence[str]] | None = None) -> list[dict]:
@@ -70,6 +100,8 @@ class Linker:
 
     def __init__(self, folder: Path, index, meta: dict):
         self.folder, self.index, self.meta = Path(folder), index, meta
+        path = self.folder / CONCEPTS_FILE
+        self.concepts: dict = json.loads(path.read_text())["concepts"] if path.is_file() else {}
 
     @classmethod
     def build(
@@ -109,6 +141,8 @@ class Linker:
             "extra_names": sum(len(v) for v in (extra or {}).values()),
             "last_build": {"added": len(added), "removed": len(removed), "seconds": round(time.perf_counter() - t0, 1)},
         }
+        concepts = {c.id: {"type": c.type, "parents": list(c.parents)} for c in codes if c.type or c.parents}
+        (folder / CONCEPTS_FILE).write_text(json.dumps({"format_version": 1, "concepts": concepts}) + "\n")
         (folder / LINKER_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         return cls(folder, index, meta)
 
@@ -136,8 +170,22 @@ class Linker:
     def __exit__(self, *exc):
         self.close()
 
-    def link(self, mentions: Sequence[str], *, k: int = 5, mode: str = "hybrid") -> list[list[Candidate]]:
-        """The top ``k`` concepts for each mention (its best-scoring name per concept), best first."""
+    def link(
+        self,
+        mentions: Sequence[str],
+        *,
+        k: int = 5,
+        mode: str = "hybrid",
+        types: Sequence[str] | None = None,
+        under: str | None = None,
+    ) -> list[list[Candidate]]:
+        """The top ``k`` concepts for each mention (its best-scoring name per concept), best first, each with
+        its validation outcome under ``types`` / ``under`` (:func:`validation_problem`)."""
+        if (types or under) and not self.concepts:
+            raise EncoderkitError(
+                "this code set gives its concepts no types or parents to validate against",
+                hint="add type / parents columns to the code set and build again, or leave out --type / --under",
+            )
         out = []
         for hits in self.index.search_many(list(mentions), mode=mode, k=NAME_DEPTH):
             best: dict[str, Candidate] = {}
@@ -145,24 +193,39 @@ class Linker:
                 cid = h.meta.get("concept") or h.doc_id.split("|", 1)[0]
                 if cid not in best:
                     stages = {s: {"rank": v["rank"], "score": round(float(v["score"]), 6)} for s, v in h.stages.items()}
-                    best[cid] = Candidate(cid, h.text, h.score, stages)
+                    problem = validation_problem(cid, self.concepts, types=types, under=under) if (types or under) else None
+                    best[cid] = Candidate(cid, h.text, h.score, stages, problem)
             out.append(list(best.values())[:k])
         return out
 
     def link_mentions(
-        self, mentions: Sequence[str], *, context: str | None = None, k: int = 5, mode: str = "hybrid"
+        self,
+        mentions: Sequence[str],
+        *,
+        context: str | None = None,
+        k: int = 5,
+        mode: str = "hybrid",
+        types: Sequence[str] | None = None,
+        under: str | None = None,
+        min_score: float | None = None,
     ) -> list[dict]:
         """Link whole mentions as a user writes them: abbreviations expanded from ``context`` (the text the
         mentions come from, Schwartz-Hearst), composite mentions split ("breast and ovarian cancer"), each
-        part linked. One {"mention", "parts": [{"text", "candidates": [...]}]} per mention.
+        part linked. One {"mention", "parts": [{"text", "candidates": [...], "id", "nil"}]} per mention:
+        ``id`` is the best candidate that passes validation and scores at least ``min_score``; ``nil`` when
+        none does (a NIL threshold calibrated on dev data is the next step; ``min_score`` is the user's).
 
         The published protocol's NCBI spelling fixes are corpus-specific and not applied here.
         """
         pairs = abbreviations(context) if context else {}
         prepared = [split_composite(expand_abbreviations(m, pairs)) for m in mentions]
         flat = [part for parts in prepared for part in parts]
-        ranked = iter(self.link(flat, k=k, mode=mode)) if flat else iter(())
+        ranked = iter(self.link(flat, k=k, mode=mode, types=types, under=under)) if flat else iter(())
+
+        def part_result(part: str, cands: list[Candidate]) -> dict:
+            ok = [c for c in cands if c.problem is None and (min_score is None or c.score >= min_score)]
+            return {"text": part, "id": ok[0].id if ok else None, "nil": not ok, "candidates": [c.to_dict() for c in cands]}
+
         return [
-            {"mention": m, "parts": [{"text": part, "candidates": [c.to_dict() for c in next(ranked)]} for part in parts]}
-            for m, parts in zip(mentions, prepared)
+            {"mention": m, "parts": [part_result(part, next(ranked)) for part in parts]} for m, parts in zip(mentions, prepared)
         ]
