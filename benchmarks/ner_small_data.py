@@ -47,12 +47,17 @@ def main() -> None:
     ap.add_argument("--sizes", default="500,2000,14041")
     ap.add_argument("--old", default="500,2000", help="sizes also trained with the previous schedule ('' for none)")
     ap.add_argument("--runs", default="runs/ner-small")
-    ap.add_argument("--resume", action="store_true", help="keep the rows of partial.json and train only what is missing")
+    ap.add_argument("--resume", action="store_true", help="keep the rows already measured and train only what is missing")
     args = ap.parse_args()
     from encoderkit.tasks.extract.evaluate import evaluate_ner
 
     data, runs = Path(args.data), Path(args.runs)
-    rows = json.loads((OUT / "partial.json").read_text()) if args.resume and (OUT / "partial.json").is_file() else []
+    rows = []
+    if args.resume:  # the rows of an unfinished run, else those of the last finished one
+        if (OUT / "partial.json").is_file():
+            rows = json.loads((OUT / "partial.json").read_text())
+        elif (OUT / "results.json").is_file():
+            rows = json.loads((OUT / "results.json").read_text())["rows"]
     done = {(r["train_sentences"], r["recipe"]) for r in rows}
     plan = [(int(n), "defaults") for n in args.sizes.split(",") if n]
     plan += [(int(n), "before (5 epochs only)") for n in args.old.split(",") if n]
