@@ -35,7 +35,9 @@ def link(
     types: Optional[List[str]] = typer.Option(None, "--type", help="Only concepts of this type pass validation (repeatable)."),
     under: Optional[str] = typer.Option(None, "--under", help="Only this concept and those below it pass validation."),
     min_score: Optional[float] = typer.Option(None, "--min-score", help="NIL when the best valid candidate scores below this."),
-    mode: str = typer.Option("hybrid", "--mode", help="hybrid | bm25 | dense: how names are searched."),
+    mode: str = typer.Option(
+        "hybrid", "--mode", help="hybrid | bm25 | dense: how names are searched (not yet chosen on dev data)."
+    ),
     as_json: bool = json_option("Print the result as JSON."),
     quiet: bool = quiet_option(),
 ):

@@ -29,7 +29,7 @@ LINKER_FILE = "linker.json"
 CONCEPTS_FILE = "concepts.json"  # each concept's type and parents, for validation
 LINKER_FORMAT = "encoderkit-linker"
 LINKER_FORMAT_VERSION = 1
-NAME_DEPTH = 50  # names fetched per mention before grouping by concept
+NAME_DEPTH = 50  # names fetched per mention before grouping by concept (a priori: several names per concept)
 
 
 @dataclass
